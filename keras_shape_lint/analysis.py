@@ -1,0 +1,293 @@
+"""One file's analysis: run the module and its entry points, collect merge outcomes.
+
+Entry points are the module's top level and every top-level function that
+nothing else in the module names: their parameters are free (a caller may
+pass anything), so a merge that fails for some choice of them is a finding.
+Functions the module does call are analysed only inside their callers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import libcst as cst
+import z3
+
+from . import frontend
+from . import symbolic as S
+from .checks import Draft, preference_groups
+from .findings import CallSite, Finding, Witness
+from .interpreter import BudgetExceeded, Interpreter
+from .solver import Solver
+from .state import State, _copy_dict
+from .values import DictValue, FunctionValue, ListValue, Tensor, Unknown
+
+
+@dataclass
+class Options:
+    data_format: str = "channels_last"
+    max_paths: int = 32
+    max_steps: int = 200_000
+    max_call_depth: int = 16
+    max_unroll: int = 512
+    max_symbolic_unroll: int = 4
+    timeout_ms: int = 200
+    time_budget_s: float = 5.0
+
+
+@dataclass
+class FreeParam:
+    name: str
+    value: object
+    default: object
+
+
+_MISSING = object()
+
+
+class Analysis:
+    def __init__(self, module: cst.Module, options: Options | None = None):
+        self.module = module
+        self.options = options or Options()
+        self.budget = self.options
+        self.solver = Solver(self.options.timeout_ms)
+        self.outcomes: dict = {}
+        self.drafts: dict = {}
+        self.opaque_reasons: Counter = Counter()
+        self.budget_notes: Counter = Counter()
+        self.internal_errors: list = []
+        self.entry_name: str | None = None
+        self.free_params: list[FreeParam] = []
+        self.deadline = time.monotonic() + self.options.time_budget_s
+
+    # ---------------------------------------------------------------- notes
+    def note_opaque(self, reason: str) -> None:
+        self.opaque_reasons[reason] += 1
+
+    def note_budget(self, reason: str) -> None:
+        self.budget_notes[reason] += 1
+
+    def note_internal(self, message: str) -> None:
+        self.internal_errors.append(message)
+
+    def record_outcome(self, node, outcome: str) -> None:
+        previous = self.outcomes.get(node)
+        rank = {"proven": 0, "undecided": 1, "flagged": 2}
+        if previous is None or rank[outcome] > rank[previous]:
+            self.outcomes[node] = outcome
+
+    def record_draft(self, draft: Draft) -> None:
+        key = (id(draft.node), draft.code)
+        kept = self.drafts.get(key)
+        if kept is None or len(draft.chain) < len(kept.chain):
+            self.drafts[key] = draft
+
+    # ------------------------------------------------------------- running
+    def run(self) -> list[Finding]:
+        interp = Interpreter(self)
+        start = State({})
+        self.entry_name = None
+        self.free_params = []
+        states = self._guarded(lambda: interp.exec_block(self.module.body, [start]), "module")
+        module_scope = states[0].globals if states else start.globals
+        for fn in self._entry_functions(module_scope):
+            self._guarded(lambda fn=fn: self._run_entry(interp, fn, module_scope), fn.name)
+        return self.findings()
+
+    def _guarded(self, action, where: str):
+        try:
+            return action()
+        except BudgetExceeded as exhausted:
+            self.note_budget(f"{where}: {exhausted}")
+        except RecursionError:
+            self.note_budget(f"{where}: Python recursion limit")
+        except (z3.Z3Exception, ArithmeticError, TypeError, ValueError, AttributeError,
+                IndexError, KeyError, AssertionError) as error:
+            self.note_internal(f"{where}: {type(error).__name__}: {error}")
+        return []
+
+    def _entry_functions(self, module_scope: dict) -> list[FunctionValue]:
+        counts = _name_counts(self.module)
+        entries = []
+        for stmt in self.module.body:
+            if not isinstance(stmt, cst.FunctionDef):
+                continue
+            value = module_scope.get(stmt.name.value)
+            if isinstance(value, FunctionValue) and value.node is stmt and counts[stmt.name.value] <= 1:
+                entries.append(value)
+        return entries
+
+    def _run_entry(self, interp: Interpreter, fn: FunctionValue, module_scope: dict):
+        st = State(_copy_dict(module_scope, {}))
+        frame: dict = {}
+        self.free_params = []
+        params = fn.node.params
+        for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
+            name = param.name.value
+            default = fn.defaults.get(name, _MISSING)
+            value = _free_value(name, default)
+            frame[name] = value
+            self.free_params.append(FreeParam(name, value, default))
+        if isinstance(params.star_arg, cst.Param):
+            frame[params.star_arg.name.value] = ()
+        if params.star_kwarg is not None:
+            frame[params.star_kwarg.name.value] = DictValue()
+        self.entry_name = fn.name
+        st.frames.append(frame)
+        st.closures.append(fn.closure)
+        interp.exec_suite(fn.node.body, [st])
+
+    def entry_defaults(self) -> dict:
+        return {p.name: p.default for p in self.free_params if p.default is not _MISSING}
+
+    # ------------------------------------------------------------ witnesses
+    def witness(self, terms, soft=()) -> dict | None:
+        """Concrete entry arguments satisfying ``terms`` (None if none found)."""
+        if time.monotonic() > self.deadline:
+            return None
+        free = []
+        for param in self.free_params:
+            value = param.value
+            if isinstance(value, Unknown) and value._tensor is not None:
+                tensor = value._tensor
+                if not tensor.known:
+                    tensor.with_rank(3)
+                channel_index = len(tensor.dims) - 1 if tensor.channels_last else 0
+                for i, dim in enumerate(tensor.dims):
+                    if S.is_sym(dim):
+                        free.append((param.name, dim, None, "channels" if i == channel_index else "spatial"))
+            elif isinstance(value, Unknown) and value._int is not None:
+                free.append((param.name, value._int, None, "int"))
+            elif isinstance(value, Unknown) and value._bool is not None:
+                free.append((param.name, value._bool, None, "bool"))
+            elif S.is_sym(value):
+                free.append((param.name, value, param.default, "int"))
+        model = self.solver.model(terms, preference_groups(free, soft))
+        if model is None:
+            return None
+        return {param.name: _witness_value(param, model) for param in self.free_params
+                if _witness_value(param, model) is not _MISSING}
+
+    # ------------------------------------------------------------- results
+    def findings(self) -> list[Finding]:
+        if not self.drafts:
+            return []
+        positions = frontend.positions(self.module)
+        out = []
+        for draft in self.drafts.values():
+            start = positions[draft.node].start
+            chain = [CallSite(name, positions[call].start.line) for name, call, _ in draft.chain if call is not None]
+            fields = dict(draft.fields)
+            fields["when"] = (" when " + " and ".join(draft.decisions)) if draft.decisions else ""
+            fields["chain"] = _chain_text(draft.entry, chain)
+            fields["example"] = _example_text(draft.witness_args, draft.decisions, draft.extra.get("defaults", {}))
+            out.append(Finding(
+                code=draft.code,
+                line=start.line,
+                col=start.column,
+                fields=fields,
+                path_condition=list(draft.decisions),
+                call_chain=chain,
+                witness=Witness(draft.entry, draft.witness_args),
+            ))
+        out.sort(key=lambda f: (f.line, f.col, f.code))
+        return out
+
+    def statistics(self) -> dict:
+        counts = Counter(self.outcomes.values())
+        return {
+            "merges": len(self.outcomes),
+            "proven": counts.get("proven", 0),
+            "flagged": counts.get("flagged", 0),
+            "undecided": counts.get("undecided", 0),
+            "opaque": dict(self.opaque_reasons.most_common()),
+            "budget": dict(self.budget_notes),
+            "internal_errors": list(self.internal_errors),
+        }
+
+
+def _free_value(name: str, default):
+    if default is _MISSING:
+        return Unknown(name, free=True)
+    if isinstance(default, bool):
+        return S.free_bool(name)
+    if isinstance(default, int):
+        return S.free_int(name)
+    return default
+
+
+def _witness_value(param: FreeParam, model):
+    value = param.value
+    if isinstance(value, Unknown):
+        if value._tensor is not None:
+            dims = value._tensor.dims or ()
+            return {"shape": [None] + [_evaluate(d, model) for d in dims]}
+        if value._int is not None:
+            return _evaluate(value._int, model)
+        if value._bool is not None:
+            return bool(z3.is_true(model.eval(value._bool, model_completion=True)))
+        return None
+    if S.is_sym(value):
+        if z3.is_bool(value):
+            return bool(z3.is_true(model.eval(value, model_completion=True)))
+        return _evaluate(value, model)
+    return _MISSING
+
+
+def _evaluate(dim, model):
+    if dim is None:
+        return None
+    if not S.is_sym(dim):
+        return dim
+    result = model.eval(dim, model_completion=True)
+    return result.as_long() if z3.is_int_value(result) else None
+
+
+def _chain_text(entry, chain) -> str:
+    if not chain:
+        return ""
+    steps = " -> ".join(f"{site.function}() at line {site.line}" for site in chain)
+    return f" (called {entry + '() -> ' if entry else ''}{steps})"
+
+
+def _example_text(args: dict, decisions, defaults: dict) -> str:
+    """The witness as the message shows it: values that differ from the defaults."""
+    shown = []
+    mentioned = " ".join(decisions)
+    for name, value in args.items():
+        if f"{name}=" in mentioned or (name in defaults and defaults[name] == value
+                                        and type(defaults[name]) is type(value)):
+            continue
+        if isinstance(value, dict) and "shape" in value:
+            shape = ", ".join("None" if d is None else str(d) for d in value["shape"])
+            shown.append(f"{name}: ({shape})")
+        else:
+            shown.append(f"{name}={value!r}")
+    return f" (e.g. {', '.join(shown)})" if shown else ""
+
+
+def _name_counts(module: cst.Module) -> Counter:
+    counts: Counter = Counter()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, node):
+            counts[node.value] += 1
+
+    module.visit(_Names())
+    return counts
+
+
+def analyse_text(text: str, options: Options | None = None):
+    """Findings for one module's source text (no file is opened or imported)."""
+    if not frontend.mentions_keras(text):
+        return [], None
+    module = frontend.parse(text)
+    if module is None:
+        return [], None
+    analysis = Analysis(module, options)
+    return analysis.run(), analysis
+
+
+__all__ = ["Analysis", "Options", "analyse_text", "ListValue", "Tensor"]

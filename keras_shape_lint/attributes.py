@@ -1,0 +1,79 @@
+"""Attribute access: imported modules, tensors, instances, containers."""
+
+from __future__ import annotations
+
+from .frontend import normalise
+from .values import (
+    BoundMethod,
+    BuiltinValue,
+    ClassValue,
+    DictValue,
+    FunctionValue,
+    Imported,
+    InstanceValue,
+    LayerValue,
+    ListValue,
+    ShapeOf,
+    Tensor,
+    Unknown,
+    opaque,
+)
+
+_CONTAINER_METHODS = {
+    ListValue: {"append", "extend", "insert", "pop", "copy", "reverse", "index", "count"},
+    DictValue: {"get", "items", "keys", "values", "copy", "pop", "update", "setdefault"},
+}
+
+
+def get_attribute(interp, st, value, name: str):
+    from .calls import bind_method, lookup_class_attribute
+
+    if isinstance(value, Imported):
+        return Imported(normalise(f"{value.qualname}.{name}"))
+    if isinstance(value, Unknown) and value.free is False and value.used_as is None:
+        return opaque(f"attribute {name} of an unknown value")
+    if isinstance(value, Unknown):
+        if name == "shape":
+            return ShapeOf(value.as_tensor())
+        return opaque(f"attribute {name} of an unknown value")
+    if isinstance(value, Tensor):
+        if name == "shape":
+            return ShapeOf(value)
+        if name in ("get_shape",):
+            return BuiltinValue(name, lambda calls, st, args, kwargs, node: ShapeOf(value))
+        return opaque(f"tensor attribute {name}")
+    if isinstance(value, ShapeOf):
+        if name in ("as_list",):
+            return BoundMethod(value, name)
+        if name == "rank":
+            return len(value.tensor.dims) + 1 if value.tensor.known else opaque("rank")
+        return opaque(f"shape attribute {name}")
+    if isinstance(value, InstanceValue):
+        if name in value.attrs:
+            return value.attrs[name]
+        found = lookup_class_attribute(value.cls, name)
+        if isinstance(found, FunctionValue):
+            return bind_method(found, value)
+        if found is not None:
+            return found
+        return opaque(f"attribute {name} of {value.cls.name}")
+    if isinstance(value, BoundMethod) and value.name == "__super__":
+        found = lookup_class_attribute(value.receiver.cls, name, skip_self=True)
+        if isinstance(found, FunctionValue):
+            return bind_method(found, value.receiver)
+        if found is not None:
+            return found
+        return BuiltinValue(f"super().{name}", lambda calls, st, args, kwargs, node: None)
+    if isinstance(value, ClassValue):
+        found = lookup_class_attribute(value, name)
+        return found if found is not None else opaque(f"class attribute {name}")
+    for kind, methods in _CONTAINER_METHODS.items():
+        if isinstance(value, kind) and name in methods:
+            return BoundMethod(value, name)
+    if isinstance(value, str):
+        return BoundMethod(value, name)
+    if isinstance(value, LayerValue):
+        if name == "add":
+            return BoundMethod(value, name)
+        return opaque(f"layer attribute {name}")
+    return opaque(f"attribute {name}")

@@ -1,0 +1,288 @@
+"""Call dispatch: user functions, classes, Keras layers and APIs, builtins."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import keras_api, layers
+from .layer_context import LayerContext
+from .values import (
+    BoundMethod,
+    BuiltinValue,
+    ClassValue,
+    DictValue,
+    FunctionValue,
+    Imported,
+    InstanceValue,
+    LayerValue,
+    Results,
+    Tensor,
+    Unknown,
+    opaque,
+)
+
+KERAS_LAYER_BASES = ("keras.layers.Layer", "keras.Layer", "keras.Model", "keras.models.Model")
+
+
+class Calls:
+    def __init__(self, interp):
+        self.interp = interp
+        self.analysis = interp.analysis
+
+    # ------------------------------------------------------------ dispatch
+    def call(self, func, args, kwargs, st, node) -> list:
+        if isinstance(func, FunctionValue):
+            return self.call_user(func, args, kwargs, st, node)
+        if isinstance(func, Imported):
+            return self.call_imported(func.qualname, args, kwargs, st, node)
+        if isinstance(func, LayerValue):
+            inputs = args[0] if args else kwargs.get("inputs")
+            return [(st, self.apply_layer(func, inputs, st, node, kwargs))]
+        if isinstance(func, BuiltinValue):
+            return _as_results(st, func.fn(self, st, args, kwargs, node))
+        if isinstance(func, BoundMethod):
+            from .methods import call_method
+
+            return _as_results(st, call_method(self, func, args, kwargs, st, node))
+        if isinstance(func, ClassValue):
+            return self.instantiate(func, args, kwargs, st, node)
+        if isinstance(func, InstanceValue):
+            return self.call_instance(func, args, kwargs, st, node)
+        if isinstance(func, Unknown):
+            func.mark("callable")
+            return [(st, opaque("call of an unknown value"))]
+        return [(st, opaque("call of a non-callable"))]
+
+    def call_imported(self, qualname, args, kwargs, st, node) -> list:
+        model = layers.lookup(qualname)
+        if model is not None:
+            cfg = model.bind(args, kwargs)
+            if cfg is None:
+                return [(st, opaque(f"{qualname} with missing arguments"))]
+            return [(st, LayerValue(model, cfg, node))]
+        model = layers.lookup_functional(qualname)
+        if model is not None:
+            inputs = args[0] if args else kwargs.pop("inputs", None)
+            cfg = model.bind(args[1:], kwargs)
+            if cfg is None:
+                return [(st, opaque(f"{qualname} with missing arguments"))]
+            return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
+        handler = keras_api.FUNCTIONS.get(qualname)
+        if handler is not None:
+            return _as_results(st, handler(self, st, args, kwargs, node))
+        from .pybuiltins import LIBRARY
+
+        handler = LIBRARY.get(qualname)
+        if handler is not None:
+            return _as_results(st, handler(self, st, args, kwargs, node))
+        self.analysis.note_opaque(qualname)
+        last = qualname.rsplit(".", 1)[-1]
+        if qualname.startswith("keras.") and last[:1].isupper():
+            # an unmodelled Keras layer: applying it gives an opaque tensor
+            return [(st, LayerValue(layers.LayerModel(last, [], _opaque_layer), {}, node))]
+        return [(st, opaque(qualname))]
+
+    # --------------------------------------------------------------- layers
+    def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs) -> object:
+        ctx = LayerContext(self, st, node, self.display(layer))
+        try:
+            result = layer.model.apply(ctx, layer.config, inputs)
+        except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
+            self.analysis.note_internal(f"{layer.model.name}: {type(error).__name__}: {error}")
+            return ctx.opaque(f"{layer.model.name} transfer failed")
+        return result
+
+    def merge_operator(self, symbol, tensors, st, node):
+        model = layers.lookup("keras.layers.Add")
+        ctx = LayerContext(self, st, node, f"`{symbol}`")
+        return model.apply(ctx, {}, tuple(tensors))
+
+    def display(self, layer: LayerValue) -> str:
+        """How a merge is named in messages: ``Add()``, ``layers.add()``."""
+        node = layer.call_node
+        if node is None:
+            return layer.model.name
+        return _DisplayCache.text(self.analysis.module, node)
+
+    # ---------------------------------------------------------- user code
+    def call_user(self, fn: FunctionValue, args, kwargs, st, node) -> list:
+        budget = self.analysis.budget
+        if len(st.chain) >= budget.max_call_depth:
+            self.analysis.note_budget("call depth")
+            return [(st, opaque("call depth"))]
+        if sum(1 for entry in st.chain if entry[2] is fn.node) >= 2:
+            self.analysis.note_budget("recursion")
+            return [(st, opaque("recursion"))]
+        frame = bind_arguments(fn, args, kwargs)
+        if frame is None:
+            return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
+        if _is_generator(fn.node):
+            return [(st, opaque("generator"))]
+        saved_chain = st.chain
+        st.frames.append(frame)
+        st.closures.append(fn.closure)
+        st.chain = saved_chain + ((fn.qualname or fn.name, node, fn.node),)
+        if fn.is_lambda:
+            results = self.interp.eval(fn.node.body, st)
+        else:
+            states = self.interp.exec_suite(fn.node.body, [st])
+            results = [(s, s.retval if s.flow == "return" else None) for s in states]
+        out = []
+        for s, value in results:
+            s.frames.pop()
+            s.closures.pop()
+            s.chain = saved_chain
+            s.flow = None
+            s.retval = None
+            out.append((s, value))
+        return out
+
+    def instantiate(self, cls: ClassValue, args, kwargs, st, node) -> list:
+        instance = InstanceValue(cls)
+        init = lookup_class_attribute(cls, "__init__")
+        if not isinstance(init, FunctionValue):
+            return [(st, instance)]
+        bound = bind_method(init, instance)
+        return [(s, instance) for s, _ in self.call_user(bound, args, kwargs, st, node)]
+
+    def call_instance(self, instance: InstanceValue, args, kwargs, st, node) -> list:
+        cls = instance.cls
+        if cls.keras_base:
+            call = lookup_class_attribute(cls, "call")
+            if not isinstance(call, FunctionValue):
+                return [(st, opaque(f"{cls.name} without call()"))]
+            states = [st]
+            build = lookup_class_attribute(cls, "build")
+            if isinstance(build, FunctionValue) and not instance.attrs.get("__built__"):
+                instance.attrs["__built__"] = True
+                inputs = args[0] if args else kwargs.get("inputs")
+                from .values import ListValue, ShapeOf
+
+                if isinstance(inputs, Tensor):
+                    shape = ShapeOf(inputs)
+                elif isinstance(inputs, (ListValue, tuple)):
+                    items = inputs.items if isinstance(inputs, ListValue) else inputs
+                    shape = [ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items]
+                    shape = ListValue(shape)
+                else:
+                    shape = opaque("input shape")
+                states = [s for s, _ in self.call_user(bind_method(build, instance), [shape], {}, st, node)]
+            out = []
+            for s in states:
+                out.extend(self.call_user(bind_method(call, instance), args, kwargs, s, node))
+            return out
+        dunder = lookup_class_attribute(cls, "__call__")
+        if isinstance(dunder, FunctionValue):
+            return self.call_user(bind_method(dunder, instance), args, kwargs, st, node)
+        return [(st, opaque(f"call of {cls.name} instance"))]
+
+
+def bind_method(fn: FunctionValue, receiver) -> FunctionValue:
+    from dataclasses import replace
+
+    return replace(fn, bound_self=receiver)
+
+
+def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False):
+    """Method resolution over user classes (depth-first, left to right)."""
+    seen = set()
+    stack = [cls]
+    first = True
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not (skip_self and first) and name in current.attrs:
+            return current.attrs[name]
+        first = False
+        stack.extend(b for b in current.bases if isinstance(b, ClassValue))
+    return None
+
+
+def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:
+    params = fn.node.params
+    positional = list(params.posonly_params) + list(params.params)
+    if fn.bound_self is not None:
+        args = [fn.bound_self] + list(args)
+    kwargs = dict(kwargs)
+    frame = {}
+    for index, param in enumerate(positional):
+        name = param.name.value
+        if index < len(args):
+            frame[name] = args[index]
+        elif name in kwargs:
+            frame[name] = kwargs.pop(name)
+        elif name in fn.defaults:
+            frame[name] = fn.defaults[name]
+        else:
+            frame[name] = opaque(f"missing argument {name}")
+    extra = list(args[len(positional):])
+    star = params.star_arg
+    if isinstance(star, cst.Param):
+        frame[star.name.value] = tuple(extra)
+    elif extra:
+        return None
+    for param in params.kwonly_params:
+        name = param.name.value
+        if name in kwargs:
+            frame[name] = kwargs.pop(name)
+        elif name in fn.defaults:
+            frame[name] = fn.defaults[name]
+        else:
+            frame[name] = opaque(f"missing argument {name}")
+    if params.star_kwarg is not None:
+        frame[params.star_kwarg.name.value] = DictValue(kwargs)
+    elif kwargs:
+        return None
+    return frame
+
+
+_GENERATORS: dict = {}
+
+
+def _is_generator(node) -> bool:
+    key = id(node)
+    if key not in _GENERATORS:
+        found = []
+
+        class _Visitor(cst.CSTVisitor):
+            def visit_Yield(self, _):
+                found.append(True)
+
+            def visit_FunctionDef(self, inner):
+                return inner is node
+
+            def visit_Lambda(self, _):
+                return False
+
+        if isinstance(node, cst.FunctionDef):
+            node.visit(_Visitor())
+        _GENERATORS[key] = (node, bool(found))
+    return _GENERATORS[key][1]
+
+
+def _opaque_layer(ctx, cfg, inputs):
+    return ctx.opaque("unmodelled layer")
+
+
+def _as_results(st, value) -> list:
+    if isinstance(value, Results):
+        return list(value)
+    return [(st, value)]
+
+
+class _DisplayCache:
+    @staticmethod
+    def text(module, node) -> str:
+        func = node.func if isinstance(node, cst.Call) else node
+        if isinstance(func, cst.Call):
+            func = func.func
+            suffix = "()"
+        else:
+            suffix = "()"
+        if isinstance(func, cst.Attribute):
+            return func.attr.value + suffix
+        if isinstance(func, cst.Name):
+            return func.value + suffix
+        return module.code_for_node(func)[:40]

@@ -1,0 +1,174 @@
+"""Merge checks: is every pair of merged dims provably compatible on this path?
+
+Keras accepts an element-wise merge when each aligned pair of dims is equal,
+or one of them is ``None`` (unknown until data flows) or 1 (broadcast);
+``Concatenate`` needs every dim but the concat axis to agree.  For each pair
+the path condition either proves compatibility, admits a failing input (a
+finding, with a witness), or leaves it open (undecided: silent).  The path
+then continues assuming the merge succeeded, as it must have for Keras to
+get further.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import z3
+
+from . import symbolic as S
+from .solver import candidates_for
+
+
+@dataclass
+class Draft:
+    """A finding before positions are known."""
+
+    code: str
+    node: object
+    fields: dict
+    decisions: tuple
+    chain: tuple
+    witness_args: dict
+    entry: str | None
+    extra: dict = field(default_factory=dict)
+
+
+def _fail_term(a, b):
+    """Keras rejects the pair exactly when they differ and neither is 1."""
+    if not S.is_sym(a) and not S.is_sym(b):
+        return a != b and a != 1 and b != 1
+    return S.conj(S.ne(a, b), S.ne(a, 1), S.ne(b, 1))
+
+
+def aligned_pairs(kind, first, other, axis):
+    """(role, axis index, dim of first, dim of other) for each compared axis."""
+    if first.known and not other.known:
+        other.with_rank(first.rank)
+    elif other.known and not first.known:
+        first.with_rank(other.rank)
+    if not first.known or not other.known:
+        if kind == "elementwise":
+            return [("channels", None, first.channels_dim(), other.channels_dim())]
+        return []
+    pairs = []
+    if kind == "elementwise":
+        rank = min(first.rank, other.rank)
+        channel_position = rank - 1 if first.channels_last else 0
+        for i in range(rank):
+            a = first.dims[first.rank - rank + i]
+            b = other.dims[other.rank - rank + i]
+            role = "channels" if i == channel_position else "spatial"
+            pairs.append((role, i, a, b))
+    else:
+        if first.rank != other.rank:
+            return []
+        for i in range(first.rank):
+            if i != axis:
+                pairs.append(("concat", i, first.dims[i], other.dims[i]))
+    return pairs
+
+
+def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
+    if len(tensors) < 2:
+        return
+    pairs = []
+    for other in tensors[1:]:
+        pairs.extend(aligned_pairs(kind, tensors[0], other, axis))
+    fails = []
+    for role, index, a, b in pairs:
+        if a is None or b is None:
+            continue
+        fail = _fail_term(a, b)
+        if fail is False:
+            continue
+        fails.append((role, index, a, b, fail))
+    if not fails:
+        analysis.record_outcome(node, "proven")
+        return
+    pc = [c.term for c in st.pc]
+    tainted = any(c.branch and c.opaque for c in st.pc)
+    outcome = "proven"
+    for role, index, a, b, fail in fails:
+        verdict = analysis.solver.check(pc + [fail]) if fail is not True else analysis.solver.check(pc)
+        if verdict is False:
+            continue
+        if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
+            outcome = "undecided" if outcome == "proven" else outcome
+            continue
+        code = _code(kind, role, analysis, pc, fail)
+        # prefer a witness that fails on this dim alone (other kinds of dims agree)
+        others = [S.neg(f) for (r, _, _, _, f) in fails if r != role and f is not True]
+        witness = analysis.witness(pc + [fail], soft=others)
+        if witness is None:
+            outcome = "undecided" if outcome == "proven" else outcome
+            continue
+        outcome = "flagged"
+        analysis.record_draft(Draft(
+            code=code,
+            node=node,
+            fields={
+                "merge": display,
+                "left": S.show(a),
+                "right": S.show(b),
+                "axis": _axis_name(role, index),
+            },
+            decisions=st.decisions,
+            chain=st.chain,
+            witness_args=witness,
+            entry=analysis.entry_name,
+            extra={"defaults": analysis.entry_defaults()},
+        ))
+    analysis.record_outcome(node, outcome)
+    # Keras got past this merge only if it succeeded: continue under that assumption.
+    for _, _, _, _, fail in fails:
+        if fail is not True:
+            st.add(S.neg(fail))
+        else:
+            st.add(False)
+
+
+def _code(kind, role, analysis, pc, fail) -> str:
+    if kind == "concat":
+        return "KSL104"
+    if role == "spatial":
+        return "KSL103"
+    if fail is True or analysis.solver.check(pc + [S.neg(fail)]) is False:
+        return "KSL101"
+    return "KSL102"
+
+
+def _axis_name(role, index) -> str:
+    if role == "channels":
+        return "channel"
+    if index is None:
+        return "axis"
+    return f"spatial axis {index + 1}"
+
+
+def _depends_on_opaque(fail, conditions) -> bool:
+    """Does the failure hinge on a value nothing in the analysed code determines?
+
+    Follows the variables of ``fail`` through the path conditions that share
+    them (the cone of influence) and looks for an opaque variable.
+    """
+    names = set(S.variables(fail)) if S.is_sym(fail) else set()
+    if any(S.is_opaque_name(n) for n in names):
+        return True
+    changed = True
+    related = [c for c in conditions if c.names]
+    while changed:
+        changed = False
+        for condition in related:
+            if condition.names & names and not condition.names <= names:
+                names |= condition.names
+                changed = True
+    return any(S.is_opaque_name(n) for n in names)
+
+
+def preference_groups(free_params, soft):
+    """Witness preferences: the merge's other dims agree, then ordinary values."""
+    groups = [[term] for term in soft if not isinstance(term, bool)]
+    for name, value, default, role in free_params:
+        if isinstance(value, z3.ExprRef):
+            groups.append(candidates_for(value, default, role))
+    return groups

@@ -1,0 +1,76 @@
+"""The ``ctx`` object layer transfer functions receive (see :mod:`keras_shape_lint.layers`)."""
+
+from __future__ import annotations
+
+from . import symbolic as S
+from .values import ListValue, Tensor, Unknown
+
+
+class LayerContext:
+    def __init__(self, calls, state, node, display: str):
+        self._calls = calls
+        self.analysis = calls.analysis
+        self.state = state
+        self.node = node
+        self.display = display
+
+    def tensor(self, value, rank: int | None = None) -> Tensor | None:
+        if isinstance(value, Unknown):
+            value = value.as_tensor(self.channels_last(None))
+        if not isinstance(value, Tensor):
+            return None
+        if rank is not None and not value.with_rank(rank):
+            return None
+        return value
+
+    def int(self, value):
+        if isinstance(value, Unknown):
+            return value.as_int()
+        if isinstance(value, bool):
+            return None
+        if S.is_int_like(value):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return None
+
+    def ints(self, value, n: int):
+        if isinstance(value, ListValue):
+            value = tuple(value.items)
+        if isinstance(value, tuple):
+            if len(value) != n:
+                return None
+            items = tuple(self.int(v) for v in value)
+            return None if any(v is None for v in items) else items
+        single = self.int(value)
+        return None if single is None else (single,) * n
+
+    def assume(self, term) -> None:
+        if term is False:
+            # Keras itself rejects this configuration: the path cannot go on
+            self.state.add(False)
+            return
+        self.state.add(term)
+
+    def channels_last(self, data_format) -> bool:
+        if isinstance(data_format, str):
+            return data_format != "channels_first"
+        return self.analysis.options.data_format != "channels_first"
+
+    def check_merge(self, kind: str, tensors, axis=None) -> None:
+        from .checks import check_merge
+
+        check_merge(self.analysis, self.state, self.node, self.display, kind, tensors, axis)
+
+    def call(self, function, args):
+        results = self._calls.call(function, list(args), {}, self.state, self.node)
+        if len(results) == 1 and results[0][0] is self.state:
+            return results[0][1]
+        return self.opaque("callable that forks")
+
+    def apply_layer(self, layer, inputs):
+        return self._calls.apply_layer(layer, inputs, self.state, self.node, {})
+
+    def opaque(self, reason: str) -> Tensor:
+        self.analysis.note_opaque(reason)
+        return Tensor(None, channels_last=self.channels_last(None))

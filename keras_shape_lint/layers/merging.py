@@ -1,0 +1,97 @@
+"""Merging layers: element-wise merges and concatenation."""
+
+from __future__ import annotations
+
+from .. import symbolic as S
+from ..values import ListValue, Tensor
+from . import layer
+
+ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+
+
+def merge_inputs(ctx, inputs):
+    """The list of tensors a merge layer is called on, or None."""
+    if isinstance(inputs, ListValue):
+        items = inputs.items
+    elif isinstance(inputs, tuple):
+        items = list(inputs)
+    else:
+        return None
+    tensors = [ctx.tensor(item) for item in items]
+    if not tensors or any(t is None for t in tensors):
+        return None
+    return tensors
+
+
+def elementwise_shape(ctx, tensors):
+    """Broadcast output shape after the merge (assuming it succeeded), Keras-style."""
+    known = [t for t in tensors if t.known]
+    if len(known) != len(tensors):
+        # give unknown-rank operands the rank of a known one, so dims line up
+        rank = known[0].rank if known else None
+        for t in tensors:
+            if rank is None or not t.with_rank(rank):
+                return None
+    rank = max(t.rank for t in tensors)
+    out = []
+    for position in range(rank):
+        dim = 1
+        for t in tensors:
+            offset = rank - t.rank
+            if position < offset:
+                continue
+            other = t.dims[position - offset]
+            dim = _broadcast(dim, other)
+        out.append(dim)
+    return tuple(out)
+
+
+def _broadcast(a, b):
+    if a is None or b is None:
+        return None
+    if isinstance(a, int) and a == 1:
+        return b
+    if isinstance(b, int) and b == 1:
+        return a
+    if a is b or (not S.is_sym(a) and not S.is_sym(b)):
+        return a
+    return S.ite(S.eq(a, 1), b, a)
+
+
+def _elementwise(ctx, cfg, inputs):
+    tensors = merge_inputs(ctx, inputs)
+    if tensors is None or len(tensors) < 1:
+        return ctx.opaque("merge of non-list")
+    ctx.check_merge("elementwise", tensors)
+    dims = elementwise_shape(ctx, tensors)
+    if dims is None:
+        return ctx.opaque("merge of unknown-rank tensors")
+    return Tensor(dims)
+
+
+for _name in ELEMENTWISE:
+    layer(_name, params=[], functional=(_name.lower(),))(_elementwise)
+
+
+@layer("Concatenate", params=[("axis", -1)], functional=("concatenate",))
+def concatenate(ctx, cfg, inputs):
+    tensors = merge_inputs(ctx, inputs)
+    axis = cfg.get("axis", -1)
+    if tensors is None or not isinstance(axis, int):
+        return ctx.opaque("concatenate")
+    rank = next((t.rank for t in tensors if t.known), None)
+    if rank is None or not all(t.with_rank(rank) for t in tensors):
+        return ctx.opaque("concatenate of unknown-rank tensors")
+    position = axis - 1 if axis > 0 else rank + axis
+    if not 0 <= position < rank:
+        return ctx.opaque("concatenate axis out of range")
+    ctx.check_merge("concat", tensors, axis=position)
+    out = list(tensors[0].dims)
+    total = 0
+    for t in tensors:
+        total = None if total is None or t.dims[position] is None else S.add(total, t.dims[position])
+    out[position] = total
+    for index in range(rank):
+        if index != position and out[index] is None:
+            out[index] = next((t.dims[index] for t in tensors if t.dims[index] is not None), None)
+    return Tensor(out)

@@ -1,0 +1,92 @@
+"""Methods of Python containers, strings and shapes."""
+
+from __future__ import annotations
+
+from . import symbolic as S
+from .values import DictValue, LayerValue, ListValue, ShapeOf, Unknown, opaque
+
+_PURE_STR_METHODS = {
+    "format", "join", "upper", "lower", "replace", "startswith", "endswith", "strip",
+    "split", "rstrip", "lstrip", "capitalize", "title",
+}
+
+
+def _concrete(value) -> bool:
+    if isinstance(value, (ListValue, DictValue, Unknown)) or S.is_sym(value):
+        return False
+    if isinstance(value, tuple):
+        return all(_concrete(v) for v in value)
+    return isinstance(value, (int, float, str, bool, type(None)))
+
+
+def call_method(calls, method, args, kwargs, st, node):
+    receiver, name = method.receiver, method.name
+    if isinstance(receiver, ListValue):
+        return _list_method(calls, receiver, name, args)
+    if isinstance(receiver, DictValue):
+        return _dict_method(receiver, name, args)
+    if isinstance(receiver, str) and name in _PURE_STR_METHODS:
+        if all(_concrete(a) for a in args) and all(_concrete(v) for v in kwargs.values()):
+            try:
+                result = getattr(receiver, name)(*args, **kwargs)
+            except (TypeError, ValueError, IndexError, KeyError):
+                return opaque("str method")
+            return tuple(result) if isinstance(result, list) else result
+        return opaque("str method on unknown values")
+    if isinstance(receiver, ShapeOf) and name in ("as_list", "__iter__"):
+        return receiver
+    if isinstance(receiver, LayerValue) and name == "add" and "layers" in receiver.config and args:
+        receiver.config["layers"].append(args[0])
+        return None
+    return opaque(f"method {name}")
+
+
+def _list_method(calls, receiver, name, args):
+    items = receiver.items
+    if name == "append" and len(args) == 1:
+        items.append(args[0])
+        return None
+    if name == "extend" and len(args) == 1:
+        extra = calls.interp.iterate_concrete(args[0])
+        if extra is None:
+            return opaque("extend with an unknown sequence")
+        items.extend(extra)
+        return None
+    if name == "insert" and len(args) == 2 and isinstance(args[0], int):
+        items.insert(args[0], args[1])
+        return None
+    if name == "pop":
+        index = args[0] if args else -1
+        if isinstance(index, int) and items and -len(items) <= index < len(items):
+            return items.pop(index)
+        return opaque("pop")
+    if name == "copy":
+        return ListValue(items)
+    if name == "reverse":
+        items.reverse()
+        return None
+    return opaque(f"list.{name}")
+
+
+def _dict_method(receiver, name, args):
+    items = receiver.items
+    if name == "get" and args:
+        if _concrete(args[0]):
+            return items.get(args[0], args[1] if len(args) > 1 else None)
+        return opaque("dict.get with an unknown key")
+    if name == "items":
+        return tuple(items.items())
+    if name == "keys":
+        return tuple(items.keys())
+    if name == "values":
+        return tuple(items.values())
+    if name == "copy":
+        return DictValue(items)
+    if name == "pop" and args and _concrete(args[0]):
+        return items.pop(args[0], args[1] if len(args) > 1 else None)
+    if name == "update" and args and isinstance(args[0], DictValue):
+        items.update(args[0].items)
+        return None
+    if name == "setdefault" and args and _concrete(args[0]):
+        return items.setdefault(args[0], args[1] if len(args) > 1 else None)
+    return opaque(f"dict.{name}")

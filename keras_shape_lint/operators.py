@@ -1,0 +1,219 @@
+"""Python operators over concrete, symbolic and tensor values."""
+
+from __future__ import annotations
+
+import operator
+
+from . import symbolic as S
+from .values import ListValue, Tensor, Unknown, opaque
+
+_CONCRETE = {
+    "Add": operator.add,
+    "Subtract": operator.sub,
+    "Multiply": operator.mul,
+    "Divide": operator.truediv,
+    "FloorDivide": operator.floordiv,
+    "Modulo": operator.mod,
+    "LeftShift": operator.lshift,
+    "RightShift": operator.rshift,
+    "BitOr": operator.or_,
+    "BitAnd": operator.and_,
+    "BitXor": operator.xor,
+}
+
+_SYMBOLIC = {
+    "Add": S.add,
+    "Subtract": S.sub,
+    "Multiply": S.mul,
+    "Divide": S.truediv,
+    "FloorDivide": S.floordiv,
+    "Modulo": S.mod,
+}
+
+# element-wise tensor operators and the merge they perform
+TENSOR_MERGES = {"Add": "+", "Subtract": "-", "Multiply": "*"}
+
+_MAX_CONCRETE = 10**12
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) or S.is_sym(value)
+
+
+def binary_operation(interp, op, left, right, st, node) -> list:
+    if isinstance(left, Tensor) or isinstance(right, Tensor):
+        return [(st, _tensor_operation(interp, op, left, right, st, node))]
+    if isinstance(left, Unknown) and _is_number(right):
+        left = left.as_int()
+    if isinstance(right, Unknown) and _is_number(left):
+        right = right.as_int()
+    if _is_number(left) and _is_number(right):
+        return [(st, _numeric(op, left, right))]
+    if op == "Add":
+        if isinstance(left, str) and isinstance(right, str):
+            return [(st, left + right)]
+        if isinstance(left, tuple) and isinstance(right, tuple):
+            return [(st, left + right)]
+        if isinstance(left, ListValue) and isinstance(right, ListValue):
+            return [(st, ListValue(left.items + right.items))]
+        if isinstance(left, ListValue) and isinstance(right, tuple):
+            return [(st, ListValue(left.items + list(right)))]
+    if op == "Multiply":
+        seq, count = (left, right) if isinstance(right, int) else (right, left)
+        if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 1000:
+            if isinstance(seq, (str, tuple)):
+                return [(st, seq * count)]
+            if isinstance(seq, ListValue):
+                return [(st, ListValue(seq.items * count))]
+    if op == "Modulo" and isinstance(left, str):
+        return [(st, opaque("formatted string"))]
+    if isinstance(left, Unknown) and isinstance(right, (Unknown,)):
+        return [(st, opaque("operation on unknown values"))]
+    return [(st, opaque(f"operator {op}"))]
+
+
+def _numeric(op, left, right):
+    if isinstance(left, bool):
+        left = int(left)
+    if isinstance(right, bool):
+        right = int(right)
+    if not S.is_sym(left) and not S.is_sym(right):
+        if op == "Power":
+            if isinstance(right, int) and abs(right) > 64 or abs(left) > _MAX_CONCRETE:
+                return opaque("large power")
+            return left**right
+        fn = _CONCRETE.get(op)
+        if fn is None:
+            return opaque(f"operator {op}")
+        try:
+            result = fn(left, right)
+        except (ZeroDivisionError, OverflowError, ValueError):
+            return opaque("arithmetic error")
+        if isinstance(result, int) and abs(result) > _MAX_CONCRETE:
+            return opaque("huge integer")
+        return result
+    if S.is_bool_like(left):
+        left = S.to_int(left)
+    if S.is_bool_like(right):
+        right = S.to_int(right)
+    if op == "Power":
+        if isinstance(right, int) and 0 <= right <= 4:
+            result = 1
+            for _ in range(right):
+                result = S.mul(result, left)
+            return result
+        return opaque("symbolic power")
+    fn = _SYMBOLIC.get(op)
+    if fn is None:
+        return opaque(f"symbolic operator {op}")
+    if op in ("FloorDivide", "Modulo") and (_is_real(left) or _is_real(right)):
+        return opaque("real floor division")
+    return fn(left, right)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, float) or (S.is_sym(value) and not S.is_int_like(value) and not S.is_bool_like(value))
+
+
+def _tensor_operation(interp, op, left, right, st, node):
+    if isinstance(left, Tensor) and isinstance(right, Tensor):
+        symbol = TENSOR_MERGES.get(op)
+        if symbol is None:
+            return opaque(f"tensor operator {op}")
+        return interp.calls.merge_operator(symbol, [left, right], st, node)
+    tensor = left if isinstance(left, Tensor) else right
+    other = right if tensor is left else left
+    if isinstance(other, Unknown):
+        symbol = TENSOR_MERGES.get(op)
+        if symbol is None:
+            return opaque(f"tensor operator {op}")
+        return interp.calls.merge_operator(symbol, [left if left is tensor else other.as_tensor(), right if right is tensor else other.as_tensor()], st, node)
+    if _is_number(other) and op in ("Add", "Subtract", "Multiply", "Divide", "Power", "FloorDivide", "Modulo"):
+        return Tensor(tensor.dims) if tensor.known else tensor
+    return opaque(f"tensor operator {op}")
+
+
+def compare(interp, op, a, b):
+    """A comparison's truth: bool, z3 bool term, or None when unknowable."""
+    if op in ("Is", "IsNot"):
+        same = _identical(a, b)
+        if same is None:
+            return None
+        return same if op == "Is" else not same
+    if op in ("In", "NotIn"):
+        items = interp.iterate_concrete(b)
+        if items is None:
+            if isinstance(b, str) and isinstance(a, str):
+                found = a in b
+                return found if op == "In" else not found
+            return None
+        verdicts = [compare(interp, "Equal", a, item) for item in items]
+        if any(v is None for v in verdicts):
+            return None
+        found = S.disj(*verdicts)
+        return found if op == "In" else S.neg(found)
+    if isinstance(a, Unknown) and _is_number(b):
+        a = a.as_int()
+    if isinstance(b, Unknown) and _is_number(a):
+        b = b.as_int()
+    if isinstance(a, Unknown) and isinstance(b, str) or isinstance(b, Unknown) and isinstance(a, str):
+        return None
+    if _is_number(a) and _is_number(b):
+        if S.is_bool_like(a) and not S.is_bool_like(b):
+            a = S.to_int(a)
+        if S.is_bool_like(b) and not S.is_bool_like(a):
+            b = S.to_int(b)
+        if op == "Equal":
+            return S.eq(a, b)
+        if op == "NotEqual":
+            return S.ne(a, b)
+        if S.is_bool_like(a):
+            a = S.to_int(a)
+        if S.is_bool_like(b):
+            b = S.to_int(b)
+        fn = {"LessThan": operator.lt, "LessThanEqual": operator.le,
+              "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}.get(op)
+        return None if fn is None else fn(a, b)
+    if isinstance(a, (str, type(None))) or isinstance(b, (str, type(None))):
+        if isinstance(a, (Unknown, Tensor)) or isinstance(b, (Unknown, Tensor)):
+            if op in ("Equal", "NotEqual") and (a is None or b is None):
+                other = b if a is None else a
+                if isinstance(other, Tensor) or (isinstance(other, Unknown) and other.free):
+                    return op == "NotEqual"
+            return None
+        if op == "Equal":
+            return a == b
+        if op == "NotEqual":
+            return a != b
+        try:
+            return {"LessThan": operator.lt, "LessThanEqual": operator.le,
+                    "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}[op](a, b)
+        except (TypeError, KeyError):
+            return None
+    if isinstance(a, tuple) and isinstance(b, tuple) and op in ("Equal", "NotEqual"):
+        if len(a) != len(b):
+            return op == "NotEqual"
+        verdicts = [compare(interp, "Equal", x, y) for x, y in zip(a, b)]
+        if any(v is None for v in verdicts):
+            return None
+        same = S.conj(*verdicts)
+        return same if op == "Equal" else S.neg(same)
+    return None
+
+
+def _identical(a, b):
+    if a is None or b is None:
+        other = b if a is None else a
+        if other is None:
+            return True
+        if isinstance(other, Unknown):
+            # a free parameter without a default is a real argument; an opaque value may be None
+            return False if other.free else None
+        return False
+    if isinstance(a, bool) and isinstance(b, bool):
+        return a is b
+    if S.is_sym(a) or S.is_sym(b):
+        return None
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        return None
+    return a is b

@@ -1,0 +1,349 @@
+"""Python builtins and standard-library functions, modelled over symbolic values."""
+
+from __future__ import annotations
+
+from . import symbolic as S
+from .values import (
+    BuiltinValue,
+    ClassValue,
+    DictValue,
+    FunctionValue,
+    InstanceValue,
+    ListValue,
+    ShapeOf,
+    Tensor,
+    Unknown,
+    opaque,
+)
+
+
+class SymbolicRange:
+    """``range(start, stop, step)`` with a symbolic bound."""
+
+    __slots__ = ("start", "stop", "step")
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+    def concrete_items(self, limit):
+        if any(S.is_sym(v) for v in (self.start, self.stop, self.step)):
+            return None
+        values = range(self.start, self.stop, self.step)
+        return list(values) if len(values) <= limit else None
+
+
+BUILTINS: dict = {}
+LIBRARY: dict = {}
+
+
+def builtin(*names, table=BUILTINS):
+    def register(fn):
+        for name in names:
+            table[name] = BuiltinValue(name, fn) if table is BUILTINS else fn
+        return fn
+
+    return register
+
+
+def _int_arg(value):
+    if isinstance(value, Unknown):
+        return value.as_int()
+    if isinstance(value, bool):
+        return int(value)
+    if S.is_int_like(value):
+        return value
+    return None
+
+
+@builtin("range")
+def _range(calls, st, args, kwargs, node):
+    bounds = [_int_arg(a) for a in args]
+    if not bounds or any(b is None for b in bounds) or len(bounds) > 3:
+        return opaque("range of unknown bounds")
+    start, stop, step = (0, bounds[0], 1) if len(bounds) == 1 else (bounds + [1])[:3]
+    if not any(S.is_sym(b) for b in (start, stop, step)):
+        if step == 0:
+            return opaque("range step 0")
+        return range(start, stop, step)
+    return SymbolicRange(start, stop, step)
+
+
+@builtin("len")
+def _len(calls, st, args, kwargs, node):
+    value = args[0] if args else None
+    items = calls.interp.iterate_concrete(value)
+    if items is not None:
+        return len(items)
+    if isinstance(value, ShapeOf) and not value.tensor.known:
+        return opaque("len of a shape of unknown rank")
+    if isinstance(value, range):
+        return len(value)
+    return opaque("len of an unknown sequence")
+
+
+@builtin("int")
+def _int(calls, st, args, kwargs, node):
+    if not args:
+        return 0
+    value = args[0]
+    if isinstance(value, Unknown):
+        return value.as_int()
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return opaque("int of a string")
+    if isinstance(value, (int, float)) or S.is_sym(value):
+        try:
+            return S.to_int(value)
+        except (OverflowError, ValueError):
+            return opaque("int overflow")
+    if value is None:
+        return opaque("int(None)")
+    return opaque("int of a non-number")
+
+
+@builtin("float")
+def _float(calls, st, args, kwargs, node):
+    value = args[0] if args else 0.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if S.is_sym(value):
+        return S.to_real(value)
+    return opaque("float")
+
+
+@builtin("bool")
+def _bool(calls, st, args, kwargs, node):
+    truth = calls.interp.truth(args[0]) if args else False
+    return truth if truth is not None else opaque("bool")
+
+
+@builtin("abs")
+def _abs(calls, st, args, kwargs, node):
+    value = _int_arg(args[0]) if args else None
+    if value is None:
+        return abs(args[0]) if args and isinstance(args[0], float) else opaque("abs")
+    return S.ite(value >= 0, value, -value) if S.is_sym(value) else abs(value)
+
+
+def _extremum(pick):
+    def fn(calls, st, args, kwargs, node):
+        items = args
+        if len(args) == 1:
+            items = calls.interp.iterate_concrete(args[0])
+            if not items:
+                return opaque("max/min of an unknown sequence")
+        numbers = []
+        for item in items:
+            if isinstance(item, Unknown):
+                item = item.as_int()
+            if not (isinstance(item, (int, float)) or S.is_sym(item)):
+                return opaque("max/min of non-numbers")
+            numbers.append(item)
+        result = numbers[0]
+        for item in numbers[1:]:
+            result = pick(result, item)
+        return result
+
+    return fn
+
+
+BUILTINS["max"] = BuiltinValue("max", _extremum(S.maximum))
+BUILTINS["min"] = BuiltinValue("min", _extremum(S.minimum))
+
+
+@builtin("round")
+def _round(calls, st, args, kwargs, node):
+    value = args[0] if args else None
+    if isinstance(value, (int, float)) and len(args) == 1:
+        return round(value)
+    if S.is_sym(value) and len(args) == 1:
+        return S.to_int(value + 0.5) if not S.is_int_like(value) else value
+    return opaque("round")
+
+
+@builtin("list")
+def _list(calls, st, args, kwargs, node):
+    if not args:
+        return ListValue()
+    items = calls.interp.iterate_concrete(args[0])
+    return ListValue(items) if items is not None else opaque("list of an unknown sequence")
+
+
+@builtin("tuple")
+def _tuple(calls, st, args, kwargs, node):
+    if not args:
+        return ()
+    items = calls.interp.iterate_concrete(args[0])
+    return tuple(items) if items is not None else opaque("tuple of an unknown sequence")
+
+
+@builtin("dict")
+def _dict(calls, st, args, kwargs, node):
+    if not args:
+        return DictValue(kwargs)
+    if isinstance(args[0], DictValue):
+        return DictValue({**args[0].items, **kwargs})
+    return opaque("dict")
+
+
+@builtin("enumerate")
+def _enumerate(calls, st, args, kwargs, node):
+    items = calls.interp.iterate_concrete(args[0]) if args else None
+    start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    if items is None or not isinstance(start, int):
+        return opaque("enumerate of an unknown sequence")
+    return tuple((start + i, item) for i, item in enumerate(items))
+
+
+@builtin("zip")
+def _zip(calls, st, args, kwargs, node):
+    sequences = [calls.interp.iterate_concrete(a) for a in args]
+    if any(s is None for s in sequences):
+        return opaque("zip of an unknown sequence")
+    return tuple(zip(*sequences))
+
+
+@builtin("reversed")
+def _reversed(calls, st, args, kwargs, node):
+    items = calls.interp.iterate_concrete(args[0]) if args else None
+    return tuple(reversed(items)) if items is not None else opaque("reversed")
+
+
+@builtin("sum")
+def _sum(calls, st, args, kwargs, node):
+    items = calls.interp.iterate_concrete(args[0]) if args else None
+    if items is None:
+        return opaque("sum of an unknown sequence")
+    total = args[1] if len(args) > 1 else 0
+    for item in items:
+        item = _int_arg(item) if not isinstance(item, float) else item
+        if item is None:
+            return opaque("sum of non-numbers")
+        total = S.add(total, item)
+    return total
+
+
+@builtin("isinstance")
+def _isinstance(calls, st, args, kwargs, node):
+    if len(args) != 2:
+        return opaque("isinstance")
+    value, kinds = args
+    names = set()
+    for kind in kinds if isinstance(kinds, tuple) else (kinds,):
+        if isinstance(kind, BuiltinValue):
+            names.add(kind.name)
+        else:
+            return opaque("isinstance of a non-builtin type")
+    python_type = {
+        bool: "bool", int: "int", float: "float", str: "str", tuple: "tuple", type(None): "NoneType",
+    }.get(type(value))
+    if isinstance(value, ListValue):
+        python_type = "list"
+    elif isinstance(value, DictValue):
+        python_type = "dict"
+    if python_type is None:
+        return opaque("isinstance of a symbolic value")
+    if python_type == "bool" and "int" in names:
+        return True
+    return python_type in names
+
+
+@builtin("str", "repr", "format")
+def _str(calls, st, args, kwargs, node):
+    value = args[0] if args else ""
+    if isinstance(value, (int, float, str)) and not S.is_sym(value):
+        return str(value)
+    return opaque("str")
+
+
+@builtin("print", "setattr")
+def _ignored(calls, st, args, kwargs, node):
+    if node is not None and len(args) == 3 and isinstance(args[0], (InstanceValue, ClassValue)):
+        if isinstance(args[1], str):
+            args[0].attrs[args[1]] = args[2]
+    return None
+
+
+@builtin("getattr")
+def _getattr(calls, st, args, kwargs, node):
+    from .attributes import get_attribute
+
+    if len(args) >= 2 and isinstance(args[1], str):
+        value = get_attribute(calls.interp, st, args[0], args[1])
+        if isinstance(value, Unknown) and len(args) == 3:
+            return args[2]
+        return value
+    return opaque("getattr")
+
+
+@builtin("hasattr")
+def _hasattr(calls, st, args, kwargs, node):
+    if len(args) == 2 and isinstance(args[0], (InstanceValue,)) and isinstance(args[1], str):
+        from .calls import lookup_class_attribute
+
+        return args[1] in args[0].attrs or lookup_class_attribute(args[0].cls, args[1]) is not None
+    return opaque("hasattr")
+
+
+@builtin("super")
+def _super(calls, st, args, kwargs, node):
+    from .values import BoundMethod
+
+    receiver = st.locals.get("self")
+    if not isinstance(receiver, InstanceValue):
+        return opaque("super()")
+    return BoundMethod(receiver, "__super__")
+
+
+@builtin("callable")
+def _callable(calls, st, args, kwargs, node):
+    return isinstance(args[0], (FunctionValue, BuiltinValue, ClassValue)) if args else False
+
+
+for _name in ("ValueError", "TypeError", "KeyError", "NotImplementedError", "RuntimeError",
+              "AssertionError", "Exception", "IndexError", "object", "type", "set", "sorted",
+              "map", "filter", "any", "all", "open", "exec", "eval", "iter", "next", "id", "hash",
+              "vars", "globals", "locals", "input", "exit", "quit", "__import__", "compile"):
+    if _name not in BUILTINS:
+        BUILTINS[_name] = BuiltinValue(_name, lambda calls, st, args, kwargs, node: opaque("builtin"))
+
+
+# ------------------------------------------------------------ standard library
+
+
+@builtin("math.ceil", table=LIBRARY)
+def _ceil(calls, st, args, kwargs, node):
+    return S.ceil(args[0]) if args and (isinstance(args[0], (int, float)) or S.is_sym(args[0])) else opaque("ceil")
+
+
+@builtin("math.floor", table=LIBRARY)
+def _floor(calls, st, args, kwargs, node):
+    if args and (isinstance(args[0], (int, float)) or S.is_sym(args[0])):
+        return S.to_int(args[0]) if S.is_sym(args[0]) else int(args[0] // 1)
+    return opaque("floor")
+
+
+@builtin("copy.deepcopy", "copy.copy", table=LIBRARY)
+def _copy(calls, st, args, kwargs, node):
+    from .state import _copy_value
+
+    return _copy_value(args[0], {}) if args else opaque("copy")
+
+
+@builtin("numpy.prod", "math.prod", table=LIBRARY)
+def _prod(calls, st, args, kwargs, node):
+    items = calls.interp.iterate_concrete(args[0]) if args else None
+    if items is None:
+        return opaque("prod")
+    total = 1
+    for item in items:
+        if item is None or not (isinstance(item, int) or S.is_sym(item)):
+            return opaque("prod of unknown sizes")
+        total = S.mul(total, item)
+    return total
+
+
+def tensor_like(value) -> bool:
+    return isinstance(value, (Tensor, Unknown))

@@ -1,0 +1,103 @@
+"""Prove, refute and find witnesses with z3, under a time limit per query.
+
+Answers are three-valued: ``True`` (satisfiable), ``False`` (unsatisfiable)
+or ``None`` (the solver gave up: treated as "not known", never as a finding).
+"""
+
+from __future__ import annotations
+
+import z3
+
+# Candidate values tried, in order, when a witness picks a free value.
+SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2)
+CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
+PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
+
+
+class Solver:
+    def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60):
+        self._solver = z3.Solver()
+        self._solver.set("timeout", timeout_ms)
+        self.max_preference_checks = max_preference_checks
+        self.queries = 0
+        self.unknowns = 0
+
+    def check(self, terms) -> bool | None:
+        """Is the conjunction of ``terms`` satisfiable?"""
+        terms = [t for t in terms if t is not True]
+        if any(t is False for t in terms):
+            return False
+        if not terms:
+            return True
+        solver = self._solver
+        solver.push()
+        try:
+            solver.add(*terms)
+            return self._verdict(solver.check())
+        finally:
+            solver.pop()
+
+    def model(self, terms, preferences=()) -> z3.ModelRef | None:
+        """A model of ``terms``, steered by ``preferences``.
+
+        ``preferences`` is a sequence of groups; each group lists alternative
+        constraints (e.g. ``filters == 64``, ``filters == 32``) tried in order,
+        keeping the first that stays satisfiable.
+        """
+        terms = [t for t in terms if t is not True]
+        if any(t is False for t in terms):
+            return None
+        solver = self._solver
+        solver.push()
+        depth = 1
+        try:
+            solver.add(*terms)
+            if self._verdict(solver.check()) is not True:
+                return None
+            budget = self.max_preference_checks
+            for group in preferences:
+                for candidate in group:
+                    if budget <= 0:
+                        break
+                    budget -= 1
+                    solver.push()
+                    solver.add(candidate)
+                    if self._verdict(solver.check()) is True:
+                        depth += 1
+                        break
+                    solver.pop()
+            if self._verdict(solver.check()) is not True:
+                return None
+            return solver.model()
+        finally:
+            for _ in range(depth):
+                solver.pop()
+
+    def _verdict(self, result) -> bool | None:
+        self.queries += 1
+        if result == z3.sat:
+            return True
+        if result == z3.unsat:
+            return False
+        self.unknowns += 1
+        return None
+
+
+def candidates_for(var, default=None, role: str = "int"):
+    """Alternatives for one free value, most ordinary first."""
+    if z3.is_bool(var):
+        values = [default, not default] if isinstance(default, bool) else [False, True]
+        return [var == z3.BoolVal(v) for v in values]
+    if role == "spatial":
+        values = list(SPATIAL_SIZES)
+    elif role == "channels":
+        values = list(CHANNEL_SIZES)
+    else:
+        values = list(PLAIN_INTS)
+        if isinstance(default, int) and not isinstance(default, bool):
+            values = [default] + [v for v in (1, 2, default * 2, 4, 3) if v != default] + values
+    seen = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return [var == v for v in seen]

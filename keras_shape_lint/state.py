@@ -1,0 +1,125 @@
+"""One path of symbolic execution: variables, path condition, call chain.
+
+A :class:`State` is forked at every branch both of whose sides are
+feasible.  Forking copies the frames and every mutable container reachable
+from them (with a memo, so aliases stay aliases), which keeps the paths
+independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace as _replace
+
+from . import symbolic as S
+from .values import DictValue, FunctionValue, InstanceValue, ListValue
+
+
+class Condition:
+    """A conjunct of the path condition, with its variables cached."""
+
+    __slots__ = ("term", "names", "branch")
+
+    def __init__(self, term, branch: bool = False):
+        self.term = term
+        self.names = frozenset(S.variables(term))
+        self.branch = branch
+
+    @property
+    def opaque(self) -> bool:
+        return any(S.is_opaque_name(n) for n in self.names)
+
+
+class State:
+    __slots__ = ("frames", "closures", "pc", "decisions", "chain", "flow", "retval")
+
+    def __init__(self, module_scope: dict):
+        self.frames: list[dict] = [module_scope]
+        self.closures: list[tuple] = [()]
+        self.pc: tuple = ()
+        self.decisions: tuple = ()
+        self.chain: tuple = ()
+        self.flow = None
+        self.retval = None
+
+    # -- variables -------------------------------------------------------
+    @property
+    def globals(self) -> dict:
+        return self.frames[0]
+
+    @property
+    def locals(self) -> dict:
+        return self.frames[-1]
+
+    def lookup(self, name: str):
+        """Local, enclosing, global; raises KeyError when unbound."""
+        frame = self.frames[-1]
+        if name in frame:
+            return frame[name]
+        for scope in self.closures[-1]:
+            if name in scope:
+                return scope[name]
+        return self.frames[0][name]
+
+    def assign(self, name: str, value) -> None:
+        self.frames[-1][name] = value
+
+    # -- path condition --------------------------------------------------
+    def add(self, term, decision: str | None = None, branch: bool = False) -> None:
+        """Conjoin ``term`` to the path condition (a branch taken, or an assumption)."""
+        if term is True:
+            return
+        self.pc = self.pc + (Condition(term, branch),)
+        if decision:
+            self.decisions = self.decisions + (decision,)
+
+    # -- forking ----------------------------------------------------------
+    def fork(self) -> "State":
+        memo: dict = {}
+        twin = State.__new__(State)
+        twin.frames = [_copy_dict(frame, memo) for frame in self.frames]
+        twin.closures = [tuple(memo.get(id(s), s) for s in chain) for chain in self.closures]
+        twin.pc = self.pc
+        twin.decisions = self.decisions
+        twin.chain = self.chain
+        twin.flow = self.flow
+        twin.retval = _copy_value(self.retval, memo)
+        return twin
+
+
+def _copy_dict(mapping: dict, memo: dict) -> dict:
+    key = id(mapping)
+    if key in memo:
+        return memo[key]
+    copied: dict = {}
+    memo[key] = copied
+    for name, value in mapping.items():
+        copied[name] = _copy_value(value, memo)
+    return copied
+
+
+def _copy_value(value, memo: dict):
+    if isinstance(value, (ListValue, DictValue, InstanceValue)):
+        key = id(value)
+        if key in memo:
+            return memo[key]
+        if isinstance(value, ListValue):
+            twin = ListValue()
+            memo[key] = twin
+            twin.items = [_copy_value(v, memo) for v in value.items]
+        elif isinstance(value, DictValue):
+            twin = DictValue()
+            memo[key] = twin
+            twin.items = {k: _copy_value(v, memo) for k, v in value.items.items()}
+        else:
+            twin = InstanceValue(value.cls)
+            memo[key] = twin
+            twin.attrs = {k: _copy_value(v, memo) for k, v in value.attrs.items()}
+        return twin
+    if isinstance(value, tuple) and value:
+        return tuple(_copy_value(v, memo) for v in value)
+    if isinstance(value, FunctionValue) and (value.closure or value.bound_self is not None):
+        remapped = tuple(memo.get(id(s), s) for s in value.closure)
+        bound = _copy_value(value.bound_self, memo)
+        if any(a is not b for a, b in zip(remapped, value.closure)) or bound is not value.bound_self:
+            return _replace(value, closure=remapped, bound_self=bound)
+    return value

@@ -1,0 +1,333 @@
+"""Integer and boolean arithmetic over concrete Python values and z3 terms.
+
+Concrete values stay plain Python ints and bools; only when a symbolic
+operand is involved does an operation build a z3 term.  Every function here
+accepts both kinds and returns the simplest kind that is exact.
+
+Free variables (a caller may choose them) are named after the user's own
+names (``filters``, ``channels(x)``).  Opaque variables (values nothing in
+the analysed code determines) carry names that start with ``?``; a
+disequality that depends on one is never reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import z3
+
+OPAQUE_PREFIX = "?"
+_opaque_ids = itertools.count(1)
+
+
+def is_sym(value) -> bool:
+    return isinstance(value, z3.ExprRef)
+
+
+def is_int_like(value) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, z3.ArithRef) and value.is_int()
+    )
+
+
+def is_bool_like(value) -> bool:
+    return isinstance(value, bool) or isinstance(value, z3.BoolRef)
+
+
+def free_int(name: str) -> z3.ArithRef:
+    return z3.Int(name)
+
+
+def free_bool(name: str) -> z3.BoolRef:
+    return z3.Bool(name)
+
+
+def opaque_int(label: str = "") -> z3.ArithRef:
+    return z3.Int(f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}")
+
+
+def opaque_bool(label: str = "") -> z3.BoolRef:
+    return z3.Bool(f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}")
+
+
+def to_real(value):
+    if is_sym(value):
+        return z3.ToReal(value) if value.is_int() else value
+    return z3.RealVal(value)
+
+
+def _is_const(value, number) -> bool:
+    return not is_sym(value) and not isinstance(value, bool) and value == number
+
+
+def add(a, b):
+    if _is_const(b, 0):
+        return a
+    if _is_const(a, 0):
+        return b
+    if is_sym(a) and not is_sym(b) and isinstance(b, int) and b < 0:
+        return a - (-b)
+    if is_sym(a) and _is_sum_with_const(a) and not is_sym(b):
+        return _fold_const(a, b)
+    return a + b
+
+
+def sub(a, b):
+    if _is_const(b, 0):
+        return a
+    if is_sym(a) and _is_sum_with_const(a) and not is_sym(b) and isinstance(b, (int,)):
+        return _fold_const(a, -b)
+    return a - b
+
+
+def _is_sum_with_const(term) -> bool:
+    return (z3.is_add(term) or z3.is_sub(term)) and z3.is_int_value(term.children()[-1])
+
+
+def _fold_const(term, delta):
+    """``(e + c) + delta`` as ``e + (c + delta)``, keeping displayed sizes short."""
+    head, const = term.children()[0], term.children()[-1].as_long()
+    if len(term.children()) != 2:
+        return term + delta
+    total = const + delta if z3.is_add(term) else -const + delta
+    if total == 0:
+        return head
+    return head + total if total > 0 else head - (-total)
+
+
+def mul(a, b):
+    if _is_const(b, 1):
+        return a
+    if _is_const(a, 1):
+        return b
+    return a * b
+
+
+def floordiv(a, b):
+    if _is_const(b, 1):
+        return a
+    if not is_sym(a) and not is_sym(b):
+        return a // b
+    return _as_int_term(a) / _as_int_term(b)
+
+
+def mod(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return a % b
+    return _as_int_term(a) % _as_int_term(b)
+
+
+def truediv(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return a / b
+    return to_real(a) / to_real(b)
+
+
+def ceildiv(a, b):
+    if _is_const(b, 1):
+        return a
+    if not is_sym(a) and not is_sym(b):
+        return -(-a // b)
+    return sub(add(_as_int_term(a), b), 1) / _as_int_term(b)
+
+
+def to_int(value):
+    """Python's ``int()``: truncation toward zero (floor for the sizes seen here)."""
+    if is_sym(value):
+        if isinstance(value, z3.ArithRef) and not value.is_int():
+            return z3.ToInt(value)
+        if isinstance(value, z3.BoolRef):
+            return z3.If(value, 1, 0)
+        return value
+    return int(value)
+
+
+def ceil(value):
+    if is_sym(value):
+        if isinstance(value, z3.ArithRef) and not value.is_int():
+            return -z3.ToInt(-value)
+        return value
+    import math
+
+    return math.ceil(value)
+
+
+def maximum(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return max(a, b)
+    return z3.If(a >= b, a, b)
+
+
+def minimum(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return min(a, b)
+    return z3.If(a <= b, a, b)
+
+
+def eq(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return a == b
+    return _coerce_eq(a, b, True)
+
+
+def ne(a, b):
+    if not is_sym(a) and not is_sym(b):
+        return a != b
+    return _coerce_eq(a, b, False)
+
+
+def _coerce_eq(a, b, equal):
+    if isinstance(a, z3.BoolRef) or isinstance(b, z3.BoolRef):
+        a, b = _as_bool_term(a), _as_bool_term(b)
+    term = a == b
+    return term if equal else z3.Not(term)
+
+
+def conj(*terms):
+    terms = [t for t in terms if t is not True]
+    if any(t is False for t in terms):
+        return False
+    if not terms:
+        return True
+    return terms[0] if len(terms) == 1 else z3.And(*terms)
+
+
+def disj(*terms):
+    terms = [t for t in terms if t is not False]
+    if any(t is True for t in terms):
+        return True
+    if not terms:
+        return False
+    return terms[0] if len(terms) == 1 else z3.Or(*terms)
+
+
+def neg(term):
+    if isinstance(term, bool):
+        return not term
+    return z3.Not(term)
+
+
+def ite(cond, a, b):
+    if isinstance(cond, bool):
+        return a if cond else b
+    if isinstance(a, bool) or isinstance(b, bool):
+        return z3.If(cond, _as_bool_term(a), _as_bool_term(b))
+    return z3.If(cond, a, b)
+
+
+def _as_int_term(value):
+    if is_sym(value):
+        return value
+    return z3.IntVal(value)
+
+
+def _as_bool_term(value):
+    if isinstance(value, z3.BoolRef):
+        return value
+    if is_sym(value):
+        return value != 0
+    return z3.BoolVal(bool(value))
+
+
+def variables(term) -> set[str]:
+    """Names of the uninterpreted constants in a term (memoised walk)."""
+    found: set[str] = set()
+    if not is_sym(term):
+        return found
+    seen: set[int] = set()
+    stack = [term]
+    while stack:
+        node = stack.pop()
+        key = node.get_id()
+        if key in seen:
+            continue
+        seen.add(key)
+        if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            found.add(node.decl().name())
+        else:
+            stack.extend(node.children())
+    return found
+
+
+def is_opaque_name(name: str) -> bool:
+    return name.startswith(OPAQUE_PREFIX)
+
+
+# ---------------------------------------------------------------- display
+
+_BINARY = {
+    z3.Z3_OP_ADD: (" + ", 1),
+    z3.Z3_OP_SUB: (" - ", 1),
+    z3.Z3_OP_MUL: ("*", 2),
+    z3.Z3_OP_IDIV: ("//", 2),
+    z3.Z3_OP_DIV: ("/", 2),
+    z3.Z3_OP_MOD: ("%", 2),
+    z3.Z3_OP_EQ: (" == ", 0),
+    z3.Z3_OP_LE: (" <= ", 0),
+    z3.Z3_OP_LT: (" < ", 0),
+    z3.Z3_OP_GE: (" >= ", 0),
+    z3.Z3_OP_GT: (" > ", 0),
+    z3.Z3_OP_AND: (" and ", -2),
+    z3.Z3_OP_OR: (" or ", -3),
+}
+
+
+def show(value) -> str:
+    """Render a value as Python-like source in the user's names."""
+    if value is None:
+        return "None"
+    if not is_sym(value):
+        return repr(value)
+    return _show(value)[0]
+
+
+def _show(term) -> tuple[str, int]:
+    if z3.is_int_value(term):
+        return str(term.as_long()), 9
+    if z3.is_rational_value(term):
+        return str(term.as_fraction()), 9
+    if z3.is_true(term):
+        return "True", 9
+    if z3.is_false(term):
+        return "False", 9
+    if z3.is_const(term):
+        name = term.decl().name()
+        return ("?" if is_opaque_name(name) else name), 9
+    kind = term.decl().kind()
+    args = term.children()
+    if kind in (z3.Z3_OP_TO_REAL,):
+        return _show(args[0])
+    if kind == z3.Z3_OP_TO_INT:
+        return f"int({_show(args[0])[0]})", 9
+    if kind == z3.Z3_OP_NOT:
+        inner = args[0]
+        if z3.is_eq(inner):
+            a, b = inner.children()
+            return f"{_wrap(a, 0)} != {_wrap(b, 0)}", 0
+        return f"not {_wrap(inner, -1)}", -1
+    if kind == z3.Z3_OP_UMINUS:
+        return f"-{_wrap(args[0], 3)}", 3
+    if kind == z3.Z3_OP_ITE:
+        c, a, b = args
+        return f"{_wrap(a, -3)} if {_wrap(c, -3)} else {_wrap(b, -3)}", -4
+    if kind in _BINARY:
+        symbol, prec = _BINARY[kind]
+        if kind == z3.Z3_OP_ADD:
+            parts = [_wrap(args[0], prec)]
+            for arg in args[1:]:
+                if z3.is_int_value(arg) and arg.as_long() < 0:
+                    parts.append(f" - {-arg.as_long()}")
+                else:
+                    parts.append(symbol + _wrap(arg, prec))
+            return "".join(parts), prec
+        right_prec = prec + 1 if kind in (z3.Z3_OP_SUB, z3.Z3_OP_IDIV, z3.Z3_OP_DIV, z3.Z3_OP_MOD) else prec
+        text = _wrap(args[0], prec)
+        for arg in args[1:]:
+            text += symbol + _wrap(arg, right_prec)
+        return text, prec
+    return str(term), 9
+
+
+def _wrap(term, prec: int) -> str:
+    text, own = _show(term)
+    return f"({text})" if own < prec else text

@@ -1,0 +1,236 @@
+"""Symbolic values the interpreter computes with.
+
+Plain Python values (int, float, str, bool, None, tuple) stand for
+themselves; z3 terms stand for ints and bools that depend on inputs.  The
+classes below cover what Python literals cannot: tensors with symbolic
+shapes, values whose type is only learnt from their use (free parameters and
+opaque results), mutable containers, functions, classes and Keras objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import symbolic as S
+
+
+class Tensor:
+    """A symbolic tensor.  ``dims`` excludes the batch axis.
+
+    Each dim is a Python int, a z3 int term, or ``None`` (a size Keras itself
+    leaves unknown until data flows).  ``dims`` is ``None`` while the rank is
+    unknown; :meth:`with_rank` fixes it in place, so every alias of a free
+    or opaque tensor sees the same dims.
+    """
+
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels")
+
+    def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
+        self.dims = tuple(dims) if dims is not None else None
+        self.label = label
+        self.free = free
+        self.channels_last = channels_last
+        self._channels = None
+
+    def __repr__(self) -> str:
+        if self.dims is None:
+            return f"Tensor(?{self.label})"
+        return "Tensor(" + ", ".join(S.show(d) for d in self.dims) + ")"
+
+    @property
+    def known(self) -> bool:
+        return self.dims is not None
+
+    def _var(self, what: str):
+        name = f"{what}({self.label})" if what == "channels" else f"{self.label}.shape[{what}]"
+        if self.free:
+            return S.free_int(name)
+        return S.opaque_int(self.label and f"<{name}>")
+
+    def with_rank(self, rank: int) -> bool:
+        """Give an unknown-rank tensor ``rank`` dims; False if it has another rank."""
+        if self.dims is not None:
+            return len(self.dims) == rank
+        if rank < 1:
+            return False
+        channels = self.channels_dim()
+        if self.channels_last:
+            spatial = [self._var(str(i + 1)) for i in range(rank - 1)]
+            self.dims = tuple(spatial) + (channels,)
+        else:
+            spatial = [self._var(str(i + 2)) for i in range(rank - 1)]
+            self.dims = (channels,) + tuple(spatial)
+        return True
+
+    def channels_dim(self):
+        """The channel size, available even before the rank is known."""
+        if self.dims is not None:
+            return self.dims[-1] if self.channels_last else self.dims[0]
+        if self._channels is None:
+            self._channels = self._var("channels")
+        return self._channels
+
+    @property
+    def rank(self):
+        return None if self.dims is None else len(self.dims)
+
+
+class Unknown:
+    """A value whose Python type is learnt from how it is used.
+
+    ``free`` unknowns are parameters a caller may choose (entry-point
+    arguments); the rest are opaque results of code the analyser cannot read.
+    Each view (tensor, int, bool) is created once and cached, so aliases agree.
+    """
+
+    __slots__ = ("label", "free", "_tensor", "_int", "_bool", "used_as", "reason")
+
+    def __init__(self, label: str = "", free: bool = False, reason: str = ""):
+        self.label = label
+        self.free = free
+        self.reason = reason
+        self._tensor = None
+        self._int = None
+        self._bool = None
+        self.used_as = None
+
+    def __repr__(self) -> str:
+        return f"Unknown({self.label!r}, free={self.free})"
+
+    def as_tensor(self, channels_last: bool = True) -> Tensor:
+        if self._tensor is None:
+            self._tensor = Tensor(None, self.label, self.free, channels_last)
+            self.used_as = self.used_as or "tensor"
+        return self._tensor
+
+    def as_int(self):
+        if self._int is None:
+            self._int = S.free_int(self.label) if self.free else S.opaque_int()
+            self.used_as = self.used_as or "int"
+        return self._int
+
+    def as_bool(self):
+        if self._bool is None:
+            self._bool = S.free_bool(self.label) if self.free else S.opaque_bool()
+            self.used_as = self.used_as or "bool"
+        return self._bool
+
+    def mark(self, kind: str) -> None:
+        self.used_as = self.used_as or kind
+
+
+def opaque(reason: str = "") -> Unknown:
+    return Unknown(reason=reason)
+
+
+class ListValue:
+    """A mutable Python list (copied when a path forks)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items=()):
+        self.items = list(items)
+
+    def __repr__(self) -> str:
+        return f"ListValue({self.items!r})"
+
+
+class DictValue:
+    __slots__ = ("items",)
+
+    def __init__(self, items=None):
+        self.items = dict(items or {})
+
+    def __repr__(self) -> str:
+        return f"DictValue({self.items!r})"
+
+
+@dataclass(eq=False)
+class FunctionValue:
+    """A user function or lambda: its libcst node and the scope it closes over."""
+
+    node: Any
+    name: str
+    closure: Any  # the defining Scope
+    defaults: dict = field(default_factory=dict)
+    is_lambda: bool = False
+    bound_self: Any = None
+    qualname: str = ""
+
+
+@dataclass(eq=False)
+class ClassValue:
+    node: Any
+    name: str
+    bases: tuple
+    attrs: dict = field(default_factory=dict)
+    keras_base: str = ""  # qualified Keras base ("keras.layers.Layer", "keras.Model")
+
+
+@dataclass(eq=False)
+class InstanceValue:
+    cls: ClassValue
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Imported:
+    """A name bound by an import, normalised (``keras.layers.Conv2D``, ``numpy.mean``)."""
+
+    qualname: str
+
+
+@dataclass(eq=False)
+class LayerValue:
+    """A constructed Keras layer: its model and bound constructor arguments."""
+
+    model: Any
+    config: dict
+    call_node: Any = None
+    display: str = ""
+
+
+@dataclass(eq=False)
+class BuiltinValue:
+    """A Python builtin or library function the interpreter models."""
+
+    name: str
+    fn: Any = None
+
+
+@dataclass(eq=False)
+class BoundMethod:
+    receiver: Any
+    name: str
+
+
+class Slice:
+    __slots__ = ("lower", "upper", "step")
+
+    def __init__(self, lower, upper, step):
+        self.lower, self.upper, self.step = lower, upper, step
+
+
+ELLIPSIS = Ellipsis
+
+
+class ShapeOf:
+    """``x.shape`` / ``int_shape(x)``: the batch-inclusive shape of a tensor.
+
+    Kept lazy so ``x.shape[-1]`` works before the rank of ``x`` is known.
+    """
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def as_tuple(self):
+        if not self.tensor.known:
+            return None
+        return (None,) + tuple(self.tensor.dims)
+
+
+class Results(list):
+    """Several ``(state, value)`` outcomes of one call (it forked the path)."""
