@@ -7,7 +7,7 @@ data flows); every helper propagates ``None`` the way Keras does.
 from __future__ import annotations
 
 from .. import symbolic as S
-from ..values import ListValue
+from ..values import ListValue, Tensor
 
 
 def conv_length(ctx, size, kernel, stride, padding, dilation=1):
@@ -133,6 +133,11 @@ def split(dims, channels_last: bool):
 def join(spatial, channels, channels_last: bool) -> tuple:
     spatial = tuple(spatial)
     return spatial + (channels,) if channels_last else (channels,) + spatial
+
+
+def image(spatial, channels, channels_last: bool) -> Tensor:
+    """A tensor with these spatial dims and channels, laid out as ``channels_last`` says."""
+    return Tensor(join(spatial, channels, channels_last), channels_last=channels_last)
 
 
 def pairs(ctx, value, n: int):

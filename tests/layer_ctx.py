@@ -1,0 +1,58 @@
+"""A minimal stand-in for the interpreter's layer context, over plain values."""
+
+from __future__ import annotations
+
+from keras_shape_lint import symbolic as S
+from keras_shape_lint.values import ListValue, Tensor, Unknown
+
+
+class LayerCtx:
+    """Implements the ``ctx`` contract of :mod:`keras_shape_lint.layers`."""
+
+    def __init__(self, image_data_format: str = "channels_last"):
+        self.image_data_format = image_data_format
+        self.assumptions: list = []
+        self.opaques: list[str] = []
+        self.merges: list = []
+
+    def tensor(self, value, rank=None):
+        if isinstance(value, Unknown):
+            value = value.as_tensor(self.channels_last(None))
+        if not isinstance(value, Tensor):
+            return None
+        if rank is not None and not value.with_rank(rank):
+            return None
+        return value
+
+    def int(self, value):
+        if isinstance(value, Unknown):
+            return value.as_int()
+        return value if S.is_int_like(value) else None
+
+    def ints(self, value, n):
+        single = self.int(value)
+        if single is not None:
+            return (single,) * n
+        if isinstance(value, ListValue):
+            value = value.items
+        if not isinstance(value, (tuple, list)) or len(value) != n:
+            return None
+        items = tuple(self.int(item) for item in value)
+        return None if any(item is None for item in items) else items
+
+    def assume(self, term):
+        self.assumptions.append(term)
+
+    def channels_last(self, data_format):
+        return (data_format or self.image_data_format) != "channels_first"
+
+    def check_merge(self, kind, tensors, axis=None):
+        self.merges.append((kind, tensors, axis))
+
+    def opaque(self, reason):
+        # like the interpreter's: a tensor of unknown rank, the reason recorded
+        self.opaques.append(reason)
+        return Tensor(None, channels_last=self.channels_last(None))
+
+    def call(self, function, args):
+        return function(*args)
