@@ -49,6 +49,7 @@ _MISSING = object()
 
 class Analysis:
     def __init__(self, module: cst.Module, options: Options | None = None):
+        S.reset_caches()
         self.module = module
         self.options = options or Options()
         self.budget = self.options
@@ -115,7 +116,7 @@ class Analysis:
             if not isinstance(stmt, cst.FunctionDef):
                 continue
             value = module_scope.get(stmt.name.value)
-            if isinstance(value, FunctionValue) and value.node is stmt and counts[stmt.name.value] <= 1:
+            if isinstance(value, FunctionValue) and value.node is stmt and counts[stmt.name.value] <= 0:
                 entries.append(value)
         return entries
 
@@ -269,11 +270,36 @@ def _example_text(args: dict, decisions, defaults: dict) -> str:
 
 
 def _name_counts(module: cst.Module) -> Counter:
+    """How often each name is used, not counting definitions or ``f.__doc__ = ...`` edits."""
     counts: Counter = Counter()
 
     class _Names(cst.CSTVisitor):
         def visit_Name(self, node):
             counts[node.value] += 1
+
+        def visit_FunctionDef(self, node):
+            counts[node.name.value] -= 1
+
+        def visit_ClassDef(self, node):
+            counts[node.name.value] -= 1
+
+        def visit_Decorator(self, node):
+            return False
+
+        def visit_AssignTarget(self, node):
+            target = node.target
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+                counts[target.value.value] -= 1
+
+        def visit_Attribute(self, node):
+            # ``f.__doc__`` reads metadata, it does not call ``f``
+            if node.attr.value.startswith("__") and isinstance(node.value, cst.Name):
+                counts[node.value.value] -= 1
+
+        def visit_Call(self, node):
+            if (isinstance(node.func, cst.Name) and node.func.value == "setattr" and node.args
+                    and isinstance(node.args[0].value, cst.Name)):
+                counts[node.args[0].value.value] -= 1
 
     module.visit(_Names())
     return counts

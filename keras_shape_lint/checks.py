@@ -37,6 +37,8 @@ def _fail_term(a, b):
     """Keras rejects the pair exactly when they differ and neither is 1."""
     if not S.is_sym(a) and not S.is_sym(b):
         return a != b and a != 1 and b != 1
+    if S.is_sym(a) and S.is_sym(b) and a.eq(b):
+        return False
     return S.conj(S.ne(a, b), S.ne(a, 1), S.ne(b, 1))
 
 
@@ -89,13 +91,13 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     tainted = any(c.branch and c.opaque for c in st.pc)
     outcome = "proven"
     for role, index, a, b, fail in fails:
-        verdict = analysis.solver.check(pc + [fail]) if fail is not True else analysis.solver.check(pc)
+        verdict = analysis.solver.check_path(st.pc, [fail])
         if verdict is False:
             continue
         if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
             outcome = "undecided" if outcome == "proven" else outcome
             continue
-        code = _code(kind, role, analysis, pc, fail)
+        code = _code(kind, role, analysis, st.pc, fail)
         # prefer a witness that fails on this dim alone (other kinds of dims agree)
         others = [S.neg(f) for (r, _, _, _, f) in fails if r != role and f is not True]
         witness = analysis.witness(pc + [fail], soft=others)
@@ -127,12 +129,12 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             st.add(False)
 
 
-def _code(kind, role, analysis, pc, fail) -> str:
+def _code(kind, role, analysis, conditions, fail) -> str:
     if kind == "concat":
         return "KSL104"
     if role == "spatial":
         return "KSL103"
-    if fail is True or analysis.solver.check(pc + [S.neg(fail)]) is False:
+    if fail is True or analysis.solver.check_path(conditions, [S.neg(fail)]) is False:
         return "KSL101"
     return "KSL102"
 

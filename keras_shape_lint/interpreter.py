@@ -75,7 +75,7 @@ class Interpreter:
             return True
         if term is False:
             return False
-        verdict = self.analysis.solver.check([c.term for c in st.pc] + [term])
+        verdict = self.analysis.solver.check_path(st.pc, [term])
         return verdict is not False
 
     def branch(self, st: State, cond, decision_true=None, decision_false=None):
@@ -514,7 +514,11 @@ class Interpreter:
         return [(st, opaque(f"unbound {name}"))]
 
     def ex_Integer(self, node, st):
-        return [(st, int(node.evaluated_value))]
+        text = node.value.replace("_", "")
+        try:
+            return [(st, int(text, 0))]
+        except ValueError:
+            return [(st, int(text))]  # decimal with leading zeros, e.g. "00"
 
     def ex_Float(self, node, st):
         return [(st, float(node.evaluated_value))]

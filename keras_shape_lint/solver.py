@@ -37,6 +37,17 @@ class Solver:
         finally:
             solver.pop()
 
+    def check_path(self, conditions, terms) -> bool | None:
+        """Is ``terms`` satisfiable together with the path ``conditions``?
+
+        Only the conditions that share variables with ``terms`` (directly or
+        through other conditions) can matter, so only those are sent to z3.
+        """
+        terms = [t for t in terms if t is not True]
+        if any(t is False for t in terms):
+            return False
+        return self.check(relevant(conditions, terms) + terms)
+
     def model(self, terms, preferences=()) -> z3.ModelRef | None:
         """A model of ``terms``, steered by ``preferences``.
 
@@ -81,6 +92,35 @@ class Solver:
             return False
         self.unknowns += 1
         return None
+
+
+def relevant(conditions, terms) -> list:
+    """The terms of ``conditions`` in the cone of influence of ``terms``."""
+    from .symbolic import variables
+
+    names = set()
+    for term in terms:
+        names |= variables(term)
+    pending = []
+    chosen = []
+    for condition in conditions:
+        if condition.term is False:
+            return [False]
+        if condition.names:
+            pending.append(condition)
+    changed = True
+    while changed and pending:
+        changed = False
+        rest = []
+        for condition in pending:
+            if condition.names & names:
+                chosen.append(condition.term)
+                names |= condition.names
+                changed = True
+            else:
+                rest.append(condition)
+        pending = rest
+    return chosen
 
 
 def candidates_for(var, default=None, role: str = "int"):

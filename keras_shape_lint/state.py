@@ -17,12 +17,18 @@ from .values import DictValue, FunctionValue, InstanceValue, ListValue
 class Condition:
     """A conjunct of the path condition, with its variables cached."""
 
-    __slots__ = ("term", "names", "branch")
+    __slots__ = ("term", "_names", "branch")
 
     def __init__(self, term, branch: bool = False):
         self.term = term
-        self.names = frozenset(S.variables(term))
+        self._names = None
         self.branch = branch
+
+    @property
+    def names(self) -> frozenset:
+        if self._names is None:
+            self._names = S.variables(self.term)
+        return self._names
 
     @property
     def opaque(self) -> bool:

@@ -81,15 +81,16 @@ def sub(a, b):
 
 
 def _is_sum_with_const(term) -> bool:
-    return (z3.is_add(term) or z3.is_sub(term)) and z3.is_int_value(term.children()[-1])
+    if not z3.is_app(term) or term.num_args() != 2:
+        return False
+    kind = term.decl().kind()
+    return kind in (z3.Z3_OP_ADD, z3.Z3_OP_SUB) and z3.is_int_value(term.arg(1))
 
 
 def _fold_const(term, delta):
     """``(e + c) + delta`` as ``e + (c + delta)``, keeping displayed sizes short."""
-    head, const = term.children()[0], term.children()[-1].as_long()
-    if len(term.children()) != 2:
-        return term + delta
-    total = const + delta if z3.is_add(term) else -const + delta
+    head, const = term.arg(0), term.arg(1).as_long()
+    total = const + delta if term.decl().kind() == z3.Z3_OP_ADD else -const + delta
     if total == 0:
         return head
     return head + total if total > 0 else head - (-total)
@@ -229,24 +230,46 @@ def _as_bool_term(value):
     return z3.BoolVal(bool(value))
 
 
-def variables(term) -> set[str]:
-    """Names of the uninterpreted constants in a term (memoised walk)."""
-    found: set[str] = set()
+_VARIABLES: dict = {}
+_KEEP_ALIVE: list = []
+
+
+def reset_caches() -> None:
+    """Forget memoised term facts (called once per analysed file)."""
+    _VARIABLES.clear()
+    _KEEP_ALIVE.clear()
+
+
+def variables(term) -> frozenset:
+    """Names of the uninterpreted constants in a term (memoised per subterm)."""
     if not is_sym(term):
+        return frozenset()
+    key = term.get_id()
+    found = _VARIABLES.get(key)
+    if found is not None:
         return found
-    seen: set[int] = set()
-    stack = [term]
+    # iterative post-order walk, so deep terms cannot overflow the stack
+    stack = [(term, False)]
     while stack:
-        node = stack.pop()
-        key = node.get_id()
-        if key in seen:
+        node, expanded = stack.pop()
+        node_key = node.get_id()
+        if node_key in _VARIABLES:
             continue
-        seen.add(key)
-        if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            found.add(node.decl().name())
-        else:
-            stack.extend(node.children())
-    return found
+        if z3.is_const(node):
+            kind = node.decl().kind()
+            names = frozenset((node.decl().name(),)) if kind == z3.Z3_OP_UNINTERPRETED else frozenset()
+            _VARIABLES[node_key] = names
+            _KEEP_ALIVE.append(node)
+            continue
+        children = node.children()
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child.get_id() not in _VARIABLES)
+            continue
+        names = frozenset().union(*(_VARIABLES[c.get_id()] for c in children)) if children else frozenset()
+        _VARIABLES[node_key] = names
+        _KEEP_ALIVE.append(node)
+    return _VARIABLES[key]
 
 
 def is_opaque_name(name: str) -> bool:
