@@ -1,0 +1,299 @@
+"""The Keras oracle: run the analyser on fixtures, then let Keras judge its answers.
+
+Fixture modules in ``fixtures/`` carry their expectations inline:
+
+* ``x = Add()([x, shortcut])  # KSL102`` -- the analyser must report KSL102 on this
+  line (several codes: ``# KSL102 KSL103``); lines without such a comment must stay
+  silent.
+* ``# oracle: build_model(input_shape=(32, 32, 3))`` -- a module-level comment with a
+  Python expression that builds the fixture as it is meant to be used.  It is
+  evaluated in the module's namespace (plus ``keras``) and must build without error.
+
+For every finding the analyser reports, its witness is replayed through Keras: the
+merge on the finding's line must raise Keras's own merge error.  Nothing here imports
+Keras at module import time; the helpers that build graphs import it lazily, after
+``tests/conftest.py`` has chosen the backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tokenize
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = REPO_ROOT / "fixtures"
+
+# The errors Keras 3 raises when a merge's inputs do not fit together:
+# element-wise merge layers (Add, Subtract, ..., and their functional forms),
+# Concatenate / concatenate, and the KerasTensor operators (x + y, x * y, ...).
+MERGE_ERROR = re.compile(
+    r"Inputs have incompatible shapes"
+    r"|A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis"
+    r"|Cannot broadcast shape"
+)
+
+_EXPECTATION = re.compile(r"^#\s*(KSL\d{3}(?:[\s,]+KSL\d{3})*)\s*$")
+_ORACLE = re.compile(r"^#\s*oracle:\s*(?P<expression>.+?)\s*$")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def fixture_paths() -> list[Path]:
+    """Every fixture module, sorted by name."""
+    return sorted(p for p in FIXTURES_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+def _comments(path: Path):
+    """(line, column, text) of every comment token in the file."""
+    source = Path(path).read_text(encoding="utf-8")
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            yield token.start[0], token.start[1], token.string
+
+
+def expected_findings(path: Path) -> set[tuple[int, str]]:
+    """The (line, code) pairs a fixture's inline comments ask for."""
+    expected = set()
+    for line, _, text in _comments(path):
+        match = _EXPECTATION.match(text)
+        if match:
+            for code in re.findall(r"KSL\d{3}", match.group(1)):
+                expected.add((line, code))
+    return expected
+
+
+def oracle_lines(path: Path) -> list[tuple[int, str]]:
+    """(line, expression) of every module-level ``# oracle:`` comment."""
+    found = []
+    for line, column, text in _comments(path):
+        match = _ORACLE.match(text)
+        if match and column == 0:
+            found.append((line, match.group("expression")))
+    return found
+
+
+def is_clean(path: Path) -> bool:
+    return not expected_findings(path)
+
+
+def display_path(path: Path) -> str:
+    """The path as the analyser is given it: relative to the repository root."""
+    return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+
+
+# --------------------------------------------------------------------------- analyser
+
+
+class AnalyserError(RuntimeError):
+    pass
+
+
+def run_analyser(paths, timeout: float = 600) -> dict[str, list[dict]]:
+    """Run ``python -m keras_shape_lint --format json`` once on all ``paths``.
+
+    Returns the findings grouped by repository-relative path (every given path
+    has an entry, possibly empty).  Raises AnalyserError when the command fails
+    or prints something that is not the JSON list of findings.
+    """
+    relative = [display_path(p) for p in paths]
+    command = [sys.executable, "-m", "keras_shape_lint", "--format", "json", *relative]
+    try:
+        completed = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AnalyserError(f"analyser timed out after {timeout}s") from error
+    if completed.returncode not in (0, 1):
+        raise AnalyserError(
+            f"analyser exited with {completed.returncode}\n"
+            f"stderr (tail):\n{completed.stderr[-4000:]}"
+        )
+    try:
+        report = json.loads(completed.stdout)
+    except json.JSONDecodeError as error:
+        raise AnalyserError(
+            f"analyser printed no JSON ({error})\nstdout (head):\n{completed.stdout[:2000]}\n"
+            f"stderr (tail):\n{completed.stderr[-4000:]}"
+        ) from error
+    if not isinstance(report, list):
+        raise AnalyserError(f"analyser JSON is not a list: {type(report).__name__}")
+    grouped: dict[str, list[dict]] = {path: [] for path in relative}
+    for finding in report:
+        key = _normalise_report_path(finding.get("path", ""))
+        grouped.setdefault(key, []).append(finding)
+    return grouped
+
+
+def _normalise_report_path(path: str) -> str:
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        candidate = REPO_ROOT / candidate
+    try:
+        return candidate.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path
+
+
+def reported(findings: list[dict]) -> set[tuple[int, str]]:
+    return {(f["line"], f["code"]) for f in findings}
+
+
+def describe(findings: list[dict]) -> str:
+    return "\n".join(
+        f"  line {f.get('line')}: {f.get('code')} {f.get('message', '')}"
+        f" witness={json.dumps(f.get('witness'))}"
+        for f in sorted(findings, key=lambda f: (f.get("line", 0), f.get("code", "")))
+    )
+
+
+# --------------------------------------------------------------------------- Keras side
+
+_counter = itertools.count()
+
+
+def keras():
+    """The keras module, imported once the backend has been chosen."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras as keras_module
+
+    return keras_module
+
+
+def import_fixture(path: Path):
+    """Import a fixture file as a fresh module under a unique name."""
+    path = Path(path).resolve()
+    keras()  # choose the backend before the fixture imports anything
+    name = f"ksl_fixture_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def witness_value(value):
+    """A witness argument as Python: {"shape": [None, ...]} becomes keras.Input."""
+    if isinstance(value, dict) and "shape" in value:
+        shape = list(value["shape"])
+        batch = shape[0] if shape else None
+        kwargs = {}
+        if batch is not None:
+            kwargs["batch_size"] = batch
+        if value.get("dtype"):
+            kwargs["dtype"] = value["dtype"]
+        return keras().Input(shape=tuple(shape[1:]), **kwargs)
+    if isinstance(value, list):
+        converted = [witness_value(item) for item in value]
+        if all(not isinstance(item, (dict, list)) for item in value):
+            return tuple(converted)  # tuple-valued parameters (kernel sizes, input shapes)
+        return converted
+    if isinstance(value, dict):
+        return {key: witness_value(item) for key, item in value.items()}
+    return value
+
+
+@dataclass
+class BuildOutcome:
+    error: BaseException | None
+    result: object = None
+
+
+def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
+    """Replay a witness: call ``entry(**args)`` (entry None: import the module).
+
+    Returns what happened; an exception raised while building is captured, not
+    propagated.
+    """
+    if witness is None:
+        raise AssertionError("finding has no witness")
+    entry = witness.get("entry")
+    args = witness.get("args") or {}
+    if entry is None:
+        try:
+            module = import_fixture(path)
+        except Exception as error:  # noqa: BLE001 -- the build failure is the point
+            return BuildOutcome(error)
+        return BuildOutcome(None, module)
+    module = import_fixture(path)
+    function = module
+    for part in entry.split("."):
+        function = getattr(function, part)
+    arguments = {name: witness_value(value) for name, value in args.items()}
+    try:
+        result = function(**arguments)
+    except Exception as error:  # noqa: BLE001
+        return BuildOutcome(error)
+    return BuildOutcome(None, result)
+
+
+def _exception_chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def frames_in(error: BaseException, path: Path) -> list[int]:
+    """Line numbers at which ``error``'s traceback passes through ``path``."""
+    target = os.path.realpath(path)
+    lines = []
+    for frame, lineno in traceback.walk_tb(error.__traceback__):
+        if os.path.realpath(frame.f_code.co_filename) == target:
+            lines.append(lineno)
+    return lines
+
+
+def assert_merge_error_at(error: BaseException | None, path: Path, line: int) -> None:
+    """The build raised Keras's merge ValueError, and it came from ``path``:``line``."""
+    label = f"{display_path(path)}:{line}"
+    if error is None:
+        raise AssertionError(f"{label}: the witness built without error; the merge did not fail")
+    lines: list[int] = []
+    for candidate in _exception_chain(error):
+        # a wrapped error's own traceback may start inside Keras: then the fixture
+        # frames of the exception around it stand in
+        lines = frames_in(candidate, path) or lines
+        if isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)):
+            # the innermost frame in the fixture is the statement that called Keras
+            if lines and lines[-1] == line:
+                return
+            raise AssertionError(
+                f"{label}: Keras raised the merge error, but the innermost fixture frame of "
+                f"its traceback is at line {lines[-1] if lines else None} (fixture frames: "
+                f"{lines}), not {line}:\n{_format(candidate)}"
+            )
+    raise AssertionError(
+        f"{label}: the build failed, but not with Keras's merge error:\n{_format(error)}"
+    )
+
+
+def _format(error: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text[-4000:]
+
+
+def check_finding(path: Path, finding: dict) -> None:
+    """Build from the finding's witness and demand the merge raise at its line."""
+    outcome = build_from_witness(path, finding.get("witness"))
+    assert_merge_error_at(outcome.error, path, finding["line"])
+
+
+def eval_oracle(path: Path, expression: str, module=None):
+    """Evaluate an ``# oracle:`` expression in the fixture's namespace (plus ``keras``)."""
+    if module is None:
+        module = import_fixture(path)
+    namespace = dict(vars(module))
+    namespace.setdefault("keras", keras())
+    return eval(compile(expression, f"<oracle {display_path(path)}>", "eval"), namespace)
