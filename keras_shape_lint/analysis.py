@@ -153,10 +153,9 @@ class Analysis:
             value = param.value
             if isinstance(value, Unknown) and value._tensor is not None:
                 tensor = value._tensor
-                if not tensor.known:
-                    tensor.with_rank(3)
-                channel_index = len(tensor.dims) - 1 if tensor.channels_last else 0
-                for i, dim in enumerate(tensor.dims):
+                dims = _witness_dims(tensor)
+                channel_index = len(dims) - 1 if tensor.channels_last else 0
+                for i, dim in enumerate(dims):
                     if S.is_sym(dim):
                         free.append((param.name, dim, None, "channels" if i == channel_index else "spatial"))
             elif isinstance(value, Unknown) and value._int is not None:
@@ -223,8 +222,7 @@ def _witness_value(param: FreeParam, model):
     value = param.value
     if isinstance(value, Unknown):
         if value._tensor is not None:
-            dims = value._tensor.dims or ()
-            return {"shape": [None] + [_evaluate(d, model) for d in dims]}
+            return {"shape": [None] + [_evaluate(d, model) for d in _witness_dims(value._tensor)]}
         if value._int is not None:
             return _evaluate(value._int, model)
         if value._bool is not None:
@@ -235,6 +233,14 @@ def _witness_value(param: FreeParam, model):
             return bool(z3.is_true(model.eval(value, model_completion=True)))
         return _evaluate(value, model)
     return _MISSING
+
+
+def _witness_dims(tensor: Tensor) -> tuple:
+    """The dims a witness gives a free input; one whose rank the code never
+    fixed gets the smallest rank that holds its channels."""
+    if tensor.known:
+        return tensor.dims
+    return (tensor.channels_dim(),)
 
 
 def _evaluate(dim, model):

@@ -53,9 +53,11 @@ def aligned_pairs(kind, first, other, axis):
             return [("channels", None, first.channels_dim(), other.channels_dim())]
         return []
     pairs = []
+    # a free input takes the layout of the layers that produced the other side
+    channels_last = next((t.channels_last for t in (first, other) if not t.free), first.channels_last)
     if kind == "elementwise":
         rank = min(first.rank, other.rank)
-        channel_position = rank - 1 if first.channels_last else 0
+        channel_position = rank - 1 if channels_last else 0
         for i in range(rank):
             a = first.dims[first.rank - rank + i]
             b = other.dims[other.rank - rank + i]

@@ -541,7 +541,12 @@ class Interpreter:
         return [(st, value if isinstance(value, str) else opaque("string"))]
 
     def ex_FormattedString(self, node, st):
-        return [(st, opaque("f-string"))]
+        # Names and messages: shapes never depend on their text.  A placeholder
+        # string keeps ``name is None`` and ``name + "_bn"`` decidable.
+        parts = []
+        for part in node.parts:
+            parts.append(part.value if isinstance(part, cst.FormattedStringText) else "\u2026")
+        return [(st, "".join(parts))]
 
     def ex_Ellipsis(self, node, st):
         return [(st, ELLIPSIS)]
@@ -570,7 +575,8 @@ class Interpreter:
         return [(s, ListValue(v) if v is not None else opaque("list")) for s, v in self._elements(node.elements, st)]
 
     def ex_Set(self, node, st):
-        return [(s, opaque("set")) for s, _ in self._elements(node.elements, st)]
+        # only membership tests matter here: a tuple answers them the same way
+        return [(s, tuple(v) if v is not None else opaque("set")) for s, v in self._elements(node.elements, st)]
 
     def ex_Dict(self, node, st):
         results = [(st, {})]

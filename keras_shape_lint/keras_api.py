@@ -109,3 +109,66 @@ def _lambda(ctx, cfg, inputs):
 
 
 layers.layer("Lambda", params=[("function", REQUIRED), ("output_shape", None)])(_lambda)
+
+
+@api("keras.applications.imagenet_utils.obtain_input_shape")
+def obtain_input_shape(calls, st, args, kwargs, node):
+    """The input shape keras.applications models build with.
+
+    With no ``input_shape``: the default square size when the classifier
+    needs it (``require_flatten``) with imagenet weights, else ``None`` sizes.
+    """
+    from .values import Results
+
+    cfg = bind_params([("input_shape", REQUIRED), ("default_size", REQUIRED), ("min_size", REQUIRED),
+                       ("data_format", REQUIRED), ("require_flatten", REQUIRED), ("weights", None)],
+                      args, kwargs)
+    if cfg is None:
+        return opaque("obtain_input_shape arguments")
+    given = cfg["input_shape"]
+    if isinstance(given, ListValue):
+        given = tuple(given.items)
+    if isinstance(given, tuple):
+        return given
+    if given is not None:
+        return opaque("obtain_input_shape of an unknown shape")
+    size, data_format, weights = cfg["default_size"], cfg["data_format"], cfg["weights"]
+    first = data_format == "channels_first"
+    fixed = (3, size, size) if first else (size, size, 3)
+    dynamic = (3, None, None) if first else (None, None, 3)
+    if isinstance(weights, str) and weights != "imagenet" or weights is None:
+        return dynamic
+    if weights != "imagenet":
+        return opaque("obtain_input_shape with unknown weights")
+    interp = calls.interp
+    return Results((s, fixed if taken else dynamic)
+                   for s, taken in interp.branch(st, interp.truth(cfg["require_flatten"])))
+
+
+@api("keras.applications.imagenet_utils.correct_pad")
+def correct_pad(calls, st, args, kwargs, node):
+    """Padding that keras.applications put before a strided 'valid' convolution."""
+    from . import symbolic as S
+
+    cfg = bind_params([("inputs", REQUIRED), ("kernel_size", REQUIRED)], args, kwargs)
+    tensor = cfg and cfg["inputs"]
+    if isinstance(tensor, Unknown):
+        tensor = tensor.as_tensor()
+    if not isinstance(tensor, Tensor) or not tensor.with_rank(3):
+        return opaque("correct_pad of an unknown tensor")
+    kernel = cfg["kernel_size"]
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    if not (isinstance(kernel, tuple) and len(kernel) == 2 and all(isinstance(k, int) for k in kernel)):
+        return opaque("correct_pad kernel")
+    sizes = tensor.dims[:2] if tensor.channels_last else tensor.dims[1:]
+    if sizes[0] is None:
+        adjust = (1, 1)
+    else:
+        adjust = tuple(S.sub(1, S.mod(size, 2)) for size in sizes)
+    correct = (kernel[0] // 2, kernel[1] // 2)
+    return ((S.sub(correct[0], adjust[0]), correct[0]), (S.sub(correct[1], adjust[1]), correct[1]))
+
+
+@api("keras.applications.imagenet_utils.validate_activation")
+def validate_activation(calls, st, args, kwargs, node):
+    return None

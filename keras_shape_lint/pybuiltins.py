@@ -347,3 +347,19 @@ def _prod(calls, st, args, kwargs, node):
 
 def tensor_like(value) -> bool:
     return isinstance(value, (Tensor, Unknown))
+
+
+@builtin("numpy.linspace", table=LIBRARY)
+def _linspace(calls, st, args, kwargs, node):
+    """Evenly spaced floats (drop-path schedules); concrete arguments only."""
+    start, stop = (args + [None, None])[:2]
+    count = args[2] if len(args) > 2 else kwargs.get("num", 50)
+    numbers = (start, stop)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return opaque("linspace of unknown bounds")
+    if isinstance(count, Unknown) or not isinstance(count, int) or not 0 <= count <= 4096:
+        return opaque("linspace of unknown length")
+    if count == 1:
+        return (float(start),)
+    step = (stop - start) / (count - 1)
+    return tuple(float(start + i * step) for i in range(count))

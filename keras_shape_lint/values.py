@@ -24,7 +24,7 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -32,6 +32,17 @@ class Tensor:
         self.free = free
         self.channels_last = channels_last
         self._channels = None
+        self._source = None
+
+    @classmethod
+    def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":
+        """``source`` with its last axis resized (Dense), even while its rank is unknown."""
+        if source.known:
+            return cls(source.dims[:-1] + (size,))
+        tensor = cls(None)
+        tensor._channels = size
+        tensor._source = source
+        return tensor
 
     def __repr__(self) -> str:
         if self.dims is None:
@@ -54,6 +65,11 @@ class Tensor:
             return len(self.dims) == rank
         if rank < 1:
             return False
+        if self._source is not None:
+            if not self._source.with_rank(rank):
+                return False
+            self.dims = self._source.dims[:-1] + (self._channels,)
+            return True
         channels = self.channels_dim()
         if self.channels_last:
             spatial = [self._var(str(i + 1)) for i in range(rank - 1)]

@@ -600,7 +600,6 @@ def test_shape_preserving_layer_returns_its_input():
         ("Conv2D", {"filters": 4, "kernel_size": 3}, Tensor((8, 3))),
         ("Conv2D", {"filters": 4, "kernel_size": 3}, 3),
         ("MaxPooling2D", {"padding": Unknown("p", free=True)}, Tensor((8, 8, 3))),
-        ("Dense", {"units": 4}, Unknown("x", free=True)),
         ("Reshape", {"target_shape": "abc"}, Tensor((8, 8, 3))),
         ("Permute", {"dims": (1, z3.Int("d"))}, Tensor((8, 8))),
     ],
@@ -608,6 +607,20 @@ def test_shape_preserving_layer_returns_its_input():
 def test_not_understood_is_opaque(name, kwargs, inputs):
     ctx, out = run_model(name, (), kwargs, inputs)
     assert ctx.opaques and not out.known
+
+
+def test_dense_on_an_input_of_unknown_rank_keeps_its_leading_axes():
+    import keras
+
+    x = Unknown("x", free=True)
+    ctx, out = run_model("Dense", (4,), {}, x)
+    assert not ctx.opaques and not out.known and out.channels_dim() == 4
+    assert out.with_rank(2)
+    leading, features = x.as_tensor().dims
+    concrete = tuple(z3.simplify(z3.substitute(d, (leading, z3.IntVal(5)), (features, z3.IntVal(7)))).as_long()
+                     if isinstance(d, z3.ExprRef) else d for d in out.dims)
+    expected = keras.layers.Dense(4)(keras.Input(shape=(5, 7))).shape
+    assert (None,) + concrete == tuple(expected)
 
 
 def test_list_values_are_sequences():

@@ -80,9 +80,12 @@ def prelu(ctx, cfg, inputs):
 def dense(ctx, cfg, inputs):
     units = ctx.int(cfg.get("units"))
     x = ctx.tensor(inputs)
-    if units is None or x is None or not x.known:
+    if units is None or x is None:
         return ctx.opaque("Dense configuration or input not understood")
     ok = shapes.require_positive(ctx, units)
+    if not x.known:
+        # the rank is learnt later (or never): only the last axis changes
+        return Tensor.last_axis_replaced(x, units) if ok else ctx.opaque("configuration Keras rejects")
     # Keras builds the kernel from the last axis: it must exist and be defined.
     ok = shapes.require(ctx, x.rank >= 1 and x.dims[-1] is not None) and ok
     if not ok:
