@@ -21,7 +21,7 @@ from .checks import Draft, preference_groups
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .solver import Solver
-from .state import State, _copy_dict
+from .state import ModuleInfo, State, _copy_dict
 from .values import DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 
@@ -48,9 +48,11 @@ _MISSING = object()
 
 
 class Analysis:
-    def __init__(self, module: cst.Module, options: Options | None = None):
+    def __init__(self, module: cst.Module, options: Options | None = None, path: str | None = None):
         S.reset_caches()
         self.module = module
+        self.path = path
+        self.suppress_checks = 0
         self.options = options or Options()
         self.budget = self.options
         self.solver = Solver(self.options.timeout_ms)
@@ -87,8 +89,11 @@ class Analysis:
 
     # ------------------------------------------------------------- running
     def run(self) -> list[Finding]:
-        interp = Interpreter(self)
-        start = State({})
+        from .project import ModuleLoader
+
+        interp = self.interp = Interpreter(self)
+        self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path))
+        start = State({}, self.main)
         self.entry_name = None
         self.free_params = []
         states = self._guarded(lambda: interp.exec_block(self.module.body, [start]), "module")
@@ -96,6 +101,15 @@ class Analysis:
         for fn in self._entry_functions(module_scope):
             self._guarded(lambda fn=fn: self._run_entry(interp, fn, module_scope), fn.name)
         return self.findings()
+
+    def execute_module(self, info: ModuleInfo, loader) -> None:
+        """Run an imported module's top level (its merges are checked where they are called)."""
+        info.loader = loader
+        self.suppress_checks += 1
+        try:
+            self._guarded(lambda: self.interp.exec_block(info.tree.body, [State(info.scope, info)]), str(info.path))
+        finally:
+            self.suppress_checks -= 1
 
     def _guarded(self, action, where: str):
         try:
@@ -121,7 +135,7 @@ class Analysis:
         return entries
 
     def _run_entry(self, interp: Interpreter, fn: FunctionValue, module_scope: dict):
-        st = State(_copy_dict(module_scope, {}))
+        st = State(_copy_dict(module_scope, {}), self.main)
         frame: dict = {}
         self.free_params = []
         params = fn.node.params
@@ -136,8 +150,7 @@ class Analysis:
         if params.star_kwarg is not None:
             frame[params.star_kwarg.name.value] = DictValue()
         self.entry_name = fn.name
-        st.frames.append(frame)
-        st.closures.append(fn.closure)
+        st.push(frame, fn.closure, fn.module)
         interp.exec_suite(fn.node.body, [st])
 
     def entry_defaults(self) -> dict:
@@ -174,14 +187,15 @@ class Analysis:
     def findings(self) -> list[Finding]:
         if not self.drafts:
             return []
-        positions = frontend.positions(self.module)
         out = []
         for draft in self.drafts.values():
-            start = positions[draft.node].start
-            chain = [CallSite(name, positions[call].start.line) for name, call, _ in draft.chain if call is not None]
+            located = self._locate(draft)
+            if located is None:
+                continue
+            start, chain, elsewhere = located
             fields = dict(draft.fields)
             fields["when"] = (" when " + " and ".join(draft.decisions)) if draft.decisions else ""
-            fields["chain"] = _chain_text(draft.entry, chain)
+            fields["chain"] = _chain_text(draft.entry, chain) + elsewhere
             fields["example"] = _example_text(draft.witness_args, draft.decisions, draft.extra.get("defaults", {}))
             out.append(Finding(
                 code=draft.code,
@@ -194,6 +208,25 @@ class Analysis:
             ))
         out.sort(key=lambda f: (f.line, f.col, f.code))
         return out
+
+    def _locate(self, draft: Draft):
+        """Where a finding is reported: at the merge, or, when the merge lives in an
+        imported module, at the call in this file that leads there."""
+        def is_main(module) -> bool:
+            return module is None or module is self.main
+
+        chain = []
+        for name, call, _, caller in draft.chain:
+            if call is not None:
+                chain.append(CallSite(name, caller_line(caller, call), _file_name(caller, self.main)))
+        if is_main(draft.module):
+            return self.main.positions()[draft.node].start, chain, ""
+        for name, call, _, caller in draft.chain:
+            if call is not None and is_main(caller):
+                merge_line = draft.module.positions()[draft.node].start.line
+                where = f" (the merge is in {_file_name(draft.module, self.main)} at line {merge_line})"
+                return self.main.positions()[call].start, chain, where
+        return None
 
     def statistics(self) -> dict:
         counts = Counter(self.outcomes.values())
@@ -252,10 +285,24 @@ def _evaluate(dim, model):
     return result.as_long() if z3.is_int_value(result) else None
 
 
+def caller_line(module, call) -> int:
+    return module.positions()[call].start.line
+
+
+def _file_name(module, main) -> str:
+    import os
+
+    if module is None or module is main or not module.path:
+        return ""
+    return os.path.basename(module.path)
+
+
 def _chain_text(entry, chain) -> str:
     if not chain:
         return ""
-    steps = " -> ".join(f"{site.function}() at line {site.line}" for site in chain)
+    steps = " -> ".join(
+        f"{site.function}() at {site.file + ' ' if site.file else ''}line {site.line}" for site in chain
+    )
     return f" (called {entry + '() -> ' if entry else ''}{steps})"
 
 
@@ -311,14 +358,18 @@ def _name_counts(module: cst.Module) -> Counter:
     return counts
 
 
-def analyse_text(text: str, options: Options | None = None):
-    """Findings for one module's source text (no file is opened or imported)."""
+def analyse_text(text: str, options: Options | None = None, path: str | None = None):
+    """Findings for one module's source text.
+
+    The text is never executed.  ``path`` (where the text lives, if anywhere)
+    lets imports of the user's own modules be read from the project.
+    """
     if not frontend.mentions_keras(text):
         return [], None
     module = frontend.parse(text)
     if module is None:
         return [], None
-    analysis = Analysis(module, options)
+    analysis = Analysis(module, options, path)
     return analysis.run(), analysis
 
 

@@ -13,6 +13,7 @@ from .values import (
     InstanceValue,
     LayerValue,
     ListValue,
+    ModuleValue,
     ShapeOf,
     Tensor,
     Unknown,
@@ -30,6 +31,8 @@ def get_attribute(interp, st, value, name: str):
 
     if isinstance(value, Imported):
         return Imported(normalise(f"{value.qualname}.{name}"))
+    if isinstance(value, ModuleValue):
+        return value.info.scope.get(name, opaque(f"{name} not found in a project module"))
     if isinstance(value, Unknown) and value.free is False and value.used_as is None:
         return opaque(f"attribute {name} of an unknown value")
     if isinstance(value, Unknown):

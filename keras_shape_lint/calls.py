@@ -119,9 +119,9 @@ class Calls:
         if _is_generator(fn.node):
             return [(st, opaque("generator"))]
         saved_chain = st.chain
-        st.frames.append(frame)
-        st.closures.append(fn.closure)
-        st.chain = saved_chain + ((fn.qualname or fn.name, node, fn.node),)
+        caller_module = st.modules[-1]
+        st.push(frame, fn.closure, fn.module if fn.module is not None else caller_module)
+        st.chain = saved_chain + ((fn.qualname or fn.name, node, fn.node, caller_module),)
         if fn.is_lambda:
             results = self.interp.eval(fn.node.body, st)
         else:
@@ -129,8 +129,7 @@ class Calls:
             results = [(s, s.retval if s.flow == "return" else None) for s in states]
         out = []
         for s, value in results:
-            s.frames.pop()
-            s.closures.pop()
+            s.pop()
             s.chain = saved_chain
             s.flow = None
             s.retval = None

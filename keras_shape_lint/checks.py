@@ -30,6 +30,7 @@ class Draft:
     chain: tuple
     witness_args: dict
     entry: str | None
+    module: object = None
     extra: dict = field(default_factory=dict)
 
 
@@ -73,7 +74,7 @@ def aligned_pairs(kind, first, other, axis):
 
 
 def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
-    if len(tensors) < 2:
+    if len(tensors) < 2 or analysis.suppress_checks:
         return
     pairs = []
     for other in tensors[1:]:
@@ -120,6 +121,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             chain=st.chain,
             witness_args=witness,
             entry=analysis.entry_name,
+            module=st.modules[-1],
             extra={"defaults": analysis.entry_defaults()},
         ))
     analysis.record_outcome(node, outcome)

@@ -15,6 +15,17 @@ class Code:
     title: str
     template: str
     default_on: bool = True
+    #: a short identifier for the rule (SARIF ``reportingDescriptor.name``)
+    name: str = ""
+    #: what the rule means, in a sentence or two (SARIF ``fullDescription``)
+    description: str = ""
+    #: severity for machine-readable output: "error", "warning" or "note"
+    level: str = "error"
+
+    @property
+    def help_uri(self) -> str:
+        """The rule's documentation page, relative to the repository root."""
+        return f"docs/rules/{self.code}.md"
 
 
 CODES: dict[str, Code] = {
@@ -24,34 +35,67 @@ CODES: dict[str, Code] = {
             "KSL101",
             "merge channels never match",
             "{merge} merges {left} and {right} channels{when}: they can never be equal{chain}{example}",
+            name="MergeChannelsNeverMatch",
+            description=(
+                "An element-wise merge (Add, Subtract, Multiply, Average, Maximum, Minimum, x + y) "
+                "receives inputs whose channel counts differ for every input that reaches it along "
+                "some path, so Keras raises whenever that path is taken."
+            ),
         ),
         Code(
             "KSL102",
             "merge channels may differ",
             "{merge} may merge {left} and {right} channels{when}: it needs {left} == {right}{chain}{example}",
+            name="MergeChannelsMayDiffer",
+            description=(
+                "An element-wise merge receives inputs whose channel counts agree only under a "
+                "precondition on the function's parameters or input shapes; the finding names the "
+                "precondition and a witness input that breaks it."
+            ),
         ),
         Code(
             "KSL103",
             "merge spatial sizes may differ",
             "{merge} may merge {axis} sizes {left} and {right}{when}: it needs {left} == {right}{chain}{example}",
+            name="MergeSpatialSizesMayDiffer",
+            description=(
+                "An element-wise merge receives inputs whose spatial (or sequence) sizes can differ, "
+                "typically because one branch is strided, pooled or padded 'valid' and the other is not."
+            ),
         ),
         Code(
             "KSL104",
             "concatenated shapes differ off the concat axis",
             "{merge} may concatenate {axis} sizes {left} and {right} (only the concat axis may differ){when}: "
             "it needs {left} == {right}{chain}{example}",
+            name="ConcatenateShapesDiffer",
+            description=(
+                "A Concatenate receives inputs that differ in a dimension other than the concatenation "
+                "axis, typically spatial sizes after strided or 'valid' layers on one branch only."
+            ),
         ),
         Code(
             "KSL901",
             "analysis incomplete: a budget was exhausted",
             "keras-shape-lint stopped early in {where}: {reason}",
             default_on=False,
+            name="AnalysisIncomplete",
+            description=(
+                "The analysis of a file stopped early because a budget (paths, time, call depth, loop "
+                "unrolling, recursion) was exhausted; merges past that point were not checked. Off by default."
+            ),
+            level="note",
         ),
         Code(
             "KSL902",
             "analysis incomplete: internal error",
             "keras-shape-lint could not analyse {where}: {reason}",
             default_on=False,
+            name="AnalysisInternalError",
+            description=(
+                "The analyser hit an internal error on a file, so part of it was not checked. Off by default."
+            ),
+            level="note",
         ),
     )
 }
@@ -77,6 +121,7 @@ class Witness:
 class CallSite:
     function: str
     line: int
+    file: str = ""  # the imported module holding the call, when not the linted file
 
 
 @dataclass
@@ -90,8 +135,17 @@ class Finding:
     witness: Witness | None = None
 
     @property
+    def rule(self) -> Code:
+        return CODES[self.code]
+
+    @property
     def message(self) -> str:
         return CODES[self.code].template.format(**self.fields)
+
+    @classmethod
+    def incomplete(cls, code: str, reason: str, where: str = "module", line: int = 1) -> "Finding":
+        """A KSL901 (budget) or KSL902 (internal error) finding for a whole module."""
+        return cls(code=code, line=line, col=0, fields={"where": where, "reason": reason})
 
     def to_json(self) -> dict:
         return {
@@ -100,6 +154,9 @@ class Finding:
             "column": self.col + 1,
             "message": self.message,
             "path_condition": list(self.path_condition),
-            "call_chain": [{"function": c.function, "line": c.line} for c in self.call_chain],
+            "call_chain": [
+                {"function": c.function, "line": c.line, **({"file": c.file} if c.file else {})}
+                for c in self.call_chain
+            ],
             "witness": self.witness.to_json() if self.witness else None,
         }

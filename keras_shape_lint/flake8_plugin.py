@@ -56,7 +56,8 @@ class KerasShapeChecker:
     def run(self):
         text = "".join(self.lines)
         try:
-            findings, analysis = analyse_text(text, self.options)
+            path = self.filename if self.filename not in ("stdin", "-", "(none)") else None
+            findings, analysis = analyse_text(text, self.options, path)
         except RecursionError:
             findings, analysis = [], None
             if self.report_incomplete:

@@ -27,6 +27,7 @@ from .values import (
     Imported,
     InstanceValue,
     ListValue,
+    ModuleValue,
     ShapeOf,
     Slice,
     Tensor,
@@ -189,36 +190,57 @@ class Interpreter:
         return [st]
 
     def stmt_Import(self, stmt, st):
-        for alias in stmt.names:
-            from .frontend import dotted_name, normalise
+        from .frontend import dotted_name, normalise
 
+        for alias in stmt.names:
             full = dotted_name(alias.name)
             if full is None:
                 continue
             if alias.asname is not None:
-                st.assign(alias.asname.name.value, Imported(normalise(full)))
+                local = self._project_module(st, full, 0)
+                st.assign(alias.asname.name.value, local or Imported(normalise(full)))
             else:
                 head = full.split(".")[0]
-                st.assign(head, Imported(normalise(head)))
+                local = self._project_module(st, head, 0) if head == full else None
+                st.assign(head, local or Imported(normalise(head)))
         return [st]
 
     def stmt_ImportFrom(self, stmt, st):
         from .frontend import dotted_name, normalise
 
-        if stmt.relative or stmt.module is None:
-            base = None
-        else:
-            base = dotted_name(stmt.module)
+        level = len(stmt.relative)
+        base = dotted_name(stmt.module) if stmt.module is not None else None
         if isinstance(stmt.names, cst.ImportStar):
             return [st]
         for alias in stmt.names:
             name = alias.name.value if isinstance(alias.name, cst.Name) else dotted_name(alias.name)
             bound = alias.asname.name.value if alias.asname is not None else name
-            if base is None:
-                st.assign(bound, opaque(f"relative import {name}"))
-            else:
-                st.assign(bound, Imported(normalise(f"{base}.{name}")))
+            qualname = normalise(f"{base}.{name}") if base else name
+            if level == 0 and base and _is_modelled(qualname):
+                st.assign(bound, Imported(qualname))
+                continue
+            # a submodule of the project (``from . import blocks``), or a member of one
+            value = self._project_module(st, f"{base}.{name}" if base else name, level)
+            if value is None:
+                module = self._project_module(st, base, level) if (base or level) else None
+                if module is not None:
+                    value = module.info.scope.get(name, opaque(f"{name} not found in {base}"))
+            if value is None:
+                value = opaque(f"relative import {name}") if level else Imported(qualname)
+            st.assign(bound, value)
         return [st]
+
+    def _project_module(self, st, dotted, level):
+        """The user's module that an import names, loaded and executed, or None."""
+        module = st.modules[-1]
+        loader = module.loader if module is not None else None
+        if loader is None:
+            return None
+        path = loader.resolve(dotted, level)
+        if path is None:
+            return None
+        info = loader.load(path)
+        return ModuleValue(info) if info is not None else None
 
     def stmt_Global(self, stmt, st):
         return [st]
@@ -262,7 +284,7 @@ class Interpreter:
         if len(st.frames) > 1:
             closure = (st.frames[-1],) + closure
         name = "<lambda>" if is_lambda else node.name.value
-        return FunctionValue(node, name, closure, defaults, is_lambda)
+        return FunctionValue(node, name, closure, defaults, is_lambda, module=st.modules[-1])
 
     def stmt_ClassDef(self, stmt, st):
         from .frontend import dotted_name, normalise
@@ -281,18 +303,12 @@ class Interpreter:
                 pass
         cls = ClassValue(stmt, stmt.name.value, tuple(bases), {}, keras_base)
         # run the class body in its own frame; methods see module globals
-        st.frames.append({})
-        st.closures.append(st.closures[-1])
-        try:
-            states = self.exec_suite(stmt.body, [st])
-        finally:
-            pass
+        st.push({}, st.closures[-1], st.modules[-1])
+        states = self.exec_suite(stmt.body, [st])
         body_state = states[0] if states else st
-        cls.attrs = body_state.frames.pop()
-        body_state.closures.pop()
+        cls.attrs = body_state.pop()
         for other in states[1:]:
-            other.frames.pop()
-            other.closures.pop()
+            other.pop()
         for method in cls.attrs.values():
             if isinstance(method, FunctionValue):
                 method.qualname = f"{cls.name}.{method.name}"
@@ -776,13 +792,11 @@ class Interpreter:
 
     def comprehension(self, elt, for_in, st):
         """Evaluate a comprehension in a child frame; [(state, items or None)]."""
-        st.frames.append(dict(st.locals) if len(st.frames) > 1 else {})
-        st.closures.append(st.closures[-1])
+        st.push(dict(st.locals) if len(st.frames) > 1 else {}, st.closures[-1], st.modules[-1])
         results = self._comp(elt, for_in, st, [])
         out = []
         for s, items in results:
-            s.frames.pop()
-            s.closures.pop()
+            s.pop()
             out.append((s, items))
         return out
 
@@ -898,6 +912,16 @@ class Interpreter:
                 right = module.code_for_node(test.comparisons[0].comparator)
                 return text, f"{left} {negated} {right}"
         return text, f"not ({text})"
+
+
+def _is_modelled(qualname: str) -> bool:
+    """Is this Keras name (or a module holding such names) one the analyser models?"""
+    from . import keras_api, layers
+
+    if qualname in keras_api.FUNCTIONS or layers.lookup(qualname) or layers.lookup_functional(qualname):
+        return True
+    prefix = qualname + "."
+    return any(name.startswith(prefix) for name in keras_api.FUNCTIONS)
 
 
 _NEGATED = {

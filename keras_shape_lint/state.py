@@ -35,12 +35,38 @@ class Condition:
         return any(S.is_opaque_name(n) for n in self.names)
 
 
-class State:
-    __slots__ = ("frames", "closures", "pc", "decisions", "chain", "flow", "retval")
+class ModuleInfo:
+    """A module the analysis executes: its tree, file, and global scope.
 
-    def __init__(self, module_scope: dict):
+    ``scope`` is None for the module being analysed, whose globals are the
+    path's own ``frames[0]`` (copied when the path forks); imported modules
+    keep one shared scope.
+    """
+
+    __slots__ = ("tree", "path", "scope", "loader", "_positions")
+
+    def __init__(self, tree, path=None, scope=None, loader=None):
+        self.tree = tree
+        self.path = path
+        self.scope = scope
+        self.loader = loader
+        self._positions = None
+
+    def positions(self):
+        if self._positions is None:
+            from .frontend import positions
+
+            self._positions = positions(self.tree)
+        return self._positions
+
+
+class State:
+    __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval")
+
+    def __init__(self, module_scope: dict, module: ModuleInfo | None = None):
         self.frames: list[dict] = [module_scope]
         self.closures: list[tuple] = [()]
+        self.modules: list = [module]
         self.pc: tuple = ()
         self.decisions: tuple = ()
         self.chain: tuple = ()
@@ -64,10 +90,26 @@ class State:
         for scope in self.closures[-1]:
             if name in scope:
                 return scope[name]
-        return self.frames[0][name]
+        return self.module_scope[name]
+
+    @property
+    def module_scope(self) -> dict:
+        module = self.modules[-1]
+        return self.frames[0] if module is None or module.scope is None else module.scope
 
     def assign(self, name: str, value) -> None:
         self.frames[-1][name] = value
+
+    def push(self, frame: dict, closure: tuple, module) -> None:
+        """Enter a function (or class body): new locals, its closure and module."""
+        self.frames.append(frame)
+        self.closures.append(closure)
+        self.modules.append(module)
+
+    def pop(self) -> dict:
+        self.closures.pop()
+        self.modules.pop()
+        return self.frames.pop()
 
     # -- path condition --------------------------------------------------
     def add(self, term, decision: str | None = None, branch: bool = False) -> None:
@@ -84,6 +126,7 @@ class State:
         twin = State.__new__(State)
         twin.frames = [_copy_dict(frame, memo) for frame in self.frames]
         twin.closures = [tuple(memo.get(id(s), s) for s in chain) for chain in self.closures]
+        twin.modules = list(self.modules)
         twin.pc = self.pc
         twin.decisions = self.decisions
         twin.chain = self.chain

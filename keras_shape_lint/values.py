@@ -173,6 +173,7 @@ class FunctionValue:
     is_lambda: bool = False
     bound_self: Any = None
     qualname: str = ""
+    module: Any = None  # the ModuleInfo it was defined in
 
 
 @dataclass(eq=False)
@@ -195,6 +196,13 @@ class Imported:
     """A name bound by an import, normalised (``keras.layers.Conv2D``, ``numpy.mean``)."""
 
     qualname: str
+
+
+@dataclass(eq=False)
+class ModuleValue:
+    """A module of the user's project, loaded and executed (``from . import blocks``)."""
+
+    info: Any
 
 
 @dataclass(eq=False)

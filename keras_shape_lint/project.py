@@ -1,0 +1,109 @@
+"""Modules of the user's own project: finding, parsing and executing imported files.
+
+``from .blocks import block`` or ``from mypkg.blocks import block`` in a
+model file makes the analyser read ``blocks.py`` too, when it lies inside
+the project (the nearest folder above the file that holds pyproject.toml,
+setup.cfg, setup.py or .git; else the file's own folder).  Keras and
+TensorFlow names stay models of the API, never the library's source, except
+for a sibling module of a file that itself lives in such a package (the
+keras.applications modules import each other).  Parsed and executed modules
+are cached per process, keyed by file identity, so an editor's long-lived
+flake8 pays for each module once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import frontend
+from .state import ModuleInfo, State
+
+_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+_FRAMEWORKS = ("keras", "tensorflow", "tf_keras")
+_MAX_DEPTH = 3
+
+# (path, mtime, size, data format) -> ModuleInfo
+_CACHE: dict = {}
+
+
+def project_root(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    current = folder
+    while True:
+        if any(os.path.exists(os.path.join(current, marker)) for marker in _MARKERS):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return folder
+        current = parent
+
+
+class ModuleLoader:
+    def __init__(self, analysis, importer: str | None, depth: int = 0):
+        self.analysis = analysis
+        self.importer = os.path.abspath(importer) if importer and os.path.isfile(importer) else None
+        self.depth = depth
+        self._root = project_root(self.importer) if self.importer else None
+
+    def resolve(self, module: str | None, level: int = 0) -> str | None:
+        """The file a module name refers to from the importing file, if it is the user's."""
+        if self.importer is None:
+            return None
+        folder = os.path.dirname(self.importer)
+        parts = module.split(".") if module else []
+        if level:
+            base = folder
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            return _module_file(base, parts)
+        if not parts:
+            return None
+        if parts[0] in _FRAMEWORKS:
+            # only a sibling module, named by this very folder's dotted path
+            if len(parts) > 1 and folder.endswith(os.sep + os.path.join(*parts[:-1])):
+                return _module_file(folder, parts[-1:])
+            return None
+        current = folder
+        while True:
+            found = _module_file(current, parts)
+            if found:
+                return found
+            if current == self._root or os.path.dirname(current) == current:
+                return None
+            current = os.path.dirname(current)
+
+    def load(self, path: str) -> ModuleInfo | None:
+        if self.depth >= _MAX_DEPTH or os.path.abspath(path) == self.importer:
+            return None
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
+        if key in _CACHE:
+            return _CACHE[key]
+        _CACHE[key] = None  # a cycle of imports sees the module as unknown
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+        tree = frontend.parse(text)
+        if tree is None:
+            return None
+        info = ModuleInfo(tree, path, scope={})
+        loader = ModuleLoader(self.analysis, path, self.depth + 1)
+        self.analysis.execute_module(info, loader)
+        _CACHE[key] = info
+        return info
+
+
+def _module_file(base: str, parts: list) -> str | None:
+    if not parts:
+        init = os.path.join(base, "__init__.py")
+        return init if os.path.isfile(init) else None
+    stem = os.path.join(base, *parts)
+    if os.path.isfile(stem + ".py"):
+        return stem + ".py"
+    init = os.path.join(stem, "__init__.py")
+    return init if os.path.isfile(init) else None

@@ -1,0 +1,54 @@
+"""Cross-module analysis: a model file is analysed with the blocks it imports."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ROOT / "fixtures" / "twofile"
+BLOCKS = PROJECT / "blocks.py"
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def _flake8(*paths):
+    result = subprocess.run([sys.executable, "-m", "flake8", "--select", "KSL", *map(str, paths)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_only_the_wrong_combination_is_flagged():
+    lines = _flake8(PROJECT)
+    assert len(lines) == 1, lines
+    path, line, _col, message = lines[0].split(":", 3)
+    assert path.endswith("model_bad.py")
+    assert int(line) == _line_of(PROJECT / "model_bad.py", "# KSL101")
+    assert message.split()[0] == "KSL101"
+    assert f"blocks.py at line {_line_of(BLOCKS, 'layers.Add()')}" in message
+
+
+def test_the_blocks_module_alone_is_clean():
+    assert _flake8(BLOCKS) == []
+
+
+def test_keras_agrees(monkeypatch):
+    import pytest
+
+    monkeypatch.syspath_prepend(str(PROJECT.parent))
+    bad = importlib.import_module("twofile.model_bad")
+    good = importlib.import_module("twofile.model_ok")
+    good.build()
+    with pytest.raises(ValueError, match="incompatible shapes") as raised:
+        bad.build()
+    frames = [(Path(f.filename).resolve(), f.lineno) for f in __import__("traceback").extract_tb(raised.tb)]
+    assert (BLOCKS.resolve(), _line_of(BLOCKS, "layers.Add()")) in frames
