@@ -22,7 +22,8 @@ from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
-from .values import DictValue, FunctionValue, ListValue, Tensor, Unknown
+from .calls import lookup_class_attribute
+from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 
 @dataclass
@@ -42,6 +43,8 @@ class FreeParam:
     name: str
     value: object
     default: object
+    group: str = "args"  # "args" of a function or "init" of a class; "call" of its call()
+    keyword_only: bool = False
 
 
 _MISSING = object()
@@ -75,7 +78,9 @@ class Analysis:
     def note_internal(self, message: str) -> None:
         self.internal_errors.append(message)
 
-    def record_outcome(self, node, outcome: str) -> None:
+    def record_outcome(self, node, outcome: str, module=None) -> None:
+        if module is not None and module is not self.main:
+            return  # counted where that module is linted
         previous = self.outcomes.get(node)
         rank = {"proven": 0, "undecided": 1, "flagged": 2}
         if previous is None or rank[outcome] > rank[previous]:
@@ -98,8 +103,8 @@ class Analysis:
         self.free_params = []
         states = self._guarded(lambda: interp.exec_block(self.module.body, [start]), "module")
         module_scope = states[0].globals if states else start.globals
-        for fn in self._entry_functions(module_scope):
-            self._guarded(lambda fn=fn: self._run_entry(interp, fn, module_scope), fn.name)
+        for entry in self._entry_points(module_scope):
+            self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
         return self.findings()
 
     def execute_module(self, info: ModuleInfo, loader) -> None:
@@ -123,35 +128,68 @@ class Analysis:
             self.note_internal(f"{where}: {type(error).__name__}: {error}")
         return []
 
-    def _entry_functions(self, module_scope: dict) -> list[FunctionValue]:
+    def _entry_points(self, module_scope: dict) -> list:
+        """Top-level functions, and Keras layer or model classes, that nothing here uses."""
         counts = _name_counts(self.module)
         entries = []
         for stmt in self.module.body:
-            if not isinstance(stmt, cst.FunctionDef):
+            if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) or counts[stmt.name.value] > 0:
                 continue
             value = module_scope.get(stmt.name.value)
-            if isinstance(value, FunctionValue) and value.node is stmt and counts[stmt.name.value] <= 0:
+            if isinstance(value, FunctionValue) and value.node is stmt:
+                entries.append(value)
+            elif (isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith("keras.")
+                  and isinstance(lookup_class_attribute(value, "call"), FunctionValue)):
                 entries.append(value)
         return entries
 
-    def _run_entry(self, interp: Interpreter, fn: FunctionValue, module_scope: dict):
+    def _run_entry(self, interp: Interpreter, entry, module_scope: dict):
         st = State(_copy_dict(module_scope, {}), self.main)
-        frame: dict = {}
         self.free_params = []
-        params = fn.node.params
-        for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
-            name = param.name.value
-            default = fn.defaults.get(name, _MISSING)
-            value = _free_value(name, default)
-            frame[name] = value
-            self.free_params.append(FreeParam(name, value, default))
+        self.entry_name = entry.name
+        if isinstance(entry, ClassValue):
+            # construct the layer with free arguments, then call it on free inputs
+            init = lookup_class_attribute(entry, "__init__")
+            init_args = self._free_arguments(init, "init") if isinstance(init, FunctionValue) else ([], {})
+            call_args = self._free_arguments(lookup_class_attribute(entry, "call"), "call")
+            for s, instance in interp.calls.instantiate(entry, *init_args, st, None):
+                interp.calls.call_instance(instance, *call_args, s, None)
+            return
+        frame: dict = {}
+        for param, value in self._free_parameters(entry, "args"):
+            frame[param.name.value] = value
+        params = entry.node.params
         if isinstance(params.star_arg, cst.Param):
             frame[params.star_arg.name.value] = ()
         if params.star_kwarg is not None:
             frame[params.star_kwarg.name.value] = DictValue()
-        self.entry_name = fn.name
-        st.push(frame, fn.closure, fn.module)
-        interp.exec_suite(fn.node.body, [st])
+        st.push(frame, entry.closure, entry.module)
+        interp.exec_suite(entry.node.body, [st])
+
+    def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False):
+        """Each named parameter of ``fn`` with a free value (recorded for witnesses)."""
+        params = fn.node.params
+        named = list(params.posonly_params) + list(params.params)
+        if skip_first:
+            named = named[1:]
+        out = []
+        for param in named + list(params.kwonly_params):
+            name = param.name.value
+            default = fn.defaults.get(name, _MISSING)
+            value = _free_value(name, default)
+            self.free_params.append(FreeParam(name, value, default, group, param in params.kwonly_params))
+            out.append((param, value))
+        return out
+
+    def _free_arguments(self, method: FunctionValue, group: str):
+        """Free positional and keyword arguments for a method (``self`` excluded)."""
+        args, kwargs = [], {}
+        for param, value in self._free_parameters(method, group, skip_first=True):
+            if param in method.node.params.kwonly_params:
+                kwargs[param.name.value] = value
+            else:
+                args.append(value)
+        return args, kwargs
 
     def entry_defaults(self) -> dict:
         return {p.name: p.default for p in self.free_params if p.default is not _MISSING}
@@ -180,8 +218,12 @@ class Analysis:
         model = self.solver.model(terms, preference_groups(free, soft))
         if model is None:
             return None
-        return {param.name: _witness_value(param, model) for param in self.free_params
-                if _witness_value(param, model) is not _MISSING}
+        groups: dict = {}
+        for param in self.free_params:
+            value = _witness_value(param, model)
+            if value is not _MISSING:
+                groups.setdefault("call" if param.group == "call" else "args", {})[param.name] = value
+        return groups
 
     # ------------------------------------------------------------- results
     def findings(self) -> list[Finding]:
@@ -196,7 +238,8 @@ class Analysis:
             fields = dict(draft.fields)
             fields["when"] = (" when " + " and ".join(draft.decisions)) if draft.decisions else ""
             fields["chain"] = _chain_text(draft.entry, chain) + elsewhere
-            fields["example"] = _example_text(draft.witness_args, draft.decisions, draft.extra.get("defaults", {}))
+            shown = {**draft.witness_args.get("args", {}), **draft.witness_args.get("call", {})}
+            fields["example"] = _example_text(shown, draft.decisions, draft.extra.get("defaults", {}))
             out.append(Finding(
                 code=draft.code,
                 line=start.line,
@@ -204,7 +247,7 @@ class Analysis:
                 fields=fields,
                 path_condition=list(draft.decisions),
                 call_chain=chain,
-                witness=Witness(draft.entry, draft.witness_args),
+                witness=Witness(draft.entry, draft.witness_args.get("args", {}), draft.witness_args.get("call")),
             ))
         out.sort(key=lambda f: (f.line, f.col, f.code))
         return out
@@ -229,12 +272,20 @@ class Analysis:
         return None
 
     def statistics(self) -> dict:
+        """Merge outcomes of this file: proven, flagged, undecided, or never reached.
+
+        ``merges`` counts the merge layers written in the file (whether or not
+        the analysis reached them) plus operator merges (``x + y``) it reached.
+        """
         counts = Counter(self.outcomes.values())
+        sites = merge_sites(self.module)
+        merges = len(set(map(id, sites)) | set(map(id, self.outcomes)))
         return {
-            "merges": len(self.outcomes),
+            "merges": merges,
             "proven": counts.get("proven", 0),
             "flagged": counts.get("flagged", 0),
             "undecided": counts.get("undecided", 0),
+            "unreached": merges - len(self.outcomes),
             "opaque": dict(self.opaque_reasons.most_common()),
             "budget": dict(self.budget_notes),
             "internal_errors": list(self.internal_errors),
@@ -320,6 +371,31 @@ def _example_text(args: dict, decisions, defaults: dict) -> str:
         else:
             shown.append(f"{name}={value!r}")
     return f" (e.g. {', '.join(shown)})" if shown else ""
+
+
+_MERGE_LAYERS = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
+_MERGE_FUNCTIONS = {name.lower() for name in _MERGE_LAYERS}
+
+
+def merge_sites(module: cst.Module) -> list:
+    """The calls in a module that apply a Keras merge, found by name alone."""
+    sites = []
+
+    class _Sites(cst.CSTVisitor):
+        def visit_Call(self, node):
+            func = node.func
+            if isinstance(func, cst.Call):  # Add(...)([...])
+                name = frontend.dotted_name(func.func) or ""
+                if name.rsplit(".", 1)[-1] in _MERGE_LAYERS:
+                    sites.append(node)
+            else:
+                name = frontend.dotted_name(func) or ""
+                parts = name.split(".")
+                if len(parts) > 1 and parts[-1] in _MERGE_FUNCTIONS and parts[-2] in ("layers", "KL", "L"):
+                    sites.append(node)
+
+    module.visit(_Sites())
+    return sites
 
 
 def _name_counts(module: cst.Module) -> Counter:

@@ -26,6 +26,18 @@ _CONTAINER_METHODS = {
 }
 
 
+def _add_weight(calls, st, args, kwargs, node):
+    """``self.add_weight(shape=...)``: a tensor of that shape, with no batch axis."""
+    from .keras_api import _shape_dims
+
+    shape = kwargs.get("shape", args[0] if args else None)
+    dims = _shape_dims(shape) if shape is not None else ()
+    return Tensor(dims) if dims is not None else opaque("add_weight of an unknown shape")
+
+
+KERAS_LAYER_METHODS = {"add_weight": BuiltinValue("add_weight", _add_weight)}
+
+
 def get_attribute(interp, st, value, name: str):
     from .calls import bind_method, lookup_class_attribute
 
@@ -59,6 +71,8 @@ def get_attribute(interp, st, value, name: str):
             return bind_method(found, value)
         if found is not None:
             return found
+        if value.cls.keras_base and name in KERAS_LAYER_METHODS:
+            return KERAS_LAYER_METHODS[name]
         return opaque(f"attribute {name} of {value.cls.name}")
     if isinstance(value, BoundMethod) and value.name == "__super__":
         found = lookup_class_attribute(value.receiver.cls, name, skip_self=True)

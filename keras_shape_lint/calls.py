@@ -141,8 +141,22 @@ class Calls:
         init = lookup_class_attribute(cls, "__init__")
         if not isinstance(init, FunctionValue):
             return [(st, instance)]
-        bound = bind_method(init, instance)
-        return [(s, instance) for s, _ in self.call_user(bound, args, kwargs, st, node)]
+        return self._holding(st, instance, lambda s, held: [
+            r for r, _ in self.call_user(bind_method(init, held), args, kwargs, s, node)])
+
+    def _holding(self, st, value, action) -> list:
+        """Run ``action(state, value)``; each resulting path gets its own copy of ``value``.
+
+        A path that forks copies what its frames hold, so ``value`` rides in a
+        frame of its own while ``action`` runs.
+        """
+        st.push({"held": value}, st.closures[-1], st.modules[-1])
+        out = []
+        for s in action(st, value):
+            held = s.frames[-1]["held"]
+            s.pop()
+            out.append((s, held))
+        return out
 
     def call_instance(self, instance: InstanceValue, args, kwargs, st, node) -> list:
         cls = instance.cls
@@ -150,30 +164,35 @@ class Calls:
             call = lookup_class_attribute(cls, "call")
             if not isinstance(call, FunctionValue):
                 return [(st, opaque(f"{cls.name} without call()"))]
-            states = [st]
+            held = [(st, instance)]
             build = lookup_class_attribute(cls, "build")
             if isinstance(build, FunctionValue) and not instance.attrs.get("__built__"):
                 instance.attrs["__built__"] = True
-                inputs = args[0] if args else kwargs.get("inputs")
-                from .values import ListValue, ShapeOf
-
-                if isinstance(inputs, Tensor):
-                    shape = ShapeOf(inputs)
-                elif isinstance(inputs, (ListValue, tuple)):
-                    items = inputs.items if isinstance(inputs, ListValue) else inputs
-                    shape = [ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items]
-                    shape = ListValue(shape)
-                else:
-                    shape = opaque("input shape")
-                states = [s for s, _ in self.call_user(bind_method(build, instance), [shape], {}, st, node)]
+                shape = _input_shape(args[0] if args else kwargs.get("inputs"))
+                held = self._holding(st, instance, lambda s, inst: [
+                    r for r, _ in self.call_user(bind_method(build, inst), [shape], {}, s, node)])
             out = []
-            for s in states:
-                out.extend(self.call_user(bind_method(call, instance), args, kwargs, s, node))
+            for s, inst in held:
+                out.extend(self.call_user(bind_method(call, inst), args, kwargs, s, node))
             return out
         dunder = lookup_class_attribute(cls, "__call__")
         if isinstance(dunder, FunctionValue):
             return self.call_user(bind_method(dunder, instance), args, kwargs, st, node)
         return [(st, opaque(f"call of {cls.name} instance"))]
+
+
+def _input_shape(inputs):
+    """What ``build(input_shape)`` receives for the inputs a layer is called on."""
+    from .values import ListValue, ShapeOf
+
+    if isinstance(inputs, Unknown):
+        inputs = inputs.as_tensor()
+    if isinstance(inputs, Tensor):
+        return ShapeOf(inputs)
+    if isinstance(inputs, (ListValue, tuple)):
+        items = inputs.items if isinstance(inputs, ListValue) else inputs
+        return ListValue([ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items])
+    return opaque("input shape")
 
 
 def bind_method(fn: FunctionValue, receiver) -> FunctionValue:

@@ -88,7 +88,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             continue
         fails.append((role, index, a, b, fail))
     if not fails:
-        analysis.record_outcome(node, "proven")
+        analysis.record_outcome(node, "proven", st.modules[-1])
         return
     pc = [c.term for c in st.pc]
     tainted = any(c.branch and c.opaque for c in st.pc)
@@ -124,7 +124,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             module=st.modules[-1],
             extra={"defaults": analysis.entry_defaults()},
         ))
-    analysis.record_outcome(node, outcome)
+    analysis.record_outcome(node, outcome, st.modules[-1])
     # Keras got past this merge only if it succeeded: continue under that assumption.
     for _, _, _, _, fail in fails:
         if fail is not True:

@@ -1,45 +1,392 @@
-"""Command line: ``python -m keras_shape_lint [--format text|json] FILE...``."""
+"""Command line: ``keras-shape-lint [options] PATH...`` (also ``python -m keras_shape_lint``).
+
+Checks files and folders (recursively), prints findings as text, JSON, SARIF
+2.1.0 or GitHub Actions workflow commands, and exits 0 when nothing was found,
+1 when something was, 2 on a usage error or an internal error.  Settings come
+from ``[tool.keras-shape-lint]`` in the nearest pyproject.toml, then from the
+command line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import sys
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from . import __version__
+from . import config as configuration
 from .analysis import Options, analyse_text
+from .discovery import DiscoveryError, discover
+from .findings import Finding
+from .output import FileReport, format_github, format_json, format_sarif, format_text
+
+DEFAULT_SELECT = ("KSL1",)
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PROGRESS_THRESHOLD = 20
+
+_CODE_PREFIX = re.compile(r"^[A-Z]{1,3}[0-9]{0,3}$")
+# the same comment flake8 honours: ``# noqa`` or ``# noqa: KSL102,KSL103``
+_NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
+_NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa\s*$", re.IGNORECASE)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-shape-lint",
         description="Find Keras merges (Add, Concatenate, x + y ...) whose input shapes can differ.",
+        epilog="Exit status: 0 nothing found, 1 findings, 2 usage or internal error. "
+               "Defaults come from [tool.keras-shape-lint] in the nearest pyproject.toml.",
     )
-    parser.add_argument("paths", nargs="+", help="Python files to check ('-' reads standard input)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--data-format", choices=("channels_last", "channels_first"), default="channels_last",
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or folders to check ('-' reads standard input; default: .)")
+    parser.add_argument("--format", choices=configuration.FORMATS, default=None,
+                        help="output format (default: text)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument("--select", metavar="CODES", action="append",
+                        help="report only codes starting with these comma-separated prefixes (default: KSL1)")
+    parser.add_argument("--extend-select", metavar="CODES", action="append",
+                        help="add code prefixes to the selection, e.g. KSL901")
+    parser.add_argument("--ignore", metavar="CODES", action="append",
+                        help="do not report codes starting with these prefixes")
+    parser.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                        help="skip files and folders matching GLOB (name or path); repeatable")
+    parser.add_argument("--no-gitignore", action="store_true",
+                        help="do not skip what the project's .gitignore ignores")
+    parser.add_argument("--data-format", choices=configuration.DATA_FORMATS, default=None,
                         help="Keras image data format assumed where code asks the backend (default: channels_last)")
+    parser.add_argument("--max-paths", "--ksl-max-paths", dest="max_paths", type=int, default=None,
+                        help=f"paths explored per function before the analysis stops (default: {Options.max_paths})")
+    parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None,
+                        help=f"seconds of analysis per file (default: {Options.time_budget_s})")
+    parser.add_argument("--explain", action="store_true",
+                        help="explain each finding: shapes, condition, call chain, witness and a suggested fix")
     parser.add_argument("--stats", action="store_true", help="print per-file merge statistics to stderr")
+    parser.add_argument("--stdin-display-name", metavar="NAME", default="-",
+                        help="the name to show for standard input")
+    parser.add_argument("--disable-noqa", action="store_true", help="report findings even on '# noqa' lines")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--config", metavar="PYPROJECT", help="read settings from this pyproject.toml")
+    parser.add_argument("--isolated", action="store_true", help="ignore pyproject.toml settings")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    options = Options(data_format=args.data_format)
-    report = []
-    for path in args.paths:
-        try:
-            text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-        except OSError as error:
-            print(f"keras-shape-lint: cannot read {path}: {error}", file=sys.stderr)
-            return 2
-        findings, analysis = analyse_text(text, options)
-        for finding in findings:
-            report.append((path, finding))
-        if args.stats and analysis is not None:
-            print(json.dumps({"path": path, **analysis.statistics()}), file=sys.stderr)
-    if args.format == "json":
-        print(json.dumps([{"path": path, **finding.to_json()} for path, finding in report], indent=2))
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass
+class Settings:
+    select: list[str]
+    ignore: list[str]
+    exclude: list[str]
+    format: str
+    data_format: str
+    max_paths: int
+    timeout: float
+    root: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def selected(self, code: str) -> bool:
+        """flake8's rule: the longest matching prefix decides; a tie goes to --ignore."""
+        chosen = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        ignored = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return chosen >= 0 and chosen > ignored
+
+    @property
+    def report_incomplete(self) -> bool:
+        return self.selected("KSL901") or self.selected("KSL902")
+
+    def options(self) -> Options:
+        return Options(data_format=self.data_format, max_paths=self.max_paths, time_budget_s=self.timeout)
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _codes(values) -> list[str]:
+    codes = []
+    for value in values or ():
+        for item in value.split(","):
+            item = item.strip().upper()
+            if not item:
+                continue
+            if not _CODE_PREFIX.match(item):
+                raise UsageError(f"{item!r} is not a code or code prefix (like KSL1 or KSL102)")
+            codes.append(item)
+    return codes
+
+
+def _globs(values) -> list[str]:
+    return [item.strip() for value in values or () for item in value.split(",") if item.strip()]
+
+
+def project_root(start: Path) -> Path:
+    """The repository root (the nearest folder holding .git), else ``start``."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def resolve_settings(args) -> Settings:
+    cwd = Path.cwd()
+    try:
+        if args.isolated:
+            found = configuration.Config()
+        else:
+            found = configuration.load(cwd, Path(args.config) if args.config else None)
+    except configuration.ConfigError as error:
+        raise UsageError(str(error)) from error
+    select = _codes(args.select) if args.select else _codes(found.select) if found.select is not None \
+        else list(DEFAULT_SELECT)
+    select += _codes(found.extend_select) + _codes(args.extend_select)
+    ignore = _codes(args.ignore) if args.ignore else _codes(found.ignore) if found.ignore is not None else []
+    max_paths = args.max_paths if args.max_paths is not None else found.max_paths or Options.max_paths
+    timeout = args.timeout if args.timeout is not None else found.timeout or Options.time_budget_s
+    if max_paths < 1:
+        raise UsageError("--max-paths must be at least 1")
+    if timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    return Settings(
+        select=select,
+        ignore=ignore,
+        exclude=_globs(found.exclude) + _globs(args.exclude),
+        format=args.format or found.format or "text",
+        data_format=args.data_format or found.data_format or "channels_last",
+        max_paths=max_paths,
+        timeout=timeout,
+        root=project_root(cwd),
+        warnings=list(found.warnings),
+    )
+
+
+# --------------------------------------------------------------------------- one file
+
+
+@dataclass
+class Checked:
+    report: FileReport
+    statistics: dict | None = None
+    internal_error: str | None = None
+
+
+def read_source(path: str) -> str:
+    if path == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
     else:
-        for path, finding in report:
-            print(f"{path}:{finding.line}:{finding.col + 1}: {finding.code} {finding.message}")
-    return 1 if report else 0
+        with open(path, "rb") as handle:
+            data = handle.read()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    return data.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
+
+
+def check_text(text: str, display: str, settings: Settings) -> Checked:
+    """Analyse one module's text and keep the selected, un-noqa'd findings."""
+    lines = text.splitlines()
+    report = FileReport(display, lines)
+    checked = Checked(report)
+    found: list[Finding] = []
+    try:
+        findings, analysis = analyse_text(text, settings.options())
+        found.extend(findings)
+        if analysis is not None:
+            checked.statistics = analysis.statistics()
+            if settings.report_incomplete:
+                budget = checked.statistics.get("budget") or {}
+                if budget:
+                    found.append(Finding.incomplete("KSL901", ", ".join(sorted(budget))))
+                errors = checked.statistics.get("internal_errors") or []
+                if errors:
+                    found.append(Finding.incomplete("KSL902", str(errors[0])))
+    except RecursionError:
+        found.append(Finding.incomplete("KSL901", "nesting too deep"))
+    except Exception as error:  # noqa: BLE001 -- reported, never a traceback
+        checked.internal_error = f"{type(error).__name__}: {error}"
+        found.append(Finding.incomplete("KSL902", f"{type(error).__name__}: {error}"))
+    report.findings = [f for f in found if settings.selected(f.code)]
+    return checked
+
+
+def noqa_lines(text: str) -> dict[int, str]:
+    """Line number -> the text searched for ``# noqa``: the whole logical line, as flake8 does."""
+    lines = text.splitlines(keepends=True)
+    mapping: dict[int, str] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return {i: line for i, line in enumerate(lines, 1)}
+    first, last = None, None
+    for token in tokens:
+        if token.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+            continue
+        first = token.start[0] if first is None else min(first, token.start[0])
+        last = token.end[0] if last is None else max(last, token.end[0])
+        if token.type in (tokenize.NL, tokenize.NEWLINE):
+            joined = "".join(lines[first - 1:last])
+            for number in range(first, last + 1):
+                mapping[number] = joined
+            first, last = None, None
+    for number, line in enumerate(lines, 1):
+        mapping.setdefault(number, line)
+    return mapping
+
+
+def drop_noqa(findings: list[Finding], text: str) -> list[Finding]:
+    if not findings:
+        return findings
+    if any(_NOQA_FILE.match(line) for line in text.splitlines()):
+        return []
+    mapping = noqa_lines(text)
+    kept = []
+    for finding in findings:
+        match = _NOQA.search(mapping.get(finding.line, ""))
+        if match is not None:
+            codes_text = match.group("codes")
+            if codes_text is None:
+                continue
+            codes = {c.strip() for c in re.split(r"[,\s]+", codes_text) if c.strip()}
+            if finding.code in codes or finding.code.startswith(tuple(codes)):
+                continue
+        kept.append(finding)
+    return kept
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Progress:
+    """``[n/N] path`` on a terminal's stderr while many files are checked."""
+
+    def __init__(self, total: int, stream=None):
+        self.stream = stream or sys.stderr
+        self.total = total
+        self.enabled = total > PROGRESS_THRESHOLD and _isatty(self.stream)
+        self.width = 0
+
+    def update(self, index: int, path: str) -> None:
+        if not self.enabled:
+            return
+        text = f"[{index}/{self.total}] {path}"
+        self.width = max(self.width, len(text))
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = resolve_settings(args)
+    except UsageError as error:
+        parser.print_usage(sys.stderr)
+        print(f"keras-shape-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for warning in settings.warnings:
+        print(f"keras-shape-lint: warning: {warning}", file=sys.stderr)
+    try:
+        files = discover(args.paths or ["."], settings.root, settings.exclude,
+                         use_gitignore=not args.no_gitignore).files
+    except DiscoveryError as error:
+        print(f"keras-shape-lint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+    reports: list[FileReport] = []
+    notifications: list[tuple[str, str]] = []
+    failed = False
+    progress = Progress(len(files))
+    totals = {"files": 0, "merges": 0, "proven": 0, "flagged": 0, "undecided": 0}
+    for index, path in enumerate(files, 1):
+        display = args.stdin_display_name if path == "-" else path
+        progress.update(index, display)
+        try:
+            text = read_source(path)
+        except OSError as error:
+            print(f"keras-shape-lint: cannot read {display}: {error}", file=sys.stderr)
+            notifications.append(("error", f"cannot read {display}: {error}"))
+            failed = True
+            continue
+        checked = check_text(text, display, settings)
+        if checked.internal_error is not None:
+            print(f"keras-shape-lint: internal error analysing {display}: {checked.internal_error}",
+                  file=sys.stderr)
+            notifications.append(("error", f"internal error analysing {display}: {checked.internal_error}"))
+            failed = True
+        report = checked.report
+        if not args.disable_noqa:
+            report.findings = drop_noqa(report.findings, text)
+        if args.explain and settings.format == "text":
+            from .explain import explain
+
+            for number, finding in enumerate(report.findings):
+                try:
+                    report.explanations[number] = explain(finding, text, settings.data_format)
+                except Exception as error:  # noqa: BLE001 -- an explanation must not cost the report
+                    report.explanations[number] = f"    (no explanation: {type(error).__name__}: {error})"
+        reports.append(report)
+        totals["files"] += 1
+        if args.stats:
+            stats = checked.statistics or {"merges": 0, "proven": 0, "flagged": 0, "undecided": 0,
+                                           "opaque": {}, "budget": {}, "internal_errors": []}
+            for key in ("merges", "proven", "flagged", "undecided"):
+                totals[key] += stats.get(key, 0)
+            progress.close()
+            print(json.dumps({"path": display, **stats}), file=sys.stderr)
+    progress.close()
+
+    findings_count = sum(len(r.findings) for r in reports)
+    if args.stats:
+        counts: dict[str, int] = {}
+        for report in reports:
+            for finding in report.findings:
+                counts[finding.code] = counts.get(finding.code, 0) + 1
+        print(json.dumps({"total": {**totals, "findings": dict(sorted(counts.items()))}}), file=sys.stderr)
+
+    if settings.format == "json":
+        rendered = format_json(reports)
+    elif settings.format == "sarif":
+        rendered = format_sarif(reports, settings.root, notifications, successful=not failed)
+    elif settings.format == "github":
+        rendered = format_github(reports)
+    else:
+        rendered = format_text(reports)
+    if args.output:
+        try:
+            Path(args.output).write_text(rendered, encoding="utf-8")
+        except OSError as error:
+            print(f"keras-shape-lint: cannot write {args.output}: {error}", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        sys.stdout.write(rendered)
+        sys.stdout.flush()
+
+    if failed:
+        return EXIT_ERROR
+    if findings_count and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -112,9 +112,13 @@ class Witness:
 
     entry: str | None
     args: dict = field(default_factory=dict)
+    call: dict | None = None  # for a layer class: the arguments of its call()
 
     def to_json(self) -> dict:
-        return {"entry": self.entry, "args": self.args}
+        data = {"entry": self.entry, "args": self.args}
+        if self.call is not None:
+            data["call"] = self.call
+        return data
 
 
 @dataclass

@@ -116,7 +116,7 @@ def obtain_input_shape(calls, st, args, kwargs, node):
     """The input shape keras.applications models build with.
 
     With no ``input_shape``: the default square size when the classifier
-    needs it (``require_flatten``) with imagenet weights, else ``None`` sizes.
+    needs it (``require_flatten``), else ``None`` sizes.
     """
     from .values import Results
 
@@ -132,14 +132,10 @@ def obtain_input_shape(calls, st, args, kwargs, node):
         return given
     if given is not None:
         return opaque("obtain_input_shape of an unknown shape")
-    size, data_format, weights = cfg["default_size"], cfg["data_format"], cfg["weights"]
+    size, data_format = cfg["default_size"], cfg["data_format"]
     first = data_format == "channels_first"
     fixed = (3, size, size) if first else (size, size, 3)
     dynamic = (3, None, None) if first else (None, None, 3)
-    if isinstance(weights, str) and weights != "imagenet" or weights is None:
-        return dynamic
-    if weights != "imagenet":
-        return opaque("obtain_input_shape with unknown weights")
     interp = calls.interp
     return Results((s, fixed if taken else dynamic)
                    for s, taken in interp.branch(st, interp.truth(cfg["require_flatten"])))
@@ -172,3 +168,25 @@ def correct_pad(calls, st, args, kwargs, node):
 @api("keras.applications.imagenet_utils.validate_activation")
 def validate_activation(calls, st, args, kwargs, node):
     return None
+
+
+# Element-wise functions of one tensor: the result has the input's shape.
+_UNARY = (
+    "relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "gelu", "swish", "silu", "hard_swish",
+    "hard_silu", "elu", "selu", "softplus", "softsign", "leaky_relu", "exponential", "linear",
+    "mish", "log_softmax", "softmax", "exp", "abs", "square", "sqrt", "negative", "log",
+    "stop_gradient", "identity", "cast",
+)
+
+
+def _same_shape(calls, st, args, kwargs, node):
+    value = args[0] if args else kwargs.get("x")
+    if isinstance(value, Unknown):
+        value = value.as_tensor()
+    return value if isinstance(value, Tensor) else opaque("unary function of a non-tensor")
+
+
+for _name in _UNARY:
+    for _module in ("keras.activations", "keras.ops", "keras.ops.nn", "tensorflow.nn", "tensorflow.math",
+                    "tensorflow"):
+        FUNCTIONS.setdefault(f"{_module}.{_name}", _same_shape)

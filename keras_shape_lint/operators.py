@@ -190,6 +190,8 @@ def compare(interp, op, a, b):
                     "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}[op](a, b)
         except (TypeError, KeyError):
             return None
+    if isinstance(a, ListValue) and isinstance(b, ListValue):
+        a, b = tuple(a.items), tuple(b.items)
     if isinstance(a, tuple) and isinstance(b, tuple) and op in ("Equal", "NotEqual"):
         if len(a) != len(b):
             return op == "NotEqual"

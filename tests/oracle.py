@@ -210,7 +210,8 @@ class BuildOutcome:
 
 
 def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
-    """Replay a witness: call ``entry(**args)`` (entry None: import the module).
+    """Replay a witness: call ``entry(**args)`` (entry None: import the module);
+    for a layer class, call the constructed layer on the ``call`` inputs.
 
     Returns what happened; an exception raised while building is captured, not
     propagated.
@@ -232,6 +233,9 @@ def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
     arguments = {name: witness_value(value) for name, value in args.items()}
     try:
         result = function(**arguments)
+        if "call" in witness:
+            # a layer class: construct it, then call it on the witness inputs, in order
+            result = result(*[witness_value(value) for value in witness["call"].values()])
     except Exception as error:  # noqa: BLE001
         return BuildOutcome(error)
     return BuildOutcome(None, result)

@@ -1,0 +1,356 @@
+"""The command line's settings from ``[tool.keras-shape-lint]`` in pyproject.toml.
+
+The nearest ``pyproject.toml`` that holds the table, looking in the starting
+folder and then its parents, supplies defaults that command-line options
+override.  Keys: ``select``, ``extend-select``, ``ignore``, ``exclude`` (lists
+of strings, or one comma-separated string), ``data-format``, ``format``,
+``max-paths`` and ``timeout``.
+
+TOML is read with :mod:`tomllib` (Python 3.11+), else with ``tomli`` when it is
+installed, else with :func:`parse_table`, a small reader for the one table this
+tool needs (strings, numbers, booleans and arrays of them), so that the tool
+depends on nothing beyond libcst, flake8 and z3-solver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TABLE = ("tool", "keras-shape-lint")
+
+FORMATS = ("text", "json", "sarif", "github")
+DATA_FORMATS = ("channels_last", "channels_first")
+
+_LIST_KEYS = ("select", "extend-select", "ignore", "exclude")
+_KNOWN_KEYS = _LIST_KEYS + ("data-format", "format", "max-paths", "timeout")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or holds a bad value."""
+
+
+@dataclass
+class Config:
+    """Settings read from a file; ``None`` or empty means "not set there"."""
+
+    path: Path | None = None
+    select: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    data_format: str | None = None
+    format: str | None = None
+    max_paths: int | None = None
+    timeout: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a ``[tool.keras-shape-lint]`` table, from ``start`` up."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if _mentions_table(text):
+                return candidate
+    return None
+
+
+def _mentions_table(text: str) -> bool:
+    for line in text.splitlines():
+        stripped = line.strip().replace(" ", "")
+        if stripped in ('[tool.keras-shape-lint]', '[tool."keras-shape-lint"]', "[tool.'keras-shape-lint']"):
+            return True
+    return False
+
+
+def load(start: Path | None = None, path: Path | None = None) -> Config:
+    """Read the settings: from ``path`` if given, else from the nearest pyproject.toml."""
+    if path is None:
+        path = find_pyproject(start or Path.cwd())
+        if path is None:
+            return Config()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    table = read_table(text, str(path))
+    return from_table(table, path)
+
+
+def read_table(text: str, label: str = "pyproject.toml") -> dict:
+    """The ``[tool.keras-shape-lint]`` table of a TOML document (empty if absent)."""
+    loads = _toml_loads()
+    if loads is None:
+        return parse_table(text, label)
+    try:
+        document = loads(text)
+    except ValueError as error:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"{label}: {error}") from error
+    table = document
+    for key in TABLE:
+        table = table.get(key, {}) if isinstance(table, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label}: [tool.keras-shape-lint] is not a table")
+    return table
+
+
+def _toml_loads():
+    try:
+        import tomllib  # Python 3.11+
+
+        return tomllib.loads
+    except ImportError:
+        pass
+    try:
+        import tomli  # type: ignore[import-not-found]
+
+        return tomli.loads
+    except ImportError:
+        return None
+
+
+def from_table(table: dict, path: Path | None = None) -> Config:
+    """Validate a table's values into a :class:`Config`."""
+    label = str(path) if path is not None else "configuration"
+    config = Config(path=path)
+    for raw_key, value in table.items():
+        key = raw_key.replace("_", "-")
+        if key not in _KNOWN_KEYS:
+            config.warnings.append(f"{label}: unknown key {raw_key!r} in [tool.keras-shape-lint] (ignored)")
+            continue
+        if key in _LIST_KEYS:
+            items = _string_list(value, raw_key, label)
+            if key == "select":
+                config.select = items
+            elif key == "extend-select":
+                config.extend_select = items
+            elif key == "ignore":
+                config.ignore = items
+            else:
+                config.exclude = items
+        elif key == "data-format":
+            config.data_format = _choice(value, DATA_FORMATS, raw_key, label)
+        elif key == "format":
+            config.format = _choice(value, FORMATS, raw_key, label)
+        elif key == "max-paths":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{label}: {raw_key} must be a positive integer, not {value!r}")
+            config.max_paths = value
+        elif key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{label}: {raw_key} must be a positive number of seconds, not {value!r}")
+            config.timeout = float(value)
+    return config
+
+
+def _string_list(value, key: str, label: str) -> list[str]:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [item.strip() for item in value if item.strip()]
+    raise ConfigError(f"{label}: {key} must be a list of strings, not {value!r}")
+
+
+def _choice(value, choices, key: str, label: str) -> str:
+    if value not in choices:
+        raise ConfigError(f"{label}: {key} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- small TOML reader
+
+
+_HEADER = re.compile(r"""^\s*\[\[?\s*([A-Za-z0-9_\-."' ]+?)\s*\]\]?\s*(?:#.*)?$""")
+
+
+def parse_table(text: str, label: str = "pyproject.toml") -> dict:
+    """Read ``[tool.keras-shape-lint]`` from TOML text without a TOML library.
+
+    Other tables are skipped line by line, unread; inside this one it
+    understands what the table needs: ``key = value`` pairs whose values are
+    basic or literal strings, integers, floats, booleans and (possibly
+    multi-line) arrays of those, and comments.
+    """
+    lines = text.splitlines(keepends=True)
+    body: list[str] = []
+    first_line = 0
+    inside = False
+    for number, line in enumerate(lines, 1):
+        header = _HEADER.match(line)
+        if header:
+            name = header.group(1).replace(" ", "").replace('"', "").replace("'", "")
+            inside = name == ".".join(TABLE) and not line.lstrip().startswith("[[")
+            if inside and not first_line:
+                first_line = number
+            continue
+        if inside:
+            body.append(line)
+    reader = _Reader("".join(body), label, first_line)
+    table: dict = {}
+    while True:
+        reader.skip_blank_lines()
+        if reader.at_end():
+            return table
+        key = reader.read_key()
+        reader.expect("=")
+        value = reader.read_value()
+        reader.end_of_line()
+        if key in table:
+            raise reader.error(f"duplicate key {key!r}")
+        table[key] = value
+
+
+class _Reader:
+    def __init__(self, text: str, label: str, first_line: int = 0):
+        self.text = text
+        self.pos = 0
+        self.label = label
+        self.first_line = first_line
+
+    @property
+    def line(self) -> int:
+        return self.first_line + self.text.count("\n", 0, self.pos) + 1
+
+    def error(self, what: str) -> ConfigError:
+        return ConfigError(f"{self.label}:{self.line}: {what}")
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def skip_spaces(self) -> None:
+        while self.peek() in (" ", "\t"):
+            self.pos += 1
+
+    def skip_comment(self) -> None:
+        if self.peek() == "#":
+            while self.peek() not in ("\n", ""):
+                self.pos += 1
+
+    def skip_blank_lines(self) -> None:
+        while True:
+            self.skip_spaces()
+            self.skip_comment()
+            if self.peek() in ("\n", "\r"):
+                self.pos += 1
+                continue
+            return
+
+    def expect(self, char: str) -> None:
+        self.skip_spaces()
+        if self.peek() != char:
+            raise self.error(f"expected {char!r}")
+        self.pos += 1
+
+    def end_of_line(self) -> None:
+        self.skip_spaces()
+        self.skip_comment()
+        if self.peek() == "\r":
+            self.pos += 1
+        if self.peek() not in ("\n", ""):
+            raise self.error("unexpected text after a value")
+        if self.peek() == "\n":
+            self.pos += 1
+
+    def read_key(self) -> str:
+        self.skip_spaces()
+        char = self.peek()
+        if char in ('"', "'"):
+            return self.read_string()
+        start = self.pos
+        while self.peek() and (self.peek().isalnum() or self.peek() in "-_"):
+            self.pos += 1
+        if start == self.pos:
+            raise self.error("expected a key")
+        return self.text[start:self.pos]
+
+    def read_value(self):
+        self.skip_spaces()
+        char = self.peek()
+        if char in ('"', "'"):
+            return self.read_string()
+        if char == "[":
+            return self.read_array()
+        start = self.pos
+        while self.peek() and self.peek() not in " \t\r\n,]#":
+            self.pos += 1
+        word = self.text[start:self.pos]
+        if word == "true":
+            return True
+        if word == "false":
+            return False
+        number = word.replace("_", "")
+        for convert in (int, float):
+            try:
+                return convert(number)
+            except ValueError:
+                pass
+        raise self.error(f"cannot read value {word!r}")
+
+    def read_array(self) -> list:
+        self.pos += 1  # [
+        items = []
+        while True:
+            self.skip_blank_lines()
+            if self.peek() == "]":
+                self.pos += 1
+                return items
+            if self.at_end():
+                raise self.error("unterminated array")
+            items.append(self.read_value())
+            self.skip_blank_lines()
+            if self.peek() == ",":
+                self.pos += 1
+            elif self.peek() != "]":
+                raise self.error("expected ',' or ']' in an array")
+
+    def read_string(self) -> str:
+        quote = self.peek()
+        if self.text.startswith(quote * 3, self.pos):
+            raise self.error("multi-line strings are not supported here; install tomli")
+        self.pos += 1
+        out = []
+        while True:
+            char = self.peek()
+            if char in ("", "\n"):
+                raise self.error("unterminated string")
+            self.pos += 1
+            if char == quote:
+                return "".join(out)
+            if char == "\\" and quote == '"':
+                out.append(self.read_escape())
+            else:
+                out.append(char)
+
+    def read_escape(self) -> str:
+        char = self.peek()
+        self.pos += 1
+        simple = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
+        if char in simple:
+            return simple[char]
+        if char in ("u", "U"):
+            width = 4 if char == "u" else 8
+            digits = self.text[self.pos:self.pos + width]
+            self.pos += width
+            try:
+                return chr(int(digits, 16))
+            except ValueError:
+                raise self.error(f"bad escape \\{char}{digits}") from None
+        raise self.error(f"bad escape \\{char}")
