@@ -93,7 +93,7 @@ class Calls:
         return result
 
     def merge_operator(self, symbol, tensors, st, node):
-        model = layers.lookup("keras.layers.Add")
+        model = layers.lookup("python.<operator>")
         ctx = LayerContext(self, st, node, f"`{symbol}`")
         return model.apply(ctx, {}, tuple(tensors))
 

@@ -76,6 +76,8 @@ def aligned_pairs(kind, first, other, axis):
 def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     if len(tensors) < 2 or analysis.suppress_checks:
         return
+    broadcast = kind == "additive"
+    kind = "elementwise" if broadcast else kind
     pairs = []
     for other in tensors[1:]:
         pairs.extend(aligned_pairs(kind, tensors[0], other, axis))
@@ -87,6 +89,10 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         if fail is False:
             continue
         fails.append((role, index, a, b, fail))
+    if broadcast:
+        # only where Keras can never raise: otherwise KSL101/102 already says it
+        quiet = [p for p in pairs if p[0] == "channels" and not any(f[0] == "channels" for f in fails)]
+        _check_broadcast(analysis, st, node, display, quiet)
     if not fails:
         analysis.record_outcome(node, "proven", st.modules[-1])
         return
@@ -131,6 +137,33 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             st.add(S.neg(fail))
         else:
             st.add(False)
+
+
+def _check_broadcast(analysis, st, node, display, pairs) -> None:
+    """KSL105: Keras silently broadcasts a 1-channel input of Add/Subtract/Average."""
+    for role, index, a, b in pairs:
+        if role != "channels" or a is None or b is None:
+            continue
+        widened = S.disj(S.conj(S.eq(a, 1), S.ne(b, 1)), S.conj(S.eq(b, 1), S.ne(a, 1)))
+        if widened is False or analysis.solver.check_path(st.pc, [widened]) is not True:
+            continue
+        if any(c.branch and c.opaque for c in st.pc) or _depends_on_opaque(widened, st.pc):
+            continue
+        witness = analysis.witness([c.term for c in st.pc] + [widened])
+        if witness is None:
+            continue
+        analysis.record_draft(Draft(
+            code="KSL105",
+            node=node,
+            fields={"merge": display, "left": S.show(a), "right": S.show(b), "axis": "channel"},
+            decisions=st.decisions,
+            chain=st.chain,
+            witness_args=witness,
+            entry=analysis.entry_name,
+            module=st.modules[-1],
+            extra={"defaults": analysis.entry_defaults()},
+        ))
+        return
 
 
 def _code(kind, role, analysis, conditions, fail) -> str:

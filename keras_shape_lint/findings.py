@@ -75,6 +75,19 @@ CODES: dict[str, Code] = {
             ),
         ),
         Code(
+            "KSL105",
+            "merge silently broadcasts a single channel",
+            "{merge} may merge {left} and {right} channels{when}: Keras silently broadcasts the single "
+            "channel instead of failing, so the residual is not what it seems{chain}{example}",
+            name="MergeBroadcastsSingleChannel",
+            description=(
+                "An Add, Subtract or Average receives one input with a single channel and one with more: "
+                "Keras broadcasts the single channel across the others without an error, which hides a "
+                "missing projection (an identity shortcut of 1 channel added onto 256)."
+            ),
+            level="warning",
+        ),
+        Code(
             "KSL901",
             "analysis incomplete: a budget was exhausted",
             "keras-shape-lint stopped early in {where}: {reason}",

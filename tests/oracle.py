@@ -289,9 +289,55 @@ def _format(error: BaseException) -> str:
 
 
 def check_finding(path: Path, finding: dict) -> None:
-    """Build from the finding's witness and demand the merge raise at its line."""
+    """Build from the finding's witness and demand what the code says happens there.
+
+    KSL101-104: the merge raises at its line.  KSL105: the build succeeds and the
+    merge at that line really received one single-channel input and one wider.
+    """
+    if finding["code"] == "KSL105":
+        with recorded_merges() as merges:
+            outcome = build_from_witness(path, finding.get("witness"))
+        assert outcome.error is None, f"KSL105 witness did not build: {_format(outcome.error)}"
+        target = os.path.realpath(path)
+        at_line = [shapes for where, shapes in merges if where == (target, finding["line"])]
+        assert at_line, f"no merge was built at line {finding['line']}"
+        assert any(_broadcasts_one_channel(shapes) for shapes in at_line), f"merge shapes {at_line}"
+        return
     outcome = build_from_witness(path, finding.get("witness"))
     assert_merge_error_at(outcome.error, path, finding["line"])
+
+
+def _broadcasts_one_channel(shapes) -> bool:
+    channels = [shape[-1] for shape in shapes]
+    return 1 in channels and any(c not in (1, None) for c in channels)
+
+
+class recorded_merges:
+    """Record the input shapes of every Keras merge layer built, with the fixture line
+    that called it (the innermost frame outside Keras)."""
+
+    def __enter__(self):
+        from keras.src.layers.merging.base_merge import Merge
+
+        self._merge = Merge
+        self._build = Merge.build
+        self.records = []
+        records = self.records
+
+        def build(layer, input_shape):
+            frame = sys._getframe(1)
+            while frame is not None and ("keras" + os.sep) in frame.f_code.co_filename:
+                frame = frame.f_back
+            where = (os.path.realpath(frame.f_code.co_filename), frame.f_lineno) if frame else None
+            records.append((where, [tuple(s) for s in input_shape]))
+            return self._build(layer, input_shape)
+
+        Merge.build = build
+        return self.records
+
+    def __exit__(self, *exc):
+        self._merge.build = self._build
+        return False
 
 
 def eval_oracle(path: Path, expression: str, module=None):

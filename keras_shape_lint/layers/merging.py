@@ -7,6 +7,9 @@ from ..values import ListValue, Tensor
 from . import layer
 
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+# merges whose silent size-1 broadcast of channels is almost always a bug
+# (a squeeze-and-excitation Multiply broadcasts on purpose)
+ADDITIVE = ("Add", "Subtract", "Average")
 
 
 def merge_inputs(ctx, inputs):
@@ -58,19 +61,26 @@ def _broadcast(a, b):
     return S.ite(S.eq(a, 1), b, a)
 
 
-def _elementwise(ctx, cfg, inputs):
-    tensors = merge_inputs(ctx, inputs)
-    if tensors is None or len(tensors) < 1:
-        return ctx.opaque("merge of non-list")
-    ctx.check_merge("elementwise", tensors)
-    dims = elementwise_shape(ctx, tensors)
-    if dims is None:
-        return ctx.opaque("merge of unknown-rank tensors")
-    return Tensor(dims)
+def elementwise(kind: str):
+    def apply(ctx, cfg, inputs):
+        tensors = merge_inputs(ctx, inputs)
+        if tensors is None or len(tensors) < 1:
+            return ctx.opaque("merge of non-list")
+        ctx.check_merge(kind, tensors)
+        dims = elementwise_shape(ctx, tensors)
+        if dims is None:
+            return ctx.opaque("merge of unknown-rank tensors")
+        return Tensor(dims)
+
+    return apply
 
 
 for _name in ELEMENTWISE:
-    layer(_name, params=[], functional=(_name.lower(),))(_elementwise)
+    _kind = "additive" if _name in ADDITIVE else "elementwise"
+    layer(_name, params=[], functional=(_name.lower(),))(elementwise(_kind))
+
+# ``x + y``, ``x - y``, ``x * y`` on tensors: the same checks, no broadcast warning
+layer("<operator>", params=[], module="python")(elementwise("elementwise"))
 
 
 @layer("Concatenate", params=[("axis", -1)], functional=("concatenate",))
