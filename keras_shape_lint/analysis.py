@@ -144,6 +144,7 @@ class Analysis:
         return entries
 
     def _run_entry(self, interp: Interpreter, entry, module_scope: dict):
+        interp.steps = 0  # the step budget is per entry point
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
         self.entry_name = entry.name

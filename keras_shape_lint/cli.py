@@ -59,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not skip what the project's .gitignore ignores")
     parser.add_argument("--data-format", choices=configuration.DATA_FORMATS, default=None,
                         help="Keras image data format assumed where code asks the backend (default: channels_last)")
-    parser.add_argument("--max-paths", "--ksl-max-paths", dest="max_paths", type=int, default=None,
+    parser.add_argument("--max-paths", "--ksl-max-paths", dest="max_paths", type=int, default=None, metavar="N",
                         help=f"paths explored per function before the analysis stops (default: {Options.max_paths})")
-    parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None,
+    parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
                         help=f"seconds of analysis per file (default: {Options.time_budget_s})")
     parser.add_argument("--explain", action="store_true",
                         help="explain each finding: shapes, condition, call chain, witness and a suggested fix")
@@ -190,14 +190,14 @@ def read_source(path: str) -> str:
     return data.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
 
 
-def check_text(text: str, display: str, settings: Settings) -> Checked:
-    """Analyse one module's text and keep the selected, un-noqa'd findings."""
+def check_text(text: str, display: str, settings: Settings, path: str | None = None) -> Checked:
+    """Analyse one module's text (read from ``path``, if a file) and keep the selected findings."""
     lines = text.splitlines()
     report = FileReport(display, lines)
     checked = Checked(report)
     found: list[Finding] = []
     try:
-        findings, analysis = analyse_text(text, settings.options())
+        findings, analysis = analyse_text(text, settings.options(), path)
         found.extend(findings)
         if analysis is not None:
             checked.statistics = analysis.statistics()
@@ -327,7 +327,7 @@ def main(argv=None) -> int:
             notifications.append(("error", f"cannot read {display}: {error}"))
             failed = True
             continue
-        checked = check_text(text, display, settings)
+        checked = check_text(text, display, settings, None if path == "-" else path)
         if checked.internal_error is not None:
             print(f"keras-shape-lint: internal error analysing {display}: {checked.internal_error}",
                   file=sys.stderr)

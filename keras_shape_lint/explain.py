@@ -7,7 +7,7 @@ witness written as a call of the entry function, and a suggested change.
 The suggestion reads the user's source (Python's :mod:`ast`, no import of the
 code) to find the merge's inputs and how they were made:
 
-* KSL101/KSL102 on an additive merge with an identity shortcut (an input that
+* KSL101/KSL102/KSL105 on an additive merge with an identity shortcut (an input that
   is the function's own argument, directly or through ``shortcut = x``): project
   the shortcut with a 1x1 convolution (``Dense`` for vectors) to the main
   branch's channels, with the main branch's strides, whenever channels or
@@ -35,6 +35,9 @@ ADDITIVE_MERGES = {"Add", "add", "Subtract", "subtract", "Average", "average", "
 ADDITIVE_OPERATORS = (ast.Add, ast.Sub)
 CONCAT_MERGES = {"Concatenate", "concatenate"}
 STRIDE_KEYWORDS = ("strides", "stride", "subsample")
+SHAPE_PRESERVING = {"BatchNormalization", "LayerNormalization", "GroupNormalization", "Activation", "ReLU",
+                    "LeakyReLU", "PReLU", "ELU", "Softmax", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
+                    "SpatialDropout3D", "GaussianNoise", "GaussianDropout"}
 _SPATIAL_LAYER = re.compile(r"^(?:Conv|SeparableConv|DepthwiseConv|MaxPooling|AveragePooling|MaxPool|AvgPool|"
                             r"LocallyConnected)([123])D$")
 _LAYER_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -217,6 +220,11 @@ def _prefix(func) -> str:
     return ""
 
 
+def _is_method(site: MergeSite) -> bool:
+    params = _parameters(site.function)
+    return bool(params) and params[0] in ("self", "cls")
+
+
 def _parameters(function) -> list[str]:
     if function is None:
         return []
@@ -224,7 +232,7 @@ def _parameters(function) -> list[str]:
     return [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
 
 
-def _is_one(node: ast.expr) -> bool:
+def _is_one(node: ast.expr | None) -> bool:
     if isinstance(node, ast.Constant) and node.value == 1:
         return True
     return isinstance(node, (ast.Tuple, ast.List)) and all(_is_one(e) for e in node.elts)
@@ -237,6 +245,13 @@ def _layer_call(value: ast.expr):
         if name and _LAYER_NAME.match(name):
             return value.func, name, value.args[0] if value.args else None
     return None
+
+
+def _kernel(call: ast.Call):
+    if len(call.args) > 1:
+        return call.args[1]
+    keyword = _keyword(call, "kernel_size")
+    return keyword.value if keyword is not None else None
 
 
 def _keyword(call: ast.Call, name: str):
@@ -290,7 +305,62 @@ def _branches(source: Source, site: MergeSite, finding: Finding) -> Branches | N
         found = _identity(source, site, shortcut)
         if found is not None and _identity(source, site, main) is None:
             return Branches(main, main_size, shortcut, shortcut_size, found[0], found[1])
+    # both computed: the shortcut is the side that is not strided (or has the simpler size)
+    if _strided(source, site, left) and not _strided(source, site, right):
+        return Branches(left, sizes[0], right, sizes[1])
+    if _strided(source, site, right) and not _strided(source, site, left):
+        return Branches(right, sizes[1], left, sizes[0])
+    if len(sizes[0]) < len(sizes[1]):
+        return Branches(right, sizes[1], left, sizes[0])
     return Branches(left, sizes[0], right, sizes[1])
+
+
+def _chain_nodes(source: Source, site: MergeSite, operand: ast.expr) -> list[ast.AST]:
+    """Every node that computes ``operand``: the expression itself and, transitively, the
+    assignments (before the merge) of the names it uses, in source order."""
+    nodes: list[ast.AST] = []
+    pending = [operand]
+    seen: set[str] = set()
+    while pending:
+        expression = pending.pop()
+        for node in ast.walk(expression):
+            nodes.append(node)
+            if isinstance(node, ast.Name) and node.id not in seen:
+                seen.add(node.id)
+                pending.extend(a.value for a in source.assignments(site.function, node.id, site.statement.lineno))
+    return sorted(nodes, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0)))
+
+
+def _strided(source: Source, site: MergeSite, operand: ast.expr) -> bool:
+    """Does the operand's computation use a stride other than 1 (or pass a stride argument on)?"""
+    return _chain_stride(source, site, operand) is not None
+
+
+def _chain_stride(source: Source, site: MergeSite, operand: ast.expr) -> str | None:
+    """The stride applied on the way to ``operand``: a ``strides=`` that is not 1, else a name
+    like ``strides`` handed to a helper."""
+    nodes = _chain_nodes(source, site, operand)
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            for name in STRIDE_KEYWORDS:
+                keyword = _keyword(node, name)
+                if keyword is not None and not _is_one(keyword.value):
+                    return source.segment(keyword.value)
+    for node in nodes:
+        if isinstance(node, ast.Name) and "stride" in node.id.lower():
+            return node.id
+    return None
+
+
+def _chain_layers(source: Source, site: MergeSite, operand: ast.expr) -> list[tuple[ast.Call, str]]:
+    """(constructor call, class name) of each layer applied on the way to ``operand``."""
+    found = []
+    for node in _chain_nodes(source, site, operand):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
+            name = _called_name(node.func.func)
+            if name and _LAYER_NAME.match(name):
+                found.append((node.func, name))
+    return found
 
 
 def _python_size(size: str, allowed: set[str]) -> str | None:
@@ -307,23 +377,9 @@ def _python_size(size: str, allowed: set[str]) -> str | None:
     return ast.unparse(tree)
 
 
-def _main_stride(source: Source, site: MergeSite, shortcut_name: str | None) -> str | None:
-    """The stride the main branch applies: a ``strides=`` that is not 1, else a stride parameter."""
-    for node in sorted(_walk_function(site.function), key=lambda n: getattr(n, "lineno", 0)):
-        if not isinstance(node, ast.Assign) or node.lineno >= site.statement.lineno:
-            continue
-        if any(isinstance(t, ast.Name) and t.id == shortcut_name for t in node.targets):
-            continue
-        for call in ast.walk(node.value):
-            if isinstance(call, ast.Call):
-                for name in STRIDE_KEYWORDS:
-                    keyword = _keyword(call, name)
-                    if keyword is not None and not _is_one(keyword.value):
-                        return source.segment(keyword.value)
-    for name in _parameters(site.function):
-        if "stride" in name.lower():
-            return name
-    return None
+def _main_stride(source: Source, site: MergeSite, branches: Branches) -> str | None:
+    """The stride the main branch applies (None when it applies none the code shows)."""
+    return _chain_stride(source, site, branches.main)
 
 
 def _spatial_rank(source: Source, site: MergeSite, finding: Finding) -> int:
@@ -363,26 +419,34 @@ def suggest(finding: Finding, text: str, data_format: str = "channels_last") -> 
     if site is None:
         return Suggestion("Make both inputs of this merge the same shape before merging.")
     try:
-        if finding.code in ("KSL101", "KSL102"):
-            return _suggest_channels(source, site, finding, data_format)
-        if finding.code == "KSL103":
-            return _suggest_spatial(source, site, finding, data_format)
-        return _suggest_concat(source, site, finding)
+        if finding.code in ("KSL101", "KSL102", "KSL105"):
+            suggestion = _suggest_channels(source, site, finding, data_format)
+        elif finding.code == "KSL103":
+            suggestion = _suggest_spatial(source, site, finding, data_format)
+        else:
+            suggestion = _suggest_concat(source, site, finding, data_format)
     except (AttributeError, TypeError, ValueError, IndexError):  # odd code: fall back to words
         return Suggestion("Make both inputs of this merge the same shape before merging.")
+    suggestion.edits = sorted((e for e in suggestion.edits
+                               if e.new != [source.line(n) for n in range(e.start, e.end + 1)]),
+                              key=lambda e: e.start)
+    return suggestion
 
 
 def _channel_index(data_format: str) -> str:
     return "1" if data_format == "channels_first" else "-1"
 
 
-def _projection(prefix: str, rank: int, channels: str, stride: str | None, tensor: str) -> tuple[str, str]:
+def _projection(prefix: str, rank: int, channels: str, stride: str | None, tensor: str,
+                layout: str = "channels_last") -> tuple[str, str]:
     """(class name, the call) projecting ``tensor`` to ``channels`` with ``stride``."""
     if rank == 0:
         return "Dense", f"{prefix}Dense({channels})({tensor})"
     cls = f"Conv{rank}D"
-    strides = f", strides={stride}" if stride else ""
-    return cls, f"{prefix}{cls}({channels}, 1{strides})({tensor})"
+    extra = f", strides={stride}" if stride else ""
+    if layout == "channels_first":
+        extra += ', data_format="channels_first"'
+    return cls, f"{prefix}{cls}({channels}, 1{extra})({tensor})"
 
 
 def _suggest_channels(source: Source, site: MergeSite, finding: Finding, data_format: str) -> Suggestion:
@@ -397,15 +461,23 @@ def _suggest_channels(source: Source, site: MergeSite, finding: Finding, data_fo
         return Suggestion(
             f"`{site.layer}` multiplies or combines element by element: size the branch that yields "
             f"{branches.main_size} channels from the other input (for example `{shortcut_text}.shape"
-            f"[{_channel_index(data_format)}]`) instead of a separate argument, so both always agree."
+            f"[{_channel_index(_data_format(site, data_format))}]`) instead of a separate argument, so both "
+            "always agree."
         )
     params = set(_parameters(site.function))
     prefix = source.layer_prefix(site)
     rank = _spatial_rank(source, site, finding)
-    channel = _channel_index(data_format)
+    layout = _data_format(site, data_format)
+    if _is_method(site) and branches.identity_source is not None:
+        return Suggestion(
+            f"The shortcut `{shortcut_text}` passes the input through unchanged, so it keeps "
+            f"{branches.shortcut_size} channels while `{main_text}` has {branches.main_size}. In a layer "
+            "class, create a 1x1 projection (with the main branch's strides) in __init__ and apply it "
+            "to the shortcut whenever the channels or the stride differ, instead of only when a flag asks."
+        )
     if branches.identity_source is not None:
-        stride = _main_stride(source, site, shortcut_text)
-        return _project_identity(source, site, branches, prefix, rank, channel, stride, params)
+        stride = _main_stride(source, site, branches)
+        return _project_identity(source, site, branches, prefix, rank, layout, stride, params)
     # both inputs are computed: resize a 1x1 projection on either side to the other's channels
     for target, target_size, other_size in ((branches.shortcut, branches.shortcut_size, branches.main_size),
                                             (branches.main, branches.main_size, branches.shortcut_size)):
@@ -424,7 +496,8 @@ def _suggest_channels(source: Source, site: MergeSite, finding: Finding, data_fo
     )
 
 
-def _project_identity(source, site, branches: Branches, prefix, rank, channel, stride, params) -> Suggestion:
+def _project_identity(source, site, branches: Branches, prefix, rank, layout, stride, params) -> Suggestion:
+    channel = _channel_index(layout)
     shortcut = source.segment(branches.shortcut)
     main = source.segment(branches.main)
     identity = branches.identity_source
@@ -440,7 +513,7 @@ def _project_identity(source, site, branches: Branches, prefix, rank, channel, s
         condition = f"{identity}.shape[{channel}] != {_wrap(channels)}"
         if stride:
             condition += f" or {_wrap(stride)} != 1"
-        cls, call = _projection(prefix, rank, channels, stride, identity)
+        cls, call = _projection(prefix, rank, channels, stride, identity, layout)
         edits.append(Edit(alias.lineno, alias.end_lineno or alias.lineno, [
             source.line(alias.lineno),
             f"{indent}if {condition}:",
@@ -454,7 +527,7 @@ def _project_identity(source, site, branches: Branches, prefix, rank, channel, s
         condition = f"{shortcut}.shape[{channel}] != {_wrap(channels)}"
         if stride:
             condition += f" or {_wrap(stride)} != 1"
-        cls, call = _projection(prefix, rank, channels, stride, shortcut)
+        cls, call = _projection(prefix, rank, channels, stride, shortcut, layout)
         edits.append(Edit(site.statement.lineno, site.statement.lineno, [
             f"{indent}if {condition}:",
             f"{indent}    {shortcut} = {call}",
@@ -479,19 +552,19 @@ def _resize_projection(source, site, target, target_size, other_size, params) ->
         return None
     allowed = set(params) | source.module_names()
     channels = _python_size(other_size, allowed)
-    if channels is None:
+    if channels is None or channels not in _written_sizes(site):
         return None
     for assign in reversed(source.assignments(site.function, target.id, site.statement.lineno)):
         found = _layer_call(assign.value)
         if found is None:
-            continue
-        call, name, _ = found
-        if not re.match(r"^(?:Conv[123]D|Dense)$", name):
+            return None
+        call, name, argument = found
+        if name in SHAPE_PRESERVING and isinstance(argument, ast.Name) and argument.id == target.id:
             continue  # ``shortcut = BatchNormalization()(shortcut)``: look further back
-        kernel = call.args[1] if len(call.args) > 1 else (_keyword(call, "kernel_size").value
-                                                           if _keyword(call, "kernel_size") else None)
-        if name != "Dense" and (kernel is None or not _is_one(kernel)):
-            continue
+        if not re.match(r"^(?:Conv[123]D|Dense)$", name):
+            return None
+        if name != "Dense" and not _is_one(_kernel(call)):
+            return None
         filters = call.args[0] if call.args else (_keyword(call, "filters") or _keyword(call, "units"))
         if filters is None:
             return None
@@ -499,6 +572,15 @@ def _resize_projection(source, site, target, target_size, other_size, params) ->
             filters = filters.value
         return _replace_node(source, filters, channels)
     return None
+
+
+def _written_sizes(site: MergeSite) -> set[str]:
+    """The first arguments (filters, units) of the layer constructors in the function, normalised."""
+    sizes = set()
+    for node in _walk_function(site.function):
+        if isinstance(node, ast.Call) and node.args and _LAYER_NAME.match(_called_name(node.func) or ""):
+            sizes.add(ast.unparse(node.args[0]))
+    return sizes
 
 
 def _replace_node(source: Source, node: ast.expr, replacement: str) -> Edit | None:
@@ -532,60 +614,108 @@ def _suggest_spatial(source: Source, site: MergeSite, finding: Finding, data_for
                           "padding) so the spatial sizes agree.")
     shortcut = source.segment(branches.shortcut)
     main = source.segment(branches.main)
-    stride = _main_stride(source, site, shortcut)
+    stride = _main_stride(source, site, branches)
+    upsampled = any(_UPSAMPLING.match(name) for operand in (branches.main, branches.shortcut)
+                    for _, name in _chain_layers(source, site, operand))
+    if not stride or upsampled:
+        return _spatial_without_stride(source, site, branches)
     prefix = source.layer_prefix(site)
     rank = _spatial_rank(source, site, finding) or 1
-    edits = []
-    # projections on the shortcut that forget the stride
-    if isinstance(branches.shortcut, ast.Name) and stride:
-        for assign in source.assignments(site.function, branches.shortcut.id, site.statement.lineno):
-            calls = [_layer_call(assign.value)]
-            if isinstance(assign.value, ast.IfExp):
-                calls = [_layer_call(assign.value.body), _layer_call(assign.value.orelse)]
-            for found in calls:
-                if found is None or not re.match(r"^Conv[123]D$", found[1]):
-                    continue
-                keyword = next((_keyword(found[0], k) for k in STRIDE_KEYWORDS if _keyword(found[0], k)), None)
-                if keyword is None or _is_one(keyword.value):
-                    edit = _add_keyword(source, found[0], "strides", stride)
-                    if edit is not None:
-                        edits.append(edit)
-    # an identity path: pool it by the same stride
-    if branches.identity_source is not None and stride:
-        cls = f"AveragePooling{rank}D"
-        pool = f"{prefix}{cls}(pool_size={stride}, strides={stride}, padding=\"same\")"
-        anchor = branches.alias
-        if anchor is not None and isinstance(anchor.value, ast.Name):
-            indent = source.indent_of(anchor.lineno)
-            edits.append(Edit(anchor.lineno, anchor.end_lineno or anchor.lineno, [
-                source.line(anchor.lineno),
+    layout = _data_format(site, data_format)
+    summary = (f"`{main}` is downsampled by `{stride}` but `{shortcut}` is not: apply the same strides "
+               f"(strides={stride}) to the shortcut's projection, or pool an identity shortcut with "
+               f"pool_size={stride}, strides={stride}, padding=\"same\".")
+    assigns = (source.assignments(site.function, branches.shortcut.id, site.statement.lineno)
+               if isinstance(branches.shortcut, ast.Name) else [])
+    plain_projections = []  # 1x1 convolutions on the shortcut without the stride
+    strided_path = False
+    for assign in assigns:
+        found = _layer_call(assign.value)
+        if found is None or not re.match(r"^Conv[123]D$", found[1]):
+            continue
+        keyword = next((_keyword(found[0], k) for k in STRIDE_KEYWORDS if _keyword(found[0], k)), None)
+        if keyword is None or _is_one(keyword.value):
+            plain_projections.append(found[0])
+        else:
+            strided_path = True
+    alias = branches.alias if branches.alias is not None and isinstance(branches.alias.value, ast.Name) else None
+    edits = [e for e in (_add_keyword(source, call, "strides", stride) for call in plain_projections) if e]
+    cls = f"AveragePooling{rank}D"
+    layout_arg = ', data_format="channels_first"' if layout == "channels_first" else ""
+    pool = f"{prefix}{cls}(pool_size={stride}, strides={stride}, padding=\"same\"{layout_arg})({shortcut})"
+    if branches.identity_source is not None:
+        if alias is not None and (plain_projections or strided_path):
+            # pool only the path that passes the input through; the projections take the stride
+            indent = source.indent_of(alias.lineno)
+            edits.append(Edit(alias.lineno, alias.end_lineno or alias.lineno, [
+                source.line(alias.lineno),
                 f"{indent}if {_wrap(stride)} != 1:",
-                f"{indent}    {shortcut} = {pool}({shortcut})",
+                f"{indent}    {shortcut} = {pool}",
             ]))
-        elif anchor is None:
+        elif not strided_path:
+            # every path of the shortcut keeps the full size: pool it just before the merge
+            edits = []
             indent = source.indent_of(site.statement.lineno)
             edits.append(Edit(site.statement.lineno, site.statement.lineno, [
                 f"{indent}if {_wrap(stride)} != 1:",
-                f"{indent}    {shortcut} = {pool}({shortcut})",
+                f"{indent}    {shortcut} = {pool}",
                 source.line(site.statement.lineno),
             ]))
-        if not prefix and edits:
+        if not prefix and any(cls in line for e in edits for line in e.new):
             imported = source.import_edit(cls)
             if imported is not None:
                 edits.insert(0, imported)
     _merge_same_line_edits(edits)
-    if stride:
-        summary = (f"`{main}` is downsampled by `{stride}` but `{shortcut}` is not: apply the same strides "
-                   f"(strides={stride}) to the shortcut's projection, or pool an identity shortcut with "
-                   f"pool_size={stride}, strides={stride}, padding=\"same\".")
-    else:
-        summary = (f"`{main}` and `{shortcut}` reach the merge at different spatial sizes "
-                   f"({branches.main_size} vs {branches.shortcut_size}): use the same strides and padding on "
-                   "both branches, or crop / resize one of them to the other's size.")
     return Suggestion(summary, edits)
 
 
-def _suggest_concat(source: Source, site: MergeSite, finding: Finding) -> Suggestion:
+_UPSAMPLING = re.compile(r"^(?:UpSampling[123]D|Conv[123]DTranspose|Resizing)$")
+
+
+def _spatial_without_stride(source: Source, site: MergeSite, branches: Branches) -> Suggestion:
+    shortcut = source.segment(branches.shortcut)
+    main = source.segment(branches.main)
+    sizes = f"({branches.main_size} vs {branches.shortcut_size})"
+    for operand in (branches.main, branches.shortcut):
+        if any(_UPSAMPLING.match(name) for _, name in _chain_layers(source, site, operand)):
+            return Suggestion(
+                f"`{main}` and `{shortcut}` reach the merge at different spatial sizes {sizes}: upsampling "
+                "by 2 does not undo a stride-2 layer on odd sizes. Resize or crop the upsampled map to the "
+                "other input's size (Resizing, Cropping2D), pad the input to a multiple of the total "
+                "stride, or only accept input sizes that divide evenly."
+            )
+    edits, changed = [], []
+    for call, name in _chain_layers(source, site, branches.main):
+        if not re.match(r"^(?:Conv|SeparableConv|DepthwiseConv)[123]D$", name):
+            continue
+        kernel = _kernel(call)
+        padding = _keyword(call, "padding")
+        if kernel is None or _is_one(kernel) or (padding is not None and not (
+                isinstance(padding.value, ast.Constant) and padding.value.value == "valid")):
+            continue
+        value = '"causal"' if name == "Conv1D" else '"same"'
+        edit = _add_keyword(source, call, "padding", value)
+        if edit is not None:
+            edits.append(edit)
+            changed.append(f"`{name}` at line {call.lineno}")
+    _merge_same_line_edits(edits)
+    if edits:
+        return Suggestion(
+            f"`{main}` loses border positions to 'valid' padding {sizes}: pad {', '.join(changed)} "
+            "(padding=\"same\", or \"causal\" for a sequence model) so the branch keeps the shortcut's size, "
+            "or crop the shortcut to match.",
+            edits,
+        )
+    return Suggestion(
+        f"`{main}` and `{shortcut}` reach the merge at different spatial sizes {sizes}: use the same "
+        "strides and padding on both branches, or crop / resize one of them to the other's size."
+    )
+
+
+def _suggest_concat(source: Source, site: MergeSite, finding: Finding, data_format: str) -> Suggestion:
+    axis_fix = _concat_axis_fix(source, site, finding, data_format)
+    if axis_fix is not None:
+        return axis_fix
     edits = []
     changed = []
     for operand in site.operands:
@@ -618,6 +748,47 @@ def _suggest_concat(source: Source, site: MergeSite, finding: Finding) -> Sugges
     return Suggestion(summary, edits)
 
 
+def _concat_axis_fix(source: Source, site: MergeSite, finding: Finding, data_format: str) -> Suggestion | None:
+    """Channels differ and the concat axis is not the channel axis: concatenate along channels."""
+    if not isinstance(site.node, ast.Call):
+        return None
+    call = site.node.func if isinstance(site.node.func, ast.Call) else site.node
+    axis = _keyword(call, "axis")
+    axis_node = axis.value if axis is not None else (call.args[1] if call is site.node and len(call.args) > 1
+                                                     else None)
+    if axis_node is None:
+        return None
+    rank = _spatial_rank(source, site, finding)
+    channel_axis = 1 if _data_format(site, data_format) == "channels_first" else rank + 1
+    wanted = "1" if channel_axis == 1 else "-1"
+    if finding.fields.get("axis") != f"spatial axis {channel_axis}":
+        return None
+    try:
+        current = ast.literal_eval(axis_node)
+    except ValueError:
+        return None
+    if current in (channel_axis, int(wanted)):
+        return None
+    edit = _replace_node(source, axis_node, wanted)
+    return Suggestion(
+        f"The inputs are concatenated along axis {current}, so their channels ({finding.fields.get('left')} "
+        f"and {finding.fields.get('right')}) must agree; concatenate along the channel axis (axis={wanted}) "
+        "instead, where the channel counts may differ.",
+        [edit] if edit is not None else [],
+    )
+
+
+def _data_format(site: MergeSite, default: str) -> str:
+    """``channels_first`` when the function's own layers say so, else the configured format."""
+    for node in _walk_function(site.function):
+        if isinstance(node, ast.Call):
+            keyword = _keyword(node, "data_format")
+            if keyword is not None and isinstance(keyword.value, ast.Constant) \
+                    and keyword.value.value in ("channels_first", "channels_last"):
+                return keyword.value.value
+    return default
+
+
 def _merge_same_line_edits(edits: list[Edit]) -> None:
     """Keep one edit per starting line (the first), so applying them never overlaps."""
     seen = set()
@@ -648,6 +819,10 @@ def witness_call(finding: Finding) -> str | None:
     args = ", ".join(f"{name}={_witness_python(value)}" for name, value in finding.witness.args.items())
     if finding.witness.entry is None:
         return "running the module's top level" + (f" with {args}" if args else "")
+    call = getattr(finding.witness, "call", None)
+    if call:  # a layer class: construct it, then call it on these inputs
+        inputs = ", ".join(_witness_python(value) for value in call.values())
+        return f"{finding.witness.entry}({args})({inputs})"
     return f"{finding.witness.entry}({args})"
 
 
@@ -676,7 +851,7 @@ def explain(finding: Finding, text: str, data_format: str = "channels_last") -> 
     site = source.merge_at(finding.line, finding.col) if source.tree is not None else None
     merge_text = source.segment(site.node) if site is not None else fields.get("merge", "the merge")
     out.append(f"    merge:       {_one_line(merge_text)}  (line {finding.line})")
-    what = "channels" if finding.code in ("KSL101", "KSL102") else fields.get("axis", "size")
+    what = "channels" if finding.code in ("KSL101", "KSL102", "KSL105") else fields.get("axis", "size")
     names = [source.segment(o) for o in site.operands] if site is not None and len(site.operands) >= 2 else []
     left_name = f"`{_one_line(names[0])}`" if names else "first input"
     right_name = f"`{_one_line(names[1])}`" if len(names) > 1 else "other input"
@@ -685,6 +860,8 @@ def explain(finding: Finding, text: str, data_format: str = "channels_last") -> 
     out.append(f"                 {right_name.ljust(width)}  {what}: {fields.get('right')}")
     if finding.code == "KSL101":
         out.append("    verdict:     the two can never be equal (neither is ever 1, which Keras would broadcast)")
+    elif finding.code == "KSL105":
+        out.append("    verdict:     one input can have a single channel, which Keras broadcasts without an error")
     else:
         out.append(f"    needs:       {fields.get('left')} == {fields.get('right')}")
     condition = " and ".join(finding.path_condition) if finding.path_condition else "on every path"
@@ -694,7 +871,8 @@ def explain(finding: Finding, text: str, data_format: str = "channels_last") -> 
     call = witness_call(finding)
     if call:
         out.append(f"    witness:     {call}")
-        out.append("                 makes Keras raise at this merge")
+        effect = "broadcast the single channel silently" if finding.code == "KSL105" else "raise"
+        out.append(f"                 makes Keras {effect} at this merge")
     suggestion = suggest(finding, text, data_format)
     if suggestion is not None:
         out.append("    fix:         " + _indent_wrapped(suggestion.summary, 17, 100))

@@ -6,6 +6,7 @@ never imports the code (or Keras) it reads.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import libcst as cst
@@ -43,6 +44,7 @@ def parse(text: str) -> cst.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise(qualname: str) -> str:
     """One spelling per Keras name: ``tf.keras.layers.Add`` -> ``keras.layers.Add``."""
     name = qualname + "."

@@ -18,7 +18,7 @@ import time
 import libcst as cst
 
 from . import symbolic as S
-from .state import State
+from .state import State, merge_paths
 from .values import (
     ELLIPSIS,
     ClassValue,
@@ -52,6 +52,7 @@ class Interpreter:
         self.analysis = analysis
         self.budget = analysis.budget
         self.steps = 0
+        self._strings: dict = {}  # literal strings, evaluated once per node (literal_eval is slow)
         from .calls import Calls
 
         self.calls = Calls(self)
@@ -79,8 +80,12 @@ class Interpreter:
         verdict = self.analysis.solver.check_path(st.pc, [term])
         return verdict is not False
 
-    def branch(self, st: State, cond, decision_true=None, decision_false=None):
-        """Split ``st`` on a truth value: [(state, taken)] for each feasible side."""
+    def branch(self, st: State, cond, test=None):
+        """Split ``st`` on a truth value: [(state, taken)] for each feasible side.
+
+        ``test`` is the condition's source node; it names the decision in
+        messages, and is rendered only when the path really forks.
+        """
         if cond is None:
             cond = S.opaque_bool()
         if isinstance(cond, bool):
@@ -94,6 +99,7 @@ class Interpreter:
         if not yes and not no:
             return []
         other = st.fork()
+        decision_true, decision_false = self.decision_texts(test) if test is not None else (None, None)
         st.add(cond, decision_true, branch=True)
         other.add(S.neg(cond), decision_false, branch=True)
         return [(st, True), (other, False)]
@@ -319,8 +325,7 @@ class Interpreter:
     def stmt_If(self, stmt, st):
         out = []
         for s, value in self.eval(stmt.test, st):
-            true_text, false_text = self.decision_texts(stmt.test)
-            for s2, taken in self.branch(s, self.truth(value), true_text, false_text):
+            for s2, taken in self.branch(s, self.truth(value), stmt.test):
                 if taken:
                     out.extend(self.exec_suite(stmt.body, [s2]))
                 elif stmt.orelse is None:
@@ -329,7 +334,7 @@ class Interpreter:
                     out.extend(self.stmt_If(stmt.orelse, s2))
                 else:
                     out.extend(self.exec_suite(stmt.orelse.body, [s2]))
-        return self.cap(out)
+        return self.cap(merge_paths(out))
 
     def stmt_With(self, stmt, st):
         states = [st]
@@ -543,11 +548,15 @@ class Interpreter:
         return [(st, opaque("complex"))]
 
     def ex_SimpleString(self, node, st):
-        try:
-            value = node.evaluated_value
-        except Exception:
-            return [(st, opaque("string"))]
-        return [(st, value if isinstance(value, str) else opaque("bytes"))]
+        cached = self._strings.get(id(node))
+        if cached is None:
+            try:
+                value = node.evaluated_value
+            except Exception:
+                value = None
+            cached = self._strings[id(node)] = (node, value)  # the node kept alive with its id
+        value = cached[1]
+        return [(st, value if isinstance(value, str) else opaque("string"))]
 
     def ex_ConcatenatedString(self, node, st):
         try:
@@ -658,7 +667,6 @@ class Interpreter:
 
     def ex_IfExp(self, node, st):
         out = []
-        true_text, false_text = self.decision_texts(node.test)
         for s, test in self.eval(node.test, st):
             cond = self.truth(test)
             # an int-valued choice stays one path as a z3 If-term
@@ -670,7 +678,7 @@ class Interpreter:
                     if (S.is_int_like(a) and S.is_int_like(b)) or (S.is_bool_like(a) and S.is_bool_like(b)):
                         out.append((s, S.ite(cond, a, b)))
                         continue
-            for s2, taken in self.branch(s, cond, true_text, false_text):
+            for s2, taken in self.branch(s, cond, node.test):
                 out.extend(self.eval(node.body if taken else node.orelse, s2))
         return out
 

@@ -20,6 +20,7 @@ from .state import ModuleInfo, State
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _FRAMEWORKS = ("keras", "tensorflow", "tf_keras")
+_INSTALLED = ("site-packages", "dist-packages")
 _MAX_DEPTH = 3
 
 # (path, mtime, size, data format) -> ModuleInfo
@@ -65,6 +66,10 @@ class ModuleLoader:
             return None
         current = folder
         while True:
+            if os.path.basename(current) in _INSTALLED:
+                # an installed package reads only its own modules, never its dependencies
+                own = os.path.relpath(self.importer, current).split(os.sep)[0]
+                return _module_file(current, parts) if parts[0] == own else None
             found = _module_file(current, parts)
             if found:
                 return found

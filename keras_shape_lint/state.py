@@ -172,3 +172,91 @@ def _copy_value(value, memo: dict):
         if any(a is not b for a, b in zip(remapped, value.closure)) or bound is not value.bound_self:
             return _replace(value, closure=remapped, bound_self=bound)
     return value
+
+
+def merge_paths(states: list) -> list:
+    """Join paths that reached the same values by different branches.
+
+    Two paths whose variables all hold equivalent values differ only in their
+    path conditions; one path with the disjunction of those conditions stands
+    for both, so the code after the branch runs once instead of twice.
+    """
+    if len(states) < 2:
+        return states
+    merged: list = []
+    for st in states:
+        for index, kept in enumerate(merged):
+            joined = _join(kept, st)
+            if joined is not None:
+                merged[index] = joined
+                break
+        else:
+            merged.append(st)
+    return merged
+
+
+def _join(a: State, b: State):
+    if a.flow is not None or b.flow is not None or a.chain != b.chain:
+        return None
+    if len(a.frames) != len(b.frames) or a.modules != b.modules:
+        return None
+    memo: dict = {}
+    for fa, fb in zip(a.frames, b.frames):
+        if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
+            return None
+    common = 0
+    for ca, cb in zip(a.pc, b.pc):
+        if ca is not cb:
+            break
+        common += 1
+    rest_a = [c.term for c in a.pc[common:]]
+    rest_b = [c.term for c in b.pc[common:]]
+    a.pc = a.pc[:common]
+    either = S.disj(S.conj(*rest_a), S.conj(*rest_b))
+    if either is not True:
+        a.pc = a.pc + (Condition(either, branch=any(c.branch for c in b.pc[common:]) or
+                                 any(c.branch for c in a.pc[common:])),)
+    shared = 0
+    for da, db in zip(a.decisions, b.decisions):
+        if da != db:
+            break
+        shared += 1
+    a.decisions = a.decisions[:shared]
+    return a
+
+
+def _same(x, y, memo: dict) -> bool:
+    if x is y:
+        return True
+    key = (id(x), id(y))
+    if key in memo:
+        return memo[key]
+    memo[key] = True  # cycles: assume equal while comparing
+    result = _compare(x, y, memo)
+    memo[key] = result
+    return result
+
+
+def _compare(x, y, memo) -> bool:
+    from .values import Tensor
+
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, (int, float, str, bool)):
+        return x == y
+    if S.is_sym(x):
+        return x.eq(y)
+    if isinstance(x, tuple):
+        return len(x) == len(y) and all(_same(i, j, memo) for i, j in zip(x, y))
+    if isinstance(x, ListValue):
+        return len(x.items) == len(y.items) and all(_same(i, j, memo) for i, j in zip(x.items, y.items))
+    if isinstance(x, DictValue):
+        return x.items.keys() == y.items.keys() and all(_same(x.items[k], y.items[k], memo) for k in x.items)
+    if isinstance(x, InstanceValue):
+        return x.cls is y.cls and x.attrs.keys() == y.attrs.keys() and all(
+            _same(x.attrs[k], y.attrs[k], memo) for k in x.attrs)
+    if isinstance(x, Tensor):
+        if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free:
+            return False
+        return len(x.dims) == len(y.dims) and all(_same(i, j, memo) for i, j in zip(x.dims, y.dims))
+    return False
