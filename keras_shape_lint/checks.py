@@ -114,22 +114,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             outcome = "undecided" if outcome == "proven" else outcome
             continue
         outcome = "flagged"
-        analysis.record_draft(Draft(
-            code=code,
-            node=node,
-            fields={
-                "merge": display,
-                "left": S.show(a),
-                "right": S.show(b),
-                "axis": _axis_name(role, index),
-            },
-            decisions=st.decisions,
-            chain=st.chain,
-            witness_args=witness,
-            entry=analysis.entry_name,
-            module=st.modules[-1],
-            extra={"defaults": analysis.entry_defaults()},
-        ))
+        _report(analysis, st, node, code, display, a, b, _axis_name(role, index), witness)
     analysis.record_outcome(node, outcome, st.modules[-1])
     # Keras got past this merge only if it succeeded: continue under that assumption.
     for _, _, _, _, fail in fails:
@@ -152,18 +137,22 @@ def _check_broadcast(analysis, st, node, display, pairs) -> None:
         witness = analysis.witness([c.term for c in st.pc] + [widened])
         if witness is None:
             continue
-        analysis.record_draft(Draft(
-            code="KSL105",
-            node=node,
-            fields={"merge": display, "left": S.show(a), "right": S.show(b), "axis": "channel"},
-            decisions=st.decisions,
-            chain=st.chain,
-            witness_args=witness,
-            entry=analysis.entry_name,
-            module=st.modules[-1],
-            extra={"defaults": analysis.entry_defaults()},
-        ))
+        _report(analysis, st, node, "KSL105", display, a, b, "channel", witness)
         return
+
+
+def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
+    analysis.record_draft(Draft(
+        code=code,
+        node=node,
+        fields={"merge": display, "left": S.show(a), "right": S.show(b), "axis": axis},
+        decisions=st.decisions,
+        chain=st.chain,
+        witness_args=witness,
+        entry=analysis.entry_name,
+        module=st.modules[-1],
+        extra={"defaults": analysis.entry_defaults()},
+    ))
 
 
 def _code(kind, role, analysis, conditions, fail) -> str:
