@@ -28,6 +28,9 @@ class Calls:
     def __init__(self, interp):
         self.interp = interp
         self.analysis = interp.analysis
+        # results of calls whose arguments are all concrete: such a call does the
+        # same on every path and in every entry point, so it runs once per file
+        self._memo: dict = {}
 
     # ------------------------------------------------------------ dispatch
     def call(self, func, args, kwargs, st, node) -> list:
@@ -118,6 +121,10 @@ class Calls:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
         if _is_generator(fn.node):
             return [(st, opaque("generator"))]
+        key = _memo_key(fn, args, kwargs)
+        if key is not None and key in self._memo:
+            return [(st, _fresh(self._memo[key]))]
+        pc_before, decisions_before = st.pc, st.decisions
         saved_chain = st.chain
         caller_module = st.modules[-1]
         st.push(frame, fn.closure, fn.module if fn.module is not None else caller_module)
@@ -134,6 +141,9 @@ class Calls:
             s.flow = None
             s.retval = None
             out.append((s, value))
+        if (key is not None and len(out) == 1 and out[0][0] is st and st.pc is pc_before
+                and st.decisions is decisions_before and _fingerprint(out[0][1]) is not None):
+            self._memo[key] = out[0][1]
         return out
 
     def instantiate(self, cls: ClassValue, args, kwargs, st, node) -> list:
@@ -278,6 +288,43 @@ def _is_generator(node) -> bool:
             node.visit(_Visitor())
         _GENERATORS[key] = (node, bool(found))
     return _GENERATORS[key][1]
+
+
+def _fingerprint(value):
+    """A hashable summary of a fully concrete value, or None if it has anything symbolic."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, value)
+    if isinstance(value, tuple):
+        parts = tuple(_fingerprint(v) for v in value)
+        return None if any(p is None for p in parts) else ("tuple",) + parts
+    if isinstance(value, Tensor):
+        if value.free or not value.known or not all(d is None or type(d) is int for d in value.dims):
+            return None
+        return ("tensor", value.dims, value.channels_last)
+    if isinstance(value, FunctionValue) and not value.closure and value.bound_self is None:
+        return ("function", id(value.node))
+    if isinstance(value, Imported):
+        return ("imported", value.qualname)
+    return None
+
+
+def _memo_key(fn: FunctionValue, args, kwargs):
+    if fn.closure or fn.bound_self is not None or fn.is_lambda:
+        return None
+    parts = [_fingerprint(a) for a in args]
+    named = sorted((k, _fingerprint(v)) for k, v in kwargs.items())
+    if any(p is None for p in parts) or any(p is None for _, p in named):
+        return None
+    return (id(fn.node), tuple(parts), tuple(named))
+
+
+def _fresh(value):
+    """A cached result handed out again: tensors as new objects, like a new call's."""
+    if isinstance(value, Tensor):
+        return Tensor(value.dims, channels_last=value.channels_last)
+    if isinstance(value, tuple):
+        return tuple(_fresh(v) for v in value)
+    return value
 
 
 def _opaque_layer(ctx, cfg, inputs):

@@ -53,6 +53,8 @@ class Interpreter:
         self.budget = analysis.budget
         self.steps = 0
         self._strings: dict = {}  # literal strings, evaluated once per node (literal_eval is slow)
+        self._expression_handlers: dict = {}
+        self._statement_handlers: dict = {}
         from .calls import Calls
 
         self.calls = Calls(self)
@@ -128,7 +130,10 @@ class Interpreter:
         self.tick()
         if isinstance(stmt, cst.SimpleStatementLine):
             return self.exec_block(stmt.body, [st])
-        handler = getattr(self, "stmt_" + type(stmt).__name__, None)
+        kind = type(stmt)
+        handler = self._statement_handlers.get(kind, UNBOUND)
+        if handler is UNBOUND:
+            handler = self._statement_handlers[kind] = getattr(self, "stmt_" + kind.__name__, None)
         if handler is None:
             return [st]
         return handler(stmt, st)
@@ -502,7 +507,10 @@ class Interpreter:
     # ---------------------------------------------------------- expressions
     def eval(self, node, st: State) -> list:
         self.tick()
-        handler = getattr(self, "ex_" + type(node).__name__, None)
+        kind = type(node)
+        handler = self._expression_handlers.get(kind, UNBOUND)
+        if handler is UNBOUND:
+            handler = self._expression_handlers[kind] = getattr(self, "ex_" + kind.__name__, None)
         if handler is None:
             self.analysis.note_opaque(f"expression {type(node).__name__}")
             return [(st, opaque(type(node).__name__))]
