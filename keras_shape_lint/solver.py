@@ -9,7 +9,7 @@ from __future__ import annotations
 import z3
 
 # Candidate values tried, in order, when a witness picks a free value.
-SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2)
+SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3)
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 
@@ -135,7 +135,8 @@ def candidates_for(var, default=None, role: str = "int"):
     else:
         values = list(PLAIN_INTS)
         if isinstance(default, int) and not isinstance(default, bool):
-            values = [default] + [v for v in (1, 2, default * 2, 4, 3) if v != default] + values
+            nearby = (default + 1, default - 1, default + 2, default - 2, default * 2, default // 2)
+            values = [default] + [v for v in nearby + (1, 2, 4, 3) if v > 0 and v != default] + values
     seen = []
     for v in values:
         if v not in seen:
