@@ -305,6 +305,9 @@ def main(argv=None) -> int:
         return EXIT_ERROR
     for warning in settings.warnings:
         print(f"keras-shape-lint: warning: {warning}", file=sys.stderr)
+    if args.explain and settings.format != "text":
+        print(f"keras-shape-lint: warning: --explain applies to text output, not {settings.format}",
+              file=sys.stderr)
     try:
         files = discover(args.paths or ["."], settings.root, settings.exclude,
                          use_gitignore=not args.no_gitignore).files

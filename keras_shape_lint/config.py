@@ -190,8 +190,11 @@ def parse_table(text: str, label: str = "pyproject.toml") -> dict:
     body: list[str] = []
     first_line = 0
     inside = False
+    quote = None  # the delimiter of a multi-line string we are inside, if any
     for number, line in enumerate(lines, 1):
-        header = _HEADER.match(line)
+        was_inside_string = quote is not None
+        quote = _multiline_state(line, quote)
+        header = None if was_inside_string else _HEADER.match(line)
         if header:
             name = header.group(1).replace(" ", "").replace('"', "").replace("'", "")
             inside = name == ".".join(TABLE) and not line.lstrip().startswith("[[")
@@ -213,6 +216,34 @@ def parse_table(text: str, label: str = "pyproject.toml") -> dict:
         if key in table:
             raise reader.error(f"duplicate key {key!r}")
         table[key] = value
+
+
+def _multiline_state(line: str, quote: str | None) -> str | None:
+    """Track triple-quoted strings across lines: the open delimiter after ``line``, or None."""
+    i = 0
+    while i < len(line):
+        if quote is not None:
+            end = line.find(quote, i)
+            if end < 0:
+                return quote
+            i = end + 3
+            quote = None
+            continue
+        char = line[i]
+        if char == "#":
+            return None
+        if line.startswith('"""', i) or line.startswith("'''", i):
+            quote = line[i:i + 3]
+            i += 3
+            continue
+        if char in "\"'":  # a one-line string: skip to its end
+            end = i + 1
+            while end < len(line) and line[end] != char:
+                end += 2 if line[end] == "\\" and char == '"' else 1
+            i = end + 1
+            continue
+        i += 1
+    return quote
 
 
 class _Reader:

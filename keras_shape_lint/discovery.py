@@ -7,9 +7,9 @@ or paths that the project's ``.gitignore`` ignores (a useful subset of git's
 rules: ``*``, ``?``, ``[...]``, ``**``, a leading ``/`` to anchor, a trailing
 ``/`` for folders only, ``!`` to re-include, ``#`` comments).
 
-A file named on the command line is always checked unless an ``--exclude``
-glob (or the configuration's ``exclude``) matches it, as pre-commit names each
-staged file explicitly.
+A file or folder named on the command line is always checked unless an
+``--exclude`` glob (or the configuration's ``exclude``) matches it: pre-commit
+names each staged file explicitly, and excludes must still hold for them.
 """
 
 from __future__ import annotations
@@ -191,6 +191,9 @@ def discover(paths, root: Path, exclude=(), use_gitignore: bool = True) -> Disco
             continue
         path = Path(given)
         if path.is_dir():
+            if excluded(path, exclude, root):
+                result.skipped += 1
+                continue
             for found in _walk(path, root, exclude, gitignore, result):
                 add(found)
         elif path.exists():

@@ -91,7 +91,10 @@ class Source:
         return line[: len(line) - len(line.lstrip())]
 
     # ----------------------------------------------------------------- the merge
-    def merge_at(self, line: int, col: int) -> MergeSite | None:
+    def merge_at(self, line: int, col: int, merge: str | None = None) -> MergeSite | None:
+        """The merge expression starting at (line, col); with ``merge`` (the finding's
+        ``Add()`` or ```+```), only one that is that merge (a finding reported at a call
+        into another module points at the call, not at a merge)."""
         if self.tree is None:
             return None
         byte_col = len(self.line(line)[:col].encode("utf-8"))
@@ -108,7 +111,7 @@ class Source:
             if not isinstance(node, ast.expr) or node.lineno != line or node.col_offset != byte_col:
                 continue
             site = self._merge_site(node, statement)
-            if site is not None:
+            if site is not None and (merge is None or _same_merge(site.layer, merge)):
                 return site
         return None
 
@@ -188,6 +191,11 @@ class Source:
                     new += "  #" + comment
                 return Edit(node.lineno, node.lineno, [new])
         return None
+
+
+def _same_merge(layer: str, merge: str) -> bool:
+    """Does the merge read from the source (``Add``, ``+``) match the finding's (``Add()``, ```+```)?"""
+    return layer.lower() == merge.strip("`").removesuffix("()").split(".")[-1].lower()
 
 
 def _span(node: ast.AST) -> int:
@@ -415,9 +423,13 @@ def suggest(finding: Finding, text: str, data_format: str = "channels_last") -> 
     if finding.code in ("KSL901", "KSL902"):
         return None
     source = Source(text)
-    site = source.merge_at(finding.line, finding.col)
+    site = source.merge_at(finding.line, finding.col, finding.fields.get("merge"))
     if site is None:
-        return Suggestion("Make both inputs of this merge the same shape before merging.")
+        return Suggestion(
+            f"The {finding.fields.get('merge', 'merge')} is not on this line: the call here leads to it (the "
+            "message says where). Change the arguments passed here, or run --explain on the module that "
+            "holds the merge for a change there."
+        )
     try:
         if finding.code in ("KSL101", "KSL102", "KSL105"):
             suggestion = _suggest_channels(source, site, finding, data_format)
@@ -459,7 +471,7 @@ def _suggest_channels(source: Source, site: MergeSite, finding: Finding, data_fo
     shortcut_text = source.segment(branches.shortcut)
     if not additive:
         return Suggestion(
-            f"`{site.layer}` multiplies or combines element by element: size the branch that yields "
+            f"`{site.layer}` is not a residual sum, so a projection is not the fix: size the branch that yields "
             f"{branches.main_size} channels from the other input (for example `{shortcut_text}.shape"
             f"[{_channel_index(_data_format(site, data_format))}]`) instead of a separate argument, so both "
             "always agree."
@@ -539,7 +551,8 @@ def _project_identity(source, site, branches: Branches, prefix, rank, layout, st
         if imported is not None:
             edits.insert(0, imported)
     what = "a 1x1 convolution" if rank else "a Dense layer"
-    summary = (f"The shortcut `{shortcut}` is the block's input `{identity}` unchanged, so it keeps "
+    origin = "the block's input" if shortcut == identity else f"the block's input `{identity}`"
+    summary = (f"The shortcut `{shortcut}` is {origin}, unchanged, so it keeps "
                f"{branches.shortcut_size} channels while `{main}` has {branches.main_size}. Project the "
                f"shortcut with {what} to {channels} channels"
                + (f" and the main branch's stride `{stride}`" if stride else "")
@@ -848,9 +861,13 @@ def explain(finding: Finding, text: str, data_format: str = "channels_last") -> 
         out.append("    Raise the budgets (--max-paths, --timeout) or split the module; see "
                    f"{finding.rule.help_uri}.")
         return "\n".join(out)
-    site = source.merge_at(finding.line, finding.col) if source.tree is not None else None
-    merge_text = source.segment(site.node) if site is not None else fields.get("merge", "the merge")
-    out.append(f"    merge:       {_one_line(merge_text)}  (line {finding.line})")
+    site = source.merge_at(finding.line, finding.col, fields.get("merge")) if source.tree is not None else None
+    if site is not None:
+        out.append(f"    merge:       {_one_line(source.segment(site.node))}  (line {finding.line})")
+    else:
+        statement = source.line(finding.line).split("  #")[0].strip()
+        out.append(f"    merge:       {fields.get('merge', 'a merge')}, reached through "
+                   f"`{_one_line(statement)}` (line {finding.line})")
     what = "channels" if finding.code in ("KSL101", "KSL102", "KSL105") else fields.get("axis", "size")
     names = [source.segment(o) for o in site.operands] if site is not None and len(site.operands) >= 2 else []
     left_name = f"`{_one_line(names[0])}`" if names else "first input"

@@ -171,9 +171,9 @@ def sarif_log(reports: list[FileReport], root: Path, notifications=(), successfu
                 "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding.code, uri, source, occurrence)},
                 "properties": _result_properties(finding),
             }
-            related = [
+            related = [  # the calls that lead to the merge, where they are in this file
                 _location(uri, base, site.line, message=f"calls {site.function}()", location_id=i)
-                for i, site in enumerate(finding.call_chain)
+                for i, site in enumerate(finding.call_chain) if not getattr(site, "file", "")
             ]
             if related:
                 result["relatedLocations"] = related
@@ -201,10 +201,11 @@ def sarif_log(reports: list[FileReport], root: Path, notifications=(), successfu
 
 
 def _result_properties(finding: Finding) -> dict:
+    plain = finding.to_json()
     properties: dict = {
-        "pathCondition": list(finding.path_condition),
-        "callChain": [{"function": site.function, "line": site.line} for site in finding.call_chain],
-        "witness": finding.witness.to_json() if finding.witness is not None else None,
+        "pathCondition": plain["path_condition"],
+        "callChain": plain["call_chain"],
+        "witness": plain["witness"],
     }
     for key in ("merge", "left", "right", "axis"):
         if key in finding.fields:
