@@ -52,7 +52,9 @@ class Interpreter:
         self.analysis = analysis
         self.budget = analysis.budget
         self.steps = 0
-        self._strings: dict = {}  # literal strings, evaluated once per node (literal_eval is slow)
+        # facts about nodes computed once (literal strings: literal_eval is slow), keyed by
+        # id with the node kept alive beside its fact
+        self._node_facts: dict = {}
         self._expression_handlers: dict = {}
         self._statement_handlers: dict = {}
         from .calls import Calls
@@ -556,13 +558,13 @@ class Interpreter:
         return [(st, opaque("complex"))]
 
     def ex_SimpleString(self, node, st):
-        cached = self._strings.get(id(node))
+        cached = self._node_facts.get(id(node))
         if cached is None:
             try:
                 value = node.evaluated_value
             except Exception:
                 value = None
-            cached = self._strings[id(node)] = (node, value)  # the node kept alive with its id
+            cached = self._node_facts[id(node)] = (node, value)  # the node kept alive with its id
         value = cached[1]
         return [(st, value if isinstance(value, str) else opaque("string"))]
 
@@ -690,9 +692,11 @@ class Interpreter:
                 out.extend(self.eval(node.body if taken else node.orelse, s2))
         return out
 
-    @staticmethod
-    def _has_calls(node) -> bool:
-        return bool(_find_calls(node))
+    def _has_calls(self, node) -> bool:
+        found = self._node_facts.get(("calls", id(node)))
+        if found is None:
+            found = self._node_facts[("calls", id(node))] = (node, bool(_find_calls(node)))
+        return found[1]
 
     def ex_BooleanOperation(self, node, st):
         out = []
