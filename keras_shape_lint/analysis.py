@@ -67,6 +67,7 @@ class Analysis:
         self.internal_errors: list = []
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
+        self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
         self.deadline = time.monotonic() + self.options.time_budget_s
 
     # ---------------------------------------------------------------- notes
@@ -144,8 +145,17 @@ class Analysis:
                 entries.append(value)
         return entries
 
+    def data_input(self, dims) -> Tensor:
+        """The data-time shadow of a new ``Input`` whose ``None`` sizes become symbols."""
+        number = len(self.data_inputs) + 1
+        shadow = Tensor(tuple(S.dynamic_int(f"input{number}.shape[{i + 1}]") if d is None else d
+                              for i, d in enumerate(dims)))
+        self.data_inputs.append(shadow)
+        return shadow
+
     def _run_entry(self, interp: Interpreter, entry, module_scope: dict):
         interp.steps = 0  # the step budget is per entry point
+        self.data_inputs = []
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
         self.entry_name = entry.name
@@ -197,8 +207,12 @@ class Analysis:
         return {p.name: p.default for p in self.free_params if p.default is not _MISSING}
 
     # ------------------------------------------------------------ witnesses
-    def witness(self, terms, soft=()) -> dict | None:
-        """Concrete entry arguments satisfying ``terms`` (None if none found)."""
+    def witness(self, terms, soft=(), with_data: bool = False) -> dict | None:
+        """Concrete entry arguments satisfying ``terms`` (None if none found).
+
+        ``with_data`` adds the sizes of the data fed to each ``Input`` whose
+        shape has ``None`` in it (under ``"data"``).
+        """
         if time.monotonic() > self.deadline:
             return None
         free = []
@@ -217,6 +231,9 @@ class Analysis:
                 free.append((param.name, value._bool, None, "bool"))
             elif S.is_sym(value):
                 free.append((param.name, value, param.default, "int"))
+        data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
+        free += [(None, dim, None, "spatial") for dim in data_dims]
+        terms = list(terms) + [dim >= 1 for dim in data_dims]
         model = self.solver.model(terms, preference_groups(free, soft))
         if model is None:
             return None
@@ -225,6 +242,8 @@ class Analysis:
             value = _witness_value(param, model)
             if value is not _MISSING:
                 groups.setdefault("call" if param.group == "call" else "args", {})[param.name] = value
+        if with_data:
+            groups["data"] = [[None] + [_evaluate(d, model) for d in shadow.dims] for shadow in self.data_inputs]
         return groups
 
     # ------------------------------------------------------------- results
@@ -241,6 +260,8 @@ class Analysis:
             fields["when"] = (" when " + " and ".join(draft.decisions)) if draft.decisions else ""
             fields["chain"] = _chain_text(draft.entry, chain) + elsewhere
             shown = {**draft.witness_args.get("args", {}), **draft.witness_args.get("call", {})}
+            for number, shape in enumerate(draft.witness_args.get("data", ()), 1):
+                shown[f"data for input {number}"] = {"shape": shape}
             fields["example"] = _example_text(shown, draft.decisions, draft.extra.get("defaults", {}))
             out.append(Finding(
                 code=draft.code,
@@ -249,7 +270,8 @@ class Analysis:
                 fields=fields,
                 path_condition=list(draft.decisions),
                 call_chain=chain,
-                witness=Witness(draft.entry, draft.witness_args.get("args", {}), draft.witness_args.get("call")),
+                witness=Witness(draft.entry, draft.witness_args.get("args", {}), draft.witness_args.get("call"),
+                                draft.witness_args.get("data")),
             ))
         out.sort(key=lambda f: (f.line, f.col, f.code))
         return out

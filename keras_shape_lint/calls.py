@@ -87,18 +87,29 @@ class Calls:
 
     # --------------------------------------------------------------- layers
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs) -> object:
-        ctx = LayerContext(self, st, node, self.display(layer))
-        try:
-            result = layer.model.apply(ctx, layer.config, inputs)
-        except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
-            self.analysis.note_internal(f"{layer.model.name}: {type(error).__name__}: {error}")
-            return ctx.opaque(f"{layer.model.name} transfer failed")
-        return result
+        return self._apply(layer.model, layer.config, inputs, st, node, self.display(layer))
 
     def merge_operator(self, symbol, tensors, st, node):
-        model = layers.lookup("python.<operator>")
-        ctx = LayerContext(self, st, node, f"`{symbol}`")
-        return model.apply(ctx, {}, tuple(tensors))
+        return self._apply(layers.lookup("python.<operator>"), {}, tuple(tensors), st, node, f"`{symbol}`")
+
+    def _apply(self, model, cfg, inputs, st, node, display):
+        ctx = LayerContext(self, st, node, display)
+        try:
+            result = model.apply(ctx, cfg, inputs)
+        except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
+            self.analysis.note_internal(f"{model.name}: {type(error).__name__}: {error}")
+            return ctx.opaque(f"{model.name} transfer failed")
+        shadows = _shadows(inputs)
+        if shadows is not None and isinstance(result, Tensor) and result.shadow is None:
+            # the same layer on the data-time sizes (the merge checks there are KSL106)
+            shadow_ctx = LayerContext(self, st, node, display, real=inputs)
+            try:
+                shadow = model.apply(shadow_ctx, cfg, shadows)
+            except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError):
+                shadow = None
+            if isinstance(shadow, Tensor) and shadow.known and shadow is not result:
+                result.shadow = shadow
+        return result
 
     def display(self, layer: LayerValue) -> str:
         """How a merge is named in messages: ``Add()``, ``layers.add()``."""
@@ -288,6 +299,19 @@ def _is_generator(node) -> bool:
             node.visit(_Visitor())
         _GENERATORS[key] = (node, bool(found))
     return _GENERATORS[key][1]
+
+
+def _shadows(inputs):
+    """The inputs with each tensor replaced by its data-time shadow; None if none has one."""
+    from .values import ListValue
+
+    if isinstance(inputs, Tensor):
+        return inputs.shadow
+    items = inputs.items if isinstance(inputs, ListValue) else inputs if isinstance(inputs, tuple) else None
+    if not items or not any(isinstance(t, Tensor) and t.shadow is not None for t in items):
+        return None
+    replaced = [t.shadow if isinstance(t, Tensor) and t.shadow is not None else t for t in items]
+    return ListValue(replaced) if isinstance(inputs, ListValue) else tuple(replaced)
 
 
 def _fingerprint(value):

@@ -124,6 +124,37 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             st.add(False)
 
 
+def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=None) -> None:
+    """KSL106: sizes Keras does not know at build time (None) differ once data flows.
+
+    ``shadows`` are the merge inputs with those sizes as symbols, ``reals``
+    what Keras sees; only pairs that Keras skipped at build time are checked.
+    """
+    if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks:
+        return
+    kind = "elementwise" if kind == "additive" else kind
+    tainted = any(c.branch and c.opaque for c in st.pc)
+    for real, shadow in zip(reals[1:], shadows[1:]):
+        if real is None:
+            return
+        real_pairs = aligned_pairs(kind, reals[0], real, axis)
+        shadow_pairs = aligned_pairs(kind, shadows[0], shadow, axis)
+        if len(real_pairs) != len(shadow_pairs):
+            continue
+        for (role, index, ra, rb), (_, _, a, b) in zip(real_pairs, shadow_pairs):
+            if (ra is not None and rb is not None) or a is None or b is None:
+                continue
+            fail = _fail_term(a, b)
+            if fail is False or analysis.solver.check_path(st.pc, [fail]) is not True:
+                continue
+            if tainted or _depends_on_opaque(fail, st.pc):
+                continue
+            witness = analysis.witness([c.term for c in st.pc] + [fail], with_data=True)
+            if witness is not None:
+                _report(analysis, st, node, "KSL106", display, a, b, _axis_name(role, index), witness)
+                return
+
+
 def _check_broadcast(analysis, st, node, display, pairs) -> None:
     """KSL105: Keras silently broadcasts a 1-channel input of Add/Subtract/Average."""
     for role, index, a, b in pairs:

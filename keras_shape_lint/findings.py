@@ -88,6 +88,18 @@ CODES: dict[str, Code] = {
             level="warning",
         ),
         Code(
+            "KSL106",
+            "merge sizes unknown at build time differ on data",
+            "{merge} may merge {axis} sizes {left} and {right}, which Keras only knows when data flows{when}: "
+            "the model builds, then fails on the first batch; it needs {left} == {right}{chain}{example}",
+            name="MergeDataSizesDiffer",
+            description=(
+                "An element-wise merge or a Concatenate receives inputs whose sizes are None when the "
+                "model is built (an Input with shape=(None, None, 3)) and differ once data flows, e.g. a "
+                "stride or pooling on one branch only. Keras builds the model; the first batch fails."
+            ),
+        ),
+        Code(
             "KSL901",
             "analysis incomplete: a budget was exhausted",
             "keras-shape-lint stopped early in {where}: {reason}",
@@ -126,12 +138,15 @@ class Witness:
     entry: str | None
     args: dict = field(default_factory=dict)
     call: dict | None = None  # for a layer class: the arguments of its call()
+    data: list | None = None  # KSL106: the shape of the data fed to each Input with None sizes
 
     def to_json(self) -> dict:
-        data = {"entry": self.entry, "args": self.args}
+        out = {"entry": self.entry, "args": self.args}
         if self.call is not None:
-            data["call"] = self.call
-        return data
+            out["call"] = self.call
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
 
 @dataclass

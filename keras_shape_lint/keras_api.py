@@ -56,7 +56,10 @@ def keras_input(calls, st, args, kwargs, node):
     if dims is None:
         calls.analysis.note_opaque("Input with an unknown shape")
         return Tensor(None)
-    return Tensor(dims)
+    tensor = Tensor(dims)
+    if None in dims:
+        tensor.shadow = calls.analysis.data_input(dims)
+    return tensor
 
 
 @api("keras.backend.int_shape", "keras.ops.shape", "tensorflow.shape", "keras.backend.shape")

@@ -7,12 +7,14 @@ from .values import ListValue, Tensor, Unknown
 
 
 class LayerContext:
-    def __init__(self, calls, state, node, display: str):
+    def __init__(self, calls, state, node, display: str, real=None):
         self._calls = calls
         self.analysis = calls.analysis
         self.state = state
         self.node = node
         self.display = display
+        # set when the layer runs on data-time sizes: the inputs Keras itself sees
+        self.real = real
 
     def tensor(self, value, rank: int | None = None) -> Tensor | None:
         if isinstance(value, Unknown):
@@ -46,11 +48,19 @@ class LayerContext:
         return None if single is None else (single,) * n
 
     def assume(self, term) -> None:
+        if self.real is not None and not S.is_sym(term):
+            return  # Keras does not check sizes it does not know at build time
         if term is False:
             # Keras itself rejects this configuration: the path cannot go on
             self.state.add(False)
             return
         self.state.add(term)
+
+    def proves(self, term) -> bool:
+        """Does ``term`` hold on every input that reaches this point?"""
+        if not S.is_sym(term):
+            return bool(term)
+        return self.analysis.solver.check_path(self.state.pc, [S.neg(term)]) is False
 
     def channels_last(self, data_format) -> bool:
         if isinstance(data_format, str):
@@ -58,8 +68,12 @@ class LayerContext:
         return self.analysis.options.data_format != "channels_first"
 
     def check_merge(self, kind: str, tensors, axis=None) -> None:
-        from .checks import check_merge
+        from .checks import check_data_merge, check_merge
 
+        if self.real is not None:
+            real = [self.tensor(t) for t in _items(self.real)]
+            check_data_merge(self.analysis, self.state, self.node, self.display, kind, tensors, real, axis)
+            return
         check_merge(self.analysis, self.state, self.node, self.display, kind, tensors, axis)
 
     def call(self, function, args):
@@ -74,3 +88,11 @@ class LayerContext:
     def opaque(self, reason: str) -> Tensor:
         self.analysis.note_opaque(reason)
         return Tensor(None, channels_last=self.channels_last(None))
+
+
+def _items(inputs):
+    if isinstance(inputs, ListValue):
+        return inputs.items
+    if isinstance(inputs, tuple):
+        return list(inputs)
+    return [inputs]

@@ -17,6 +17,8 @@ import itertools
 import z3
 
 OPAQUE_PREFIX = "?"
+# sizes Keras leaves unknown (None) until data flows: chosen by the data, not the code
+DYNAMIC_PREFIX = "~"
 _opaque_ids = itertools.count(1)
 
 
@@ -40,6 +42,10 @@ def free_int(name: str) -> z3.ArithRef:
 
 def free_bool(name: str) -> z3.BoolRef:
     return z3.Bool(name)
+
+
+def dynamic_int(name: str) -> z3.ArithRef:
+    return z3.Int(DYNAMIC_PREFIX + name)
 
 
 def opaque_int(label: str = "") -> z3.ArithRef:
@@ -315,7 +321,9 @@ def _show(term) -> tuple[str, int]:
         return "False", 9
     if z3.is_const(term):
         name = term.decl().name()
-        return ("?" if is_opaque_name(name) else name), 9
+        if is_opaque_name(name):
+            return "?", 9
+        return name.lstrip(DYNAMIC_PREFIX), 9
     kind = term.decl().kind()
     args = term.children()
     if kind in (z3.Z3_OP_TO_REAL,):

@@ -24,7 +24,7 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -33,6 +33,9 @@ class Tensor:
         self.channels_last = channels_last
         self._channels = None
         self._source = None
+        # where Keras knows a size only when data flows (None), the same tensor with
+        # those sizes as symbols, so a mismatch that only data reveals can be seen
+        self.shadow = None
 
     @classmethod
     def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":

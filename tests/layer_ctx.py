@@ -43,6 +43,15 @@ class LayerCtx:
     def assume(self, term):
         self.assumptions.append(term)
 
+    def proves(self, term):
+        import z3
+
+        if not S.is_sym(term):
+            return bool(term)
+        solver = z3.Solver()
+        solver.add(*[a for a in self.assumptions if S.is_sym(a)], z3.Not(term))
+        return solver.check() == z3.unsat
+
     def channels_last(self, data_format):
         return (data_format or self.image_data_format) != "channels_first"
 

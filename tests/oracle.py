@@ -283,6 +283,23 @@ def assert_merge_error_at(error: BaseException | None, path: Path, line: int) ->
     )
 
 
+def merge_error_line(error: BaseException | None, path: Path) -> tuple[bool, int | None]:
+    """Whether ``error`` is (or wraps) Keras's merge ValueError, and the innermost line of
+    ``path`` in its traceback (None when the traceback never passes through ``path``).
+
+    The same reading of a traceback as ``assert_merge_error_at``, for callers that ask
+    *where* a merge failed instead of asserting one line (mutation testing).
+    """
+    if error is None:
+        return False, None
+    lines: list[int] = []
+    for candidate in _exception_chain(error):
+        lines = frames_in(candidate, path) or lines
+        if isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)):
+            return True, (lines[-1] if lines else None)
+    return False, (lines[-1] if lines else None)
+
+
 def _format(error: BaseException) -> str:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return text[-4000:]
@@ -294,6 +311,12 @@ def check_finding(path: Path, finding: dict) -> None:
     KSL101-104: the merge raises at its line.  KSL105: the build succeeds and the
     merge at that line really received one single-channel input and one wider.
     """
+    if finding["code"] == "KSL106":
+        witness = finding.get("witness")
+        outcome = build_from_witness(path, witness)
+        assert outcome.error is None, f"KSL106 witness did not build: {_format(outcome.error)}"
+        _assert_data_fails(outcome.result, witness["data"])
+        return
     if finding["code"] == "KSL105":
         with recorded_merges() as merges:
             outcome = build_from_witness(path, finding.get("witness"))
@@ -305,6 +328,23 @@ def check_finding(path: Path, finding: dict) -> None:
         return
     outcome = build_from_witness(path, finding.get("witness"))
     assert_merge_error_at(outcome.error, path, finding["line"])
+
+
+DATA_ERROR = re.compile(r"[Ii]ncompatible shapes|broadcast|must match|do not match|Dimensions? .* must be")
+
+
+def _assert_data_fails(model, shapes) -> None:
+    """The built model fails on data of the witness's sizes (one sample)."""
+    import numpy as np
+
+    assert isinstance(model, keras().Model), f"the entry returned {type(model).__name__}, not a Model"
+    batch = [np.zeros([1] + list(shape[1:]), dtype="float32") for shape in shapes]
+    try:
+        model(batch[0] if len(batch) == 1 else batch)
+    except Exception as error:  # noqa: BLE001 -- the failure is the point
+        assert DATA_ERROR.search(str(error)), f"failed, but not on shapes: {str(error)[:500]}"
+        return
+    raise AssertionError(f"the model ran on data of shapes {shapes}")
 
 
 def _broadcasts_one_channel(shapes) -> bool:

@@ -26,6 +26,7 @@ The ``ctx`` argument offers (see :class:`keras_shape_lint.interpreter.LayerConte
   (e.g. group divisibility); the path continues under that assumption and
   witnesses satisfy it.
 - ``ctx.channels_last(cfg.get("data_format"))`` -> bool.
+- ``ctx.proves(term)`` -> bool: ``term`` holds on every input reaching the layer.
 - ``ctx.check_merge(kind, tensors, axis=None)``: run the merge checks
   (``kind`` is "elementwise" or "concat").
 - ``ctx.call(function, args)``: call a Python callable (for ``Lambda``).

@@ -44,12 +44,12 @@ def elementwise_shape(ctx, tensors):
             if position < offset:
                 continue
             other = t.dims[position - offset]
-            dim = _broadcast(dim, other)
+            dim = _broadcast(ctx, dim, other)
         out.append(dim)
     return tuple(out)
 
 
-def _broadcast(a, b):
+def _broadcast(ctx, a, b):
     if a is None or b is None:
         return None
     if isinstance(a, int) and a == 1:
@@ -58,6 +58,8 @@ def _broadcast(a, b):
         return a
     if a is b or (not S.is_sym(a) and not S.is_sym(b)):
         return a
+    if ctx.proves(S.eq(a, b)):
+        return a  # the usual case, and a much shorter term than the one below
     return S.ite(S.eq(a, 1), b, a)
 
 
