@@ -89,8 +89,9 @@ class Calls:
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs) -> object:
         return self._apply(layer.model, layer.config, inputs, st, node, self.display(layer))
 
-    def merge_operator(self, symbol, tensors, st, node):
-        return self._apply(layers.lookup("python.<operator>"), {}, tuple(tensors), st, node, f"`{symbol}`")
+    def merge_operator(self, symbol, tensors, st, node, display=None):
+        model = layers.lookup("python.<operator>")
+        return self._apply(model, {}, tuple(tensors), st, node, display or f"`{symbol}`")
 
     def _apply(self, model, cfg, inputs, st, node, display):
         ctx = LayerContext(self, st, node, display)

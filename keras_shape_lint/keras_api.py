@@ -193,3 +193,38 @@ for _name in _UNARY:
     for _module in ("keras.activations", "keras.ops", "keras.ops.nn", "tensorflow.nn", "tensorflow.math",
                     "tensorflow"):
         FUNCTIONS.setdefault(f"{_module}.{_name}", _same_shape)
+
+
+def _binary_merge(symbol, name):
+    def merge(calls, st, args, kwargs, node):
+        operands = list(args[:2]) + [kwargs[k] for k in ("x1", "x2", "x", "y") if k in kwargs][: 2 - len(args[:2])]
+        if len(operands) != 2:
+            return opaque("element-wise function arguments")
+        tensors = [v.as_tensor() if isinstance(v, Unknown) else v for v in operands]
+        if not all(isinstance(t, Tensor) for t in tensors):
+            # a tensor and a number: the tensor's shape
+            tensor = next((t for t in tensors if isinstance(t, Tensor)), None)
+            return tensor if tensor is not None else opaque("element-wise function of non-tensors")
+        return calls.merge_operator(symbol, tensors, st, node, f"{name}()")
+
+    return merge
+
+
+for _symbol, _names in (("+", ("add",)), ("-", ("subtract",)), ("*", ("multiply",))):
+    for _name in _names:
+        for _module in ("keras.ops", "tensorflow", "tensorflow.math"):
+            FUNCTIONS[f"{_module}.{_name}"] = _binary_merge(_symbol, _name)
+
+
+def _concatenate_function(default_axis):
+    def concat(calls, st, args, kwargs, node):
+        values = args[0] if args else kwargs.get("values", kwargs.get("xs"))
+        axis = args[1] if len(args) > 1 else kwargs.get("axis", default_axis)
+        model = layers.lookup("keras.layers.Concatenate")
+        return calls.apply_layer(LayerValue(model, {"axis": axis}, node), values, st, node, {})
+
+    return concat
+
+
+FUNCTIONS["keras.ops.concatenate"] = _concatenate_function(0)
+FUNCTIONS["tensorflow.concat"] = _concatenate_function(REQUIRED)

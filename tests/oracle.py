@@ -35,11 +35,13 @@ FIXTURES_DIR = REPO_ROOT / "fixtures"
 
 # The errors Keras 3 raises when a merge's inputs do not fit together:
 # element-wise merge layers (Add, Subtract, ..., and their functional forms),
-# Concatenate / concatenate, and the KerasTensor operators (x + y, x * y, ...).
+# Concatenate / concatenate, the KerasTensor operators (x + y, x * y, ...) and keras.ops
+# (ops.add broadcasts like the operators; ops.concatenate has its own message).
 MERGE_ERROR = re.compile(
     r"Inputs have incompatible shapes"
     r"|A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis"
     r"|Cannot broadcast shape"
+    r"|Every value in `xs` must have the same shape except on the `axis` dim"
 )
 
 _EXPECTATION = re.compile(r"^#\s*(KSL\d{3}(?:[\s,]+KSL\d{3})*)\s*$")
