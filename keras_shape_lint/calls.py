@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import keras_api, layers
+from . import symbolic as S
 from .layer_context import LayerContext
 from .values import (
     BoundMethod,
@@ -325,7 +326,11 @@ def _fingerprint(value):
     if isinstance(value, Tensor):
         if value.free or not value.known or not all(d is None or type(d) is int for d in value.dims):
             return None
-        return ("tensor", value.dims, value.channels_last)
+        shadow = None
+        if value.shadow is not None:
+            # data-time sizes depend only on the data, whatever the path: same terms, same result
+            shadow = tuple(_Term(d) if S.is_sym(d) else d for d in value.shadow.dims or ())
+        return ("tensor", value.dims, value.channels_last, shadow)
     if isinstance(value, FunctionValue) and not value.closure and value.bound_self is None:
         return ("function", id(value.node))
     if isinstance(value, Imported):
@@ -343,10 +348,27 @@ def _memo_key(fn: FunctionValue, args, kwargs):
     return (id(fn.node), tuple(parts), tuple(named))
 
 
+class _Term:
+    """A z3 term as a dictionary key: z3 shares equal terms, so their ids are equal."""
+
+    __slots__ = ("term",)
+
+    def __init__(self, term):
+        self.term = term
+
+    def __hash__(self):
+        return self.term.get_id()
+
+    def __eq__(self, other):
+        return isinstance(other, _Term) and self.term.eq(other.term)
+
+
 def _fresh(value):
     """A cached result handed out again: tensors as new objects, like a new call's."""
     if isinstance(value, Tensor):
-        return Tensor(value.dims, channels_last=value.channels_last)
+        fresh = Tensor(value.dims, channels_last=value.channels_last)
+        fresh.shadow = value.shadow
+        return fresh
     if isinstance(value, tuple):
         return tuple(_fresh(v) for v in value)
     return value

@@ -129,7 +129,11 @@ def _tensor_operation(interp, op, left, right, st, node):
             return opaque(f"tensor operator {op}")
         return interp.calls.merge_operator(symbol, [left if left is tensor else other.as_tensor(), right if right is tensor else other.as_tensor()], st, node)
     if _is_number(other) and op in ("Add", "Subtract", "Multiply", "Divide", "Power", "FloorDivide", "Modulo"):
-        return Tensor(tensor.dims) if tensor.known else tensor
+        if not tensor.known:
+            return tensor
+        result = Tensor(tensor.dims, channels_last=tensor.channels_last)
+        result.shadow = tensor.shadow
+        return result
     return opaque(f"tensor operator {op}")
 
 

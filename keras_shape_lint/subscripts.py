@@ -10,7 +10,11 @@ def subscript(interp, st, value, keys):
     if isinstance(value, Unknown) and any(isinstance(k, Slice) or k is ELLIPSIS or k is None for k in keys):
         value = value.as_tensor()
     if isinstance(value, Tensor):
-        return slice_tensor(value, keys)
+        result = slice_tensor(value, keys)
+        if value.shadow is not None and isinstance(result, Tensor):
+            shadow = slice_tensor(value.shadow, keys)
+            result.shadow = shadow if isinstance(shadow, Tensor) and shadow.known else None
+        return result
     if len(keys) != 1:
         return opaque("multi-dimensional subscript")
     key = keys[0]

@@ -42,6 +42,7 @@ MERGE_ERROR = re.compile(
     r"|A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis"
     r"|Cannot broadcast shape"
     r"|Every value in `xs` must have the same shape except on the `axis` dim"
+    r"|Dimensions must be equal"  # TensorFlow tracing a layer's call(): x * self.gamma
 )
 
 _EXPECTATION = re.compile(r"^#\s*(KSL\d{3}(?:[\s,]+KSL\d{3})*)\s*$")
