@@ -52,14 +52,17 @@ _MISSING = object()
 
 
 class Analysis:
-    def __init__(self, module: cst.Module, options: Options | None = None, path: str | None = None):
+    def __init__(self, module: cst.Module, options: Options | None = None, path: str | None = None,
+                 tree=None):
         S.reset_caches()
         self.module = module
         self.path = path
+        self.tree = tree  # the standard library's syntax tree of the same text, if parsed
         self.suppress_checks = 0
         self.options = options or Options()
         self.budget = self.options
-        self.solver = Solver(self.options.timeout_ms)
+        self.deadline = time.monotonic() + self.options.time_budget_s
+        self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
         self.drafts: dict = {}
         self.opaque_reasons: Counter = Counter()
@@ -68,7 +71,6 @@ class Analysis:
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
-        self.deadline = time.monotonic() + self.options.time_budget_s
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -132,7 +134,7 @@ class Analysis:
 
     def _entry_points(self, module_scope: dict) -> list:
         """Top-level functions, and Keras layer or model classes, that nothing here uses."""
-        counts = _name_counts(self.module)
+        counts = _name_counts(self.tree if self.tree is not None else self.module.code)
         entries = []
         for stmt in self.module.body:
             if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) or counts[stmt.name.value] > 0:
@@ -422,17 +424,18 @@ def merge_sites(module: cst.Module) -> list:
     return sites
 
 
-def _name_counts(module: cst.Module) -> Counter:
+def _name_counts(tree) -> Counter:
     """How often each name is used, not counting definitions or ``f.__doc__ = ...`` edits.
 
-    Read with the standard library's parser, which is many times faster than
-    walking the libcst tree.
+    Read from the standard library's syntax tree (``tree``, or source text to
+    parse), which is many times faster to walk than the libcst tree.
     """
     counts: Counter = Counter()
-    try:
-        tree = ast.parse(module.code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return _AlwaysUsed()
+    if isinstance(tree, str):
+        try:
+            tree = ast.parse(tree)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return _AlwaysUsed()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             counts[node.id] += 1
@@ -456,19 +459,52 @@ class _AlwaysUsed(dict):
         return 1
 
 
-def analyse_text(text: str, options: Options | None = None, path: str | None = None):
+MAX_NESTING = 100  # deeper syntax trees are not analysed (KSL901): parsers and walks recurse
+
+
+def analyse_text(text: str, options: Options | None = None, path: str | None = None, tree=None):
     """Findings for one module's source text.
 
     The text is never executed.  ``path`` (where the text lives, if anywhere)
-    lets imports of the user's own modules be read from the project.
+    lets imports of the user's own modules be read from the project; ``tree``
+    is the standard library's syntax tree of ``text`` when the caller has it
+    (flake8 does).  Syntax errors give no findings: flake8 reports them itself.
     """
     if not frontend.mentions_keras(text):
         return [], None
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return [], None
+    if nesting_depth(tree, MAX_NESTING) > MAX_NESTING:
+        analysis = Analysis(cst.Module(body=[]), options, path)
+        analysis.note_budget(f"syntax nested deeper than {MAX_NESTING} levels")
+        return [], analysis
     module = frontend.parse(text)
     if module is None:
         return [], None
-    analysis = Analysis(module, options, path)
+    analysis = Analysis(module, options, path, tree)
     return analysis.run(), analysis
+
+
+def nesting_depth(tree, limit: int) -> int:
+    """How deeply the syntax tree nests, counted without recursion (stops past ``limit``).
+
+    ``a and b and c`` is one node here but a chain of nested nodes in libcst,
+    so a boolean operation counts as deep as it is long.
+    """
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
+        stack.extend((child, depth + step) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 __all__ = ["Analysis", "Options", "analyse_text", "ListValue", "Tensor"]

@@ -19,8 +19,9 @@ class KerasShapeChecker:
     report_incomplete = False
 
     def __init__(self, tree, lines=None, filename="(none)"):
-        # ``tree`` is required for flake8 to treat this as a tree plugin; the
-        # analysis parses ``lines`` with libcst instead.
+        # ``tree`` (the standard library's syntax tree) is what makes flake8 treat
+        # this as a tree plugin; the analysis parses ``lines`` with libcst too.
+        self.tree = tree
         self.lines = lines or []
         self.filename = filename
 
@@ -57,7 +58,7 @@ class KerasShapeChecker:
         text = "".join(self.lines)
         try:
             path = self.filename if self.filename not in ("stdin", "-", "(none)") else None
-            findings, analysis = analyse_text(text, self.options, path)
+            findings, analysis = analyse_text(text, self.options, path, self.tree)
         except RecursionError:
             findings, analysis = [], None
             if self.report_incomplete:
@@ -70,9 +71,8 @@ class KerasShapeChecker:
         for finding in findings:
             yield finding.line, finding.col, f"{finding.code} {finding.message}", type(self)
         if self.report_incomplete and analysis is not None:
-            stats = analysis.statistics()
-            if stats["budget"]:
-                reason = ", ".join(sorted(stats["budget"]))
+            if analysis.budget_notes:
+                reason = ", ".join(sorted(analysis.budget_notes))
                 yield 1, 0, f"KSL901 keras-shape-lint stopped early in module: {reason}", type(self)
-            if stats["internal_errors"]:
-                yield 1, 0, f"KSL902 keras-shape-lint could not analyse module: {stats['internal_errors'][0]}", type(self)
+            if analysis.internal_errors:
+                yield 1, 0, f"KSL902 keras-shape-lint could not analyse module: {analysis.internal_errors[0]}", type(self)

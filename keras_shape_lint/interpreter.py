@@ -26,6 +26,7 @@ from .values import (
     FunctionValue,
     Imported,
     InstanceValue,
+    LazyImport,
     ListValue,
     ModuleValue,
     ShapeOf,
@@ -237,23 +238,20 @@ class Interpreter:
             if value is None:
                 module = self._project_module(st, base, level) if (base or level) else None
                 if module is not None:
-                    value = module.info.scope.get(name, opaque(f"{name} not found in {base}"))
+                    value = LazyImport(module.loader, module.path, name)
             if value is None:
                 value = opaque(f"relative import {name}") if level else Imported(qualname)
             st.assign(bound, value)
         return [st]
 
     def _project_module(self, st, dotted, level):
-        """The user's module that an import names, loaded and executed, or None."""
+        """The user's module that an import names (read when first used), or None."""
         module = st.modules[-1]
         loader = module.loader if module is not None else None
         if loader is None:
             return None
         path = loader.resolve(dotted, level)
-        if path is None:
-            return None
-        info = loader.load(path)
-        return ModuleValue(info) if info is not None else None
+        return LazyImport(loader, path) if path is not None else None
 
     def stmt_Global(self, stmt, st):
         return [st]
@@ -376,6 +374,9 @@ class Interpreter:
         """Unroll a ``for`` loop over a concrete sequence or a symbolic range."""
         items = self.iterate_concrete(iterable)
         finished = []
+        if items is None and isinstance(iterable, range):
+            self.analysis.note_budget("loop unrolling")
+            return []
         if items is not None:
             if len(items) > self.budget.max_unroll:
                 self.analysis.note_budget("loop unrolling")
@@ -532,9 +533,11 @@ class Interpreter:
     def ex_Name(self, node, st):
         name = node.value
         try:
-            return [(st, st.lookup(name))]
+            value = st.lookup(name)
         except KeyError:
             pass
+        else:
+            return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
         from .pybuiltins import BUILTINS
 
         if name in BUILTINS:
@@ -620,7 +623,7 @@ class Interpreter:
             for s, items in results:
                 if isinstance(element, cst.StarredDictElement):
                     for s2, value in self.eval(element.value, s):
-                        if isinstance(value, DictValue):
+                        if isinstance(value, DictValue) and items is not None:
                             nxt.append((s2, {**items, **value.items}))
                         else:
                             nxt.append((s2, None))

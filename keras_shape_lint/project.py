@@ -80,6 +80,11 @@ class ModuleLoader:
     def load(self, path: str) -> ModuleInfo | None:
         if self.depth >= _MAX_DEPTH or os.path.abspath(path) == self.importer:
             return None
+        import time
+
+        if time.monotonic() > self.analysis.deadline:
+            self.analysis.note_budget("time budget (imports)")
+            return None
         try:
             status = os.stat(path)
         except OSError:

@@ -141,6 +141,8 @@ def _extremum(pick):
             if not (isinstance(item, (int, float)) or S.is_sym(item)):
                 return opaque("max/min of non-numbers")
             numbers.append(item)
+        if not numbers:
+            return opaque("max/min of nothing")
         result = numbers[0]
         for item in numbers[1:]:
             result = pick(result, item)

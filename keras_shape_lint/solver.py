@@ -6,6 +6,8 @@ or ``None`` (the solver gave up: treated as "not known", never as a finding).
 
 from __future__ import annotations
 
+import time
+
 import z3
 
 # Candidate values tried, in order, when a witness picks a free value.
@@ -15,12 +17,24 @@ PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 
 
 class Solver:
-    def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60):
+    def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60, deadline: float | None = None):
         self._solver = z3.Solver()
         self._solver.set("timeout", timeout_ms)
+        self.timeout_ms = timeout_ms
+        self.deadline = deadline  # time.monotonic() after which every query answers "unknown"
         self.max_preference_checks = max_preference_checks
         self.queries = 0
         self.unknowns = 0
+
+    def _time_left(self) -> bool:
+        """Shorten the next query's limit to the time left; False when none is."""
+        if self.deadline is None:
+            return True
+        left_ms = int((self.deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            return False
+        self._solver.set("timeout", max(1, min(self.timeout_ms, left_ms)))
+        return True
 
     def check(self, terms) -> bool | None:
         """Is the conjunction of ``terms`` satisfiable?"""
@@ -29,6 +43,9 @@ class Solver:
             return False
         if not terms:
             return True
+        if not self._time_left():
+            self.unknowns += 1
+            return None
         solver = self._solver
         solver.push()
         try:
@@ -56,7 +73,7 @@ class Solver:
         keeping the first that stays satisfiable.
         """
         terms = [t for t in terms if t is not True]
-        if any(t is False for t in terms):
+        if any(t is False for t in terms) or not self._time_left():
             return None
         solver = self._solver
         solver.push()
@@ -71,6 +88,9 @@ class Solver:
                     if budget <= 0:
                         break
                     budget -= 1
+                    if not self._time_left():
+                        budget = 0
+                        break
                     solver.push()
                     solver.add(candidate)
                     if self._verdict(solver.check()) is True:

@@ -68,7 +68,8 @@ def slice_tensor(tensor: Tensor, keys):
     if not tensor.known:
         if ELLIPSIS in keys or not plain:
             return opaque("slice of a tensor of unknown rank")
-        tensor.with_rank(len(plain) - 1)
+        if not tensor.with_rank(len(plain) - 1):
+            return opaque("slice of a tensor of another rank")
     dims = (None,) + tuple(tensor.dims)
     if ELLIPSIS in keys:
         at = keys.index(ELLIPSIS)
