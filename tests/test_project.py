@@ -52,3 +52,19 @@ def test_keras_agrees(monkeypatch):
         bad.build()
     frames = [(Path(f.filename).resolve(), f.lineno) for f in __import__("traceback").extract_tb(raised.tb)]
     assert (BLOCKS.resolve(), _line_of(BLOCKS, "layers.Add()")) in frames
+
+
+def test_the_command_line_reads_the_project_too():
+    def run(*paths):
+        return subprocess.run([sys.executable, "-m", "keras_shape_lint", "--format", "json", *map(str, paths)],
+                              capture_output=True, text=True, cwd=ROOT)
+
+    import json
+
+    flagged = run(PROJECT)
+    assert flagged.returncode == 1, flagged.stderr
+    findings = json.loads(flagged.stdout)
+    assert [(Path(f["path"]).name, f["line"], f["code"]) for f in findings] == [
+        ("model_bad.py", _line_of(PROJECT / "model_bad.py", "# KSL101"), "KSL101")]
+    clean = run(BLOCKS, PROJECT / "model_ok.py")
+    assert clean.returncode == 0 and json.loads(clean.stdout) == []
