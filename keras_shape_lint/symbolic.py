@@ -301,16 +301,37 @@ _BINARY = {
 }
 
 
+MAX_SHOWN = 240  # longer renderings are cut: a message must stay readable
+
+
 def show(value) -> str:
     """Render a value as Python-like source in the user's names."""
     if value is None:
         return "None"
     if not is_sym(value):
         return repr(value)
-    return _show(value)[0]
+    text = _show(value)[0]
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "\u2026"
+
+
+_SHOWN: dict = {}
 
 
 def _show(term) -> tuple[str, int]:
+    """Memoised per subterm: shared subterms (a size used on both sides of a
+    conditional) would otherwise be rendered once per path through the term."""
+    key = term.get_id()
+    found = _SHOWN.get(key)
+    if found is None or found[0] is not term and not found[0].eq(term):
+        found = (term, _render(term))
+        _SHOWN[key] = found
+        if len(_SHOWN) > 20000:
+            _SHOWN.clear()
+            _SHOWN[key] = found
+    return found[1]
+
+
+def _render(term) -> tuple[str, int]:
     if z3.is_int_value(term):
         return str(term.as_long()), 9
     if z3.is_rational_value(term):
