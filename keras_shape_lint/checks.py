@@ -34,6 +34,20 @@ class Draft:
     extra: dict = field(default_factory=dict)
 
 
+def _raw_input_dim(term) -> bool:
+    """Is this dim an input's own size, untouched by the code (``channels(x)``, ``input1.shape[1]``)?"""
+    if not S.is_sym(term) or not z3.is_const(term) or term.decl().kind() != z3.Z3_OP_UNINTERPRETED:
+        return False
+    name = term.decl().name()
+    return name.startswith("channels(") or ".shape[" in name
+
+
+def caller_contract(a, b) -> bool:
+    """Two inputs' own sizes, merged as they came: that they agree is the caller's contract
+    (``def difference(a, b): return a - b``), not something this code gets wrong."""
+    return _raw_input_dim(a) and _raw_input_dim(b) and not a.eq(b)
+
+
 def _fail_term(a, b):
     """Keras rejects the pair exactly when they differ and neither is 1."""
     if not S.is_sym(a) and not S.is_sym(b):
@@ -83,7 +97,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         pairs.extend(aligned_pairs(kind, tensors[0], other, axis))
     fails = []
     for role, index, a, b in pairs:
-        if a is None or b is None:
+        if a is None or b is None or caller_contract(a, b):
             continue
         fail = _fail_term(a, b)
         if fail is False:
@@ -142,7 +156,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
         if len(real_pairs) != len(shadow_pairs):
             continue
         for (role, index, ra, rb), (_, _, a, b) in zip(real_pairs, shadow_pairs):
-            if (ra is not None and rb is not None) or a is None or b is None:
+            if (ra is not None and rb is not None) or a is None or b is None or caller_contract(a, b):
                 continue
             fail = _fail_term(a, b)
             if fail is False or analysis.solver.check_path(st.pc, [fail]) is not True:
@@ -158,7 +172,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
 def _check_broadcast(analysis, st, node, display, pairs) -> None:
     """KSL105: Keras silently broadcasts a 1-channel input of Add/Subtract/Average."""
     for role, index, a, b in pairs:
-        if role != "channels" or a is None or b is None:
+        if role != "channels" or a is None or b is None or caller_contract(a, b):
             continue
         widened = S.disj(S.conj(S.eq(a, 1), S.ne(b, 1)), S.conj(S.eq(b, 1), S.ne(a, 1)))
         if widened is False or analysis.solver.check_path(st.pc, [widened]) is not True:
