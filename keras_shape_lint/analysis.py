@@ -71,6 +71,7 @@ class Analysis:
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
+        self.import_seconds = 0.0  # spent reading and running the project modules imported
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -101,7 +102,8 @@ class Analysis:
         from .project import ModuleLoader
 
         interp = self.interp = Interpreter(self)
-        self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path))
+        self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path),
+                               syntax=self.tree)
         start = State({}, self.main)
         self.entry_name = None
         self.free_params = []

@@ -132,7 +132,7 @@ class Calls:
         frame = bind_arguments(fn, args, kwargs)
         if frame is None:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
-        if _is_generator(fn.node):
+        if fn.module is not None and fn.name in fn.module.generators:
             return [(st, opaque("generator"))]
         key = _memo_key(fn, args, kwargs)
         if key is not None and key in self._memo:
@@ -277,30 +277,6 @@ def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:
     elif kwargs:
         return None
     return frame
-
-
-_GENERATORS: dict = {}
-
-
-def _is_generator(node) -> bool:
-    key = id(node)
-    if key not in _GENERATORS:
-        found = []
-
-        class _Visitor(cst.CSTVisitor):
-            def visit_Yield(self, _):
-                found.append(True)
-
-            def visit_FunctionDef(self, inner):
-                return inner is node
-
-            def visit_Lambda(self, _):
-                return False
-
-        if isinstance(node, cst.FunctionDef):
-            node.visit(_Visitor())
-        _GENERATORS[key] = (node, bool(found))
-    return _GENERATORS[key][1]
 
 
 def _shadows(inputs):

@@ -22,6 +22,8 @@ _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _FRAMEWORKS = ("keras", "tensorflow", "tf_keras")
 _INSTALLED = ("site-packages", "dist-packages")
 _MAX_DEPTH = 3
+_MAX_BYTES = 200_000  # larger modules are libraries, not blocks: left opaque
+_IMPORT_SHARE = 0.4  # at most this share of a file's time budget goes to reading imports
 
 # (path, mtime, size, data format) -> ModuleInfo
 _CACHE: dict = {}
@@ -82,12 +84,16 @@ class ModuleLoader:
             return None
         import time
 
-        if time.monotonic() > self.analysis.deadline:
-            self.analysis.note_budget("time budget (imports)")
+        analysis = self.analysis
+        if time.monotonic() > analysis.deadline or analysis.import_seconds > _IMPORT_SHARE * analysis.options.time_budget_s:
+            analysis.note_budget("time budget (imports)")
             return None
         try:
             status = os.stat(path)
         except OSError:
+            return None
+        if status.st_size > _MAX_BYTES:
+            analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
         key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
         if key in _CACHE:
@@ -98,12 +104,15 @@ class ModuleLoader:
                 text = handle.read()
         except (OSError, UnicodeDecodeError):
             return None
+        started = time.monotonic()
         tree = frontend.parse(text)
         if tree is None:
             return None
-        info = ModuleInfo(tree, path, scope={})
+        info = ModuleInfo(tree, path, scope={}, syntax=text)
         loader = ModuleLoader(self.analysis, path, self.depth + 1)
         self.analysis.execute_module(info, loader)
+        if self.depth == 0:
+            analysis.import_seconds += time.monotonic() - started
         _CACHE[key] = info
         return info
 

@@ -43,13 +43,16 @@ class ModuleInfo:
     keep one shared scope.
     """
 
-    __slots__ = ("tree", "path", "scope", "loader", "_positions")
+    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions")
 
-    def __init__(self, tree, path=None, scope=None, loader=None):
+    def __init__(self, tree, path=None, scope=None, loader=None, syntax=None):
         self.tree = tree
         self.path = path
         self.scope = scope
         self.loader = loader
+        # names of the functions that yield (their calls are opaque), read from the
+        # standard library's syntax tree ``syntax`` of the same text
+        self.generators = generator_names(syntax if syntax is not None else tree.code)
         self._positions = None
 
     def positions(self):
@@ -58,6 +61,29 @@ class ModuleInfo:
 
             self._positions = positions(self.tree)
         return self._positions
+
+
+def generator_names(syntax) -> frozenset:
+    """Names of the functions (and lambdas: never) whose own body yields."""
+    import ast
+
+    if isinstance(syntax, str):
+        try:
+            syntax = ast.parse(syntax)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return frozenset()
+    names = set()
+    for node in ast.walk(syntax):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack = list(node.body)
+            while stack:
+                inner = stack.pop()
+                if isinstance(inner, (ast.Yield, ast.YieldFrom)):
+                    names.add(node.name)
+                    break
+                if not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                    stack.extend(ast.iter_child_nodes(inner))
+    return frozenset(names)
 
 
 class State:
