@@ -22,8 +22,6 @@ from .values import (
     opaque,
 )
 
-KERAS_LAYER_BASES = ("keras.layers.Layer", "keras.Layer", "keras.Model", "keras.models.Model")
-
 
 class Calls:
     def __init__(self, interp):
@@ -118,7 +116,7 @@ class Calls:
         node = layer.call_node
         if node is None:
             return layer.model.name
-        return _DisplayCache.text(self.analysis.module, node)
+        return merge_display(self.analysis.module, node)
 
     # ---------------------------------------------------------- user code
     def call_user(self, fn: FunctionValue, args, kwargs, st, node) -> list:
@@ -360,17 +358,13 @@ def _as_results(st, value) -> list:
     return [(st, value)]
 
 
-class _DisplayCache:
-    @staticmethod
-    def text(module, node) -> str:
-        func = node.func if isinstance(node, cst.Call) else node
-        if isinstance(func, cst.Call):
-            func = func.func
-            suffix = "()"
-        else:
-            suffix = "()"
-        if isinstance(func, cst.Attribute):
-            return func.attr.value + suffix
-        if isinstance(func, cst.Name):
-            return func.value + suffix
-        return module.code_for_node(func)[:40]
+def merge_display(module, node) -> str:
+    """A merge as messages name it: ``Add()`` for ``layers.Add(...)``, ``add()`` for ``layers.add``."""
+    func = node.func if isinstance(node, cst.Call) else node
+    if isinstance(func, cst.Call):
+        func = func.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value + "()"
+    if isinstance(func, cst.Name):
+        return func.value + "()"
+    return module.code_for_node(func)[:40]

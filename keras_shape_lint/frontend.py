@@ -73,6 +73,3 @@ def positions(module: cst.Module) -> dict:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     return wrapper.resolve(PositionProvider)
 
-
-def source_of(module: cst.Module, node: cst.CSTNode) -> str:
-    return module.code_for_node(node)

@@ -28,7 +28,6 @@ from .values import (
     InstanceValue,
     LazyImport,
     ListValue,
-    ModuleValue,
     ShapeOf,
     Slice,
     Tensor,
@@ -39,10 +38,6 @@ from .values import (
 
 class BudgetExceeded(Exception):
     """Raised when the step budget of one analysis is spent."""
-
-
-class StopPath(Exception):
-    """Internal: this path cannot continue (e.g. an unsupported construct)."""
 
 
 UNBOUND = object()

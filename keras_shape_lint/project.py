@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from . import frontend
-from .state import ModuleInfo, State
+from .state import ModuleInfo
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _FRAMEWORKS = ("keras", "tensorflow", "tf_keras")

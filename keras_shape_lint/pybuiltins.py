@@ -11,7 +11,6 @@ from .values import (
     InstanceValue,
     ListValue,
     ShapeOf,
-    Tensor,
     Unknown,
     opaque,
 )
@@ -346,9 +345,6 @@ def _prod(calls, st, args, kwargs, node):
         total = S.mul(total, item)
     return total
 
-
-def tensor_like(value) -> bool:
-    return isinstance(value, (Tensor, Unknown))
 
 
 @builtin("numpy.linspace", table=LIBRARY)
