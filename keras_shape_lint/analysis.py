@@ -21,22 +21,11 @@ from . import symbolic as S
 from .checks import Draft, preference_groups
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
+from .options import Options
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .calls import lookup_class_attribute
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
-
-
-@dataclass
-class Options:
-    data_format: str = "channels_last"
-    max_paths: int = 32
-    max_steps: int = 200_000
-    max_call_depth: int = 16
-    max_unroll: int = 512
-    max_symbolic_unroll: int = 4
-    timeout_ms: int = 200
-    time_budget_s: float = 5.0
 
 
 @dataclass

@@ -8,7 +8,8 @@ through stdin), never raises into flake8, and reports incomplete analyses
 from __future__ import annotations
 
 from . import __version__
-from .analysis import Options, analyse_text
+from .options import Options
+from .prefilter import mentions_keras
 
 
 class KerasShapeChecker:
@@ -56,7 +57,11 @@ class KerasShapeChecker:
 
     def run(self):
         text = "".join(self.lines)
+        if not mentions_keras(text):
+            return  # the analyser (libcst, z3) is imported only for files that name Keras
         try:
+            from .analysis import analyse_text
+
             path = self.filename if self.filename not in ("stdin", "-", "(none)") else None
             findings, analysis = analyse_text(text, self.options, path, self.tree)
         except RecursionError:

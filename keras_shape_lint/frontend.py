@@ -12,8 +12,7 @@ import re
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-# Any of these words must appear for a file to be worth parsing.
-_KERAS_HINT = re.compile(r"\b(keras|tensorflow|tf_keras)\b")
+from .prefilter import mentions_keras  # noqa: F401  (re-exported)
 
 # Prefixes that all mean "the Keras API", mapped to one spelling.
 _ALIASES = (
@@ -30,11 +29,6 @@ _ALIASES = (
 _LAYER_SUBMODULES = re.compile(
     r"^keras\.layers\.(?:[a-z_]+\.)+(?=[A-Z]|add$|subtract$|multiply$|average$|maximum$|minimum$|concatenate$)"
 )
-
-
-def mentions_keras(text: str) -> bool:
-    """Cheap pre-filter: files that never name Keras or TensorFlow are skipped."""
-    return _KERAS_HINT.search(text) is not None
 
 
 def parse(text: str) -> cst.Module | None:

@@ -88,3 +88,20 @@ def test_runtime_requirements_hold_no_framework():
     runtime = [r for r in requires("keras-shape-lint") if "extra ==" not in r]
     names = sorted(r.split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in runtime)
     assert names == ["flake8", "libcst", "z3-solver"]
+
+
+def test_files_without_keras_load_neither_parser_nor_solver():
+    # flake8 runs every installed plugin on every file, so a repository without Keras
+    # must not pay for importing libcst and z3; a file that names Keras then loads both
+    probe = (
+        "import sys, keras_shape_lint.flake8_plugin as p\n"
+        "plain = ['def f(a, b):\\n', '    return a + b\\n']\n"
+        "assert list(p.KerasShapeChecker(None, plain).run()) == []\n"
+        "print(sorted(m for m in ('libcst', 'z3') if m in sys.modules))\n"
+        f"lines = open({str(EXAMPLE)!r}).readlines()\n"
+        "assert list(p.KerasShapeChecker(None, lines).run())\n"
+        "print(sorted(m for m in ('libcst', 'z3') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "['libcst', 'z3']"]
