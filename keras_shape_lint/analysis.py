@@ -22,6 +22,7 @@ from .checks import Draft, preference_groups
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .options import Options
+from .prefilter import mentions_keras
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .calls import lookup_class_attribute
@@ -461,7 +462,7 @@ def analyse_text(text: str, options: Options | None = None, path: str | None = N
     is the standard library's syntax tree of ``text`` when the caller has it
     (flake8 does).  Syntax errors give no findings: flake8 reports them itself.
     """
-    if not frontend.mentions_keras(text):
+    if not mentions_keras(text):
         return [], None
     if tree is None:
         try:

@@ -7,6 +7,8 @@ import libcst as cst
 from . import keras_api, layers
 from . import symbolic as S
 from .layer_context import LayerContext
+from .methods import call_method
+from .pybuiltins import LIBRARY
 from .values import (
     BoundMethod,
     BuiltinValue,
@@ -16,7 +18,9 @@ from .values import (
     Imported,
     InstanceValue,
     LayerValue,
+    ListValue,
     Results,
+    ShapeOf,
     Tensor,
     Unknown,
     opaque,
@@ -43,7 +47,6 @@ class Calls:
         if isinstance(func, BuiltinValue):
             return _as_results(st, func.fn(self, st, args, kwargs, node))
         if isinstance(func, BoundMethod):
-            from .methods import call_method
 
             return _as_results(st, call_method(self, func, args, kwargs, st, node))
         if isinstance(func, ClassValue):
@@ -72,7 +75,6 @@ class Calls:
         handler = keras_api.FUNCTIONS.get(qualname)
         if handler is not None:
             return _as_results(st, handler(self, st, args, kwargs, node))
-        from .pybuiltins import LIBRARY
 
         handler = LIBRARY.get(qualname)
         if handler is not None:
@@ -204,7 +206,6 @@ class Calls:
 
 def _input_shape(inputs):
     """What ``build(input_shape)`` receives for the inputs a layer is called on."""
-    from .values import ListValue, ShapeOf
 
     if isinstance(inputs, Unknown):
         inputs = inputs.as_tensor()
@@ -279,7 +280,6 @@ def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:
 
 def _shadows(inputs):
     """The inputs with each tensor replaced by its data-time shadow; None if none has one."""
-    from .values import ListValue
 
     if isinstance(inputs, Tensor):
         return inputs.shadow

@@ -12,8 +12,6 @@ import re
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .prefilter import mentions_keras  # noqa: F401  (re-exported)
-
 # Prefixes that all mean "the Keras API", mapped to one spelling.
 _ALIASES = (
     ("tensorflow.python.keras.", "keras."),

@@ -18,7 +18,12 @@ import time
 import libcst as cst
 
 from . import symbolic as S
+from .attributes import get_attribute
+from .frontend import dotted_name, normalise
+from .operators import binary_operation, compare
+from .pybuiltins import BUILTINS, SymbolicRange
 from .state import State, merge_paths
+from .subscripts import subscript
 from .values import (
     ELLIPSIS,
     ClassValue,
@@ -199,7 +204,6 @@ class Interpreter:
         return [st]
 
     def stmt_Import(self, stmt, st):
-        from .frontend import dotted_name, normalise
 
         for alias in stmt.names:
             full = dotted_name(alias.name)
@@ -215,7 +219,6 @@ class Interpreter:
         return [st]
 
     def stmt_ImportFrom(self, stmt, st):
-        from .frontend import dotted_name, normalise
 
         level = len(stmt.relative)
         base = dotted_name(stmt.module) if stmt.module is not None else None
@@ -273,7 +276,6 @@ class Interpreter:
         return [st]
 
     def _decorator_name(self, node) -> str:
-        from .frontend import dotted_name
 
         if isinstance(node, cst.Call):
             node = node.func
@@ -293,7 +295,6 @@ class Interpreter:
         return FunctionValue(node, name, closure, defaults, is_lambda, module=st.modules[-1])
 
     def stmt_ClassDef(self, stmt, st):
-        from .frontend import dotted_name, normalise
 
         bases = []
         keras_base = ""
@@ -533,7 +534,6 @@ class Interpreter:
             pass
         else:
             return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
-        from .pybuiltins import BUILTINS
 
         if name in BUILTINS:
             return [(st, BUILTINS[name])]
@@ -635,7 +635,6 @@ class Interpreter:
         return [(st, self.make_function(node, st, is_lambda=True))]
 
     def ex_Attribute(self, node, st):
-        from .attributes import get_attribute
 
         return [(s, get_attribute(self, s, value, node.attr.value)) for s, value in self.eval(node.value, st)]
 
@@ -745,12 +744,10 @@ class Interpreter:
         return out
 
     def binary(self, op, left, right, st, node) -> list:
-        from .operators import binary_operation
 
         return binary_operation(self, op, left, right, st, node)
 
     def ex_Comparison(self, node, st):
-        from .operators import compare
 
         out = []
         for s, left in self.eval(node.left, st):
@@ -767,7 +764,6 @@ class Interpreter:
         return out
 
     def ex_Subscript(self, node, st):
-        from .subscripts import subscript
 
         out = []
         for s, value in self.eval(node.value, st):
@@ -896,7 +892,6 @@ class Interpreter:
             return list(value)
         if isinstance(value, range):
             return list(value) if len(value) <= self.budget.max_unroll else None
-        from .pybuiltins import SymbolicRange
 
         if isinstance(value, SymbolicRange):
             return value.concrete_items(self.budget.max_unroll)
@@ -907,7 +902,6 @@ class Interpreter:
         return None
 
     def symbolic_range(self, value):
-        from .pybuiltins import SymbolicRange
 
         if isinstance(value, SymbolicRange) and isinstance(value.step, int) and value.step > 0:
             return value.start, value.stop, value.step

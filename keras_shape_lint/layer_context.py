@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import symbolic as S
+from .checks import check_data_merge, check_merge
 from .values import ListValue, Tensor, Unknown
 
 
@@ -68,7 +69,6 @@ class LayerContext:
         return self.analysis.options.data_format != "channels_first"
 
     def check_merge(self, kind: str, tensors, axis=None) -> None:
-        from .checks import check_data_merge, check_merge
 
         if self.real is not None:
             real = [self.tensor(t) for t in _items(self.real)]

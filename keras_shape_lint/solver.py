@@ -10,6 +10,8 @@ import time
 
 import z3
 
+from .symbolic import variables
+
 # Candidate values tried, in order, when a witness picks a free value.
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3)
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
@@ -25,6 +27,9 @@ class Solver:
         self.max_preference_checks = max_preference_checks
         self.queries = 0
         self.unknowns = 0
+        # settled answers by the set of term ids: z3 shares equal terms, and the
+        # entry holds its terms, so an id cannot be reused while it is cached
+        self._answers: dict = {}
 
     def _time_left(self) -> bool:
         """Shorten the next query's limit to the time left; False when none is."""
@@ -43,6 +48,10 @@ class Solver:
             return False
         if not terms:
             return True
+        key = frozenset(t.get_id() for t in terms)
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached[1]
         if not self._time_left():
             self.unknowns += 1
             return None
@@ -50,9 +59,12 @@ class Solver:
         solver.push()
         try:
             solver.add(*terms)
-            return self._verdict(solver.check())
+            answer = self._verdict(solver.check())
         finally:
             solver.pop()
+        if answer is not None:  # "gave up" may change with more time: never cached
+            self._answers[key] = (terms, answer)
+        return answer
 
     def check_path(self, conditions, terms) -> bool | None:
         """Is ``terms`` satisfiable together with the path ``conditions``?
@@ -116,7 +128,6 @@ class Solver:
 
 def relevant(conditions, terms) -> list:
     """The terms of ``conditions`` in the cone of influence of ``terms``."""
-    from .symbolic import variables
 
     names = set()
     for term in terms:
