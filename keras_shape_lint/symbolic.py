@@ -62,10 +62,46 @@ def to_real(value):
     return z3.RealVal(value)
 
 
+_TERMS: dict = {}  # (operation, operand keys) -> (result, operands): one z3 term per question
+
+
+def _operand_key(value):
+    return value.get_id() if isinstance(value, z3.ExprRef) else (type(value), value)
+
+
+def _memoised(operation):
+    """Build each symbolic result once per file.
+
+    Networks apply the same arithmetic to the same sizes again and again (every
+    entry point rebuilds them); z3 terms are slow to build from Python, so a
+    result is looked up by its operands' ids.  The entry keeps the operands
+    alive, so their ids cannot be reused while it exists.  Concrete operands
+    skip the table.
+    """
+
+    def run(a, b):
+        if not isinstance(a, z3.ExprRef) and not isinstance(b, z3.ExprRef):
+            return operation(a, b)
+        try:
+            key = (operation, _operand_key(a), _operand_key(b))
+            found = _TERMS.get(key)
+        except TypeError:  # an unhashable operand
+            return operation(a, b)
+        if found is None:
+            found = _TERMS[key] = (operation(a, b), a, b)
+        return found[0]
+
+    run.__name__ = operation.__name__
+    run.__doc__ = operation.__doc__
+    run.__wrapped__ = operation
+    return run
+
+
 def _is_const(value, number) -> bool:
     return not is_sym(value) and not isinstance(value, bool) and value == number
 
 
+@_memoised
 def add(a, b):
     if _is_const(b, 0):
         return a
@@ -78,6 +114,7 @@ def add(a, b):
     return a + b
 
 
+@_memoised
 def sub(a, b):
     if _is_const(b, 0):
         return a
@@ -102,6 +139,7 @@ def _fold_const(term, delta):
     return head + total if total > 0 else head - (-total)
 
 
+@_memoised
 def mul(a, b):
     if _is_const(b, 1):
         return a
@@ -110,6 +148,7 @@ def mul(a, b):
     return a * b
 
 
+@_memoised
 def floordiv(a, b):
     if _is_const(b, 1):
         return a
@@ -118,18 +157,21 @@ def floordiv(a, b):
     return _as_int_term(a) / _as_int_term(b)
 
 
+@_memoised
 def mod(a, b):
     if not is_sym(a) and not is_sym(b):
         return a % b
     return _as_int_term(a) % _as_int_term(b)
 
 
+@_memoised
 def truediv(a, b):
     if not is_sym(a) and not is_sym(b):
         return a / b
     return to_real(a) / to_real(b)
 
 
+@_memoised
 def ceildiv(a, b):
     if _is_const(b, 1):
         return a
@@ -159,24 +201,28 @@ def ceil(value):
     return math.ceil(value)
 
 
+@_memoised
 def maximum(a, b):
     if not is_sym(a) and not is_sym(b):
         return max(a, b)
     return z3.If(a >= b, a, b)
 
 
+@_memoised
 def minimum(a, b):
     if not is_sym(a) and not is_sym(b):
         return min(a, b)
     return z3.If(a <= b, a, b)
 
 
+@_memoised
 def eq(a, b):
     if not is_sym(a) and not is_sym(b):
         return a == b
     return _coerce_eq(a, b, True)
 
 
+@_memoised
 def ne(a, b):
     if not is_sym(a) and not is_sym(b):
         return a != b
@@ -244,6 +290,7 @@ def reset_caches() -> None:
     """Forget memoised term facts (called once per analysed file)."""
     _VARIABLES.clear()
     _KEEP_ALIVE.clear()
+    _TERMS.clear()
 
 
 def variables(term) -> frozenset:
