@@ -170,6 +170,7 @@ class Analysis:
         if params.star_kwarg is not None:
             frame[params.star_kwarg.name.value] = DictValue()
         st.push(frame, entry.closure, entry.module)
+        interp.scopes[:] = [entry.node]
         interp.exec_suite(entry.node.body, [st])
 
     def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False):

@@ -145,7 +145,11 @@ class Calls:
         if fn.is_lambda:
             results = self.interp.eval(fn.node.body, st)
         else:
-            states = self.interp.exec_suite(fn.node.body, [st])
+            self.interp.scopes.append(fn.node)
+            try:
+                states = self.interp.exec_suite(fn.node.body, [st])
+            finally:
+                self.interp.scopes.pop()
             results = [(s, s.retval if s.flow == "return" else None) for s in states]
         out = []
         for s, value in results:

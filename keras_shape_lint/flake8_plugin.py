@@ -60,10 +60,10 @@ class KerasShapeChecker:
         if not mentions_keras(text):
             return  # the analyser (libcst, z3) is imported only for files that name Keras
         try:
-            from .analysis import analyse_text
+            from . import analysis as engine
 
             path = self.filename if self.filename not in ("stdin", "-", "(none)") else None
-            findings, analysis = analyse_text(text, self.options, path, self.tree)
+            findings, analysis = engine.analyse_text(text, self.options, path, self.tree)
         except RecursionError:
             findings, analysis = [], None
             if self.report_incomplete:

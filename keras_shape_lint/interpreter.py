@@ -20,6 +20,7 @@ import libcst as cst
 from . import symbolic as S
 from .attributes import get_attribute
 from .frontend import dotted_name, normalise
+from .liveness import dead_after_ifs
 from .operators import binary_operation, compare
 from .pybuiltins import BUILTINS, SymbolicRange
 from .state import State, merge_paths
@@ -58,6 +59,7 @@ class Interpreter:
         self._node_facts: dict = {}
         self._expression_handlers: dict = {}
         self._statement_handlers: dict = {}
+        self.scopes: list = []  # the function nodes whose bodies are running, innermost last
         from .calls import Calls
 
         self.calls = Calls(self)
@@ -112,6 +114,12 @@ class Interpreter:
     # --------------------------------------------------------- statements
     def exec_block(self, body, states: list) -> list:
         for stmt in body:
+            if len(states) == 1:  # the common case: one path, no bookkeeping
+                st = states[0]
+                if st.flow is not None:
+                    break
+                states = self.cap(self.exec_stmt(stmt, st))
+                continue
             running = [st for st in states if st.flow is None]
             if not running:
                 break
@@ -335,7 +343,16 @@ class Interpreter:
                     out.extend(self.stmt_If(stmt.orelse, s2))
                 else:
                     out.extend(self.exec_suite(stmt.orelse.body, [s2]))
-        return self.cap(merge_paths(out))
+        return self.cap(merge_paths(out, lambda: self.dead_after(stmt)))
+
+    def dead_after(self, stmt) -> frozenset:
+        """Local names nothing reads once ``stmt`` (an ``if``) is done."""
+        function = self.scopes[-1] if self.scopes else None
+        key = ("dead", id(function))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (function, dead_after_ifs(function))
+        return found[1].get(id(stmt), (None, frozenset()))[1]
 
     def stmt_With(self, stmt, st):
         states = [st]
@@ -505,7 +522,10 @@ class Interpreter:
 
     # ---------------------------------------------------------- expressions
     def eval(self, node, st: State) -> list:
-        self.tick()
+        self.steps += 1  # tick(), inlined: this is the hottest call of the analysis
+        if self.steps > self.budget.max_steps or not self.steps & 1023:
+            self.steps -= 1
+            self.tick()
         kind = type(node)
         handler = self._expression_handlers.get(kind, UNBOUND)
         if handler is UNBOUND:

@@ -200,19 +200,21 @@ def _copy_value(value, memo: dict):
     return value
 
 
-def merge_paths(states: list) -> list:
+def merge_paths(states: list, dead=None) -> list:
     """Join paths that reached the same values by different branches.
 
     Two paths whose variables all hold equivalent values differ only in their
     path conditions; one path with the disjunction of those conditions stands
     for both, so the code after the branch runs once instead of twice.
+    ``dead``, if given, returns the local names nothing reads any more: paths
+    that differ only there are joined too, and those names are forgotten.
     """
     if len(states) < 2:
         return states
     merged: list = []
     for st in states:
         for index, kept in enumerate(merged):
-            joined = _join(kept, st)
+            joined = _join(kept, st, dead)
             if joined is not None:
                 merged[index] = joined
                 break
@@ -221,15 +223,25 @@ def merge_paths(states: list) -> list:
     return merged
 
 
-def _join(a: State, b: State):
+def _join(a: State, b: State, dead=None):
     if a.flow is not None or b.flow is not None or a.chain != b.chain:
         return None
     if len(a.frames) != len(b.frames) or a.modules != b.modules:
         return None
-    memo: dict = {}
-    for fa, fb in zip(a.frames, b.frames):
+    # functions defined on these paths close over these very frames, which the
+    # loops below compare: a pair of them counts as equal while that happens
+    memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(a.frames, b.frames)}
+    for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
         if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
             return None
+    local_a, local_b = a.frames[-1], b.frames[-1]
+    differ = (local_a.keys() ^ local_b.keys()) | {
+        k for k in local_a.keys() & local_b.keys() if not _same(local_a[k], local_b[k], memo)}
+    if differ:
+        if dead is None or not differ <= dead():
+            return None
+        for name in differ:
+            local_a.pop(name, None)
     common = 0
     for ca, cb in zip(a.pc, b.pc):
         if ca is not cb:
@@ -263,6 +275,18 @@ def _same(x, y, memo: dict) -> bool:
     return result
 
 
+def _same_scope(x: dict, y: dict, memo: dict) -> bool:
+    if x is y:
+        return True
+    key = (id(x), id(y))
+    if key in memo:
+        return memo[key]
+    memo[key] = True  # scopes hold functions that close over them
+    result = x.keys() == y.keys() and all(_same(x[k], y[k], memo) for k in x)
+    memo[key] = result
+    return result
+
+
 def _compare(x, y, memo) -> bool:
     from .values import Tensor
 
@@ -281,6 +305,13 @@ def _compare(x, y, memo) -> bool:
     if isinstance(x, InstanceValue):
         return x.cls is y.cls and x.attrs.keys() == y.attrs.keys() and all(
             _same(x.attrs[k], y.attrs[k], memo) for k in x.attrs)
+    if isinstance(x, FunctionValue):
+        # a copy made when a path forked: the same code over equivalent scopes
+        return (x.node is y.node and x.module is y.module and x.is_lambda == y.is_lambda
+                and len(x.closure) == len(y.closure)
+                and all(_same_scope(i, j, memo) for i, j in zip(x.closure, y.closure))
+                and _same(x.bound_self, y.bound_self, memo)
+                and _same_scope(x.defaults, y.defaults, memo))
     if isinstance(x, Tensor):
         if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free:
             return False

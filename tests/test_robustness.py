@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_shape_lint import flake8_plugin
+from keras_shape_lint import analysis as engine
 from keras_shape_lint.analysis import Options, analyse_text
 from keras_shape_lint.flake8_plugin import KerasShapeChecker
 
@@ -82,14 +82,14 @@ class Outcome:
 def run_plugin(source: str, monkeypatch, filename: str = "(none)") -> Outcome:
     """Run the checker as flake8 would; keep the analysis statistics via a spy."""
     analyses = []
-    real = flake8_plugin.analyse_text
+    real = engine.analyse_text
 
     def spy(*args, **kwargs):
         found, analysis = real(*args, **kwargs)
         analyses.append(analysis)
         return found, analysis
 
-    monkeypatch.setattr(flake8_plugin, "analyse_text", spy)
+    monkeypatch.setattr(engine, "analyse_text", spy)
     lines = source.splitlines(keepends=True)
     start = time.perf_counter()
     try:

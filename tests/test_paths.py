@@ -1,0 +1,114 @@
+"""Paths that part at an ``if`` and meet again: when they may be joined, and what survives."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.liveness import dead_after_ifs
+
+FLAGS = 12  # 2**12 paths if nothing joined: far over the default budget of 32
+
+
+def _optional_preprocessing(temporary: str) -> str:
+    """A block with twelve optional, shape-preserving steps, each with its own temporary."""
+    params = ", ".join(f"a{i}=False" for i in range(FLAGS))
+    steps = "\n".join(
+        f"    if a{i}:\n"
+        f"        {temporary.format(i=i)} = {i + 2}\n"
+        f"        x = layers.Rescaling(1.0 / {temporary.format(i=i)})(x)"
+        for i in range(FLAGS)
+    )
+    return (
+        "from keras import layers\n\n\n"
+        f"def block(inputs, {params}):\n"
+        "    def act(t):\n"
+        "        return layers.ReLU()(t)\n\n"
+        "    x = layers.Dense(8)(inputs)\n"
+        f"{steps}\n"
+        "    return layers.Add()([act(x), layers.Dense(4)(inputs)])\n"
+    )
+
+
+def test_paths_that_differ_only_in_dead_temporaries_are_joined():
+    findings, analysis = analyse_text(_optional_preprocessing("scale{i}"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+    # one joined path: the merge fails whatever the flags, so no condition is named
+    assert " when " not in findings[0].message
+    assert "8 and 4 channels" in findings[0].message
+
+
+def test_a_temporary_reused_by_a_later_if_keeps_the_paths_apart():
+    # ``scale`` is read again by the next ``if``: not dead, so no join (and the budget runs out)
+    findings, analysis = analyse_text(_optional_preprocessing("scale"))
+    assert analysis.budget_notes["path budget"] > 0
+    assert [f.code for f in findings] == ["KSL101"]
+
+
+def test_a_name_read_after_the_if_is_kept():
+    source = textwrap.dedent("""
+        from keras import layers
+
+
+        def block(inputs, flag=False):
+            if flag:
+                width = 8
+            x = layers.Dense(16)(inputs)
+            if flag:
+                x = layers.Dense(width)(x)
+            return layers.Add()([x, layers.Dense(16)(inputs)])
+    """)
+    findings, _ = analyse_text(source)
+    assert [f.code for f in findings] == ["KSL101"]
+    assert findings[0].witness.args["flag"] is True
+    assert "8 and 16 channels" in findings[0].message
+
+
+def _dead_names(source: str) -> dict:
+    function = cst.parse_module(textwrap.dedent(source)).body[0]
+    return {cst.Module([]).code_for_node(node.test): names for node, names in dead_after_ifs(function).values()}
+
+
+def test_liveness_counts_every_occurrence_in_the_function():
+    dead = _dead_names("""
+        def f(a, b):
+            if a:
+                only_here = 1
+                later = 2
+            print(later)
+            if b:
+                c = 3
+                print(c)
+            return a
+    """)
+    assert "only_here" in dead["a"]
+    assert "later" not in dead["a"]
+    assert "c" in dead["b"]
+    assert "a" not in dead["a"]  # a parameter occurs outside every if
+
+
+def test_liveness_gives_nothing_inside_loops_or_around_new_scopes():
+    dead = _dead_names("""
+        def f(items, a):
+            for item in items:
+                if a:
+                    t = item
+            if a:
+                def g():
+                    return u
+                u = 1
+            return items
+    """)
+    assert dead == {}  # the loop's if may feed the next iteration; g may read u later
+
+
+def test_liveness_gives_nothing_when_locals_are_introspected():
+    assert _dead_names("""
+        def f(a):
+            if a:
+                t = 1
+            return locals()
+    """) == {}
