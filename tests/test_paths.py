@@ -112,3 +112,32 @@ def test_liveness_gives_nothing_when_locals_are_introspected():
                 t = 1
             return locals()
     """) == {}
+
+
+def test_the_walk_skips_only_layout():
+    # liveness walks dataclass fields itself (libcst's generic children are slow):
+    # it must see every name libcst's own visitor sees
+    from pathlib import Path
+
+    from keras_shape_lint.liveness import _children
+
+    class Names(cst.CSTVisitor):
+        def __init__(self):
+            self.count = 0
+
+        def visit_Name(self, node):
+            self.count += 1
+
+    sources = [p.read_text() for p in sorted((Path(__file__).parent.parent / "fixtures").rglob("*.py"))]
+    sources.append("def f(*args, a: int = b, **kw) -> T:\n    global g\n    with c as (d, e):\n"
+                   "        return {k: v for k, v in x[i:j, ::s]} | [*y] if (z := w) else lambda q=r: q\n")
+    for source in sources:
+        module = cst.parse_module(source)
+        expected = Names()
+        module.visit(expected)
+        seen, stack = 0, [module]
+        while stack:
+            node = stack.pop()
+            seen += isinstance(node, cst.Name)
+            stack.extend(_children(node))
+        assert seen == expected.count
