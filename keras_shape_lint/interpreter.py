@@ -131,15 +131,15 @@ class Interpreter:
         return states
 
     def exec_suite(self, suite, states: list) -> list:
-        if isinstance(suite, cst.IndentedBlock):
+        if type(suite) is cst.IndentedBlock:
             return self.exec_block(suite.body, states)
-        if isinstance(suite, cst.SimpleStatementSuite):
+        if type(suite) is cst.SimpleStatementSuite:
             return self.exec_block(suite.body, states)
         return self.exec_block(getattr(suite, "body", ()), states)
 
     def exec_stmt(self, stmt, st: State) -> list:
         self.tick()
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             return self.exec_block(stmt.body, [st])
         kind = type(stmt)
         handler = self._statement_handlers.get(kind, UNBOUND)
@@ -233,7 +233,7 @@ class Interpreter:
         if isinstance(stmt.names, cst.ImportStar):
             return [st]
         for alias in stmt.names:
-            name = alias.name.value if isinstance(alias.name, cst.Name) else dotted_name(alias.name)
+            name = alias.name.value if type(alias.name) is cst.Name else dotted_name(alias.name)
             bound = alias.asname.name.value if alias.asname is not None else name
             qualname = normalise(f"{base}.{name}") if base else name
             if level == 0 and base and _is_modelled(qualname):
@@ -339,7 +339,7 @@ class Interpreter:
                     out.extend(self.exec_suite(stmt.body, [s2]))
                 elif stmt.orelse is None:
                     out.append(s2)
-                elif isinstance(stmt.orelse, cst.If):
+                elif type(stmt.orelse) is cst.If:
                     out.extend(self.stmt_If(stmt.orelse, s2))
                 else:
                     out.extend(self.exec_suite(stmt.orelse.body, [s2]))
@@ -466,12 +466,12 @@ class Interpreter:
 
     # ----------------------------------------------------------- assignment
     def assign(self, target, value, st: State) -> list:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             st.assign(target.value, value)
             return [st]
-        if isinstance(target, (cst.Tuple, cst.List)):
+        if type(target) in (cst.Tuple, cst.List):
             elements = target.elements
-            starred = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+            starred = [i for i, e in enumerate(elements) if type(e) is cst.StarredElement]
             if isinstance(value, ShapeOf) and not value.tensor.known and not starred:
                 value.tensor.with_rank(len(elements) - 1)
             items = self.iterate_concrete(value)
@@ -495,14 +495,14 @@ class Interpreter:
             for element, part in zip(elements, parts):
                 states = [r for s in states for r in self.assign(element.value, part, s)]
             return states
-        if isinstance(target, cst.Attribute):
+        if type(target) is cst.Attribute:
             out = []
             for s, obj in self.eval(target.value, st):
                 if isinstance(obj, (InstanceValue, ClassValue)):
                     obj.attrs[target.attr.value] = value
                 out.append(s)
             return out
-        if isinstance(target, cst.Subscript):
+        if type(target) is cst.Subscript:
             out = []
             for s, obj in self.eval(target.value, st):
                 if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
@@ -598,7 +598,7 @@ class Interpreter:
         # string keeps ``name is None`` and ``name + "_bn"`` decidable.
         parts = []
         for part in node.parts:
-            parts.append(part.value if isinstance(part, cst.FormattedStringText) else "\u2026")
+            parts.append(part.value if type(part) is cst.FormattedStringText else "\u2026")
         return [(st, "".join(parts))]
 
     def ex_Ellipsis(self, node, st):
@@ -611,7 +611,7 @@ class Interpreter:
             nxt = []
             for s, values in results:
                 for s2, value in self.eval(element.value, s):
-                    if isinstance(element, cst.StarredElement):
+                    if type(element) is cst.StarredElement:
                         items = self.iterate_concrete(value)
                         if items is None:
                             return [(s2, None)]
@@ -717,7 +717,7 @@ class Interpreter:
 
     def ex_BooleanOperation(self, node, st):
         out = []
-        is_and = isinstance(node.operator, cst.And)
+        is_and = type(node.operator) is cst.And
         for s, left in self.eval(node.left, st):
             truth = self.truth(left)
             if isinstance(truth, bool):
@@ -740,17 +740,17 @@ class Interpreter:
         out = []
         for s, value in self.eval(node.expression, st):
             op = node.operator
-            if isinstance(op, cst.Not):
+            if type(op) is cst.Not:
                 truth = self.truth(value)
                 out.append((s, S.neg(truth) if truth is not None else opaque("not")))
-            elif isinstance(op, cst.Minus):
+            elif type(op) is cst.Minus:
                 if isinstance(value, Unknown):
                     value = value.as_int()
                 if isinstance(value, (int, float)) or S.is_sym(value):
                     out.append((s, -value))
                 else:
                     out.append((s, opaque("negation")))
-            elif isinstance(op, cst.Plus):
+            elif type(op) is cst.Plus:
                 out.append((s, value))
             else:
                 out.append((s, opaque("bitwise not")))
@@ -797,7 +797,7 @@ class Interpreter:
             nxt = []
             part = element.slice
             for s, keys in results:
-                if isinstance(part, cst.Index):
+                if type(part) is cst.Index:
                     for s2, value in self.eval(part.value, s):
                         nxt.append((s2, keys + [value]))
                 else:
@@ -930,9 +930,9 @@ class Interpreter:
     def decision_texts(self, test):
         """How a branch decision reads in a message, for each side."""
         module = self.analysis.module
-        if isinstance(test, cst.Name):
+        if type(test) is cst.Name:
             return f"{test.value}=True", f"{test.value}=False"
-        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        if isinstance(test, cst.UnaryOperation) and type(test.operator) is cst.Not:
             inner_true, inner_false = self.decision_texts(test.expression)
             return inner_false, inner_true
         text = module.code_for_node(test)
