@@ -209,6 +209,53 @@ def analyse_corpus(paths, repeat, with_path=True):
     }
 
 
+IMPORT_CHILD = """
+import time
+start = time.perf_counter()
+import keras_shape_lint.analysis  # what the flake8 plugin loads for the first file that names Keras
+print(time.perf_counter() - start)
+"""
+
+
+def cost_breakdown(paths, flake8_rows, analyser, repeat):
+    """Where the plugin's single-process time goes, beside flake8's own checks.
+
+    flake8's checks = (flake8 without the plugin on the corpus) - (the same on an empty file);
+    the plugin = import of the analyser (once per process) + libcst parse + the analysis.
+    """
+    import libcst
+
+    base = next(r for r in flake8_rows if r["corpus"] == "keras apps" and r["jobs"] == 1)
+    with tempfile.TemporaryDirectory() as folder:
+        empty = Path(folder) / "empty.py"
+        empty.write_text("")
+        startup = run_flake8([empty], "E,F,W", 1, False, 3)["seconds"]
+    imports = []
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-c", IMPORT_CHILD], capture_output=True, text=True)
+        imports.append(float(result.stdout.strip()))
+    texts = [p.read_text(encoding="utf-8") for p in paths]
+    parses = []
+    for _ in range(max(repeat, 3)):
+        start = time.perf_counter()
+        for text in texts:
+            libcst.parse_module(text)
+        parses.append(time.perf_counter() - start)
+    parse = min(parses)
+    checks = base["efw_without_plugin_s"] - startup
+    return {
+        "flake8_startup_s": startup,
+        "flake8_checks_s": checks,
+        "flake8_base_s": base["efw_without_plugin_s"],
+        "plugin_cost_s": base["plugin_cost_s"],
+        "import_s": min(imports),
+        "parse_s": parse,
+        "analysis_s": analyser["total_s"] - parse,
+        "floor_s": min(imports) + parse,
+        "floor_over_checks": (min(imports) + parse) / checks if checks > 0 else float("inf"),
+    }
+
+
 def peak_memory(paths):
     out = {}
     for mode in ("import-only", "analyse"):
@@ -341,6 +388,19 @@ def render(report):
         rows.append(["keras build", "skipped", "(--quick)"])
     out.append(table(rows, ["step", "wall", "note"]))
     out.append("")
+    b = report["breakdown"]
+    out.append("5. where the time goes: keras apps, one process (flake8 -j 1)")
+    rows = [["flake8 start-up (empty file, no plugin)", secs(b["flake8_startup_s"]), ""],
+            ["flake8's default checks (pycodestyle, pyflakes)", secs(b["flake8_checks_s"]),
+             "base run minus start-up"],
+            ["plugin: import libcst, z3 and the analyser", secs(b["import_s"]), "once per process"],
+            ["plugin: libcst parse of every file", secs(b["parse_s"]), "in process, best of runs"],
+            ["plugin: the analysis itself", secs(b["analysis_s"]), "analyser total minus parse"],
+            ["plugin cost measured through flake8", secs(b["plugin_cost_s"]), "section 1, -j 1"]]
+    out.append(table(rows, ["part", "wall", "note"]))
+    out.append(f"   import + parse alone: {b['floor_s']:.2f} s = {b['floor_over_checks']:.2f}x flake8's own checks"
+               " (a floor for any analysis that parses each Keras file with libcst)")
+    out.append("")
     out.append(f"total benchmark wall time: {report['wall_s']:.1f} s")
     return "\n".join(out)
 
@@ -380,6 +440,8 @@ def main(argv=None):
     report["analyser"] = analyse_corpus(keras_files, repeat)
     report["analyser_text_only"] = analyse_corpus(keras_files, 1, with_path=False)
     report["nonkeras_analyser"] = analyse_corpus(other_files, max(repeat, 3))
+    log("cost breakdown ...")
+    report["breakdown"] = cost_breakdown(keras_files, report["flake8"], report["analyser"], repeat)
     log("peak memory ...")
     report["memory"] = peak_memory(keras_files)
     log("seed model ...")
