@@ -73,16 +73,21 @@ def generator_names(syntax) -> frozenset:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return frozenset()
     names = set()
-    for node in ast.walk(syntax):
+    # one walk, each node with the function whose own body holds it (None: module,
+    # class body or lambda)
+    stack = [(node, None) for node in ast.iter_child_nodes(syntax)]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)) and owner is not None:
+            names.add(owner)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stack = list(node.body)
-            while stack:
-                inner = stack.pop()
-                if isinstance(inner, (ast.Yield, ast.YieldFrom)):
-                    names.add(node.name)
-                    break
-                if not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                    stack.extend(ast.iter_child_nodes(inner))
+            # decorators and defaults run in the enclosing scope, the body in its own
+            stack.extend((child, node.name) for child in node.body)
+            stack.extend((child, owner) for child in ast.iter_child_nodes(node) if child not in node.body)
+            continue
+        if isinstance(node, (ast.Lambda, ast.ClassDef)):
+            owner = None
+        stack.extend((child, owner) for child in ast.iter_child_nodes(node))
     return frozenset(names)
 
 
