@@ -25,6 +25,7 @@ from .options import Options
 from .prefilter import mentions_keras
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
+from .syntax_facts import SyntaxFacts, read_syntax
 from .calls import lookup_class_attribute
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
@@ -43,15 +44,17 @@ _MISSING = object()
 
 class Analysis:
     def __init__(self, module: cst.Module, options: Options | None = None, path: str | None = None,
-                 tree=None):
+                 tree=None, started: float | None = None, facts: SyntaxFacts | None = None):
         S.reset_caches()
         self.module = module
         self.path = path
         self.tree = tree  # the standard library's syntax tree of the same text, if parsed
+        self._facts = facts
         self.suppress_checks = 0
         self.options = options or Options()
         self.budget = self.options
-        self.deadline = time.monotonic() + self.options.time_budget_s
+        # the budget counts from ``started`` (when the caller began, parsing included)
+        self.deadline = (started if started is not None else time.monotonic()) + self.options.time_budget_s
         self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
         self.drafts: dict = {}
@@ -93,15 +96,33 @@ class Analysis:
 
         interp = self.interp = Interpreter(self)
         self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path),
-                               syntax=self.tree)
+                               generators=self.facts.generators)
         start = State({}, self.main)
         self.entry_name = None
         self.free_params = []
         states = self._guarded(lambda: interp.exec_block(self.module.body, [start]), "module")
         module_scope = states[0].globals if states else start.globals
-        for entry in self._entry_points(module_scope):
+        entries = self._entry_points(module_scope)
+        for number, entry in enumerate(entries):
+            if time.monotonic() > self.deadline:
+                # each entry point would only start and stop again: say so once
+                self.note_budget(f"time budget: {len(entries) - number} entry points not analysed")
+                break
             self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
         return self.findings()
+
+    @property
+    def facts(self) -> SyntaxFacts:
+        """What the standard library's syntax tree says (read once, here if the caller did not)."""
+        if self._facts is None:
+            tree = self.tree
+            if tree is None:
+                try:
+                    tree = ast.parse(self.module.code)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    tree = ast.Module(body=[], type_ignores=[])
+            self._facts = read_syntax(tree)
+        return self._facts
 
     def execute_module(self, info: ModuleInfo, loader) -> None:
         """Run an imported module's top level (its merges are checked where they are called)."""
@@ -126,7 +147,7 @@ class Analysis:
 
     def _entry_points(self, module_scope: dict) -> list:
         """Top-level functions, and Keras layer or model classes, that nothing here uses."""
-        counts = _name_counts(self.tree if self.tree is not None else self.module.code)
+        counts = self.facts.uses
         entries = []
         for stmt in self.module.body:
             if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) or counts[stmt.name.value] > 0:
@@ -417,42 +438,10 @@ def merge_sites(module: cst.Module) -> list:
     return sites
 
 
-def _name_counts(tree) -> Counter:
-    """How often each name is used, not counting definitions or ``f.__doc__ = ...`` edits.
-
-    Read from the standard library's syntax tree (``tree``, or source text to
-    parse), which is many times faster to walk than the libcst tree.
-    """
-    counts: Counter = Counter()
-    if isinstance(tree, str):
-        try:
-            tree = ast.parse(tree)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return _AlwaysUsed()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            counts[node.id] += 1
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for decorator in node.decorator_list:
-                for inner in ast.walk(decorator):
-                    if isinstance(inner, ast.Name):
-                        counts[inner.id] -= 1
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            # ``f.__doc__`` reads metadata and ``f.attr = ...`` edits it: neither calls ``f``
-            if node.attr.startswith("__") or isinstance(node.ctx, ast.Store):
-                counts[node.value.id] -= 1
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
-              and node.args and isinstance(node.args[0], ast.Name)):
-            counts[node.args[0].id] -= 1
-    return counts
-
-
-class _AlwaysUsed(dict):
-    def __missing__(self, key):
-        return 1
-
-
 MAX_NESTING = 100  # deeper syntax trees are not analysed (KSL901): parsers and walks recurse
+# libcst parses about 11-26 us per standard-library syntax node here (keras.applications, keras
+# layers, generated code); files that would take longer than the time budget are not parsed
+PARSE_S_PER_NODE = 11e-6
 
 
 def analyse_text(text: str, options: Options | None = None, path: str | None = None, tree=None):
@@ -463,6 +452,7 @@ def analyse_text(text: str, options: Options | None = None, path: str | None = N
     is the standard library's syntax tree of ``text`` when the caller has it
     (flake8 does).  Syntax errors give no findings: flake8 reports them itself.
     """
+    started = time.monotonic()
     if not mentions_keras(text):
         return [], None
     if tree is None:
@@ -470,34 +460,18 @@ def analyse_text(text: str, options: Options | None = None, path: str | None = N
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
             return [], None
-    if nesting_depth(tree, MAX_NESTING) > MAX_NESTING:
+    facts = read_syntax(tree)
+    budget = (options or Options()).time_budget_s
+    if facts.depth > MAX_NESTING or facts.nodes * PARSE_S_PER_NODE > budget:
         analysis = Analysis(cst.Module(body=[]), options, path)
-        analysis.note_budget(f"syntax nested deeper than {MAX_NESTING} levels")
+        analysis.note_budget(f"syntax nested deeper than {MAX_NESTING} levels" if facts.depth > MAX_NESTING else
+                             f"{facts.nodes} syntax nodes: parsing alone would take longer than {budget:g} s")
         return [], analysis
     module = frontend.parse(text)
     if module is None:
         return [], None
-    analysis = Analysis(module, options, path, tree)
+    analysis = Analysis(module, options, path, tree, started, facts)
     return analysis.run(), analysis
-
-
-def nesting_depth(tree, limit: int) -> int:
-    """How deeply the syntax tree nests, counted without recursion (stops past ``limit``).
-
-    ``a and b and c`` is one node here but a chain of nested nodes in libcst,
-    so a boolean operation counts as deep as it is long.
-    """
-    deepest = 0
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
-        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
-        stack.extend((child, depth + step) for child in ast.iter_child_nodes(node))
-    return deepest
 
 
 __all__ = ["Analysis", "Options", "analyse_text", "ListValue", "Tensor"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace as _replace
 
 from . import symbolic as S
+from .syntax_facts import read_syntax
 from .values import DictValue, FunctionValue, InstanceValue, ListValue
 
 
@@ -45,14 +46,16 @@ class ModuleInfo:
 
     __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions")
 
-    def __init__(self, tree, path=None, scope=None, loader=None, syntax=None):
+    def __init__(self, tree, path=None, scope=None, loader=None, syntax=None, generators=None):
         self.tree = tree
         self.path = path
         self.scope = scope
         self.loader = loader
         # names of the functions that yield (their calls are opaque), read from the
-        # standard library's syntax tree ``syntax`` of the same text
-        self.generators = generator_names(syntax if syntax is not None else tree.code)
+        # standard library's syntax tree ``syntax`` of the same text unless given
+        if generators is None:
+            generators = generator_names(syntax if syntax is not None else tree.code)
+        self.generators = generators
         self._positions = None
 
     def positions(self):
@@ -72,23 +75,7 @@ def generator_names(syntax) -> frozenset:
             syntax = ast.parse(syntax)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return frozenset()
-    names = set()
-    # one walk, each node with the function whose own body holds it (None: module,
-    # class body or lambda)
-    stack = [(node, None) for node in ast.iter_child_nodes(syntax)]
-    while stack:
-        node, owner = stack.pop()
-        if isinstance(node, (ast.Yield, ast.YieldFrom)) and owner is not None:
-            names.add(owner)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            # decorators and defaults run in the enclosing scope, the body in its own
-            stack.extend((child, node.name) for child in node.body)
-            stack.extend((child, owner) for child in ast.iter_child_nodes(node) if child not in node.body)
-            continue
-        if isinstance(node, (ast.Lambda, ast.ClassDef)):
-            owner = None
-        stack.extend((child, owner) for child in ast.iter_child_nodes(node))
-    return frozenset(names)
+    return read_syntax(syntax).generators
 
 
 class State:

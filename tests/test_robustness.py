@@ -449,6 +449,40 @@ def test_time_budget_holds_with_expensive_solver_queries(configured, monkeypatch
     assert outcome.seconds < budget + 1.5, f"--ksl-timeout {budget} s but the file took {outcome.seconds:.1f} s"
 
 
+def test_time_budget_holds_across_many_entry_points(configured, monkeypatch):
+    """Many short entry points: once the budget is spent the rest are skipped, not each started."""
+    budget = 0.5
+    configured(timeout=budget)
+    source = HEAD + "".join(
+        f"def f{j}(x, n={j % 7 + 1}):\n"
+        f"    for i in range(60):\n"
+        f"        x = layers.Dense(n + i)(x)\n"
+        f"    return layers.Add()([x, x])\n\n\n"
+        for j in range(400))
+    outcome = run_plugin(source, monkeypatch)
+    assert outcome.seconds < budget + 0.5, f"--ksl-timeout {budget} s but the file took {outcome.seconds:.2f} s"
+    assert any("entry points not analysed" in note for note in outcome.statistics["budget"])
+    assert_well_behaved(outcome, must_report_incomplete=True)
+
+
+def test_a_file_too_large_to_parse_within_the_budget_is_skipped(configured, monkeypatch):
+    """libcst's parse cannot be interrupted: a file it could not parse within the budget is not parsed."""
+    budget = 0.5
+    configured(timeout=budget)
+    functions = [f"def f{j}(x):\n    y = layers.Dense(8)(x)\n    return layers.Add()([y, layers.Dense({j + 9})(x)])\n\n\n"
+                 for j in range(2500)]
+    source = HEAD + "".join(functions)
+    outcome = run_plugin(source, monkeypatch)
+    # what remains is the standard library's parse (here: flake8 hands it over) and one walk of it
+    assert outcome.seconds < budget + 0.5, f"--ksl-timeout {budget} s but the file took {outcome.seconds:.2f} s"
+    assert any("parsing alone" in note for note in outcome.statistics["budget"])
+    assert_well_behaved(outcome, must_report_incomplete=True)
+    # the same file with a budget that covers its parse is analysed (and its merges flagged)
+    configured(timeout=30.0)
+    small = run_plugin(HEAD + "".join(functions[:20]), monkeypatch)
+    assert small.codes.count("KSL101") == 20
+
+
 def test_time_budget_covers_imported_project_modules(configured, monkeypatch, tmp_path):
     """Imported project modules are read within the same per-file budget."""
     budget = 0.5
