@@ -85,10 +85,14 @@ class Analysis:
             self.outcomes[node] = outcome
 
     def record_draft(self, draft: Draft) -> None:
-        key = (id(draft.node), draft.code)
-        kept = self.drafts.get(key)
-        if kept is None or len(draft.chain) < len(kept.chain):
-            self.drafts[key] = draft
+        if self.wants_draft(draft.node, draft.code, draft.chain):
+            self.drafts[(id(draft.node), draft.code)] = draft
+
+    def wants_draft(self, node, code: str, chain) -> bool:
+        """Would a finding here be kept?  One per merge and code, reached by the shortest
+        call chain: asked before a witness is searched for, which is costly."""
+        kept = self.drafts.get((id(node), code))
+        return kept is None or len(chain) < len(kept.chain)
 
     # ------------------------------------------------------------- running
     def run(self) -> list[Finding]:

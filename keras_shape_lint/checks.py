@@ -121,6 +121,9 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             outcome = "undecided" if outcome == "proven" else outcome
             continue
         code = _code(kind, role, analysis, st.pc, fail)
+        if not analysis.wants_draft(node, code, st.chain):
+            outcome = "flagged"  # already reported, by a path as short as this one
+            continue
         # prefer a witness that fails on this dim alone (other kinds of dims agree)
         others = [S.neg(f) for (r, _, _, _, f) in fails if r != role and f is not True]
         witness = analysis.witness(pc + [fail], soft=others)
@@ -163,6 +166,8 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
                 continue
             if tainted or _depends_on_opaque(fail, st.pc):
                 continue
+            if not analysis.wants_draft(node, "KSL106", st.chain):
+                return
             witness = analysis.witness([c.term for c in st.pc] + [fail], with_data=True)
             if witness is not None:
                 _report(analysis, st, node, "KSL106", display, a, b, _axis_name(role, index), witness)
@@ -179,6 +184,8 @@ def _check_broadcast(analysis, st, node, display, pairs) -> None:
             continue
         if any(c.branch and c.opaque for c in st.pc) or _depends_on_opaque(widened, st.pc):
             continue
+        if not analysis.wants_draft(node, "KSL105", st.chain):
+            return
         witness = analysis.witness([c.term for c in st.pc] + [widened])
         if witness is None:
             continue
