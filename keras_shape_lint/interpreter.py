@@ -527,6 +527,11 @@ class Interpreter:
             self.steps -= 1
             self.tick()
         kind = type(node)
+        if kind is cst.Name:  # four in ten expressions: a local variable, most often
+            frame = st.frames[-1]
+            if node.value in frame:
+                value = frame[node.value]
+                return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
         handler = self._expression_handlers.get(kind, UNBOUND)
         if handler is UNBOUND:
             handler = self._expression_handlers[kind] = getattr(self, "ex_" + kind.__name__, None)
@@ -563,11 +568,15 @@ class Interpreter:
         return [(st, opaque(f"unbound {name}"))]
 
     def ex_Integer(self, node, st):
-        text = node.value.replace("_", "")
-        try:
-            return [(st, int(text, 0))]
-        except ValueError:
-            return [(st, int(text))]  # decimal with leading zeros, e.g. "00"
+        cached = self._node_facts.get(id(node))
+        if cached is None:
+            text = node.value.replace("_", "")
+            try:
+                number = int(text, 0)
+            except ValueError:
+                number = int(text)  # decimal with leading zeros, e.g. "00"
+            cached = self._node_facts[id(node)] = (node, number)
+        return [(st, cached[1])]
 
     def ex_Float(self, node, st):
         return [(st, float(node.evaluated_value))]
