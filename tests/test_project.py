@@ -68,3 +68,28 @@ def test_the_command_line_reads_the_project_too():
         ("model_bad.py", _line_of(PROJECT / "model_bad.py", "# KSL101"), "KSL101")]
     clean = run(BLOCKS, PROJECT / "model_ok.py")
     assert clean.returncode == 0 and json.loads(clean.stdout) == []
+
+
+def test_the_module_cache_keeps_only_recent_modules(tmp_path, monkeypatch):
+    # cached modules stay alive (and slow every full garbage collection): the cache is bounded
+    from keras_shape_lint import project
+    from keras_shape_lint.analysis import analyse_text
+
+    monkeypatch.setattr(project, "_CACHE", project.OrderedDict())
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    block = "from keras import layers\n\n\ndef widen(x):\n    return layers.Dense(16)(x)\n" + "#" * 400 + "\n"
+    for i in range(6):
+        (tmp_path / f"blocks{i}.py").write_text(block)
+    size = len(block)
+    monkeypatch.setattr(project, "_CACHE_BYTES", 3 * size)
+    for i in range(6):
+        model = (f"from keras import layers\nfrom blocks{i} import widen\n\n\n"
+                 "def net(x):\n    return layers.Add()([widen(x), layers.Dense(8)(x)])  # KSL101\n")
+        (tmp_path / f"model{i}.py").write_text(model)
+        findings, _ = analyse_text(model, None, str(tmp_path / f"model{i}.py"))
+        assert [f.code for f in findings] == ["KSL101"]  # the import was read
+    held = [os.path.basename(key[0]) for key in project._CACHE]
+    assert held == ["blocks3.py", "blocks4.py", "blocks5.py"]
+    # a module read again moves to the back of the queue
+    findings, _ = analyse_text(model.replace("blocks5", "blocks3"), None, str(tmp_path / "model3.py"))
+    assert [os.path.basename(key[0]) for key in project._CACHE] == ["blocks4.py", "blocks5.py", "blocks3.py"]
