@@ -64,7 +64,7 @@ def aligned_pairs(kind, first, other, axis):
     elif other.known and not first.known:
         first.with_rank(other.rank)
     if not first.known or not other.known:
-        if kind == "elementwise":
+        if kind == "elementwise" and first.rank != 0 and other.rank != 0:  # a scalar has no channels
             return [("channels", None, first.channels_dim(), other.channels_dim())]
         return []
     pairs = []

@@ -786,7 +786,9 @@ class Interpreter:
                 for s2, acc, lhs in results:
                     for s3, rhs in self.eval(target.comparator, s2):
                         verdict = compare(self, type(target.operator).__name__, lhs, rhs)
-                        nxt.append((s3, S.conj(acc, verdict) if verdict is not None else None, rhs))
+                        # one comparison the analysis cannot decide makes the whole chain unknown
+                        known = acc is not None and verdict is not None
+                        nxt.append((s3, S.conj(acc, verdict) if known else None, rhs))
                 results = nxt
             for s2, acc, _ in results:
                 out.append((s2, acc if acc is not None else S.opaque_bool()))

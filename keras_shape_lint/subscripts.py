@@ -114,6 +114,8 @@ def _slice_length(size, key: Slice):
         upper = upper.as_int()
     if lower is None:
         lower = 0
+    if not S.is_int_like(lower) or (upper is not None and not S.is_int_like(upper)):
+        return None if size is None else opaque_dim()  # Keras would reject it; nothing to say here
     if isinstance(lower, int) and lower < 0:
         if size is None:
             return None

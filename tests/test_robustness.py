@@ -733,3 +733,45 @@ def test_syntax_errors_yield_nothing(name, report_incomplete, configured, monkey
                          ids=["empty", "none", "blank", "newline", "no_newline", "crlf"])
 def test_degenerate_inputs_yield_nothing(lines, configured):
     assert list(KerasShapeChecker(None, lines).run()) == []
+
+
+# Code from keras and tensorflow's own sources that once raised inside the analysis (KSL902):
+# each is reduced to the construct that did it.
+ONCE_INTERNAL_ERRORS = {
+    # a chain whose first comparison the analysis cannot decide (keras Cropping2D)
+    "undecided_comparison_chain": """
+        class Crop(layers.Layer):
+            def __init__(self, cropping):
+                super().__init__()
+                self.cropping = cropping
+
+            def call(self, x):
+                if self.cropping[0][1] == self.cropping[1][1] == 0:
+                    return x
+                return layers.Dense(4)(x)
+    """,
+    # a tensor as a slice bound (keras's TensorFlow resize)
+    "tensor_slice_bound": """
+        def f(images, n=3):
+            y = layers.Conv2D(8, 3)(images)
+            start = layers.Dense(1)(images)
+            return y[:, start:start + n, :, :]
+    """,
+    # a rank-0 weight times a tensor of unknown rank (keras Attention's scale)
+    "scalar_times_unknown_rank": """
+        class Scaled(layers.Layer):
+            def build(self, input_shape):
+                self.scale = self.add_weight(shape=(), initializer="ones")
+
+            def call(self, x):
+                y = layers.MultiHeadAttention(2, 4)(x, x)
+                return y * self.scale
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONCE_INTERNAL_ERRORS))
+def test_constructs_that_once_failed_inside_are_analysed(name):
+    findings, analysis = analyse_text(HEAD + textwrap.dedent(ONCE_INTERNAL_ERRORS[name]))
+    assert analysis.internal_errors == []
+    assert findings == []
