@@ -8,7 +8,7 @@ TensorFlow names stay models of the API, never the library's source, except
 for a sibling module of a file that itself lives in such a package (the
 keras.applications modules import each other).  Parsed and executed modules
 are cached per process, keyed by file identity, so an editor's long-lived
-flake8 pays for each module once.  The cache holds at most about 2 MB of
+flake8 pays for each module once.  The cache holds at most about 1 MB of
 source, least recently used first out: every cached module stays alive as
 tens of thousands of objects, and Python's full garbage collections walk them
 all (a sweep that kept 300 TensorFlow modules paused for 4 s per collection).
@@ -29,7 +29,7 @@ _MAX_DEPTH = 3
 _MAX_BYTES = 200_000  # larger modules are libraries, not blocks: left opaque
 _IMPORT_SHARE = 0.4  # at most this share of a file's time budget goes to reading imports
 
-_CACHE_BYTES = 2_000_000  # source bytes of the modules kept parsed between files
+_CACHE_BYTES = 1_000_000  # source bytes of the modules kept parsed between files (about 0.8M objects)
 
 # (path, mtime, size, data format) -> ModuleInfo, least recently used first
 _CACHE: OrderedDict = OrderedDict()
