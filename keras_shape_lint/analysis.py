@@ -100,7 +100,7 @@ class Analysis:
 
         interp = self.interp = Interpreter(self)
         self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path),
-                               generators=self.facts.generators)
+                               syntax=self.tree, generators=self.facts.generators)
         start = State({}, self.main)
         self.entry_name = None
         self.free_params = []
@@ -307,12 +307,12 @@ class Analysis:
             if call is not None:
                 chain.append(CallSite(name, caller_line(caller, call), _file_name(caller, self.main)))
         if is_main(draft.module):
-            return self.main.positions()[draft.node].start, chain, ""
+            return self.main.start(draft.node), chain, ""
         for name, call, _, caller in draft.chain:
             if call is not None and is_main(caller):
-                merge_line = draft.module.positions()[draft.node].start.line
+                merge_line = draft.module.start(draft.node).line
                 where = f" (the merge is in {_file_name(draft.module, self.main)} at line {merge_line})"
-                return self.main.positions()[call].start, chain, where
+                return self.main.start(call), chain, where
         return None
 
     def statistics(self) -> dict:
@@ -381,7 +381,7 @@ def _evaluate(dim, model):
 
 
 def caller_line(module, call) -> int:
-    return module.positions()[call].start.line
+    return module.start(call).line
 
 
 def _file_name(module, main) -> str:

@@ -6,6 +6,7 @@ never imports the code (or Keras) it reads.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 
@@ -64,4 +65,59 @@ def positions(module: cst.Module) -> dict:
     """Start positions of every node (computed only for files with findings)."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     return wrapper.resolve(PositionProvider)
+
+
+def statement_positions(module: cst.Module, syntax, node):
+    """Positions of the nodes of the one top-level statement that holds ``node``.
+
+    libcst computes positions by generating the code of the whole module; here
+    only that statement's code is generated, and its first line comes from the
+    standard library's syntax tree ``syntax`` of the same text (libcst starts a
+    ``def`` at the keyword, after its decorators, as ``ast`` does).  Returns
+    ``(positions, line offset)`` or None when the two trees do not line up.
+    """
+    index = 0
+    for stmt in module.body:
+        if _holds(stmt, node):
+            if index >= len(syntax.body):
+                return None
+            alone = module.with_changes(body=[stmt], header=[], footer=[])
+            found = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            return found, syntax.body[index].lineno - found[stmt].start.line
+        index += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
+    return None
+
+
+def _holds(root, node) -> bool:
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        stack.extend(children(current))
+    return False
+
+
+# fields that only hold layout (whitespace, commas, parentheses): never code to look into
+_LAYOUT = frozenset({"lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "leading_lines",
+                     "lines_after_decorators", "header", "footer", "comma", "semicolon", "newline",
+                     "indent", "equal", "dot", "star", "operator"})
+_FIELDS: dict = {}
+
+
+def children(node) -> list:
+    """The child nodes of ``node`` that hold code (layout skipped): libcst's own
+    ``children`` goes through its visitor machinery and is several times slower."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if f.name not in _LAYOUT and "whitespace" not in f.name)
+    out = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return out
 

@@ -44,13 +44,17 @@ class ModuleInfo:
     keep one shared scope.
     """
 
-    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions")
+    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions", "_syntax", "_statements")
 
     def __init__(self, tree, path=None, scope=None, loader=None, syntax=None, generators=None):
         self.tree = tree
         self.path = path
         self.scope = scope
         self.loader = loader
+        # the standard library's tree of the same text, when the caller has it: it
+        # places each top-level statement, so positions need only that statement's code
+        self._syntax = syntax if syntax is not None and not isinstance(syntax, str) else None
+        self._statements: list = []  # (positions, line offset) of statements already placed
         # names of the functions that yield (their calls are opaque), read from the
         # standard library's syntax tree ``syntax`` of the same text unless given
         if generators is None:
@@ -64,6 +68,26 @@ class ModuleInfo:
 
             self._positions = positions(self.tree)
         return self._positions
+
+    def start(self, node):
+        """Where ``node`` starts (line from 1, column from 0)."""
+        from libcst.metadata import CodePosition
+
+        from .frontend import statement_positions
+
+        if self._positions is None and self._syntax is not None:
+            for found, offset in self._statements:
+                if node in found:
+                    break
+            else:
+                placed = statement_positions(self.tree, self._syntax, node)
+                if placed is not None:
+                    self._statements.append(placed)
+                found, offset = placed if placed is not None else (None, 0)
+            if found is not None and node in found:
+                start = found[node].start
+                return CodePosition(start.line + offset, start.column)
+        return self.positions()[node].start
 
 
 def generator_names(syntax) -> frozenset:

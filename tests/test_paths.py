@@ -115,11 +115,11 @@ def test_liveness_gives_nothing_when_locals_are_introspected():
 
 
 def test_the_walk_skips_only_layout():
-    # liveness walks dataclass fields itself (libcst's generic children are slow):
+    # liveness and positions walk dataclass fields themselves (libcst's generic children are slow):
     # it must see every name libcst's own visitor sees
     from pathlib import Path
 
-    from keras_shape_lint.liveness import _children
+    from keras_shape_lint.frontend import children
 
     class Names(cst.CSTVisitor):
         def __init__(self):
@@ -139,5 +139,5 @@ def test_the_walk_skips_only_layout():
         while stack:
             node = stack.pop()
             seen += isinstance(node, cst.Name)
-            stack.extend(_children(node))
+            stack.extend(children(node))
         assert seen == expected.count
