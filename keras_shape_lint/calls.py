@@ -47,7 +47,6 @@ class Calls:
         if isinstance(func, BuiltinValue):
             return _as_results(st, func.fn(self, st, args, kwargs, node))
         if isinstance(func, BoundMethod):
-
             return _as_results(st, call_method(self, func, args, kwargs, st, node))
         if isinstance(func, ClassValue):
             return self.instantiate(func, args, kwargs, st, node)
@@ -210,7 +209,6 @@ class Calls:
 
 def _input_shape(inputs):
     """What ``build(input_shape)`` receives for the inputs a layer is called on."""
-
     if isinstance(inputs, Unknown):
         inputs = inputs.as_tensor()
     if isinstance(inputs, Tensor):
@@ -284,7 +282,6 @@ def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:
 
 def _shadows(inputs):
     """The inputs with each tensor replaced by its data-time shadow; None if none has one."""
-
     if isinstance(inputs, Tensor):
         return inputs.shadow
     items = inputs.items if isinstance(inputs, ListValue) else inputs if isinstance(inputs, tuple) else None

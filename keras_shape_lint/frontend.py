@@ -120,4 +120,3 @@ def children(node) -> list:
         elif isinstance(value, (tuple, list)):
             out.extend(item for item in value if isinstance(item, cst.CSTNode))
     return out
-

@@ -212,7 +212,6 @@ class Interpreter:
         return [st]
 
     def stmt_Import(self, stmt, st):
-
         for alias in stmt.names:
             full = dotted_name(alias.name)
             if full is None:
@@ -227,7 +226,6 @@ class Interpreter:
         return [st]
 
     def stmt_ImportFrom(self, stmt, st):
-
         level = len(stmt.relative)
         base = dotted_name(stmt.module) if stmt.module is not None else None
         if isinstance(stmt.names, cst.ImportStar):
@@ -284,7 +282,6 @@ class Interpreter:
         return [st]
 
     def _decorator_name(self, node) -> str:
-
         if isinstance(node, cst.Call):
             node = node.func
         return dotted_name(node) or ""
@@ -303,7 +300,6 @@ class Interpreter:
         return FunctionValue(node, name, closure, defaults, is_lambda, module=st.modules[-1])
 
     def stmt_ClassDef(self, stmt, st):
-
         bases = []
         keras_base = ""
         for arg in stmt.bases:
@@ -664,7 +660,6 @@ class Interpreter:
         return [(st, self.make_function(node, st, is_lambda=True))]
 
     def ex_Attribute(self, node, st):
-
         return [(s, get_attribute(self, s, value, node.attr.value)) for s, value in self.eval(node.value, st)]
 
     def ex_Call(self, node, st):
@@ -773,11 +768,9 @@ class Interpreter:
         return out
 
     def binary(self, op, left, right, st, node) -> list:
-
         return binary_operation(self, op, left, right, st, node)
 
     def ex_Comparison(self, node, st):
-
         out = []
         for s, left in self.eval(node.left, st):
             results = [(s, True, left)]
@@ -795,7 +788,6 @@ class Interpreter:
         return out
 
     def ex_Subscript(self, node, st):
-
         out = []
         for s, value in self.eval(node.value, st):
             for s2, keys in self.eval_slices(node.slice, s):
@@ -933,7 +925,6 @@ class Interpreter:
         return None
 
     def symbolic_range(self, value):
-
         if isinstance(value, SymbolicRange) and isinstance(value.step, int) and value.step > 0:
             return value.start, value.stop, value.step
         return None

@@ -69,7 +69,6 @@ class LayerContext:
         return self.analysis.options.data_format != "channels_first"
 
     def check_merge(self, kind: str, tensors, axis=None) -> None:
-
         if self.real is not None:
             real = [self.tensor(t) for t in _items(self.real)]
             check_data_merge(self.analysis, self.state, self.node, self.display, kind, tensors, real, axis)

@@ -91,7 +91,8 @@ class ModuleLoader:
         import time
 
         analysis = self.analysis
-        if time.monotonic() > analysis.deadline or analysis.import_seconds > _IMPORT_SHARE * analysis.options.time_budget_s:
+        import_budget = _IMPORT_SHARE * analysis.options.time_budget_s
+        if time.monotonic() > analysis.deadline or analysis.import_seconds > import_budget:
             analysis.note_budget("time budget (imports)")
             return None
         try:

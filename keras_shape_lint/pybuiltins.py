@@ -346,7 +346,6 @@ def _prod(calls, st, args, kwargs, node):
     return total
 
 
-
 @builtin("numpy.linspace", table=LIBRARY)
 def _linspace(calls, st, args, kwargs, node):
     """Evenly spaced floats (drop-path schedules); concrete arguments only."""

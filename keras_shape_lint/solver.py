@@ -128,7 +128,6 @@ class Solver:
 
 def relevant(conditions, terms) -> list:
     """The terms of ``conditions`` in the cone of influence of ``terms``."""
-
     names = set()
     for term in terms:
         names |= variables(term)

@@ -76,17 +76,14 @@ class ModuleInfo:
         from .frontend import statement_positions
 
         if self._positions is None and self._syntax is not None:
-            for found, offset in self._statements:
-                if node in found:
-                    break
-            else:
+            placed = next((p for p in self._statements if node in p[0]), None)
+            if placed is None:
                 placed = statement_positions(self.tree, self._syntax, node)
                 if placed is not None:
                     self._statements.append(placed)
-                found, offset = placed if placed is not None else (None, 0)
-            if found is not None and node in found:
-                start = found[node].start
-                return CodePosition(start.line + offset, start.column)
+            if placed is not None and node in placed[0]:
+                found, offset = placed
+                return CodePosition(found[node].start.line + offset, found[node].start.column)
         return self.positions()[node].start
 
 
@@ -291,18 +288,6 @@ def _same(x, y, memo: dict) -> bool:
     return result
 
 
-def _same_scope(x: dict, y: dict, memo: dict) -> bool:
-    if x is y:
-        return True
-    key = (id(x), id(y))
-    if key in memo:
-        return memo[key]
-    memo[key] = True  # scopes hold functions that close over them
-    result = x.keys() == y.keys() and all(_same(x[k], y[k], memo) for k in x)
-    memo[key] = result
-    return result
-
-
 def _compare(x, y, memo) -> bool:
     from .values import Tensor
 
@@ -316,6 +301,8 @@ def _compare(x, y, memo) -> bool:
         return len(x) == len(y) and all(_same(i, j, memo) for i, j in zip(x, y))
     if isinstance(x, ListValue):
         return len(x.items) == len(y.items) and all(_same(i, j, memo) for i, j in zip(x.items, y.items))
+    if isinstance(x, dict):  # a scope a function closes over (it may hold that function: memo)
+        return x.keys() == y.keys() and all(_same(x[k], y[k], memo) for k in x)
     if isinstance(x, DictValue):
         return x.items.keys() == y.items.keys() and all(_same(x.items[k], y.items[k], memo) for k in x.items)
     if isinstance(x, InstanceValue):
@@ -325,9 +312,9 @@ def _compare(x, y, memo) -> bool:
         # a copy made when a path forked: the same code over equivalent scopes
         return (x.node is y.node and x.module is y.module and x.is_lambda == y.is_lambda
                 and len(x.closure) == len(y.closure)
-                and all(_same_scope(i, j, memo) for i, j in zip(x.closure, y.closure))
+                and all(_same(i, j, memo) for i, j in zip(x.closure, y.closure))
                 and _same(x.bound_self, y.bound_self, memo)
-                and _same_scope(x.defaults, y.defaults, memo))
+                and _same(x.defaults, y.defaults, memo))
     if isinstance(x, Tensor):
         if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free:
             return False
