@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from . import keras_api, layers
+from . import keras_api, layers, ops
 from . import symbolic as S
 from .layer_context import LayerContext
 from .methods import call_method
@@ -71,6 +71,10 @@ class Calls:
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
             return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
+        function = ops.lookup(qualname)
+        if function is not None:
+            # run as a layer is, so the data-time shadows of tensor arguments follow
+            return [(st, self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()"))]
         handler = keras_api.FUNCTIONS.get(qualname)
         if handler is not None:
             return _as_results(st, handler(self, st, args, kwargs, node))

@@ -24,7 +24,7 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -36,6 +36,9 @@ class Tensor:
         # where Keras knows a size only when data flows (None), the same tensor with
         # those sizes as symbols, so a mismatch that only data reveals can be seen
         self.shadow = None
+        # "int" for integer index and mask tensors (positions, shapes, comparisons): arithmetic
+        # on them is not a model merge; None when the dtype is a float or not known
+        self.dtype = None
 
     @classmethod
     def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":
