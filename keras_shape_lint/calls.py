@@ -42,8 +42,12 @@ class Calls:
         if isinstance(func, Imported):
             return self.call_imported(func.qualname, args, kwargs, st, node)
         if isinstance(func, LayerValue):
-            inputs = args[0] if args else kwargs.get("inputs")
-            return [(st, self.apply_layer(func, inputs, st, node, kwargs))]
+            if args:
+                inputs, rest = args[0], list(args[1:])
+            else:
+                kwargs = dict(kwargs)
+                inputs, rest = kwargs.pop("inputs", kwargs.pop("query", None)), []
+            return [(st, self.apply_layer(func, inputs, st, node, kwargs, rest))]
         if isinstance(func, BuiltinValue):
             return _as_results(st, func.fn(self, st, args, kwargs, node))
         if isinstance(func, BoundMethod):
@@ -90,15 +94,17 @@ class Calls:
         return [(st, opaque(qualname))]
 
     # --------------------------------------------------------------- layers
-    def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs) -> object:
-        return self._apply(layer.model, layer.config, inputs, st, node, self.display(layer))
+    def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
+        """``layer(inputs, *args, **kwargs)``: the call's other arguments reach the model
+        as ``ctx.call_args`` and ``ctx.call_kwargs`` (``value=`` of attention, ``mask=``)."""
+        return self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs)
 
     def merge_operator(self, symbol, tensors, st, node, display=None):
         model = layers.lookup("python.<operator>")
         return self._apply(model, {}, tuple(tensors), st, node, display or f"`{symbol}`")
 
-    def _apply(self, model, cfg, inputs, st, node, display):
-        ctx = LayerContext(self, st, node, display)
+    def _apply(self, model, cfg, inputs, st, node, display, call_args=(), call_kwargs=None):
+        ctx = LayerContext(self, st, node, display, call_args=call_args, call_kwargs=call_kwargs)
         try:
             result = model.apply(ctx, cfg, inputs)
         except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
@@ -107,7 +113,8 @@ class Calls:
         shadows = _shadows(inputs)
         if shadows is not None and isinstance(result, Tensor) and result.shadow is None:
             # the same layer on the data-time sizes (the merge checks there are KSL106)
-            shadow_ctx = LayerContext(self, st, node, display, real=inputs)
+            shadow_ctx = LayerContext(self, st, node, display, real=inputs, call_args=call_args,
+                                      call_kwargs=call_kwargs)
             try:
                 shadow = model.apply(shadow_ctx, cfg, shadows)
             except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError):

@@ -8,7 +8,7 @@ from .values import ListValue, Tensor, Unknown
 
 
 class LayerContext:
-    def __init__(self, calls, state, node, display: str, real=None):
+    def __init__(self, calls, state, node, display: str, real=None, call_args=(), call_kwargs=None):
         self._calls = calls
         self.analysis = calls.analysis
         self.state = state
@@ -16,6 +16,9 @@ class LayerContext:
         self.display = display
         # set when the layer runs on data-time sizes: the inputs Keras itself sees
         self.real = real
+        # the call's arguments after its inputs: layer(x, value, mask=m) -> [value], {"mask": m}
+        self.call_args = list(call_args)
+        self.call_kwargs = dict(call_kwargs or {})
 
     def tensor(self, value, rank: int | None = None) -> Tensor | None:
         if isinstance(value, Unknown):

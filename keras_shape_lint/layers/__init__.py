@@ -31,6 +31,8 @@ The ``ctx`` argument offers (see :class:`keras_shape_lint.interpreter.LayerConte
   (``kind`` is "elementwise" or "concat").
 - ``ctx.call(function, args)``: call a Python callable (for ``Lambda``).
 - ``ctx.opaque(reason)``: an opaque result, recorded for coverage statistics.
+- ``ctx.call_args``, ``ctx.call_kwargs``: the call's arguments after its inputs
+  (``mha(query, value, attention_mask=m)`` -> ``[value]``, ``{"attention_mask": m}``).
 """
 
 from __future__ import annotations
