@@ -26,7 +26,7 @@ from .prefilter import mentions_keras
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .syntax_facts import SyntaxFacts, read_syntax
-from .calls import lookup_class_attribute
+from .classes import lookup_class_attribute
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 

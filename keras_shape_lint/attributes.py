@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .classes import bind_method, lookup_class_attribute
 from .frontend import normalise
+from .keras_api import _shape_dims
 from .values import (
     BoundMethod,
     BuiltinValue,
@@ -28,8 +30,6 @@ _CONTAINER_METHODS = {
 
 def _add_weight(calls, st, args, kwargs, node):
     """``self.add_weight(shape=...)``: a tensor of that shape, with no batch axis."""
-    from .keras_api import _shape_dims
-
     shape = kwargs.get("shape", args[0] if args else None)
     dims = _shape_dims(shape) if shape is not None else ()
     return Tensor(dims) if dims is not None else opaque("add_weight of an unknown shape")
@@ -39,8 +39,6 @@ KERAS_LAYER_METHODS = {"add_weight": BuiltinValue("add_weight", _add_weight)}
 
 
 def get_attribute(interp, st, value, name: str):
-    from .calls import bind_method, lookup_class_attribute
-
     if isinstance(value, Imported):
         return Imported(normalise(f"{value.qualname}.{name}"))
     if isinstance(value, ModuleValue):

@@ -6,6 +6,7 @@ import libcst as cst
 
 from . import keras_api, layers, ops
 from . import symbolic as S
+from .classes import bind_method, lookup_class_attribute
 from .layer_context import LayerContext
 from .methods import call_method
 from .pybuiltins import LIBRARY
@@ -228,29 +229,6 @@ def _input_shape(inputs):
         items = inputs.items if isinstance(inputs, ListValue) else inputs
         return ListValue([ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items])
     return opaque("input shape")
-
-
-def bind_method(fn: FunctionValue, receiver) -> FunctionValue:
-    from dataclasses import replace
-
-    return replace(fn, bound_self=receiver)
-
-
-def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False):
-    """Method resolution over user classes (depth-first, left to right)."""
-    seen = set()
-    stack = [cls]
-    first = True
-    while stack:
-        current = stack.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if not (skip_self and first) and name in current.attrs:
-            return current.attrs[name]
-        first = False
-        stack.extend(b for b in current.bases if isinstance(b, ClassValue))
-    return None
 
 
 def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:

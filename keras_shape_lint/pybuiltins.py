@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from . import symbolic as S
+from .attributes import get_attribute
+from .classes import lookup_class_attribute
+from .state import _copy_value
 from .values import (
+    BoundMethod,
     BuiltinValue,
     ClassValue,
     DictValue,
@@ -269,8 +273,6 @@ def _ignored(calls, st, args, kwargs, node):
 
 @builtin("getattr")
 def _getattr(calls, st, args, kwargs, node):
-    from .attributes import get_attribute
-
     if len(args) >= 2 and isinstance(args[1], str):
         value = get_attribute(calls.interp, st, args[0], args[1])
         if isinstance(value, Unknown) and len(args) == 3:
@@ -282,16 +284,12 @@ def _getattr(calls, st, args, kwargs, node):
 @builtin("hasattr")
 def _hasattr(calls, st, args, kwargs, node):
     if len(args) == 2 and isinstance(args[0], (InstanceValue,)) and isinstance(args[1], str):
-        from .calls import lookup_class_attribute
-
         return args[1] in args[0].attrs or lookup_class_attribute(args[0].cls, args[1]) is not None
     return opaque("hasattr")
 
 
 @builtin("super")
 def _super(calls, st, args, kwargs, node):
-    from .values import BoundMethod
-
     receiver = st.locals.get("self")
     if not isinstance(receiver, InstanceValue):
         return opaque("super()")
@@ -328,8 +326,6 @@ def _floor(calls, st, args, kwargs, node):
 
 @builtin("copy.deepcopy", "copy.copy", table=LIBRARY)
 def _copy(calls, st, args, kwargs, node):
-    from .state import _copy_value
-
     return _copy_value(args[0], {}) if args else opaque("copy")
 
 

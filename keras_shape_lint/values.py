@@ -289,3 +289,11 @@ class ShapeOf:
 
 class Results(list):
     """Several ``(state, value)`` outcomes of one call (it forked the path)."""
+
+
+def hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

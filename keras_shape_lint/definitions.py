@@ -1,0 +1,138 @@
+"""Definitions: ``import``, ``def`` (with its decorators) and ``class`` statements.
+
+A mixin of :class:`keras_shape_lint.interpreter.Interpreter`.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import keras_api, layers, ops
+from .frontend import dotted_name, normalise
+from .state import State
+from .values import (
+    ClassValue,
+    FunctionValue,
+    Imported,
+    LazyImport,
+    opaque,
+)
+
+
+class Definitions:
+    def stmt_Import(self, stmt, st):
+        for alias in stmt.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None:
+                local = self._project_module(st, full, 0)
+                st.assign(alias.asname.name.value, local or Imported(normalise(full)))
+            else:
+                head = full.split(".")[0]
+                local = self._project_module(st, head, 0) if head == full else None
+                st.assign(head, local or Imported(normalise(head)))
+        return [st]
+
+    def stmt_ImportFrom(self, stmt, st):
+        level = len(stmt.relative)
+        base = dotted_name(stmt.module) if stmt.module is not None else None
+        if isinstance(stmt.names, cst.ImportStar):
+            return [st]
+        for alias in stmt.names:
+            name = alias.name.value if type(alias.name) is cst.Name else dotted_name(alias.name)
+            bound = alias.asname.name.value if alias.asname is not None else name
+            qualname = normalise(f"{base}.{name}") if base else name
+            if level == 0 and base and _is_modelled(qualname):
+                st.assign(bound, Imported(qualname))
+                continue
+            # a submodule of the project (``from . import blocks``), or a member of one
+            value = self._project_module(st, f"{base}.{name}" if base else name, level)
+            if value is None:
+                module = self._project_module(st, base, level) if (base or level) else None
+                if module is not None:
+                    value = LazyImport(module.loader, module.path, name)
+            if value is None:
+                value = opaque(f"relative import {name}") if level else Imported(qualname)
+            st.assign(bound, value)
+        return [st]
+
+    def _project_module(self, st, dotted, level):
+        """The user's module that an import names (read when first used), or None."""
+        module = st.modules[-1]
+        loader = module.loader if module is not None else None
+        if loader is None:
+            return None
+        path = loader.resolve(dotted, level)
+        return LazyImport(loader, path) if path is not None else None
+
+    def stmt_FunctionDef(self, stmt, st):
+        fn = self.make_function(stmt, st)
+        value = fn
+        for decorator in reversed(stmt.decorators):
+            name = self._decorator_name(decorator.decorator)
+            if name in ("staticmethod", "classmethod", "property"):
+                continue
+            if name and ("register_keras_serializable" in name or name.endswith("export")):
+                continue
+            if name in ("functools.wraps", "wraps"):
+                continue
+            value = opaque(f"decorated function {stmt.name.value}")
+            break
+        st.assign(stmt.name.value, value)
+        return [st]
+
+    def _decorator_name(self, node) -> str:
+        if isinstance(node, cst.Call):
+            node = node.func
+        return dotted_name(node) or ""
+
+    def make_function(self, node, st: State, is_lambda: bool = False) -> FunctionValue:
+        defaults = {}
+        params = node.params
+        for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
+            if param.default is not None:
+                results = self.eval(param.default, st)
+                defaults[param.name.value] = results[0][1] if results else opaque()
+        closure = st.closures[-1]
+        if len(st.frames) > 1:
+            closure = (st.frames[-1],) + closure
+        name = "<lambda>" if is_lambda else node.name.value
+        return FunctionValue(node, name, closure, defaults, is_lambda, module=st.modules[-1])
+
+    def stmt_ClassDef(self, stmt, st):
+        bases = []
+        keras_base = ""
+        for arg in stmt.bases:
+            results = self.eval(arg.value, st)
+            base = results[0][1] if results else opaque()
+            bases.append(base)
+            if isinstance(base, Imported):
+                keras_base = keras_base or normalise(base.qualname)
+            elif isinstance(base, ClassValue) and base.keras_base:
+                keras_base = keras_base or base.keras_base
+            elif dotted_name(arg.value):
+                pass
+        cls = ClassValue(stmt, stmt.name.value, tuple(bases), {}, keras_base)
+        # run the class body in its own frame; methods see module globals
+        st.push({}, st.closures[-1], st.modules[-1])
+        states = self.exec_suite(stmt.body, [st])
+        body_state = states[0] if states else st
+        cls.attrs = body_state.pop()
+        for other in states[1:]:
+            other.pop()
+        for method in cls.attrs.values():
+            if isinstance(method, FunctionValue):
+                method.qualname = f"{cls.name}.{method.name}"
+        for s in states or [st]:
+            s.assign(stmt.name.value, cls)
+        return states or [st]
+
+
+def _is_modelled(qualname: str) -> bool:
+    """Is this Keras name (or a module holding such names) one the analyser models?"""
+    if (qualname in keras_api.FUNCTIONS or qualname in ops.OPS or layers.lookup(qualname)
+            or layers.lookup_functional(qualname)):
+        return True
+    prefix = qualname + "."
+    return any(name.startswith(prefix) for table in (keras_api.FUNCTIONS, ops.OPS) for name in table)

@@ -1,0 +1,309 @@
+"""Expressions: names, literals, calls, operators, comparisons and subscripts.
+
+A mixin of :class:`keras_shape_lint.interpreter.Interpreter`: each ``ex_<Node>`` method maps
+one state to ``[(state, value), ...]``.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import symbolic as S
+from .attributes import get_attribute
+from .operators import binary_operation, compare
+from .pybuiltins import BUILTINS
+from .subscripts import subscript
+from .values import (
+    ELLIPSIS,
+    DictValue,
+    LazyImport,
+    ListValue,
+    Slice,
+    Unknown,
+    hashable,
+    opaque,
+)
+
+
+class Expressions:
+    def ex_Name(self, node, st):
+        name = node.value
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            pass
+        else:
+            return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
+
+        if name in BUILTINS:
+            return [(st, BUILTINS[name])]
+        if name in ("True", "False", "None"):
+            return [(st, {"True": True, "False": False, "None": None}[name])]
+        self.analysis.note_opaque(f"unbound name {name}")
+        return [(st, opaque(f"unbound {name}"))]
+
+    def ex_Integer(self, node, st):
+        cached = self._node_facts.get(id(node))
+        if cached is None:
+            text = node.value.replace("_", "")
+            try:
+                number = int(text, 0)
+            except ValueError:
+                number = int(text)  # decimal with leading zeros, e.g. "00"
+            cached = self._node_facts[id(node)] = (node, number)
+        return [(st, cached[1])]
+
+    def ex_Float(self, node, st):
+        return [(st, float(node.evaluated_value))]
+
+    def ex_Imaginary(self, node, st):
+        return [(st, opaque("complex"))]
+
+    def ex_SimpleString(self, node, st):
+        cached = self._node_facts.get(id(node))
+        if cached is None:
+            try:
+                value = node.evaluated_value
+            except Exception:
+                value = None
+            cached = self._node_facts[id(node)] = (node, value)  # the node kept alive with its id
+        value = cached[1]
+        return [(st, value if isinstance(value, str) else opaque("string"))]
+
+    def ex_ConcatenatedString(self, node, st):
+        try:
+            value = node.evaluated_value
+        except Exception:
+            value = None
+        return [(st, value if isinstance(value, str) else opaque("string"))]
+
+    def ex_FormattedString(self, node, st):
+        # Names and messages: shapes never depend on their text.  A placeholder
+        # string keeps ``name is None`` and ``name + "_bn"`` decidable.
+        parts = []
+        for part in node.parts:
+            parts.append(part.value if type(part) is cst.FormattedStringText else "\u2026")
+        return [(st, "".join(parts))]
+
+    def ex_Ellipsis(self, node, st):
+        return [(st, ELLIPSIS)]
+
+    def _elements(self, elements, st):
+        """Evaluate literal elements, expanding ``*starred`` ones."""
+        results = [(st, [])]
+        for element in elements:
+            nxt = []
+            for s, values in results:
+                for s2, value in self.eval(element.value, s):
+                    if type(element) is cst.StarredElement:
+                        items = self.iterate_concrete(value)
+                        if items is None:
+                            return [(s2, None)]
+                        nxt.append((s2, values + list(items)))
+                    else:
+                        nxt.append((s2, values + [value]))
+            results = nxt
+        return results
+
+    def ex_Tuple(self, node, st):
+        return [(s, tuple(v) if v is not None else opaque("tuple")) for s, v in self._elements(node.elements, st)]
+
+    def ex_List(self, node, st):
+        return [(s, ListValue(v) if v is not None else opaque("list")) for s, v in self._elements(node.elements, st)]
+
+    def ex_Set(self, node, st):
+        # only membership tests matter here: a tuple answers them the same way
+        return [(s, tuple(v) if v is not None else opaque("set")) for s, v in self._elements(node.elements, st)]
+
+    def ex_Dict(self, node, st):
+        results = [(st, {})]
+        for element in node.elements:
+            nxt = []
+            for s, items in results:
+                if isinstance(element, cst.StarredDictElement):
+                    for s2, value in self.eval(element.value, s):
+                        if isinstance(value, DictValue) and items is not None:
+                            nxt.append((s2, {**items, **value.items}))
+                        else:
+                            nxt.append((s2, None))
+                    continue
+                for s2, (key, value) in self.eval_seq([element.key, element.value], s):
+                    if items is None or S.is_sym(key) or not hashable(key):
+                        nxt.append((s2, None))
+                    else:
+                        nxt.append((s2, {**items, key: value}))
+            results = nxt
+        return [(s, DictValue(items) if items is not None else opaque("dict")) for s, items in results]
+
+    def ex_Lambda(self, node, st):
+        return [(st, self.make_function(node, st, is_lambda=True))]
+
+    def ex_Attribute(self, node, st):
+        return [(s, get_attribute(self, s, value, node.attr.value)) for s, value in self.eval(node.value, st)]
+
+    def ex_Call(self, node, st):
+        out = []
+        for s, func in self.eval(node.func, st):
+            for s2, args, kwargs in self.eval_arguments(node.args, s):
+                if args is None:
+                    out.append((s2, opaque("call with unknown *args")))
+                    continue
+                out.extend(self.calls.call(func, args, kwargs, s2, node))
+        return out
+
+    def eval_arguments(self, arguments, st):
+        results = [(st, [], {})]
+        for arg in arguments:
+            nxt = []
+            for s, args, kwargs in results:
+                if args is None:
+                    nxt.append((s, None, None))
+                    continue
+                for s2, value in self.eval(arg.value, s):
+                    if arg.star == "*":
+                        items = self.iterate_concrete(value)
+                        nxt.append((s2, None, None) if items is None else (s2, args + list(items), kwargs))
+                    elif arg.star == "**":
+                        if isinstance(value, DictValue) and all(isinstance(k, str) for k in value.items):
+                            nxt.append((s2, args, {**kwargs, **value.items}))
+                        else:
+                            nxt.append((s2, args, kwargs))
+                    elif arg.keyword is not None:
+                        nxt.append((s2, args, {**kwargs, arg.keyword.value: value}))
+                    else:
+                        nxt.append((s2, args + [value], kwargs))
+            results = nxt
+        return results
+
+    def ex_IfExp(self, node, st):
+        out = []
+        for s, test in self.eval(node.test, st):
+            cond = self.truth(test)
+            # an int-valued choice stays one path as a z3 If-term
+            if S.is_sym(cond) and not self._has_calls(node.body) and not self._has_calls(node.orelse):
+                body = self.eval(node.body, s)
+                orelse = self.eval(node.orelse, s)
+                if len(body) == 1 and len(orelse) == 1:
+                    a, b = body[0][1], orelse[0][1]
+                    if (S.is_int_like(a) and S.is_int_like(b)) or (S.is_bool_like(a) and S.is_bool_like(b)):
+                        out.append((s, S.ite(cond, a, b)))
+                        continue
+            for s2, taken in self.branch(s, cond, node.test):
+                out.extend(self.eval(node.body if taken else node.orelse, s2))
+        return out
+
+    def _has_calls(self, node) -> bool:
+        found = self._node_facts.get(("calls", id(node)))
+        if found is None:
+            found = self._node_facts[("calls", id(node))] = (node, bool(_find_calls(node)))
+        return found[1]
+
+    def ex_BooleanOperation(self, node, st):
+        out = []
+        is_and = type(node.operator) is cst.And
+        for s, left in self.eval(node.left, st):
+            truth = self.truth(left)
+            if isinstance(truth, bool):
+                if truth == is_and:
+                    out.extend(self.eval(node.right, s))
+                else:
+                    out.append((s, left))
+                continue
+            for s2, right in self.eval(node.right, s):
+                right_truth = self.truth(right)
+                if S.is_bool_like(left) and S.is_bool_like(right_truth) and S.is_bool_like(right):
+                    combined = S.conj(truth, right_truth) if is_and else S.disj(truth, right_truth)
+                    out.append((s2, combined))
+                else:
+                    for s3, taken in self.branch(s2, truth):
+                        out.append((s3, right if taken == is_and else left))
+        return out
+
+    def ex_UnaryOperation(self, node, st):
+        out = []
+        for s, value in self.eval(node.expression, st):
+            op = node.operator
+            if type(op) is cst.Not:
+                truth = self.truth(value)
+                out.append((s, S.neg(truth) if truth is not None else opaque("not")))
+            elif type(op) is cst.Minus:
+                if isinstance(value, Unknown):
+                    value = value.as_int()
+                if isinstance(value, (int, float)) or S.is_sym(value):
+                    out.append((s, -value))
+                else:
+                    out.append((s, opaque("negation")))
+            elif type(op) is cst.Plus:
+                out.append((s, value))
+            else:
+                out.append((s, opaque("bitwise not")))
+        return out
+
+    def ex_BinaryOperation(self, node, st):
+        out = []
+        op = type(node.operator).__name__
+        for s, (left, right) in self.eval_seq([node.left, node.right], st):
+            out.extend(self.binary(op, left, right, s, node))
+        return out
+
+    def binary(self, op, left, right, st, node) -> list:
+        return binary_operation(self, op, left, right, st, node)
+
+    def ex_Comparison(self, node, st):
+        out = []
+        for s, left in self.eval(node.left, st):
+            results = [(s, True, left)]
+            for target in node.comparisons:
+                nxt = []
+                for s2, acc, lhs in results:
+                    for s3, rhs in self.eval(target.comparator, s2):
+                        verdict = compare(self, type(target.operator).__name__, lhs, rhs)
+                        # one comparison the analysis cannot decide makes the whole chain unknown
+                        known = acc is not None and verdict is not None
+                        nxt.append((s3, S.conj(acc, verdict) if known else None, rhs))
+                results = nxt
+            for s2, acc, _ in results:
+                out.append((s2, acc if acc is not None else S.opaque_bool()))
+        return out
+
+    def ex_Subscript(self, node, st):
+        out = []
+        for s, value in self.eval(node.value, st):
+            for s2, keys in self.eval_slices(node.slice, s):
+                out.append((s2, subscript(self, s2, value, keys)))
+        return out
+
+    def eval_slices(self, elements, st):
+        results = [(st, [])]
+        for element in elements:
+            nxt = []
+            part = element.slice
+            for s, keys in results:
+                if type(part) is cst.Index:
+                    for s2, value in self.eval(part.value, s):
+                        nxt.append((s2, keys + [value]))
+                else:
+                    bounds = [part.lower, part.upper, part.step]
+                    present = [b for b in bounds if b is not None]
+                    for s2, values in self.eval_seq(present, s):
+                        it = iter(values)
+                        lower, upper, step = (next(it) if b is not None else None for b in bounds)
+                        nxt.append((s2, keys + [Slice(lower, upper, step)]))
+            results = nxt
+        return results
+
+    def ex_NamedExpr(self, node, st):
+        return [(s2, v) for s, v in self.eval(node.value, st) for s2 in self.assign(node.target, v, s)]
+
+
+def _find_calls(node) -> list:
+    found = []
+
+    class _Visitor(cst.CSTVisitor):
+        def visit_Call(self, call):
+            found.append(call)
+            return False
+
+    node.visit(_Visitor())
+    return found
+

@@ -1,0 +1,196 @@
+"""Statements other than loops and definitions: assignment, ``if``, ``return``, ``with``, ``try``.
+
+A mixin of :class:`keras_shape_lint.interpreter.Interpreter`: each ``stmt_<Node>`` method maps
+one state to the states after the statement.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import symbolic as S
+from .liveness import dead_after_ifs
+from .state import State, merge_paths
+from .values import (
+    ClassValue,
+    DictValue,
+    InstanceValue,
+    ListValue,
+    ShapeOf,
+    Unknown,
+    hashable,
+    opaque,
+)
+
+
+class Statements:
+    def stmt_Expr(self, stmt, st):
+        return [s for s, _ in self.eval(stmt.value, st)]
+
+    def stmt_Pass(self, stmt, st):
+        return [st]
+
+    def stmt_Assign(self, stmt, st):
+        out = []
+        for s, value in self.eval(stmt.value, st):
+            states = [s]
+            for target in stmt.targets:
+                states = [r for t in states for r in self.assign(target.target, value, t)]
+            out.extend(states)
+        return out
+
+    def stmt_AnnAssign(self, stmt, st):
+        if stmt.value is None:
+            return [st]
+        return [r for s, v in self.eval(stmt.value, st) for r in self.assign(stmt.target, v, s)]
+
+    def stmt_AugAssign(self, stmt, st):
+        out = []
+        op = type(stmt.operator).__name__.replace("Assign", "")
+        for s, current in self.eval(stmt.target, st):
+            for s2, value in self.eval(stmt.value, s):
+                if isinstance(current, ListValue) and op == "Add":
+                    current.items.extend(self.iterate_concrete(value) or [])
+                    out.append(s2)
+                    continue
+                for s3, result in self.binary(op, current, value, s2, stmt):
+                    out.extend(self.assign(stmt.target, result, s3))
+        return out
+
+    def stmt_Return(self, stmt, st):
+        if stmt.value is None:
+            st.flow, st.retval = "return", None
+            return [st]
+        out = []
+        for s, value in self.eval(stmt.value, st):
+            s.flow, s.retval = "return", value
+            out.append(s)
+        return out
+
+    def stmt_Raise(self, stmt, st):
+        return []  # a path that raises never reaches a later merge
+
+    def stmt_Assert(self, stmt, st):
+        out = []
+        for s, value in self.eval(stmt.test, st):
+            for s2, taken in self.branch(s, self.truth(value)):
+                if taken:
+                    out.append(s2)
+        return out
+
+    def stmt_Break(self, stmt, st):
+        st.flow = "break"
+        return [st]
+
+    def stmt_Continue(self, stmt, st):
+        st.flow = "continue"
+        return [st]
+
+    def stmt_Global(self, stmt, st):
+        return [st]
+
+    stmt_Nonlocal = stmt_Global
+
+    def stmt_Del(self, stmt, st):
+        return [st]
+
+    def stmt_If(self, stmt, st):
+        out = []
+        for s, value in self.eval(stmt.test, st):
+            for s2, taken in self.branch(s, self.truth(value), stmt.test):
+                if taken:
+                    out.extend(self.exec_suite(stmt.body, [s2]))
+                elif stmt.orelse is None:
+                    out.append(s2)
+                elif type(stmt.orelse) is cst.If:
+                    out.extend(self.stmt_If(stmt.orelse, s2))
+                else:
+                    out.extend(self.exec_suite(stmt.orelse.body, [s2]))
+        return self.cap(merge_paths(out, lambda: self.dead_after(stmt)))
+
+    def dead_after(self, stmt) -> frozenset:
+        """Local names nothing reads once ``stmt`` (an ``if``) is done."""
+        function = self.scopes[-1] if self.scopes else None
+        key = ("dead", id(function))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (function, dead_after_ifs(function))
+        return found[1].get(id(stmt), (None, frozenset()))[1]
+
+    def stmt_With(self, stmt, st):
+        states = [st]
+        for item in stmt.items:
+            nxt = []
+            for s in states:
+                for s2, value in self.eval(item.item, s):
+                    if item.asname is not None:
+                        nxt.extend(self.assign(item.asname.name, opaque("with-target"), s2))
+                    else:
+                        nxt.append(s2)
+            states = nxt
+        return self.exec_suite(stmt.body, states)
+
+    def stmt_Try(self, stmt, st):
+        states = self.exec_suite(stmt.body, [st])
+        if stmt.orelse is not None:
+            states = self.exec_suite(stmt.orelse.body, states)
+        if stmt.finalbody is not None:
+            states = self.exec_suite(stmt.finalbody.body, states)
+        return states
+
+    stmt_TryStar = stmt_Try
+
+    def assign(self, target, value, st: State) -> list:
+        if type(target) is cst.Name:
+            st.assign(target.value, value)
+            return [st]
+        if type(target) in (cst.Tuple, cst.List):
+            elements = target.elements
+            starred = [i for i, e in enumerate(elements) if type(e) is cst.StarredElement]
+            if isinstance(value, ShapeOf) and not value.tensor.known and not starred:
+                value.tensor.with_rank(len(elements) - 1)
+            items = self.iterate_concrete(value)
+            if items is None:
+                if isinstance(value, Unknown):
+                    items = [opaque("unpacked unknown") for _ in elements]
+                else:
+                    items = [opaque("unpacked value") for _ in elements]
+                starred = []
+            states = [st]
+            if starred:
+                k = starred[0]
+                after = len(elements) - k - 1
+                if len(items) < len(elements) - 1:
+                    return []
+                parts = items[:k] + [ListValue(items[k: len(items) - after])] + items[len(items) - after:]
+            else:
+                if len(items) != len(elements):
+                    return []
+                parts = items
+            for element, part in zip(elements, parts):
+                states = [r for s in states for r in self.assign(element.value, part, s)]
+            return states
+        if type(target) is cst.Attribute:
+            out = []
+            for s, obj in self.eval(target.value, st):
+                if isinstance(obj, (InstanceValue, ClassValue)):
+                    obj.attrs[target.attr.value] = value
+                out.append(s)
+            return out
+        if type(target) is cst.Subscript:
+            out = []
+            for s, obj in self.eval(target.value, st):
+                if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+                    for s2, key in self.eval(target.slice[0].slice.value, s):
+                        self.store_item(obj, key, value)
+                        out.append(s2)
+                else:
+                    out.append(s)
+            return out
+        return [st]
+
+    def store_item(self, obj, key, value) -> None:
+        if isinstance(obj, DictValue) and not S.is_sym(key) and hashable(key):
+            obj.items[key] = value
+        elif isinstance(obj, ListValue) and isinstance(key, int) and -len(obj.items) <= key < len(obj.items):
+            obj.items[key] = value
