@@ -22,12 +22,17 @@ _ALIASES = (
     ("keras.src.", "keras."),
     ("keras.api.", "keras."),
     ("keras._tf_keras.keras.", "keras."),
+    # keras_nlp was renamed keras_hub
+    ("keras_nlp.src.", "keras_hub.src."),
+    ("keras_nlp.", "keras_hub."),
 )
 
 # Older and internal module paths that hold public layers.
 _LAYER_SUBMODULES = re.compile(
     r"^keras\.layers\.(?:[a-z_]+\.)+(?=[A-Z]|add$|subtract$|multiply$|average$|maximum$|minimum$|concatenate$)"
 )
+# keras_hub's layers by their defining modules (keras_hub.src.layers.modeling.rotary_embedding.RotaryEmbedding)
+_HUB_LAYER_MODULES = re.compile(r"^keras_hub\.src\.layers\.(?:[a-z_0-9]+\.)+(?=[A-Z])")
 
 
 def parse(text: str) -> cst.Module | None:
@@ -49,6 +54,8 @@ def normalise(qualname: str) -> str:
         return "keras"
     if name.startswith("keras.layers."):
         name = _LAYER_SUBMODULES.sub("keras.layers.", name)
+    elif name.startswith("keras_hub.src.layers."):
+        name = _HUB_LAYER_MODULES.sub("keras_hub.layers.", name)
     return name
 
 

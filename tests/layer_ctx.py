@@ -9,11 +9,14 @@ from keras_shape_lint.values import ListValue, Tensor, Unknown
 class LayerCtx:
     """Implements the ``ctx`` contract of :mod:`keras_shape_lint.layers`."""
 
-    def __init__(self, image_data_format: str = "channels_last"):
+    def __init__(self, image_data_format: str = "channels_last", call_args=(), call_kwargs=None):
         self.image_data_format = image_data_format
         self.assumptions: list = []
         self.opaques: list[str] = []
         self.merges: list = []
+        # the call's arguments after its inputs: layer(x, value, mask=m) -> [value], {"mask": m}
+        self.call_args = list(call_args)
+        self.call_kwargs = dict(call_kwargs or {})
 
     def tensor(self, value, rank=None):
         if isinstance(value, Unknown):

@@ -40,13 +40,30 @@ SHAPE_PRESERVING = {
     "Normalization": [("axis", -1), ("mean", None), ("variance", None), ("invert", False)],
 }
 
-for _name, _params in SHAPE_PRESERVING.items():
-    layer(_name, params=_params)(same_shape)
 
-layer("SpatialDropout1D", params=[("rate", REQUIRED), ("seed", None)])(same_shape_of_rank(2))
+def fraction_checked(apply, name):
+    """Keras refuses a ``name`` argument (a dropout rate, a noise stddev) outside [0, 1]."""
+
+    def checked(ctx, cfg, inputs):
+        value = cfg.get(name)
+        if isinstance(value, (int, float)) and not shapes.require(ctx, 0 <= value <= 1):
+            return ctx.opaque("configuration Keras rejects")
+        return apply(ctx, cfg, inputs)
+
+    return checked
+
+
+FRACTIONS = {"Dropout": "rate", "AlphaDropout": "rate", "GaussianDropout": "rate", "GaussianNoise": "stddev"}
+
+for _name, _params in SHAPE_PRESERVING.items():
+    layer(_name, params=_params)(fraction_checked(same_shape, FRACTIONS[_name]) if _name in FRACTIONS else same_shape)
+
+layer("SpatialDropout1D", params=[("rate", REQUIRED), ("seed", None)])(
+    fraction_checked(same_shape_of_rank(2), "rate")
+)
 for _rank in (2, 3):
     layer(f"SpatialDropout{_rank}D", params=[("rate", REQUIRED), ("data_format", None), ("seed", None)])(
-        same_shape_of_rank(_rank + 1)
+        fraction_checked(same_shape_of_rank(_rank + 1), "rate")
     )
 
 
