@@ -22,11 +22,11 @@ from .checks import Draft, preference_groups
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .options import Options
-from .prefilter import mentions_keras
+from .prefilter import mentions_keras, too_large_to_parse, too_large_to_read
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .syntax_facts import SyntaxFacts, read_syntax
-from .classes import lookup_class_attribute
+from .classes import bind_method, lookup_class_attribute
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 
@@ -65,6 +65,8 @@ class Analysis:
         self.free_params: list[FreeParam] = []
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
         self.import_seconds = 0.0  # spent reading and running the project modules imported
+        # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
+        self.undecorated: dict = {}
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -150,25 +152,40 @@ class Analysis:
         return []
 
     def _entry_points(self, module_scope: dict) -> list:
-        """Top-level functions, and Keras layer or model classes, that nothing here uses."""
+        """Top-level functions, and Keras layer or model classes, that nothing here uses.
+
+        A decorated function is analysed as written.  A Keras class is an entry point
+        when it defines ``call`` (constructed, then called) or builds itself in
+        ``__init__`` (a functional model handed to ``super().__init__``).
+        """
         counts = self.facts.uses
         entries = []
         for stmt in self.module.body:
             if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) or counts[stmt.name.value] > 0:
                 continue
-            value = module_scope.get(stmt.name.value)
+            value = self.undecorated.get(id(stmt), module_scope.get(stmt.name.value))
             if isinstance(value, FunctionValue) and value.node is stmt:
                 entries.append(value)
-            elif (isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith("keras.")
-                  and isinstance(lookup_class_attribute(value, "call"), FunctionValue)):
-                entries.append(value)
+            elif isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith("keras."):
+                if isinstance(lookup_class_attribute(value, "call"), FunctionValue) or _builds_in_init(value):
+                    entries.append(value)
+            elif isinstance(value, ClassValue) and value.node is stmt:
+                # a plain class of builders: its static and class methods are functions
+                for method in value.attrs.values():
+                    if isinstance(method, FunctionValue) and method.kind == "static":
+                        entries.append(method)
+                    elif isinstance(method, FunctionValue) and method.kind == "class":
+                        entries.append(bind_method(method, value))
         return entries
 
-    def data_input(self, dims) -> Tensor:
-        """The data-time shadow of a new ``Input`` whose ``None`` sizes become symbols."""
+    def data_input(self, dims, name: str | None = None) -> Tensor:
+        """The data-time shadow of a new ``Input`` whose ``None`` sizes become symbols,
+        named after the user's ``name`` for the Input (``image.shape[1]``) when it is unique."""
         number = len(self.data_inputs) + 1
-        shadow = Tensor(tuple(S.dynamic_int(f"input{number}.shape[{i + 1}]") if d is None else d
-                              for i, d in enumerate(dims)))
+        if not name or any(shadow.label == name for shadow in self.data_inputs):
+            name = f"input{number}"
+        shadow = Tensor(tuple(S.dynamic_int(f"{name}.shape[{i + 1}]") if d is None else d
+                              for i, d in enumerate(dims)), label=name)
         self.data_inputs.append(shadow)
         return shadow
 
@@ -177,17 +194,23 @@ class Analysis:
         self.data_inputs = []
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
-        self.entry_name = entry.name
+        self.entry_name = getattr(entry, "qualname", "") or entry.name
         if isinstance(entry, ClassValue):
             # construct the layer with free arguments, then call it on free inputs
             init = lookup_class_attribute(entry, "__init__")
             init_args = self._free_arguments(init, "init") if isinstance(init, FunctionValue) else ([], {})
-            call_args = self._free_arguments(lookup_class_attribute(entry, "call"), "call")
+            call = lookup_class_attribute(entry, "call")
+            call_args = self._free_arguments(call, "call") if isinstance(call, FunctionValue) else None
             for s, instance in interp.calls.instantiate(entry, *init_args, st, None):
-                interp.calls.call_instance(instance, *call_args, s, None)
+                if call_args is not None:
+                    interp.calls.call_instance(instance, *call_args, s, None)
             return
         frame: dict = {}
-        for param, value in self._free_parameters(entry, "args"):
+        named = self._free_parameters(entry, "args", skip_first=entry.bound_self is not None)
+        if entry.bound_self is not None:  # a class method: its first parameter is the class
+            first = (list(entry.node.params.posonly_params) + list(entry.node.params.params))[0]
+            frame[first.name.value] = entry.bound_self
+        for param, value in named:
             frame[param.name.value] = value
         params = entry.node.params
         if isinstance(params.star_arg, cst.Param):
@@ -336,6 +359,12 @@ class Analysis:
         }
 
 
+def _builds_in_init(cls: ClassValue) -> bool:
+    """Does a class of the user's own (not Keras) define ``__init__`` for this class?"""
+    init = lookup_class_attribute(cls, "__init__")
+    return isinstance(init, FunctionValue)
+
+
 def _free_value(name: str, default):
     if default is _MISSING:
         return Unknown(name, free=True)
@@ -443,33 +472,37 @@ def merge_sites(module: cst.Module) -> list:
 
 
 MAX_NESTING = 100  # deeper syntax trees are not analysed (KSL901): parsers and walks recurse
-# libcst parses about 11-26 us per standard-library syntax node here (keras.applications, keras
-# layers, generated code); files that would take longer than the time budget are not parsed
-PARSE_S_PER_NODE = 11e-6
 
 
-def analyse_text(text: str, options: Options | None = None, path: str | None = None, tree=None):
+def analyse_text(text: str, options: Options | None = None, path: str | None = None, tree=None,
+                 started: float | None = None):
     """Findings for one module's source text.
 
     The text is never executed.  ``path`` (where the text lives, if anywhere)
     lets imports of the user's own modules be read from the project; ``tree``
     is the standard library's syntax tree of ``text`` when the caller has it
     (flake8 does).  Syntax errors give no findings: flake8 reports them itself.
+    The time budget counts from ``started`` (a ``time.monotonic()`` reading:
+    when the caller began on this file), else from now.  A file too large to
+    parse within what is left of it, or at all, is not parsed (KSL901).
     """
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     if not mentions_keras(text):
         return [], None
-    if tree is None:
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-            return [], None
-    facts = read_syntax(tree)
     budget = (options or Options()).time_budget_s
-    if facts.depth > MAX_NESTING or facts.nodes * PARSE_S_PER_NODE > budget:
+    note = too_large_to_read(text, budget - (time.monotonic() - started), budget, parsed=tree is not None)
+    if note is None:
+        if tree is None:
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+                return [], None
+        facts = read_syntax(tree)
+        note = f"syntax nested deeper than {MAX_NESTING} levels" if facts.depth > MAX_NESTING else \
+            too_large_to_parse(facts.nodes, budget - (time.monotonic() - started), budget)
+    if note is not None:
         analysis = Analysis(cst.Module(body=[]), options, path)
-        analysis.note_budget(f"syntax nested deeper than {MAX_NESTING} levels" if facts.depth > MAX_NESTING else
-                             f"{facts.nodes} syntax nodes: parsing alone would take longer than {budget:g} s")
+        analysis.note_budget(note)
         return [], analysis
     module = frontend.parse(text)
     if module is None:

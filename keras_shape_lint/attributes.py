@@ -15,6 +15,7 @@ from .values import (
     InstanceValue,
     LayerValue,
     ListValue,
+    RepeatedList,
     ModuleValue,
     ShapeOf,
     Tensor,
@@ -66,7 +67,7 @@ def get_attribute(interp, st, value, name: str):
             return value.attrs[name]
         found = lookup_class_attribute(value.cls, name)
         if isinstance(found, FunctionValue):
-            return bind_method(found, value)
+            return _method(interp, st, found, value, value.cls)
         if found is not None:
             return found
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
@@ -75,20 +76,40 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, BoundMethod) and value.name == "__super__":
         found = lookup_class_attribute(value.receiver.cls, name, skip_self=True)
         if isinstance(found, FunctionValue):
-            return bind_method(found, value.receiver)
+            return _method(interp, st, found, value.receiver, value.receiver.cls)
         if found is not None:
             return found
         return BuiltinValue(f"super().{name}", lambda calls, st, args, kwargs, node: None)
     if isinstance(value, ClassValue):
         found = lookup_class_attribute(value, name)
+        if isinstance(found, FunctionValue) and found.kind == "class":
+            return bind_method(found, value)
         return found if found is not None else opaque(f"class attribute {name}")
+    if isinstance(value, RepeatedList):
+        value.spoiled = True  # its items are no longer all known
+        return opaque(f"method {name} of a list built by a loop")
     for kind, methods in _CONTAINER_METHODS.items():
         if isinstance(value, kind) and name in methods:
             return BoundMethod(value, name)
     if isinstance(value, str):
         return BoundMethod(value, name)
     if isinstance(value, LayerValue):
-        if name == "add":
+        if name in ("add", "build"):
             return BoundMethod(value, name)
         return opaque(f"layer attribute {name}")
     return opaque(f"attribute {name}")
+
+
+def _method(interp, st, method: FunctionValue, receiver, cls):
+    """A method looked up on an instance: bound to it, to its class (``@classmethod``),
+    unbound (``@staticmethod``), or called at once (``@property``)."""
+    if method.kind == "static":
+        return method
+    if method.kind == "class":
+        return bind_method(method, cls)
+    if method.kind == "property":
+        results = interp.calls.call_user(bind_method(method, receiver), [], {}, st, None)
+        if len(results) == 1 and results[0][0] is st:
+            return results[0][1]
+        return opaque(f"property {method.name} that forks")
+    return bind_method(method, receiver)

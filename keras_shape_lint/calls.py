@@ -8,6 +8,7 @@ from . import keras_api, layers, ops
 from . import symbolic as S
 from .classes import bind_method, lookup_class_attribute
 from .layer_context import LayerContext
+from .layers.weights import WEIGHT_AXES
 from .methods import call_method
 from .pybuiltins import LIBRARY
 from .values import (
@@ -98,7 +99,35 @@ class Calls:
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
         """``layer(inputs, *args, **kwargs)``: the call's other arguments reach the model
         as ``ctx.call_args`` and ``ctx.call_kwargs`` (``value=`` of attention, ``mask=``)."""
-        return self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs)
+        result = self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs)
+        if isinstance(inputs, Unknown):
+            inputs = inputs._tensor  # the tensor the layer saw, if it took it for one
+        if isinstance(inputs, Tensor):
+            self.keep_build(layer, inputs, st)
+        return result
+
+    def keep_build(self, layer: LayerValue, x: Tensor, st) -> None:
+        """The first input a layer sees sizes its weights; a later input must agree on
+        those axes, or Keras raises there (the path goes on only where they agree)."""
+        axes_of = WEIGHT_AXES.get(layer.model.name)
+        if axes_of is None or (layer.built is None and not x.known):
+            return
+        if layer.built is None:
+            axes = axes_of(layer.config, x.rank, self.analysis.options.data_format != "channels_first")
+            if axes is None:
+                return
+            layer.built = (x.rank, {p - x.rank: x.dims[p] for p in axes})
+            return
+        if not x.known:
+            # rank unknown yet: the last axis is the channel axis of a channels-last tensor
+            if x.channels_last and list(layer.built[1]) == [-1] and layer.built[1][-1] is not None:
+                st.add(S.eq(x.channels_dim(), layer.built[1][-1]))
+            return
+        for back, size in layer.built[1].items():
+            if -back > x.rank:
+                st.add(False)
+            elif size is not None and x.dims[back] is not None:
+                st.add(S.eq(x.dims[back], size))
 
     def merge_operator(self, symbol, tensors, st, node, display=None):
         model = layers.lookup("python.<operator>")
@@ -133,6 +162,9 @@ class Calls:
 
     # ---------------------------------------------------------- user code
     def call_user(self, fn: FunctionValue, args, kwargs, st, node) -> list:
+        idiom = keras_api.BY_NAME.get(fn.name)
+        if idiom is not None:
+            return _as_results(st, idiom(self, st, args, kwargs, node))
         budget = self.analysis.budget
         if len(st.chain) >= budget.max_call_depth:
             self.analysis.note_budget("call depth")
@@ -204,7 +236,7 @@ class Calls:
                 return [(st, opaque(f"{cls.name} without call()"))]
             held = [(st, instance)]
             build = lookup_class_attribute(cls, "build")
-            if isinstance(build, FunctionValue) and not instance.attrs.get("__built__"):
+            if isinstance(build, FunctionValue) and not _is_built(instance):
                 instance.attrs["__built__"] = True
                 shape = _input_shape(args[0] if args else kwargs.get("inputs"))
                 held = self._holding(st, instance, lambda s, inst: [
@@ -217,6 +249,11 @@ class Calls:
         if isinstance(dunder, FunctionValue):
             return self.call_user(bind_method(dunder, instance), args, kwargs, st, node)
         return [(st, opaque(f"call of {cls.name} instance"))]
+
+
+def _is_built(instance: InstanceValue) -> bool:
+    """Has this layer been built (by its first call, or by ``build`` called directly)?"""
+    return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
 
 
 def _input_shape(inputs):

@@ -5,6 +5,8 @@ A mixin of :class:`keras_shape_lint.interpreter.Interpreter`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from . import keras_api, layers, ops
@@ -70,22 +72,45 @@ class Definitions:
         fn = self.make_function(stmt, st)
         value = fn
         for decorator in reversed(stmt.decorators):
-            name = self._decorator_name(decorator.decorator)
-            if name in ("staticmethod", "classmethod", "property"):
-                continue
-            if name and ("register_keras_serializable" in name or name.endswith("export")):
-                continue
-            if name in ("functools.wraps", "wraps"):
-                continue
-            value = opaque(f"decorated function {stmt.name.value}")
-            break
+            value = self.decorate(value, decorator.decorator, stmt, st)
+        if value is not fn:
+            self.analysis.undecorated[id(stmt)] = fn
         st.assign(stmt.name.value, value)
         return [st]
 
-    def _decorator_name(self, node) -> str:
-        if isinstance(node, cst.Call):
-            node = node.func
-        return dotted_name(node) or ""
+    def decorate(self, value, decorator, stmt, st):
+        """What ``@decorator`` makes of ``value``.
+
+        The method kinds are marked on the function; a decorator of the user's
+        project runs (``functools.wraps`` wrappers are followed through); any
+        other decorator (``tf.function``, ``jax.jit``, an export or
+        registration, one that cannot be read) leaves the function as written:
+        it is still the user's code.
+        """
+        name = dotted_name(decorator.func if isinstance(decorator, cst.Call) else decorator) or ""
+        if not isinstance(value, FunctionValue):
+            return value
+        if name in _METHOD_KINDS:
+            return replace(value, kind=_METHOD_KINDS[name])
+        if name.endswith((".setter", ".deleter", ".getter")):
+            # the property keeps its getter; assigning the attribute stores the value itself
+            existing = st.locals.get(stmt.name.value)
+            return existing if isinstance(existing, FunctionValue) and existing.kind == "property" else value
+        if name in _PASS_THROUGH:
+            return value
+        if isinstance(decorator, cst.Call):
+            # a decorator factory runs only when it is the user's own code
+            factory = self.eval(decorator.func, st)
+            if len(factory) != 1 or not isinstance(factory[0][1], (FunctionValue, ClassValue)):
+                return value
+        results = self.eval(decorator, st)
+        if len(results) != 1 or not isinstance(results[0][1], FunctionValue):
+            return value
+        applied = self.calls.call(results[0][1], [value], {}, st, decorator)
+        result = applied[0][1] if len(applied) == 1 else None
+        if isinstance(result, (FunctionValue, ClassValue)):
+            return result
+        return value
 
     def make_function(self, node, st: State, is_lambda: bool = False) -> FunctionValue:
         defaults = {}
@@ -127,6 +152,13 @@ class Definitions:
         for s in states or [st]:
             s.assign(stmt.name.value, cls)
         return states or [st]
+
+
+_METHOD_KINDS = {"staticmethod": "static", "classmethod": "class", "property": "property",
+                 "functools.cached_property": "property", "cached_property": "property"}
+
+
+_PASS_THROUGH = frozenset({"functools.wraps", "wraps"})
 
 
 def _is_modelled(qualname: str) -> bool:

@@ -36,6 +36,7 @@ from .values import (
     InstanceValue,
     LazyImport,
     ListValue,
+    RepeatedList,
     ShapeOf,
     Tensor,
     Unknown,
@@ -192,6 +193,8 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             return bool(value)
         if isinstance(value, (ListValue, DictValue)):
             return bool(value.items)
+        if isinstance(value, RepeatedList) and not value.spoiled:
+            return True if value.items else value.count > 0
         if isinstance(value, Unknown):
             return value.as_bool()
         if isinstance(value, (Tensor, FunctionValue, ClassValue, InstanceValue, Imported)):

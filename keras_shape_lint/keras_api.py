@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import layers
 from .layers import REQUIRED, LayerModel, bind_params
-from .values import LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
+from .values import DictValue, Imported, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
 
 FUNCTIONS: dict = {}
 
@@ -75,6 +75,34 @@ def int_shape(calls, st, args, kwargs, node):
 @api("keras.backend.image_data_format", "keras.config.image_data_format")
 def image_data_format(calls, st, args, kwargs, node):
     return calls.analysis.options.data_format
+
+
+@api("keras.config.backend", "keras.backend.backend")
+def backend_name(calls, st, args, kwargs, node):
+    """The backend the code runs on: TensorFlow, as the oracle builds with it."""
+    return "tensorflow"
+
+
+@api("keras.layers.VersionAwareLayers")
+def version_aware_layers(calls, st, args, kwargs, node):
+    """``layers = VersionAwareLayers()``: an object that hands out the Keras layers."""
+    return Imported("keras.layers")
+
+
+_SUBMODULES = ("backend", "layers", "models", "utils")
+
+
+@api("keras_applications.get_submodules_from_kwargs", "keras.applications.get_submodules_from_kwargs")
+def submodules_from_kwargs(calls, st, args, kwargs, node):
+    """``backend, layers, models, utils = get_submodules_from_kwargs(kwargs)`` (keras-applications):
+    the namespaces passed in, else Keras's own."""
+    given = args[0] if args else kwargs.get("kwargs")
+    items = given.items if isinstance(given, DictValue) else {}
+    return tuple(items.get(name, Imported(f"keras.{name}")) for name in _SUBMODULES)
+
+
+# helpers that projects define themselves under these names, read as the Keras idiom they implement
+BY_NAME = {"get_submodules_from_kwargs": submodules_from_kwargs}
 
 
 @api("keras.Model", "keras.models.Model", "keras.Model.__init__", "keras.models.Functional")

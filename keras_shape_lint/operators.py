@@ -41,6 +41,8 @@ def _is_number(value) -> bool:
 
 
 def binary_operation(interp, op, left, right, st, node) -> list:
+    if (left is None or right is None) and op in _CONCRETE:
+        return []  # Python raises TypeError: the path ends here
     if isinstance(left, Tensor) or isinstance(right, Tensor):
         return [(st, _tensor_operation(interp, op, left, right, st, node))]
     if isinstance(left, Unknown) and _is_number(right):
@@ -143,7 +145,7 @@ def compare(interp, op, a, b):
         same = _identical(a, b)
         if same is None:
             return None
-        return same if op == "Is" else not same
+        return same if op == "Is" else S.neg(same)
     if op in ("In", "NotIn"):
         items = interp.iterate_concrete(b)
         if items is None:
@@ -179,6 +181,9 @@ def compare(interp, op, a, b):
               "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}.get(op)
         return None if fn is None else fn(a, b)
     if isinstance(a, (str, type(None))) or isinstance(b, (str, type(None))):
+        if (_is_number(a) or _is_number(b)) and op in ("Equal", "NotEqual"):
+            # a number against a string or None: values of different types are never equal
+            return op == "NotEqual"
         if isinstance(a, (Unknown, Tensor)) or isinstance(b, (Unknown, Tensor)):
             if op in ("Equal", "NotEqual") and (a is None or b is None):
                 other = b if a is None else a

@@ -14,6 +14,7 @@ from .values import (
     FunctionValue,
     InstanceValue,
     ListValue,
+    RepeatedList,
     ShapeOf,
     Unknown,
     opaque,
@@ -81,6 +82,8 @@ def _len(calls, st, args, kwargs, node):
         return opaque("len of a shape of unknown rank")
     if isinstance(value, range):
         return len(value)
+    if isinstance(value, RepeatedList) and not value.spoiled:
+        return S.add(len(value.items), value.count)
     return opaque("len of an unknown sequence")
 
 

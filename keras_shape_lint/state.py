@@ -12,7 +12,7 @@ from dataclasses import replace as _replace
 
 from . import symbolic as S
 from .syntax_facts import read_syntax
-from .values import DictValue, FunctionValue, InstanceValue, ListValue
+from .values import DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList
 
 
 class Condition:
@@ -160,8 +160,11 @@ class State:
             self.decisions = self.decisions + (decision,)
 
     # -- forking ----------------------------------------------------------
-    def fork(self) -> "State":
-        memo: dict = {}
+    def fork(self, memo: dict | None = None) -> "State":
+        """An independent copy of this path.  ``memo`` maps ids of the values copied so
+        far to their copies; one given here can also map a container to the value that
+        stands for it in the copy, and shows the caller every copy made."""
+        memo = {} if memo is None else memo
         twin = State.__new__(State)
         twin.frames = [_copy_dict(frame, memo) for frame in self.frames]
         twin.closures = [tuple(memo.get(id(s), s) for s in chain) for chain in self.closures]
@@ -186,6 +189,14 @@ def _copy_dict(mapping: dict, memo: dict) -> dict:
 
 
 def _copy_value(value, memo: dict):
+    if isinstance(value, RepeatedList):
+        key = id(value)
+        if key not in memo:
+            twin = memo[key] = RepeatedList([], None, value.count)
+            twin.items = [_copy_value(v, memo) for v in value.items]
+            twin.item = _copy_value(value.item, memo)
+            twin.spoiled = value.spoiled
+        return memo[key]
     if isinstance(value, (ListValue, DictValue, InstanceValue)):
         key = id(value)
         if key in memo:
@@ -203,6 +214,12 @@ def _copy_value(value, memo: dict):
             memo[key] = twin
             twin.attrs = {k: _copy_value(v, memo) for k, v in value.attrs.items()}
         return twin
+    if isinstance(value, LayerValue):
+        # each path builds its own copy of a layer (the first input it sees sizes its weights)
+        key = id(value)
+        if key not in memo:
+            memo[key] = _replace(value)
+        return memo[key]
     if isinstance(value, tuple) and value:
         return tuple(_copy_value(v, memo) for v in value)
     if isinstance(value, FunctionValue) and (value.closure or value.bound_self is not None):
@@ -276,19 +293,47 @@ def _join(a: State, b: State, dead=None):
     return a
 
 
-def _same(x, y, memo: dict) -> bool:
+def _same(x, y, memo: dict, loop=None) -> bool:
     if x is y:
         return True
     key = (id(x), id(y))
     if key in memo:
         return memo[key]
     memo[key] = True  # cycles: assume equal while comparing
-    result = _compare(x, y, memo)
+    result = _compare(x, y, memo, loop)
     memo[key] = result
     return result
 
 
-def _compare(x, y, memo) -> bool:
+class _LoopComparison:
+    """How two states one loop iteration apart are compared: sizes by their value on
+    the path (``equal_terms``), and lists may have grown by an equal item (``grown``)."""
+
+    def __init__(self, equal_terms):
+        self.equal_terms = equal_terms
+        self.grown: list = []
+
+
+def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms):
+    """Is ``after`` (one loop iteration later) the same path as ``before``, but for the
+    names in ``ignored`` and lists that grew by one item equal to their previous last?
+
+    ``equal_terms(a, b)`` says whether two size terms are equal on the path.  Returns
+    the grown lists of ``after`` with their item (``[(list, item)]``) when it is, else
+    None.  Then every later iteration does the same again.
+    """
+    if len(before.frames) != len(after.frames) or before.modules != after.modules:
+        return None
+    loop = _LoopComparison(equal_terms)
+    memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(before.frames, after.frames)}
+    for fa, fb in zip(before.frames, after.frames):
+        keys = (fa.keys() | fb.keys()) - ignored if fb is after.frames[-1] else fa.keys() | fb.keys()
+        if not all(k in fa and k in fb and _same(fa[k], fb[k], memo, loop) for k in keys):
+            return None
+    return loop.grown
+
+
+def _compare(x, y, memo, loop=None) -> bool:
     from .values import Tensor
 
     if type(x) is not type(y):
@@ -296,27 +341,51 @@ def _compare(x, y, memo) -> bool:
     if isinstance(x, (int, float, str, bool)):
         return x == y
     if S.is_sym(x):
-        return x.eq(y)
+        return x.eq(y) or (loop is not None and loop.equal_terms(x, y))
     if isinstance(x, tuple):
-        return len(x) == len(y) and all(_same(i, j, memo) for i, j in zip(x, y))
+        return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):
-        return len(x.items) == len(y.items) and all(_same(i, j, memo) for i, j in zip(x.items, y.items))
+        if loop is not None and len(y.items) == len(x.items) + 1 and x.items:
+            # one iteration appended an item equal to the one the iteration before appended
+            if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)) and _same(
+                    x.items[-1], y.items[-1], memo, loop):
+                loop.grown.append((y, y.items[-1]))
+                return True
+            return False
+        return len(x.items) == len(y.items) and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items))
+    if isinstance(x, RepeatedList):
+        return (not x.spoiled and not y.spoiled and len(x.items) == len(y.items) and _same(x.count, y.count, memo)
+                and _same(x.item, y.item, memo, loop)
+                and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)))
     if isinstance(x, dict):  # a scope a function closes over (it may hold that function: memo)
-        return x.keys() == y.keys() and all(_same(x[k], y[k], memo) for k in x)
+        return x.keys() == y.keys() and all(_same(x[k], y[k], memo, loop) for k in x)
     if isinstance(x, DictValue):
-        return x.items.keys() == y.items.keys() and all(_same(x.items[k], y.items[k], memo) for k in x.items)
+        return x.items.keys() == y.items.keys() and all(_same(x.items[k], y.items[k], memo, loop) for k in x.items)
     if isinstance(x, InstanceValue):
         return x.cls is y.cls and x.attrs.keys() == y.attrs.keys() and all(
-            _same(x.attrs[k], y.attrs[k], memo) for k in x.attrs)
+            _same(x.attrs[k], y.attrs[k], memo, loop) for k in x.attrs)
     if isinstance(x, FunctionValue):
         # a copy made when a path forked: the same code over equivalent scopes
         return (x.node is y.node and x.module is y.module and x.is_lambda == y.is_lambda
                 and len(x.closure) == len(y.closure)
-                and all(_same(i, j, memo) for i, j in zip(x.closure, y.closure))
-                and _same(x.bound_self, y.bound_self, memo)
-                and _same(x.defaults, y.defaults, memo))
+                and all(_same(i, j, memo, loop) for i, j in zip(x.closure, y.closure))
+                and _same(x.bound_self, y.bound_self, memo, loop)
+                and _same(x.defaults, y.defaults, memo, loop))
+    if isinstance(x, LayerValue):
+        return (x.model is y.model and x.call_node is y.call_node and _same(x.config, y.config, memo, loop)
+                and _same(x.built, y.built, memo, loop))
+    if isinstance(x, Imported):
+        return x.qualname == y.qualname
     if isinstance(x, Tensor):
+        if x.dims is None and y.dims is None and x.channels_last == y.channels_last:
+            # ranks not known yet: the same rank (one root) and the same channels
+            return (x.rank_root() is y.rank_root() and x._channels is not None and y._channels is not None
+                    and x.dtype == y.dtype and _same(x._channels, y._channels, memo, loop))
         if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free:
             return False
-        return len(x.dims) == len(y.dims) and all(_same(i, j, memo) for i, j in zip(x.dims, y.dims))
+        if x.dtype != y.dtype or (x.shadow is None) != (y.shadow is None):
+            return False
+        if x.shadow is not None and not _same(x.shadow, y.shadow, memo, loop):
+            return False
+        return len(x.dims) == len(y.dims) and all(_same(i, j, memo, loop) for i, j in zip(x.dims, y.dims))
     return False

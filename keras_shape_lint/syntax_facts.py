@@ -28,16 +28,20 @@ def read_syntax(tree: ast.AST) -> SyntaxFacts:
     nodes = deepest = 0
     uses: Counter = Counter()
     generators = set()
-    # (node, depth, the function whose own body holds the node, or None)
-    stack = [(tree, 1, None)]
+    # (node, depth, the function whose own body holds the node or None, the top-level
+    # definition that holds it or None: a name used inside its own definition is not a use)
+    stack = [(tree, 1, None, None)]
     while stack:
-        node, depth, owner = stack.pop()
+        node, depth, owner, top = stack.pop()
         nodes += 1
         if depth > deepest:
             deepest = depth
         if isinstance(node, ast.Name):
-            uses[node.id] += 1
+            if node.id != top:
+                uses[node.id] += 1
             continue
+        if top is None and depth == 2 and isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            top = node.name
         if isinstance(node, (ast.Yield, ast.YieldFrom)) and owner is not None:
             generators.add(owner)
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
@@ -54,10 +58,10 @@ def read_syntax(tree: ast.AST) -> SyntaxFacts:
         if isinstance(node, _FUNCTIONS):
             # decorators and defaults run in the enclosing scope, the body in its own
             body = {id(statement) for statement in node.body}
-            stack.extend((child, depth + step, node.name if id(child) in body else owner)
+            stack.extend((child, depth + step, node.name if id(child) in body else owner, top)
                          for child in ast.iter_child_nodes(node))
             continue
         if isinstance(node, (ast.Lambda, ast.ClassDef)):
             owner = None
-        stack.extend((child, depth + step, owner) for child in ast.iter_child_nodes(node))
+        stack.extend((child, depth + step, owner, top) for child in ast.iter_child_nodes(node))
     return SyntaxFacts(nodes, deepest, uses, frozenset(generators))

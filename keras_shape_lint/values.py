@@ -85,6 +85,13 @@ class Tensor:
             self.dims = (channels,) + tuple(spatial)
         return True
 
+    def rank_root(self) -> "Tensor":
+        """The tensor whose rank this one takes once it is known (itself, for most)."""
+        tensor = self
+        while tensor.dims is None and tensor._source is not None:
+            tensor = tensor._source
+        return tensor
+
     def channels_dim(self):
         """The channel size, available even before the rank is known."""
         if self.dims is not None:
@@ -158,6 +165,28 @@ class ListValue:
         return f"ListValue({self.items!r})"
 
 
+class RepeatedList:
+    """A list built by a loop whose every later iteration appended an equal item:
+    ``items``, then ``count`` (a size, possibly symbolic, >= 0) more copies of ``item``.
+
+    Not a :class:`ListValue`, on purpose: code that needs every element (a
+    ``Concatenate`` of the list, ``Sequential``) sees an unknown value, while a
+    ``for`` loop, ``len`` and indexing read it (see the loops mixin).  A mutating
+    method spoils it (``spoiled``): it is then an unknown list.
+    """
+
+    __slots__ = ("items", "item", "count", "spoiled")
+
+    def __init__(self, items, item, count):
+        self.items = list(items)
+        self.item = item
+        self.count = count
+        self.spoiled = False
+
+    def __repr__(self) -> str:
+        return f"RepeatedList({self.items!r} + [{self.item!r}] * {self.count})"
+
+
 class DictValue:
     __slots__ = ("items",)
 
@@ -180,6 +209,7 @@ class FunctionValue:
     bound_self: Any = None
     qualname: str = ""
     module: Any = None  # the ModuleInfo it was defined in
+    kind: str = ""  # "static", "class" or "property" for methods so decorated
 
 
 @dataclass(eq=False)
@@ -244,6 +274,8 @@ class LayerValue:
     config: dict
     call_node: Any = None
     display: str = ""
+    # once built: (rank, {axis from the end: size}) of the input axes its weights were sized by
+    built: Any = None
 
 
 @dataclass(eq=False)

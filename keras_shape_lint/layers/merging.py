@@ -49,6 +49,17 @@ def elementwise_shape(ctx, tensors):
     return tuple(out)
 
 
+def same_rank_merge(ctx, tensors):
+    """The merge of tensors whose rank is unknown but shared (a Dense on ``x`` merged with
+    ``x``): only their channels can differ, and they broadcast.  None otherwise."""
+    if any(t.known for t in tensors) or len({id(t.rank_root()) for t in tensors}) != 1:
+        return None
+    channels = 1
+    for t in tensors:
+        channels = _broadcast(ctx, channels, t.channels_dim())
+    return None if channels is None else Tensor.last_axis_replaced(tensors[0].rank_root(), channels)
+
+
 def _broadcast(ctx, a, b):
     if a is None or b is None:
         return None
@@ -71,7 +82,7 @@ def elementwise(kind: str):
         ctx.check_merge(kind, tensors)
         dims = elementwise_shape(ctx, tensors)
         if dims is None:
-            return ctx.opaque("merge of unknown-rank tensors")
+            return same_rank_merge(ctx, tensors) or ctx.opaque("merge of unknown-rank tensors")
         return Tensor(dims)
 
     return apply
