@@ -57,6 +57,8 @@ class Analysis:
         self.deadline = (started if started is not None else time.monotonic()) + self.options.time_budget_s
         self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
+        self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
+        self.entered: set = set()  # ids of the function nodes whose bodies ran
         self.drafts: dict = {}
         self.opaque_reasons: Counter = Counter()
         self.budget_notes: Counter = Counter()
@@ -78,13 +80,17 @@ class Analysis:
     def note_internal(self, message: str) -> None:
         self.internal_errors.append(message)
 
-    def record_outcome(self, node, outcome: str, module=None) -> None:
+    def record_outcome(self, node, outcome: str, module=None, reason: str | None = None) -> None:
+        """What one path found at a merge; the merge keeps the strongest (flagged over
+        undecided over proven) and, while undecided, what blocked it."""
         if module is not None and module is not self.main:
             return  # counted where that module is linted
         previous = self.outcomes.get(node)
         rank = {"proven": 0, "undecided": 1, "flagged": 2}
         if previous is None or rank[outcome] > rank[previous]:
             self.outcomes[node] = outcome
+        if outcome == "undecided" and node not in self.blocked:
+            self.blocked[node] = reason or "it depends on a value the analyser cannot read"
 
     def record_draft(self, draft: Draft) -> None:
         if self.wants_draft(draft.node, draft.code, draft.chain):
@@ -218,6 +224,7 @@ class Analysis:
         if params.star_kwarg is not None:
             frame[params.star_kwarg.name.value] = DictValue()
         st.push(frame, entry.closure, entry.module)
+        self.entered.add(id(entry.node))
         interp.scopes[:] = [entry.node]
         interp.exec_suite(entry.node.body, [st])
 
@@ -260,20 +267,7 @@ class Analysis:
             return None
         free = []
         for param in self.free_params:
-            value = param.value
-            if isinstance(value, Unknown) and value._tensor is not None:
-                tensor = value._tensor
-                dims = _witness_dims(tensor)
-                channel_index = len(dims) - 1 if tensor.channels_last else 0
-                for i, dim in enumerate(dims):
-                    if S.is_sym(dim):
-                        free.append((param.name, dim, None, "channels" if i == channel_index else "spatial"))
-            elif isinstance(value, Unknown) and value._int is not None:
-                free.append((param.name, value._int, None, "int"))
-            elif isinstance(value, Unknown) and value._bool is not None:
-                free.append((param.name, value._bool, None, "bool"))
-            elif S.is_sym(value):
-                free.append((param.name, value, param.default, "int"))
+            _free_views(param.name, param.value, param.default, free)
         data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
         terms = list(terms) + [dim >= 1 for dim in data_dims]
@@ -338,6 +332,43 @@ class Analysis:
                 return self.main.start(call), chain, where
         return None
 
+    def incomplete_merges(self) -> list:
+        """(node, "undecided" or "unreached", reason) for each merge of this file that is
+        neither proven nor flagged, in source order."""
+        out = []
+        reached = self.outcomes
+        for node, function in merge_sites_with_scope(self.module):
+            if node in reached:
+                if reached[node] == "undecided":
+                    out.append((node, "undecided", self.blocked.get(node, "")))
+            else:
+                out.append((node, "unreached", self._unreached_reason(function)))
+        for node, outcome in reached.items():  # operator merges, known only where reached
+            if outcome == "undecided" and not any(node is n for n, _, _ in out):
+                out.append((node, "undecided", self.blocked.get(node, "")))
+        return out
+
+    def _unreached_reason(self, function) -> str:
+        if function is not None and id(function) not in self.entered:
+            return f"{function.name.value}() is never called from code the analyser runs"
+        where = "the module's top level" if function is None else f"{function.name.value}()"
+        stopped = sorted(self.budget_notes)
+        return f"no path through {where} gets there" + (
+            f" (the analysis stopped early: {stopped[0]})" if stopped else "")
+
+    def strict_findings(self) -> list[Finding]:
+        """KSL201 and KSL202 (strict mode): every merge neither proven nor flagged, with
+        what blocked it; positions are computed only here."""
+        from .calls import merge_display
+
+        out = []
+        for node, outcome, reason in self.incomplete_merges():
+            start = self.main.start(node)
+            code = "KSL201" if outcome == "undecided" else "KSL202"
+            out.append(Finding(code=code, line=start.line, col=start.column,
+                               fields={"merge": merge_display(self.module, node), "reason": reason}))
+        return out
+
     def statistics(self) -> dict:
         """Merge outcomes of this file: proven, flagged, undecided, or never reached.
 
@@ -347,12 +378,15 @@ class Analysis:
         counts = Counter(self.outcomes.values())
         sites = merge_sites(self.module)
         merges = len(set(map(id, sites)) | set(map(id, self.outcomes)))
+        incomplete = self.incomplete_merges()
         return {
             "merges": merges,
             "proven": counts.get("proven", 0),
             "flagged": counts.get("flagged", 0),
             "undecided": counts.get("undecided", 0),
             "unreached": merges - len(self.outcomes),
+            "undecided_because": dict(Counter(r for _, o, r in incomplete if o == "undecided").most_common()),
+            "unreached_because": dict(Counter(r for _, o, r in incomplete if o == "unreached").most_common()),
             "opaque": dict(self.opaque_reasons.most_common()),
             "budget": dict(self.budget_notes),
             "internal_errors": list(self.internal_errors),
@@ -375,8 +409,46 @@ def _free_value(name: str, default):
     return default
 
 
+def _free_views(name, value, default, free: list) -> None:
+    """The solver variables that stand for a free value, each with how to prefer its
+    witness value (appended to ``free`` as (name, variable, default, role))."""
+    if isinstance(value, Unknown) and value._items is not None:
+        if value._length is not None:
+            free.append((name, value._length, None, "length"))
+        for index, item in sorted(value._items.items()):
+            _free_views(f"{name}[{index}]", item, None, free)
+    elif isinstance(value, Unknown) and value._tensor is not None:
+        tensor = value._tensor
+        dims = _witness_dims(tensor)
+        channel_index = len(dims) - 1 if tensor.channels_last else 0
+        for i, dim in enumerate(dims):
+            if S.is_sym(dim):
+                free.append((name, dim, None, "channels" if i == channel_index else "spatial"))
+    elif isinstance(value, Unknown) and value._int is not None:
+        free.append((name, value._int, None, _int_role(name)))
+    elif isinstance(value, Unknown) and value._bool is not None:
+        free.append((name, value._bool, None, "bool"))
+    elif S.is_sym(value):
+        free.append((name, value, default, _int_role(name)))
+
+
+def _int_role(name: str) -> str:
+    """How to prefer an int's witness value: strides and dilations small, others ordinary."""
+    lowered = name.lower()
+    return "stride" if any(word in lowered for word in ("stride", "dilation", "pool")) else "int"
+
+
 def _witness_value(param: FreeParam, model):
-    value = param.value
+    return _witness_of(param.value, model)
+
+
+def _witness_of(value, model):
+    """A free value as the witness gives it: an int, a bool, an input shape, a list."""
+    if isinstance(value, Unknown) and value._items is not None:
+        used = {i: _witness_of(item, model) for i, item in value._items.items()}
+        length = _evaluate(value._length, model) if value._length is not None else max(used, default=-1) + 1
+        fill = next((v for v in used.values() if v is not None), 1)
+        return [used.get(i, fill) if used.get(i) is not None else fill for i in range(max(length or 0, 0))]
     if isinstance(value, Unknown):
         if value._tensor is not None:
             return {"shape": [None] + [_evaluate(d, model) for d in _witness_dims(value._tensor)]}
@@ -452,20 +524,32 @@ _MERGE_FUNCTIONS = {name.lower() for name in _MERGE_LAYERS}
 
 def merge_sites(module: cst.Module) -> list:
     """The calls in a module that apply a Keras merge, found by name alone."""
+    return [node for node, _ in merge_sites_with_scope(module)]
+
+
+def merge_sites_with_scope(module: cst.Module) -> list:
+    """(call, the innermost function holding it or None) for each merge written in a module."""
     sites = []
+    functions = []
 
     class _Sites(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            functions.append(node)
+
+        def leave_FunctionDef(self, node):
+            functions.pop()
+
         def visit_Call(self, node):
             func = node.func
             if isinstance(func, cst.Call):  # Add(...)([...])
                 name = frontend.dotted_name(func.func) or ""
                 if name.rsplit(".", 1)[-1] in _MERGE_LAYERS:
-                    sites.append(node)
+                    sites.append((node, functions[-1] if functions else None))
             else:
                 name = frontend.dotted_name(func) or ""
                 parts = name.split(".")
                 if len(parts) > 1 and parts[-1] in _MERGE_FUNCTIONS and parts[-2] in ("layers", "KL", "L"):
-                    sites.append(node)
+                    sites.append((node, functions[-1] if functions else None))
 
     module.visit(_Sites())
     return sites

@@ -6,8 +6,10 @@ import libcst as cst
 
 from . import keras_api, layers, ops
 from . import symbolic as S
+from .checks import describe_origin
 from .classes import bind_method, lookup_class_attribute
 from .layer_context import LayerContext
+from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
 from .methods import call_method
 from .pybuiltins import LIBRARY
@@ -140,6 +142,9 @@ class Calls:
         except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
             self.analysis.note_internal(f"{model.name}: {type(error).__name__}: {error}")
             return ctx.opaque(f"{model.name} transfer failed")
+        if model.name in MERGES and node not in self.analysis.outcomes:
+            # reached, but its inputs were too little known to check
+            self.analysis.record_outcome(node, "undecided", st.modules[-1], self._unread(inputs))
         shadows = _shadows(inputs)
         if shadows is not None and isinstance(result, Tensor) and result.shadow is None:
             # the same layer on the data-time sizes (the merge checks there are KSL106)
@@ -152,6 +157,18 @@ class Calls:
             if isinstance(shadow, Tensor) and shadow.known and shadow is not result:
                 result.shadow = shadow
         return result
+
+    def _unread(self, inputs) -> str:
+        """Why a merge's inputs could not be checked: the first of them nobody could read."""
+        items = inputs.items if isinstance(inputs, ListValue) else list(inputs) if isinstance(inputs, tuple) else [inputs]
+        for item in items:
+            origin = getattr(item, "origin", None)
+            if origin is not None:
+                return describe_origin(self.analysis, origin)
+        for item in items:
+            if isinstance(item, Tensor) and not item.known:
+                return "the rank of its inputs is unknown"
+        return "its inputs are not tensors the analyser can read"
 
     def display(self, layer: LayerValue) -> str:
         """How a merge is named in messages: ``Add()``, ``layers.add()``."""
@@ -182,6 +199,7 @@ class Calls:
             return [(st, _fresh(self._memo[key]))]
         pc_before, decisions_before = st.pc, st.decisions
         saved_chain = st.chain
+        self.analysis.entered.add(id(fn.node))
         caller_module = st.modules[-1]
         st.push(frame, fn.closure, fn.module if fn.module is not None else caller_module)
         st.chain = saved_chain + ((fn.qualname or fn.name, node, fn.node, caller_module),)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import os
+
 import z3
 
+from . import provenance
 from . import symbolic as S
 from .solver import candidates_for
 
@@ -113,12 +116,15 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     pc = [c.term for c in st.pc]
     tainted = any(c.branch and c.opaque for c in st.pc)
     outcome = "proven"
+    blocked = None  # why the merge is undecided, in words
     for role, index, a, b, fail in fails:
         verdict = analysis.solver.check_path(st.pc, [fail])
         if verdict is False:
             continue
         if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
             outcome = "undecided" if outcome == "proven" else outcome
+            blocked = blocked or (blocker(analysis, fail, st.pc) if verdict is not None
+                                  else "the solver ran out of time")
             continue
         code = _code(kind, role, analysis, st.pc, fail)
         if not analysis.wants_draft(node, code, st.chain):
@@ -129,10 +135,11 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         witness = analysis.witness(pc + [fail], soft=others)
         if witness is None:
             outcome = "undecided" if outcome == "proven" else outcome
+            blocked = blocked or "no input the analyser could write down fails it"
             continue
         outcome = "flagged"
         _report(analysis, st, node, code, display, a, b, _axis_name(role, index), witness)
-    analysis.record_outcome(node, outcome, st.modules[-1])
+    analysis.record_outcome(node, outcome, st.modules[-1], blocked)
     # Keras got past this merge only if it succeeded: continue under that assumption.
     for _, _, _, _, fail in fails:
         if fail is not True:
@@ -223,6 +230,66 @@ def _axis_name(role, index) -> str:
     if index is None:
         return "axis"
     return f"spatial axis {index + 1}"
+
+
+def blocker(analysis, fail, conditions) -> str:
+    """What keeps a failure term from being decided, in words: the opaque value it
+    depends on (through the path conditions that share its variables), or the
+    undecidable condition the path took."""
+    names = _cone(fail, conditions)
+    for name in sorted(names):
+        origin = provenance.ORIGINS.get(name)
+        if origin is not None:
+            return describe_origin(analysis, origin)
+    for condition in conditions:
+        if condition.branch and condition.opaque:
+            for name in sorted(condition.names):
+                origin = provenance.ORIGINS.get(name)
+                if origin is not None:
+                    return "the path depends on " + describe_origin(analysis, origin, "condition")
+    return "it depends on a value the analyser cannot read"
+
+
+def describe_origin(analysis, origin, what: str = "output") -> str:
+    """``the output of ops.einsum(...) (line 40) is unknown``."""
+    node, module = origin.node, origin.module
+    try:
+        line = module.start(node).line if module is not None else analysis.main.start(node).line
+    except (KeyError, AttributeError):
+        line = None
+    where = f"line {line}" if line else "an unknown line"
+    if module is not None and module is not analysis.main and getattr(module, "path", None):
+        where += f" of {os.path.basename(module.path)}"
+    code = _short_code(analysis, node, module)
+    if what == "condition":
+        return f"the condition {code} ({where}), which the analyser cannot decide"
+    reason = origin.reason.strip()
+    detail = f" ({reason})" if reason and reason not in code else ""
+    return f"the output of {code} ({where}) is unknown{detail}"
+
+
+def _short_code(analysis, node, module) -> str:
+    tree = module.tree if module is not None else analysis.module
+    try:
+        code = tree.code_for_node(node.func if hasattr(node, "func") else node)
+    except (AttributeError, TypeError):
+        return "a value"
+    code = " ".join(code.split())
+    return f"`{code[:40]}{'...' if len(code) > 40 else ''}`"
+
+
+def _cone(fail, conditions) -> set:
+    """The variables of ``fail`` and of the path conditions that share them."""
+    names = set(S.variables(fail)) if S.is_sym(fail) else set()
+    related = [c for c in conditions if c.names]
+    changed = True
+    while changed:
+        changed = False
+        for condition in related:
+            if condition.names & names and not condition.names <= names:
+                names |= condition.names
+                changed = True
+    return {n for n in names if S.is_opaque_name(n)}
 
 
 def _depends_on_opaque(fail, conditions) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from . import provenance
 from . import symbolic as S
 from .attributes import get_attribute
 from .operators import binary_operation, compare
@@ -145,10 +146,15 @@ class Expressions:
         out = []
         for s, func in self.eval(node.func, st):
             for s2, args, kwargs in self.eval_arguments(node.args, s):
-                if args is None:
-                    out.append((s2, opaque("call with unknown *args")))
-                    continue
-                out.extend(self.calls.call(func, args, kwargs, s2, node))
+                # what the callee cannot model is traced to this call
+                provenance.STACK.append((node, s2.modules[-1]))
+                try:
+                    if args is None:
+                        out.append((s2, opaque("call with unknown *args")))
+                        continue
+                    out.extend(self.calls.call(func, args, kwargs, s2, node))
+                finally:
+                    provenance.STACK.pop()
         return out
 
     def eval_arguments(self, arguments, st):

@@ -100,6 +100,32 @@ CODES: dict[str, Code] = {
             ),
         ),
         Code(
+            "KSL201",
+            "merge could not be proven",
+            "{merge} could not be proven: {reason}",
+            default_on=False,
+            name="MergeNotProven",
+            description=(
+                "Strict mode: a merge the analysis reached but could neither prove compatible nor show "
+                "failing, because it depends on a value the analyser cannot read (an unmodelled layer or "
+                "function, a custom layer whose call() cannot be read). Off by default."
+            ),
+            level="note",
+        ),
+        Code(
+            "KSL202",
+            "merge never reached",
+            "{merge} was never reached: {reason}",
+            default_on=False,
+            name="MergeNotReached",
+            description=(
+                "Strict mode: a merge written in the file that no analysed path reached, so nothing is "
+                "known about it (its function is never called from code the analyser runs, or every path "
+                "to it stopped earlier). Off by default."
+            ),
+            level="note",
+        ),
+        Code(
             "KSL901",
             "analysis incomplete: a budget was exhausted",
             "keras-shape-lint stopped early in {where}: {reason}",

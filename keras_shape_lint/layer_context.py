@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import symbolic as S
 from .checks import check_data_merge, check_merge
+from .provenance import Origin
 from .values import ListValue, Tensor, Unknown
 
 
@@ -89,7 +90,9 @@ class LayerContext:
 
     def opaque(self, reason: str) -> Tensor:
         self.analysis.note_opaque(reason)
-        return Tensor(None, channels_last=self.channels_last(None))
+        tensor = Tensor(None, channels_last=self.channels_last(None))
+        tensor.origin = Origin(reason, self.node, self.state.modules[-1])
+        return tensor
 
 
 def _items(inputs):

@@ -10,7 +10,7 @@ import libcst as cst
 
 from .frontend import children
 from .state import State, _copy_value, _same, loop_fixpoint
-from .values import ListValue, RepeatedList, opaque
+from .values import ListValue, RepeatedList, Unknown, opaque
 
 
 class Loops:
@@ -32,6 +32,12 @@ class Loops:
             states = self._unroll(stmt, [st], iterable.items, finished)
             item = iterable.item
             states = self._symbolic(stmt, states, finished, 0, iterable.count, 1, lambda index: _copy_value(item, {}))
+            return self.cap(finished + self._exhausted(stmt, states))
+        if isinstance(iterable, Unknown) and iterable.free and iterable.used_as in (None, "list"):
+            # a sequence the caller passes: as many iterations as its (free) length allows
+            length = iterable.length()
+            st.add(length >= 0)
+            states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True)
             return self.cap(finished + self._exhausted(stmt, states))
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:

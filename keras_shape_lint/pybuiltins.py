@@ -84,6 +84,10 @@ def _len(calls, st, args, kwargs, node):
         return len(value)
     if isinstance(value, RepeatedList) and not value.spoiled:
         return S.add(len(value.items), value.count)
+    if isinstance(value, Unknown) and value.free and value.used_as in (None, "list"):
+        length = value.length()
+        st.add(length >= 0)
+        return length
     return opaque("len of an unknown sequence")
 
 

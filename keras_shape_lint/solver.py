@@ -16,6 +16,8 @@ from .symbolic import variables
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3)
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
+COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
+STRIDES = (1, 2, 4, 3)  # strides, dilations and pool sizes, by the parameter's name
 
 
 class Solver:
@@ -162,6 +164,10 @@ def candidates_for(var, default=None, role: str = "int"):
         values = list(SPATIAL_SIZES)
     elif role == "channels":
         values = list(CHANNEL_SIZES)
+    elif role == "length":
+        values = list(COUNTS)
+    elif role == "stride":
+        values = list(STRIDES)
     else:
         values = list(PLAIN_INTS)
         if isinstance(default, int) and not isinstance(default, bool):

@@ -38,6 +38,10 @@ def subscript(interp, st, value, keys):
         if isinstance(key, int) and not isinstance(key, bool) and -len(value) <= key < len(value):
             return value[key]
         return opaque("index of a sequence")
+    if isinstance(value, Unknown) and value.free and isinstance(key, int) and not isinstance(key, bool) and key >= 0:
+        # a sequence the caller passes (``stackwise_num_filters[0]``): at least that long
+        st.add(value.length() > key)
+        return value.item(key)
     return opaque("subscript of an unknown value")
 
 

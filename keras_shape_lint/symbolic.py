@@ -16,6 +16,8 @@ import itertools
 
 import z3
 
+from . import provenance
+
 OPAQUE_PREFIX = "?"
 # sizes Keras leaves unknown (None) until data flows: chosen by the data, not the code
 DYNAMIC_PREFIX = "~"
@@ -48,12 +50,18 @@ def dynamic_int(name: str) -> z3.ArithRef:
     return z3.Int(DYNAMIC_PREFIX + name)
 
 
-def opaque_int(label: str = "") -> z3.ArithRef:
-    return z3.Int(f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}")
+def opaque_int(label: str = "", origin=None) -> z3.ArithRef:
+    """A size nothing in the analysed code determines; ``origin`` says where it came from
+    (else the call being evaluated now)."""
+    name = f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}"
+    provenance.register(name, origin or provenance.here())
+    return z3.Int(name)
 
 
-def opaque_bool(label: str = "") -> z3.BoolRef:
-    return z3.Bool(f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}")
+def opaque_bool(label: str = "", origin=None) -> z3.BoolRef:
+    name = f"{OPAQUE_PREFIX}{next(_opaque_ids)}{label}"
+    provenance.register(name, origin or provenance.here())
+    return z3.Bool(name)
 
 
 def to_real(value):
@@ -288,6 +296,7 @@ _KEEP_ALIVE: list = []
 
 def reset_caches() -> None:
     """Forget memoised term facts (called once per analysed file)."""
+    provenance.reset()
     _VARIABLES.clear()
     _KEEP_ALIVE.clear()
     _TERMS.clear()

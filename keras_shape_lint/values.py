@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import provenance
 from . import symbolic as S
 
 
@@ -24,7 +25,7 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype", "origin")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -39,6 +40,7 @@ class Tensor:
         # "int" for integer index and mask tensors (positions, shapes, comparisons): arithmetic
         # on them is not a model merge; None when the dtype is a float or not known
         self.dtype = None
+        self.origin = None  # for an opaque tensor: the provenance.Origin of what made it
 
     @classmethod
     def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":
@@ -63,7 +65,7 @@ class Tensor:
         name = f"{what}({self.label})" if what == "channels" else f"{self.label}.shape[{what}]"
         if self.free:
             return S.free_int(name)
-        return S.opaque_int(self.label and f"<{name}>")
+        return S.opaque_int(self.label and f"<{name}>", self.origin)
 
     def with_rank(self, rank: int) -> bool:
         """Give an unknown-rank tensor ``rank`` dims; False if it has another rank."""
@@ -113,12 +115,15 @@ class Unknown:
     Each view (tensor, int, bool) is created once and cached, so aliases agree.
     """
 
-    __slots__ = ("label", "free", "_tensor", "_int", "_bool", "used_as", "reason")
+    __slots__ = ("label", "free", "_tensor", "_int", "_bool", "used_as", "reason", "origin", "_items", "_length")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
         self.free = free
         self.reason = reason
+        self.origin = None if free else provenance.here(reason)
+        self._items = None  # used as a sequence: index -> the item, itself free
+        self._length = None
         self._tensor = None
         self._int = None
         self._bool = None
@@ -130,20 +135,40 @@ class Unknown:
     def as_tensor(self, channels_last: bool = True) -> Tensor:
         if self._tensor is None:
             self._tensor = Tensor(None, self.label, self.free, channels_last)
+            self._tensor.origin = self.origin
             self.used_as = self.used_as or "tensor"
         return self._tensor
 
     def as_int(self):
         if self._int is None:
-            self._int = S.free_int(self.label) if self.free else S.opaque_int()
+            self._int = S.free_int(self.label) if self.free else S.opaque_int(origin=self.origin)
             self.used_as = self.used_as or "int"
         return self._int
 
     def as_bool(self):
         if self._bool is None:
-            self._bool = S.free_bool(self.label) if self.free else S.opaque_bool()
+            self._bool = S.free_bool(self.label) if self.free else S.opaque_bool(origin=self.origin)
             self.used_as = self.used_as or "bool"
         return self._bool
+
+    def item(self, index: int) -> "Unknown":
+        """Item ``index`` of a free sequence (``stackwise_filters[0]``): free too, its type
+        learnt from its use."""
+        if self._items is None:
+            self._items = {}
+            self.used_as = self.used_as or "list"
+        if index not in self._items:
+            self._items[index] = Unknown(f"{self.label}[{index}]", free=True)
+        return self._items[index]
+
+    def length(self):
+        """``len()`` of a free sequence."""
+        if self._length is None:
+            self._length = S.free_int(f"len({self.label})")
+            self.used_as = self.used_as or "list"
+            if self._items is None:
+                self._items = {}
+        return self._length
 
     def mark(self, kind: str) -> None:
         self.used_as = self.used_as or kind

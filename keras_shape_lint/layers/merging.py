@@ -10,6 +10,8 @@ ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 # merges whose silent size-1 broadcast of channels is almost always a bug
 # (a squeeze-and-excitation Multiply broadcasts on purpose)
 ADDITIVE = ("Add", "Subtract", "Average")
+# the models whose every application is a merge the analysis accounts for
+MERGES = frozenset(ELEMENTWISE + ("Concatenate", "<operator>"))
 
 
 def merge_inputs(ctx, inputs):
