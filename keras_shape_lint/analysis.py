@@ -59,6 +59,7 @@ class Analysis:
         self.outcomes: dict = {}
         self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
         self.entered: set = set()  # ids of the function nodes whose bodies ran
+        self.owners: dict = {}  # id of a method's node -> the class that defines it
         self.drafts: dict = {}
         self.opaque_reasons: Counter = Counter()
         self.budget_notes: Counter = Counter()
@@ -428,6 +429,8 @@ def _free_views(name, value, default, free: list) -> None:
         free.append((name, value._int, None, _int_role(name)))
     elif isinstance(value, Unknown) and value._bool is not None:
         free.append((name, value._bool, None, "bool"))
+    elif isinstance(value, Unknown) and value._str is not None:
+        free.append((name, value._str, None, "str"))
     elif S.is_sym(value):
         free.append((name, value, default, _int_role(name)))
 
@@ -456,6 +459,9 @@ def _witness_of(value, model):
             return _evaluate(value._int, model)
         if value._bool is not None:
             return bool(z3.is_true(model.eval(value._bool, model_completion=True)))
+        if value._str is not None:
+            chosen = model.eval(value._str, model_completion=True)
+            return chosen.as_string() if z3.is_string_value(chosen) else None
         return None
     if S.is_sym(value):
         if z3.is_bool(value):

@@ -18,6 +18,7 @@ from .values import (
     RepeatedList,
     ModuleValue,
     ShapeOf,
+    SuperProxy,
     Tensor,
     Unknown,
     opaque,
@@ -73,8 +74,8 @@ def get_attribute(interp, st, value, name: str):
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
             return KERAS_LAYER_METHODS[name]
         return opaque(f"attribute {name} of {value.cls.name}")
-    if isinstance(value, BoundMethod) and value.name == "__super__":
-        found = lookup_class_attribute(value.receiver.cls, name, skip_self=True)
+    if isinstance(value, SuperProxy):
+        found = lookup_class_attribute(value.receiver.cls, name, after=value.owner)
         if isinstance(found, FunctionValue):
             return _method(interp, st, found, value.receiver, value.receiver.cls)
         if found is not None:

@@ -11,18 +11,30 @@ def bind_method(fn: FunctionValue, receiver) -> FunctionValue:
     return replace(fn, bound_self=receiver)
 
 
-def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False):
-    """Method resolution over user classes (depth-first, left to right)."""
-    seen = set()
-    stack = [cls]
-    first = True
-    while stack:
-        current = stack.pop(0)
+def mro(cls: ClassValue) -> list:
+    """The user classes a lookup on ``cls`` visits, in order (breadth-first, left to right:
+    Python's C3 order for the hierarchies models are written with)."""
+    order, seen, queue = [], set(), [cls]
+    while queue:
+        current = queue.pop(0)
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if not (skip_self and first) and name in current.attrs:
+        order.append(current)
+        queue.extend(b for b in current.bases if isinstance(b, ClassValue))
+    return order
+
+
+def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False, after: ClassValue | None = None):
+    """Method resolution over user classes; ``after``: only the classes that follow it
+    (``super()`` inside a method of ``after``); ``skip_self``: after ``cls`` itself."""
+    classes = mro(cls)
+    if skip_self and after is None:
+        after = cls
+    if after is not None:
+        position = next((i for i, c in enumerate(classes) if c is after), 0)
+        classes = classes[position + 1:]
+    for current in classes:
+        if name in current.attrs:
             return current.attrs[name]
-        first = False
-        stack.extend(b for b in current.bases if isinstance(b, ClassValue))
     return None

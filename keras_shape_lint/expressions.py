@@ -9,6 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import provenance
+from .provenance import Origin
 from . import symbolic as S
 from .attributes import get_attribute
 from .operators import binary_operation, compare
@@ -269,7 +270,7 @@ class Expressions:
                         nxt.append((s3, S.conj(acc, verdict) if known else None, rhs))
                 results = nxt
             for s2, acc, _ in results:
-                out.append((s2, acc if acc is not None else S.opaque_bool()))
+                out.append((s2, acc if acc is not None else S.opaque_bool(origin=Origin("", node, s2.modules[-1]))))
         return out
 
     def ex_Subscript(self, node, st):

@@ -25,6 +25,7 @@ from .calls import Calls
 from .definitions import Definitions
 from .expressions import Expressions
 from .loops import Loops
+from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
 from .statements import Statements
@@ -93,7 +94,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         messages, and is rendered only when the path really forks.
         """
         if cond is None:
-            cond = S.opaque_bool()
+            cond = S.opaque_bool(origin=Origin("", test, st.modules[-1]) if test is not None else None)
         if isinstance(cond, bool):
             return [(st, cond)]
         yes = self.feasible(st, cond)
@@ -238,13 +239,13 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if isinstance(test, cst.UnaryOperation) and type(test.operator) is cst.Not:
             inner_true, inner_false = self.decision_texts(test.expression)
             return inner_false, inner_true
-        text = module.code_for_node(test)
+        text = _one_line(module.code_for_node(test))
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
             op = type(test.comparisons[0].operator).__name__
             negated = _NEGATED.get(op)
             if negated:
-                left = module.code_for_node(test.left)
-                right = module.code_for_node(test.comparisons[0].comparator)
+                left = _one_line(module.code_for_node(test.left))
+                right = _one_line(module.code_for_node(test.comparisons[0].comparator))
                 return text, f"{left} {negated} {right}"
         return text, f"not ({text})"
 
@@ -254,3 +255,9 @@ _NEGATED = {
     "GreaterThan": "<=", "LessThanEqual": ">", "Is": "is not", "IsNot": "is",
     "In": "not in", "NotIn": "in",
 }
+
+
+def _one_line(code: str) -> str:
+    """Source written over several lines, as one line (``(\n a,\n b,\n)`` -> ``(a, b)``)."""
+    text = " ".join(code.split())
+    return text.replace("( ", "(").replace(" )", ")").replace("[ ", "[").replace(" ]", "]")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import operator
 
+import z3
+
 from . import symbolic as S
 from .values import ListValue, Tensor, Unknown, opaque
 
@@ -163,7 +165,12 @@ def compare(interp, op, a, b):
     if isinstance(b, Unknown) and _is_number(a):
         b = b.as_int()
     if isinstance(a, Unknown) and isinstance(b, str) or isinstance(b, Unknown) and isinstance(a, str):
-        return None
+        unknown, text = (a, b) if isinstance(a, Unknown) else (b, a)
+        chosen = unknown.as_str() if unknown.used_as in (None, "str") else None
+        if chosen is None or op not in ("Equal", "NotEqual"):
+            return None
+        same = chosen == z3.StringVal(text)
+        return same if op == "Equal" else S.neg(same)
     if _is_number(a) and _is_number(b):
         if S.is_bool_like(a) and not S.is_bool_like(b):
             a = S.to_int(a)

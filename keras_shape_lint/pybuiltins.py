@@ -7,7 +7,6 @@ from .attributes import get_attribute
 from .classes import lookup_class_attribute
 from .state import _copy_value
 from .values import (
-    BoundMethod,
     BuiltinValue,
     ClassValue,
     DictValue,
@@ -16,6 +15,7 @@ from .values import (
     ListValue,
     RepeatedList,
     ShapeOf,
+    SuperProxy,
     Unknown,
     opaque,
 )
@@ -297,10 +297,15 @@ def _hasattr(calls, st, args, kwargs, node):
 
 @builtin("super")
 def _super(calls, st, args, kwargs, node):
-    receiver = st.locals.get("self")
+    if len(args) == 2:  # super(Owner, self)
+        owner, receiver = args
+    else:
+        receiver = st.locals.get("self")
+        method = st.chain[-1][2] if st.chain else None
+        owner = calls.analysis.owners.get(id(method))
     if not isinstance(receiver, InstanceValue):
         return opaque("super()")
-    return BoundMethod(receiver, "__super__")
+    return SuperProxy(receiver, owner if isinstance(owner, ClassValue) else receiver.cls)
 
 
 @builtin("callable")

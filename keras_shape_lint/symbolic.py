@@ -42,6 +42,11 @@ def free_int(name: str) -> z3.ArithRef:
     return z3.Int(name)
 
 
+def free_str(name: str) -> z3.SeqRef:
+    """A string a caller chooses (``block_type``), compared with the literals the code names."""
+    return z3.String(name)
+
+
 def free_bool(name: str) -> z3.BoolRef:
     return z3.Bool(name)
 

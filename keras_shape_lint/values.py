@@ -115,13 +115,15 @@ class Unknown:
     Each view (tensor, int, bool) is created once and cached, so aliases agree.
     """
 
-    __slots__ = ("label", "free", "_tensor", "_int", "_bool", "used_as", "reason", "origin", "_items", "_length")
+    __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
+                 "_length")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
         self.free = free
         self.reason = reason
         self.origin = None if free else provenance.here(reason)
+        self._str = None
         self._items = None  # used as a sequence: index -> the item, itself free
         self._length = None
         self._tensor = None
@@ -150,6 +152,15 @@ class Unknown:
             self._bool = S.free_bool(self.label) if self.free else S.opaque_bool(origin=self.origin)
             self.used_as = self.used_as or "bool"
         return self._bool
+
+    def as_str(self):
+        """A free string (compared with literals); None for an opaque value."""
+        if not self.free:
+            return None
+        if self._str is None:
+            self._str = S.free_str(self.label)
+            self.used_as = self.used_as or "str"
+        return self._str
 
     def item(self, index: int) -> "Unknown":
         """Item ``index`` of a free sequence (``stackwise_filters[0]``): free too, its type
@@ -309,6 +320,14 @@ class BuiltinValue:
 
     name: str
     fn: Any = None
+
+
+@dataclass(eq=False)
+class SuperProxy:
+    """``super()`` in a method of ``owner``, called on ``receiver``."""
+
+    receiver: Any
+    owner: Any
 
 
 @dataclass(eq=False)
