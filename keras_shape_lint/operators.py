@@ -7,6 +7,7 @@ import operator
 import z3
 
 from . import symbolic as S
+from .ops._common import INT, index_broadcast
 from .values import ListValue, Tensor, Unknown, opaque
 
 _CONCRETE = {
@@ -119,24 +120,42 @@ def _is_real(value) -> bool:
     return isinstance(value, float) or (S.is_sym(value) and not S.is_int_like(value) and not S.is_bool_like(value))
 
 
+_INDEX_OPERATORS = ("Add", "Subtract", "Multiply", "FloorDivide", "Modulo", "Power", "BitAnd", "BitOr", "BitXor")
+
+
 def _tensor_operation(interp, op, left, right, st, node):
     if isinstance(left, Tensor) and isinstance(right, Tensor):
+        if left.dtype == INT and right.dtype == INT and op in _INDEX_OPERATORS:
+            # index arithmetic (positions, masks) is not a model merge
+            return index_broadcast(left, right)
         symbol = TENSOR_MERGES.get(op)
         if symbol is None:
             return opaque(f"tensor operator {op}")
         return interp.calls.merge_operator(symbol, [left, right], st, node)
     tensor = left if isinstance(left, Tensor) else right
     other = right if tensor is left else left
+    if isinstance(other, Unknown) and other.used_as in ("int", "bool"):
+        other = other.as_int()  # a value already used as a number (a size) stays one
     if isinstance(other, Unknown):
+        if tensor.dtype == INT and op in _INDEX_OPERATORS:
+            # an offset or another index tensor of any shape: not a model merge
+            result = Tensor(None, channels_last=tensor.channels_last)
+            result.dtype = INT
+            return result
         symbol = TENSOR_MERGES.get(op)
         if symbol is None:
             return opaque(f"tensor operator {op}")
         return interp.calls.merge_operator(symbol, [left if left is tensor else other.as_tensor(), right if right is tensor else other.as_tensor()], st, node)
     if _is_number(other) and op in ("Add", "Subtract", "Multiply", "Divide", "Power", "FloorDivide", "Modulo"):
+        stays_int = tensor.dtype == INT and op != "Divide" and S.is_int_like(other)
         if not tensor.known:
-            return tensor
+            if stays_int or tensor.dtype != INT:
+                return tensor
+            result = Tensor.last_axis_replaced(tensor, tensor.channels_dim())
+            return result if tensor.channels_last else opaque("float arithmetic on an index tensor")
         result = Tensor(tensor.dims, channels_last=tensor.channels_last)
         result.shadow = tensor.shadow
+        result.dtype = INT if stays_int else None
         return result
     return opaque(f"tensor operator {op}")
 

@@ -10,10 +10,13 @@ def subscript(interp, st, value, keys):
     if isinstance(value, Unknown) and any(isinstance(k, Slice) or k is ELLIPSIS or k is None for k in keys):
         value = value.as_tensor()
     if isinstance(value, Tensor):
-        result = slice_tensor(value, keys)
-        if value.shadow is not None and isinstance(result, Tensor):
-            shadow = slice_tensor(value.shadow, keys)
-            result.shadow = shadow if isinstance(shadow, Tensor) and shadow.known else None
+        proves = _prover(interp, st)
+        result = slice_tensor(value, keys, proves)
+        if isinstance(result, Tensor):
+            result.dtype = value.dtype
+            if value.shadow is not None:
+                shadow = slice_tensor(value.shadow, keys, proves)
+                result.shadow = shadow if isinstance(shadow, Tensor) and shadow.known else None
         return result
     if len(keys) != 1:
         return opaque("multi-dimensional subscript")
@@ -52,6 +55,17 @@ def _slice_sequence(value, key: Slice):
     return opaque("slice with unknown bounds")
 
 
+def _prover(interp, st):
+    """``proves(term)``: does ``term`` hold on every input that reaches this point?"""
+
+    def proves(term) -> bool:
+        if not S.is_sym(term):
+            return bool(term)
+        return interp.analysis.solver.check_path(st.pc, [S.neg(term)]) is False
+
+    return proves
+
+
 def _shape_item(shape: ShapeOf, key):
     full = shape.as_tuple()
     if full is not None:
@@ -61,16 +75,29 @@ def _shape_item(shape: ShapeOf, key):
             return full[key]
         return opaque("shape index")
     tensor = shape.tensor
+    if isinstance(key, int) and not isinstance(key, bool) and key == 0:
+        return None  # the batch size, which Keras never knows when it builds
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:
         return tensor.channels_dim()
     return opaque("shape index on a tensor of unknown rank")
 
 
-def slice_tensor(tensor: Tensor, keys):
-    """``x[:, :, :, a:b]`` and friends; keys include the batch axis."""
+def slice_tensor(tensor: Tensor, keys, proves=None):
+    """``x[:, 0, :]``, ``x[..., None]``, ``x[:, :n]``: keys include the batch axis.
+
+    Sizes follow Python's slicing rules (bounds clamped to the axis, negative
+    bounds counted from its end); a size Keras does not know (None) stays unknown
+    whatever the slice, as it does in Keras.  Whatever ends up first is the batch
+    position (an index into the batch, ``x[0]``, moves the next axis there).
+    """
+    proves = proves or _concrete_only
     plain = [k for k in keys if k is not None and k is not ELLIPSIS]
+    if keys.count(ELLIPSIS) > 1:
+        return opaque("two ellipses in a subscript")
     if not tensor.known:
-        if ELLIPSIS in keys or not plain:
+        # ``x[:, 0]`` leaves any further axes in place: the keys tell the rank only as a
+        # choice, which a free input (the caller's to pick) allows and an opaque one does not
+        if ELLIPSIS in keys or not plain or not tensor.free:
             return opaque("slice of a tensor of unknown rank")
         if not tensor.with_rank(len(plain) - 1):
             return opaque("slice of a tensor of another rank")
@@ -92,48 +119,60 @@ def slice_tensor(tensor: Tensor, keys):
         size = dims[position]
         position += 1
         if isinstance(key, Slice):
-            out.append(_slice_length(size, key))
-        elif isinstance(key, int) or S.is_sym(key):
+            out.append(_slice_length(size, key, proves))
+        elif (isinstance(key, int) and not isinstance(key, bool)) or S.is_int_like(key):
             continue  # an index drops the axis
         else:
             return opaque("tensor index of unknown kind")
     out.extend(dims[position:])
     if not out:
         return opaque("scalar from a tensor")
-    return Tensor(out[1:], channels_last=tensor.channels_last) if keys and _keeps_batch(keys) else opaque("batch axis indexed")
+    return Tensor(out[1:], channels_last=tensor.channels_last)
 
 
-def _keeps_batch(keys) -> bool:
-    first = keys[0]
-    return isinstance(first, Slice) and first.lower is None and first.upper is None
+def _concrete_only(term) -> bool:
+    return bool(term) if not S.is_sym(term) else False
 
 
-def _slice_length(size, key: Slice):
-    if key.step not in (None, 1):
-        return None if size is None else opaque_dim()
-    lower, upper = key.lower, key.upper
-    if isinstance(lower, Unknown):
-        lower = lower.as_int()
-    if isinstance(upper, Unknown):
-        upper = upper.as_int()
-    if lower is None:
-        lower = 0
-    if not S.is_int_like(lower) or (upper is not None and not S.is_int_like(upper)):
-        return None if size is None else opaque_dim()  # Keras would reject it; nothing to say here
-    if isinstance(lower, int) and lower < 0:
-        if size is None:
-            return None
-        lower = S.add(size, lower)
-    if upper is None:
-        return None if size is None else S.sub(size, lower)
-    if isinstance(upper, int) and upper < 0:
-        if size is None:
-            return None
-        upper = S.add(size, upper)
+def _slice_length(size, key: Slice, proves):
+    """The length Python gives ``range(size)[key]``, or None when Keras would not know it."""
+    bounds = []
+    for bound in (key.lower, key.upper, key.step):
+        if isinstance(bound, Unknown):
+            bound = bound.as_int()
+        if bound is not None and not S.is_int_like(bound):
+            return None if size is None else opaque_dim()  # Keras would reject it; nothing to say here
+        bounds.append(bound)
+    lower, upper, step = bounds
     if size is None:
-        return S.sub(upper, lower)
-    end = S.minimum(upper, size)
-    return S.maximum(S.sub(end, lower), 0) if not (S.is_sym(end) or S.is_sym(lower)) else S.sub(end, lower)
+        return None
+    if step is None or isinstance(step, int) and step == 1:
+        start = 0 if lower is None else _position(size, lower, proves)
+        end = size if upper is None else _position(size, upper, proves)
+        return _at_least_zero(S.sub(end, start), proves)
+    if S.is_sym(step) or step == 0:
+        return opaque_dim()
+    if step < 0:
+        if lower is not None or upper is not None:
+            return opaque_dim()
+        return S.ceildiv(size, -step)  # the whole axis, backwards
+    start = 0 if lower is None else _position(size, lower, proves)
+    end = size if upper is None else _position(size, upper, proves)
+    return S.ceildiv(_at_least_zero(S.sub(end, start), proves), step)
+
+
+def _position(size, bound, proves):
+    """A slice bound as a position in ``[0, size]``: negative bounds count from the end."""
+    if proves(bound >= 0):
+        return bound if proves(bound <= size) else S.minimum(bound, size)
+    from_end = S.add(size, bound)
+    if proves(bound < 0):
+        return from_end if proves(from_end >= 0) else S.maximum(from_end, 0)
+    return S.ite(bound >= 0, S.minimum(bound, size), S.maximum(from_end, 0))
+
+
+def _at_least_zero(length, proves):
+    return length if proves(length >= 0) else S.maximum(length, 0)
 
 
 def opaque_dim():

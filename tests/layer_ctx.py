@@ -68,3 +68,10 @@ class LayerCtx:
 
     def call(self, function, args):
         return function(*args)
+
+    # what tensor-function models (keras_shape_lint.ops) also use
+    node = None
+    real = None  # set only when a model runs on data-time sizes
+
+    def apply_layer(self, layer, inputs):
+        return layer.model.apply(self, layer.config, inputs)

@@ -1,0 +1,311 @@
+"""Shape arithmetic shared by the tensor-function families.
+
+Tensor functions see the batch axis: ``axis=0`` of ``ops.sum`` is the batch, and
+``ops.reshape(x, (-1, 8))`` may fold it into another axis.  A :class:`Tensor`'s
+``dims`` leave it out, so each function works on the *full* shape, ``[None] + dims``
+(Keras knows no batch size when a model is built), and the result drops its first
+axis again.  Whatever ends up first is the batch position: its size is never
+tracked, which loses sizes (``ops.arange(n)`` is a 1-D tensor whose length is not
+kept) but never states a wrong one.
+
+Dims are Python ints, z3 int terms (sizes Keras knows but the analysis holds as
+symbols) and ``None`` (unknown to Keras until data flows).
+"""
+
+from __future__ import annotations
+
+from .. import symbolic as S
+from ..values import ListValue, Tensor, Unknown
+from . import OPS, OpModel
+
+INT = "int"  # Tensor.dtype of integer and boolean tensors (positions, shapes, masks)
+
+_INT_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
+
+
+def keras_op(family: str, *names: str, other=()):
+    """Register ``keras.ops.name`` and ``keras.ops.<family>.name`` for each name, and each
+    fully qualified name in ``other`` (``tensorflow.reshape``).
+
+    The display name (``add()`` in messages) is the first name.
+    """
+
+    def register(apply):
+        model = OpModel(names[0], apply)
+        for name in names:
+            OPS[f"keras.ops.{name}"] = model
+            OPS[f"keras.ops.{family}.{name}"] = model
+        for qualname in other:
+            OPS[qualname] = model
+        return apply
+
+    return register
+
+
+def function(*qualnames: str):
+    """Register a function that is not in ``keras.ops`` under fully qualified names."""
+
+    def register(apply):
+        model = OpModel(qualnames[0].rsplit(".", 1)[-1], apply)
+        for name in qualnames:
+            OPS[name] = model
+        return apply
+
+    return register
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def tensor(ctx, value) -> Tensor | None:
+    """The value as a tensor (an opaque value is taken to be one), else None."""
+    if isinstance(value, Unknown):
+        value = value.as_tensor(ctx.channels_last(None))
+    return value if isinstance(value, Tensor) else None
+
+
+def operand(ctx, value):
+    """An argument that may be a tensor or a number: the tensor, the number, or None.
+
+    An opaque value already used as a number (``hidden_dim`` that sized a layer)
+    stays one (``ops.sqrt(hidden_dim)``); any other opaque value is taken to be
+    a tensor, as a merge's operand is.
+    """
+    if isinstance(value, Unknown):
+        if value.used_as in ("int", "bool"):
+            return value.as_int()
+        return value.as_tensor(ctx.channels_last(None))
+    if isinstance(value, bool):
+        return int(value)
+    if is_number(value) or isinstance(value, Tensor):
+        return value
+    return None
+
+
+def is_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) or S.is_sym(value)
+
+
+def int_value(value):
+    """A Python int or z3 int term, else None (a bool is not a size)."""
+    if isinstance(value, bool):
+        return None
+    if S.is_int_like(value):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def plain_int(value):
+    """A concrete Python int (axes must be), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def sequence(value):
+    """The items of a tuple, list or list value, else None."""
+    if isinstance(value, ListValue):
+        return list(value.items)
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    return None
+
+
+def axes(value, rank: int):
+    """``axis`` as a tuple of non-negative positions in a full shape of ``rank`` axes.
+
+    None when it is not concrete ints, or out of range (Keras raises).
+    """
+    items = sequence(value)
+    if items is None:
+        items = [value]
+    out = []
+    for item in items:
+        item = plain_int(item)
+        if item is None or not -rank <= item < rank:
+            return None
+        out.append(item % rank)
+    if len(set(out)) != len(out):
+        return None
+    return tuple(out)
+
+
+def axis(value, rank: int):
+    """One axis of a full shape of ``rank`` axes, non-negative; None when not understood."""
+    found = axes(value, rank)
+    return None if found is None or len(found) != 1 or sequence(value) is not None else found[0]
+
+
+def dtype_kind(value):
+    """``INT`` for integer and boolean dtypes, None for floats or a dtype not known."""
+    if isinstance(value, str):
+        return INT if value in _INT_DTYPES else None
+    name = getattr(value, "qualname", None)  # numpy.int32, tensorflow.bool ...
+    if isinstance(name, str) and name.rsplit(".", 1)[-1] in _INT_DTYPES:
+        return INT
+    return None
+
+
+# -------------------------------------------------------------------- results
+
+
+def full(x: Tensor) -> list:
+    """The shape with its batch axis, which Keras never knows at build time."""
+    return [None] + list(x.dims)
+
+
+def result(ctx, shape, like: Tensor | None = None, dtype=None):
+    """A tensor with full shape ``shape`` (batch position first), laid out like ``like``."""
+    shape = list(shape)
+    if not shape:
+        return scalar()
+    out = Tensor(shape[1:], channels_last=like.channels_last if like is not None else ctx.channels_last(None))
+    out.dtype = dtype
+    return out
+
+
+def same_shape(ctx, x: Tensor, dtype=None):
+    """A new tensor of ``x``'s shape (while ``x``'s rank is unknown, one that follows it)."""
+    if x.known:
+        out = Tensor(x.dims, channels_last=x.channels_last)
+    elif x.channels_last:
+        out = Tensor.last_axis_replaced(x, x.channels_dim())
+    else:
+        return unknown_rank(ctx, "channels-first function", dtype)
+    out.dtype = dtype
+    return out
+
+
+def scalar():
+    """A rank-0 tensor: a number nothing determines (it broadcasts as a number does)."""
+    return S.opaque_int()
+
+
+def unary(keep_dtype: bool):
+    """A function of one tensor whose result has its shape (and, with ``keep_dtype``, its dtype)."""
+    from . import arg
+
+    def apply(ctx, args, kwargs):
+        x = operand(ctx, arg(args, kwargs, 0, "x"))
+        if x is None:
+            return ctx.opaque("element-wise function of a non-tensor")
+        if not isinstance(x, Tensor):
+            return x if keep_dtype else scalar()
+        return same_shape(ctx, x, x.dtype if keep_dtype else None)
+
+    return apply
+
+
+def unknown_rank(ctx, name: str, dtype=None):
+    out = ctx.opaque(f"{name} of a tensor of unknown rank")
+    out.dtype = dtype
+    return out
+
+
+# --------------------------------------------------------------- broadcasting
+
+
+def broadcast_dim(ctx, a, b):
+    """Keras's broadcast of two sizes, assuming it succeeds (Keras raises otherwise).
+
+    ``None`` against a size that may be 1 stays ``None``: Keras keeps ``None`` then.
+    """
+    if _is_one(a):
+        return b
+    if _is_one(b):
+        return a
+    if a is None:
+        return b if b is None or ctx.proves(S.ne(b, 1)) else None
+    if b is None:
+        return a if ctx.proves(S.ne(a, 1)) else None
+    if a is b or not S.is_sym(a) and not S.is_sym(b):
+        return a
+    if ctx.proves(S.eq(a, b)):
+        return a
+    return S.ite(S.eq(a, 1), b, a)
+
+
+def broadcast_ok(a, b):
+    """The condition under which Keras broadcasts two sizes (True when one is unknown)."""
+    if a is None or b is None:
+        return True
+    if not S.is_sym(a) and not S.is_sym(b):
+        return a == b or a == 1 or b == 1
+    return S.disj(S.eq(a, b), S.eq(a, 1), S.eq(b, 1))
+
+
+def broadcast(ctx, shapes, checked=False):
+    """The broadcast of full shapes, with Keras's requirement assumed; None if Keras raises.
+
+    ``checked``: a merge check has already made the path assume what Keras requires.
+    """
+    rank = max(len(s) for s in shapes)
+    padded = [[1] * (rank - len(s)) + list(s) for s in shapes]
+    out = padded[0]
+    for shape in padded[1:]:
+        if not checked:
+            for a, b in zip(out, shape):
+                if not require(ctx, broadcast_ok(a, b)):
+                    return None
+        out = [broadcast_dim(ctx, a, b) for a, b in zip(out, shape)]
+    return out
+
+
+def _is_one(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value == 1
+
+
+# ---------------------------------------------------------------- requirements
+
+
+def require(ctx, term) -> bool:
+    """Keras raises unless ``term`` holds: assume it; False when it is plainly false."""
+    if term is True:
+        return True
+    ctx.assume(term)
+    return term is not False
+
+
+def total(dims):
+    """The product of sizes; None if one is unknown."""
+    out = 1
+    for dim in dims:
+        if dim is None:
+            return None
+        out = S.mul(out, dim)
+    return out
+
+
+def is_one(value) -> bool:
+    return _is_one(value)
+
+
+def index_broadcast(a: Tensor, b: Tensor) -> Tensor:
+    """The broadcast of two integer tensors, with no merge check and no assumption.
+
+    A size is kept where both sides agree on it or one side is 1; elsewhere it is
+    ``None`` (unknown), which never produces a finding.
+    """
+    out = Tensor(None, channels_last=a.channels_last)
+    out.dtype = INT
+    if not a.known or not b.known:
+        return out
+    left, right = full(a), full(b)  # numpy aligns full shapes: a batch axis may meet another axis
+    rank = max(len(left), len(right))
+    left = [1] * (rank - len(left)) + left
+    right = [1] * (rank - len(right)) + right
+    dims = []
+    for x, y in zip(left, right):
+        if _is_one(x):
+            dims.append(y)
+        elif _is_one(y) or x is y or _same_number(x, y):
+            dims.append(x)
+        else:
+            dims.append(None)
+    dims = dims[1:]
+    out.dims = tuple(dims)
+    return out
+
+
+def _same_number(x, y) -> bool:
+    return x is not None and y is not None and not S.is_sym(x) and not S.is_sym(y) and x == y

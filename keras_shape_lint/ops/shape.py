@@ -1,0 +1,556 @@
+"""Functions that rearrange a tensor: reshape, transpose, expand_dims, squeeze, concatenate,
+stack, split, tile, repeat, broadcast_to, pad, take, take_along_axis, slice.
+
+Each works on full shapes (batch axis first, see :mod:`._common`), as Keras's own
+``compute_output_spec`` does.
+"""
+
+from __future__ import annotations
+
+from .. import layers
+from .. import symbolic as S
+from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown
+from . import arg
+from ._common import (
+    INT,
+    axes,
+    axis,
+    broadcast,
+    full,
+    function,
+    int_value,
+    is_one,
+    keras_op,
+    plain_int,
+    require,
+    result,
+    same_shape,
+    sequence,
+    tensor,
+    unknown_rank,
+)
+
+
+def _size(ctx, value):
+    """One size a user wrote in a shape: an int, a z3 term, ``None``, or an opaque int."""
+    if value is None:
+        return None
+    if isinstance(value, Unknown):
+        return value.as_int()
+    found = int_value(value)
+    return found if found is not None else _NOT_A_SIZE
+
+
+_NOT_A_SIZE = object()
+
+
+def _shape(ctx, value):
+    """A user-written full shape (tuple, list, int, or ``ops.shape(y)``) as a list, else None."""
+    if isinstance(value, ShapeOf):
+        found = value.as_tuple()
+        return None if found is None else list(found)
+    items = sequence(value)
+    if items is None:
+        items = [value] if int_value(value) is not None else None
+    if items is None:
+        return None
+    sizes = [_size(ctx, item) for item in items]
+    return None if any(size is _NOT_A_SIZE for size in sizes) else sizes
+
+
+# ------------------------------------------------------------------ reshape
+
+
+@keras_op("numpy", "reshape", other=("tensorflow.reshape",))
+def reshape(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("tensor")))
+    target = arg(args, kwargs, 1, "newshape", kwargs.get("shape"))
+    if x is None:
+        return ctx.opaque("reshape of a non-tensor")
+    if isinstance(target, ShapeOf) and not target.tensor.known:
+        # the shape of a tensor of unknown rank: that tensor's shape
+        return same_shape(ctx, target.tensor, x.dtype)
+    shape = _shape(ctx, target)
+    if shape is None:
+        return ctx.opaque("reshape target not understood")
+    placeholders = [i for i, size in enumerate(shape) if isinstance(size, int) and size == -1]
+    valid = len(placeholders) <= 1 and all(size >= -1 for size in shape if isinstance(size, int))
+    if not require(ctx, valid):
+        return ctx.opaque("reshape target Keras rejects")
+    for size in shape:
+        if S.is_sym(size):
+            ctx.assume(size >= 0)  # a symbolic size is a size, never the -1 placeholder
+    # Keras never knows the batch size, so it cannot infer the -1 size either
+    return result(ctx, [None if i in placeholders else size for i, size in enumerate(shape)], x, x.dtype)
+
+
+# ---------------------------------------------------------------- permutations
+
+
+def _permuted(ctx, x, order, name):
+    shape = full(x)
+    return result(ctx, [shape[i] for i in order], x, x.dtype)
+
+
+@keras_op("numpy", "transpose", other=("tensorflow.transpose",))
+def transpose(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("a")))
+    order = arg(args, kwargs, 1, "axes", kwargs.get("perm"))
+    if x is None:
+        return ctx.opaque("transpose of a non-tensor")
+    items = sequence(order)
+    if order is not None and items is None:
+        return ctx.opaque("transpose axes not understood")
+    if items is not None and not x.known and not x.with_rank(len(items) - 1):
+        return ctx.opaque("transpose axes of another rank")
+    if not x.known:
+        return unknown_rank(ctx, "transpose", x.dtype)
+    rank = x.rank + 1
+    if items is None:
+        return _permuted(ctx, x, list(range(rank))[::-1], "transpose")
+    found = axes(items, rank)
+    if found is None or len(found) != rank:
+        return ctx.opaque("transpose axes Keras rejects")
+    return _permuted(ctx, x, found, "transpose")
+
+
+@keras_op("numpy", "swapaxes")
+def swapaxes(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    if x is None or not x.known:
+        return ctx.opaque("swapaxes of a tensor of unknown rank")
+    rank = x.rank + 1
+    first, second = axis(arg(args, kwargs, 1, "axis1"), rank), axis(arg(args, kwargs, 2, "axis2"), rank)
+    if first is None or second is None:
+        return ctx.opaque("swapaxes axes not understood")
+    order = list(range(rank))
+    order[first], order[second] = order[second], order[first]
+    return _permuted(ctx, x, order, "swapaxes")
+
+
+@keras_op("numpy", "moveaxis")
+def moveaxis(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    if x is None or not x.known:
+        return ctx.opaque("moveaxis of a tensor of unknown rank")
+    rank = x.rank + 1
+    source, destination = axes(arg(args, kwargs, 1, "source"), rank), axes(arg(args, kwargs, 2, "destination"), rank)
+    if source is None or destination is None or len(source) != len(destination):
+        return ctx.opaque("moveaxis axes not understood")
+    rest = [i for i in range(rank) if i not in source]
+    order = [None] * rank
+    for src, dst in sorted(zip(source, destination), key=lambda pair: pair[1]):
+        order[dst] = src
+    fill = iter(rest)
+    order = [next(fill) if i is None else i for i in order]
+    return _permuted(ctx, x, order, "moveaxis")
+
+
+# ------------------------------------------------------------ adding and removing axes
+
+
+@keras_op("numpy", "expand_dims", other=("tensorflow.expand_dims",))
+def expand_dims(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    where = arg(args, kwargs, 1, "axis")
+    if x is None:
+        return ctx.opaque("expand_dims of a non-tensor")
+    if not x.known:
+        return unknown_rank(ctx, "expand_dims", x.dtype)
+    items = sequence(where)
+    positions = items if items is not None else [where]
+    rank = x.rank + 1 + len(positions)
+    found = axes(positions, rank)
+    if found is None:
+        return ctx.opaque("expand_dims axis Keras rejects")
+    sizes = iter(full(x))
+    return result(ctx, [1 if i in found else next(sizes) for i in range(rank)], x, x.dtype)
+
+
+@keras_op("numpy", "squeeze", other=("tensorflow.squeeze",))
+def squeeze(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    where = arg(args, kwargs, 1, "axis")
+    if x is None:
+        return ctx.opaque("squeeze of a non-tensor")
+    if not x.known:
+        return unknown_rank(ctx, "squeeze", x.dtype)
+    shape = full(x)
+    if where is None:
+        kept = []
+        for size in shape:
+            if is_one(size):
+                continue
+            if size is not None and not ctx.proves(S.ne(size, 1)):
+                return ctx.opaque("squeeze of a size that may be 1")
+            kept.append(size)
+        return result(ctx, kept, x, x.dtype)
+    found = axes(where, len(shape))
+    if found is None:
+        return ctx.opaque("squeeze axis Keras rejects")
+    for position in found:
+        if shape[position] is None:
+            # Keras's functional shapes refuse it, a traced layer call does not: no answer
+            return ctx.opaque("squeeze of an axis of unknown size")
+        if not require(ctx, S.eq(shape[position], 1)):
+            return ctx.opaque("squeeze of an axis that is not 1")
+    return result(ctx, [size for i, size in enumerate(shape) if i not in found], x, x.dtype)
+
+
+# ------------------------------------------------------------- joining tensors
+
+
+def _tensors(ctx, value):
+    items = sequence(value)
+    if not items:
+        return None
+    found = [tensor(ctx, item) for item in items]
+    return None if any(t is None for t in found) else found
+
+
+def _same_rank(tensors) -> bool:
+    rank = next((t.rank for t in tensors if t.known), None)
+    return rank is not None and all(t.with_rank(rank) for t in tensors)
+
+
+def _concatenate(default_axis):
+    def apply(ctx, args, kwargs):
+        values = arg(args, kwargs, 0, "xs", kwargs.get("values"))
+        where = arg(args, kwargs, 1, "axis", default_axis)
+        tensors = _tensors(ctx, values)
+        if tensors is None or plain_int(where) is None:
+            return ctx.opaque("concatenate arguments not understood")
+        dtype = INT if all(t.dtype == INT for t in tensors) else None
+        if dtype == INT or where == 0:
+            return _joined(ctx, tensors, where, dtype)
+        # the Concatenate layer's model: the same checks (KSL104) and data-time shadows
+        model = layers.lookup("keras.layers.Concatenate")
+        out = ctx.apply_layer(LayerValue(model, {"axis": where}, ctx.node), ListValue(tensors))
+        return out
+
+    return apply
+
+
+def _joined(ctx, tensors, where, dtype):
+    """Concatenation along the batch axis (checked as a merge), or of index tensors (not)."""
+    if not _same_rank(tensors):
+        return unknown_rank(ctx, "concatenate", dtype)
+    rank = tensors[0].rank + 1
+    position = axis(where, rank)
+    if position is None:
+        return ctx.opaque("concatenate axis Keras rejects")
+    if dtype != INT:
+        ctx.check_merge("concat", tensors, axis=None)
+    else:
+        for t in tensors[1:]:
+            for i, (a, b) in enumerate(zip(full(tensors[0]), full(t))):
+                if i != position and a is not None and b is not None:
+                    require(ctx, S.eq(a, b))
+    shape = full(tensors[0])
+    sizes = [full(t)[position] for t in tensors]
+    shape[position] = None if any(s is None for s in sizes) else _sum(sizes)
+    return result(ctx, shape, tensors[0], dtype)
+
+
+def _sum(sizes):
+    out = 0
+    for size in sizes:
+        out = S.add(out, size)
+    return out
+
+
+keras_op("numpy", "concatenate")(_concatenate(0))
+function("tensorflow.concat")(_concatenate(None))
+
+
+@keras_op("numpy", "stack", other=("tensorflow.stack",))
+def stack(ctx, args, kwargs):
+    tensors = _tensors(ctx, arg(args, kwargs, 0, "x", kwargs.get("values")))
+    where = arg(args, kwargs, 1, "axis", 0)
+    if tensors is None:
+        return ctx.opaque("stack of unknown values")
+    if not _same_rank(tensors):
+        return unknown_rank(ctx, "stack", None)
+    shape = full(tensors[0])
+    position = axis(where, len(shape) + 1)
+    if position is None:
+        return ctx.opaque("stack axis Keras rejects")
+    for t in tensors[1:]:
+        for a, b in zip(shape, full(t)):
+            if a is not None and b is not None and not require(ctx, S.eq(a, b)):
+                return ctx.opaque("stack of tensors of different shapes")
+    shape.insert(position, len(tensors))
+    dtype = INT if all(t.dtype == INT for t in tensors) else None
+    return result(ctx, shape, tensors[0], dtype)
+
+
+# ------------------------------------------------------------- splitting
+
+
+def _pieces(ctx, x, shape, position, lengths):
+    out = []
+    for length in lengths:
+        piece = list(shape)
+        piece[position] = length
+        out.append(result(ctx, piece, x, x.dtype))
+    return ListValue(out)
+
+
+@keras_op("numpy", "split")
+def split(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    sections = arg(args, kwargs, 1, "indices_or_sections")
+    where = arg(args, kwargs, 2, "axis", 0)
+    if x is None or not x.known:
+        return ctx.opaque("split of a tensor of unknown rank")
+    shape = full(x)
+    position = axis(where, len(shape))
+    if position is None:
+        return ctx.opaque("split axis not understood")
+    size = shape[position]
+    count = plain_int(sections)
+    if count is not None:
+        if count < 1:
+            require(ctx, False)
+            return ctx.opaque("split into no parts")
+        if size is None:
+            return _pieces(ctx, x, shape, position, [None] * count)
+        if not require(ctx, S.eq(S.mod(size, count), 0)):
+            return ctx.opaque("split of a size that does not divide")
+        return _pieces(ctx, x, shape, position, [S.floordiv(size, count)] * count)
+    indices = sequence(sections)
+    if indices is None or not all(plain_int(i) is not None and i >= 0 for i in indices):
+        return ctx.opaque("split indices not understood")
+    if indices != sorted(indices):
+        return ctx.opaque("split indices out of order")
+    if size is not None and indices and not require(ctx, S.conj(*(i <= size for i in indices))):
+        return ctx.opaque("split index past the end")
+    bounds = [0] + list(indices) + [size]
+    lengths = [None if end is None else S.sub(end, start) for start, end in zip(bounds, bounds[1:])]
+    return _pieces(ctx, x, shape, position, lengths)
+
+
+@keras_op("core", "unstack", other=("tensorflow.unstack",))
+def unstack(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("value")))
+    where = arg(args, kwargs, 2, "axis", 0)
+    if x is None or not x.known:
+        return ctx.opaque("unstack of a tensor of unknown rank")
+    shape = full(x)
+    position = axis(where, len(shape))
+    if position is None or plain_int(shape[position]) is None:
+        return ctx.opaque("unstack of an axis of unknown size")
+    rest = shape[:position] + shape[position + 1:]
+    return ListValue([result(ctx, rest, x, x.dtype) for _ in range(shape[position])])
+
+
+# ------------------------------------------------------------ repeating
+
+
+@keras_op("numpy", "tile", other=("tensorflow.tile",))
+def tile(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    repeats = arg(args, kwargs, 1, "repeats", kwargs.get("multiples"))
+    if x is None or not x.known:
+        return ctx.opaque("tile of a tensor of unknown rank")
+    single = ctx.int(repeats)
+    counts = [single] if single is not None else _shape(ctx, repeats)
+    if counts is None or any(c is None for c in counts):
+        return ctx.opaque("tile repeats not understood")
+    shape = full(x)
+    if len(shape) > len(counts):
+        counts = [1] * (len(shape) - len(counts)) + counts
+    else:
+        shape = [1] * (len(counts) - len(shape)) + shape
+    for count in counts:
+        if not require(ctx, count >= 0 if S.is_sym(count) else count >= 0):
+            return ctx.opaque("tile by a negative count")
+    return result(ctx, [None if size is None else S.mul(size, count) for size, count in zip(shape, counts)],
+                  x, x.dtype)
+
+
+@keras_op("numpy", "repeat", other=("tensorflow.repeat",))
+def repeat(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    repeats = arg(args, kwargs, 1, "repeats")
+    where = arg(args, kwargs, 2, "axis")
+    if x is None or not x.known:
+        return ctx.opaque("repeat of a tensor of unknown rank")
+    single = ctx.int(repeats)
+    counts = [single] if single is not None else _shape(ctx, repeats)
+    if counts is None or any(c is None for c in counts):
+        return ctx.opaque("repeat counts not understood")
+    shape = full(x)
+    if where is None:
+        return result(ctx, [None], x, x.dtype)  # flattened, the batch included
+    position = axis(where, len(shape))
+    if position is None:
+        return ctx.opaque("repeat axis Keras rejects")
+    size = shape[position]
+    if size is None:
+        return result(ctx, shape, x, x.dtype)
+    if len(counts) == 1:
+        shape[position] = S.mul(size, counts[0])
+    else:
+        if not require(ctx, S.eq(size, len(counts))):
+            return ctx.opaque("repeat counts of another length")
+        shape[position] = _sum(counts)
+    return result(ctx, shape, x, x.dtype)
+
+
+@keras_op("numpy", "broadcast_to", other=("tensorflow.broadcast_to",))
+def broadcast_to(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    target = _shape(ctx, arg(args, kwargs, 1, "shape"))
+    if x is None or target is None:
+        return ctx.opaque("broadcast_to arguments not understood")
+    if not x.known:
+        return result(ctx, target, x, x.dtype)
+    shape = full(x)
+    if len(shape) > len(target):
+        return ctx.opaque("broadcast_to a lower rank")
+    if broadcast(ctx, [shape, target]) is None:
+        return ctx.opaque("broadcast_to a shape Keras rejects")
+    # each size must become the target's (a broadcast may only stretch ones)
+    for size, wanted in zip(shape[::-1], target[::-1]):
+        if size is not None and wanted is not None and not require(ctx, S.disj(S.eq(size, 1), S.eq(size, wanted))):
+            return ctx.opaque("broadcast_to a shape Keras rejects")
+    return result(ctx, target, x, x.dtype)
+
+
+# ------------------------------------------------------------------- padding
+
+
+def _pad_widths(ctx, value, rank):
+    single = int_value(value)
+    if single is not None:
+        return [(single, single)] * rank
+    items = sequence(value)
+    if not items:
+        return None
+    if int_value(items[0]) is not None:
+        pair = [int_value(item) for item in items]
+        if len(pair) not in (1, 2) or any(p is None for p in pair):
+            return None
+        return [(pair[0], pair[-1])] * rank
+    pairs = []
+    for item in items:
+        pair = sequence(item)
+        if pair is None or len(pair) not in (1, 2) or any(int_value(p) is None for p in pair):
+            return None
+        pairs.append((int_value(pair[0]), int_value(pair[-1])))
+    if len(pairs) == 1:
+        return pairs * rank
+    return pairs if len(pairs) == rank else None
+
+
+@keras_op("numpy", "pad", other=("tensorflow.pad",))
+def pad(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("tensor")))
+    widths = arg(args, kwargs, 1, "pad_width", kwargs.get("paddings"))
+    if x is None or not x.known:
+        return ctx.opaque("pad of a tensor of unknown rank")
+    shape = full(x)
+    pairs = _pad_widths(ctx, widths, len(shape))
+    if pairs is None:
+        return ctx.opaque("pad widths not understood")
+    for before, after in pairs:
+        if not (require(ctx, before >= 0) and require(ctx, after >= 0)):
+            return ctx.opaque("negative padding")
+    return result(ctx, [None if size is None else S.add(size, S.add(before, after))
+                        for size, (before, after) in zip(shape, pairs)], x, x.dtype)
+
+
+# ------------------------------------------------------------------ gathering
+
+
+def _index_shape(ctx, value):
+    """The full shape of an index argument: a tensor, an int, or a list of ints."""
+    if isinstance(value, Tensor):
+        return full(value) if value.known else None
+    if int_value(value) is not None:
+        return []
+    items = sequence(value)
+    if items is not None and all(int_value(i) is not None for i in items):
+        return [len(items)]
+    return None
+
+
+@keras_op("numpy", "take")
+def take(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    indices = _index_shape(ctx, arg(args, kwargs, 1, "indices"))
+    where = arg(args, kwargs, 2, "axis")
+    if x is None or indices is None:
+        return ctx.opaque("take arguments not understood")
+    if where is None:
+        return result(ctx, indices, x, x.dtype)
+    if not x.known:
+        return unknown_rank(ctx, "take", x.dtype)
+    shape = full(x)
+    position = axis(where, len(shape))
+    if position is None:
+        return ctx.opaque("take axis Keras rejects")
+    if position == 0:
+        # a lookup in a weight (``ops.take(embeddings, ids, axis=0)``): weights have no batch
+        # axis, and nothing tells a weight from a batch of activations here
+        return ctx.opaque("take along axis 0")
+    return result(ctx, shape[:position] + indices + shape[position + 1:], x, x.dtype)
+
+
+@keras_op("numpy", "take_along_axis")
+def take_along_axis(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    indices = tensor(ctx, arg(args, kwargs, 1, "indices"))
+    where = arg(args, kwargs, 2, "axis")
+    if x is None or indices is None or not x.known or not indices.known:
+        return ctx.opaque("take_along_axis of a tensor of unknown rank")
+    shape, index_shape = full(x), full(indices)
+    if where is None:
+        shape = [None]
+        position = 0
+    else:
+        position = axis(where, len(shape))
+    if position is None or len(shape) != len(index_shape):
+        return ctx.opaque("take_along_axis arguments Keras rejects")
+    shape[position] = index_shape[position]
+    out = broadcast(ctx, [shape, index_shape])
+    if out is None:
+        return ctx.opaque("take_along_axis shapes Keras rejects")
+    return result(ctx, out, x, x.dtype)
+
+
+@keras_op("core", "slice")
+def slice_(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "inputs"))
+    starts = arg(args, kwargs, 1, "start_indices")
+    sizes = _shape(ctx, arg(args, kwargs, 2, "shape"))
+    if x is None or sizes is None:
+        return ctx.opaque("slice arguments not understood")
+    if not x.known and not x.with_rank(len(sizes) - 1):
+        return ctx.opaque("slice of a tensor of another rank")
+    shape = full(x)
+    if len(shape) != len(sizes):
+        return ctx.opaque("slice of a tensor of another rank")
+    begin = sequence(starts)
+    out = []
+    for i, (size, wanted) in enumerate(zip(shape, sizes)):
+        if not (isinstance(wanted, int) and wanted == -1):
+            out.append(wanted)
+        elif size is None or begin is None or int_value(begin[i]) is None:
+            out.append(None)
+        else:
+            out.append(S.sub(size, int_value(begin[i])))
+    return result(ctx, out, x, x.dtype)
+
+
+@keras_op("core", "slice_update", "scatter_update")
+def slice_update(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "inputs"))
+    return ctx.opaque("update of a non-tensor") if x is None else same_shape(ctx, x, x.dtype)
+
+
+@keras_op("numpy", "ravel")
+def ravel(ctx, args, kwargs):
+    x = tensor(ctx, arg(args, kwargs, 0, "x"))
+    return ctx.opaque("ravel of a non-tensor") if x is None else result(ctx, [None], x, x.dtype)

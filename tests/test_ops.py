@@ -1,0 +1,664 @@
+"""The tensor-function catalogue against Keras itself.
+
+Each case calls a ``keras.ops`` (or ``tf``) function on symbolic tensors
+(``keras.KerasTensor``, batch axis ``None``) and compares the output shape, or
+Keras's refusal, with what the function's model computes for the same shapes:
+a refusal must show as an assumption that is plainly false (or an opaque
+result), an accepted call as assumptions that all hold and the same dims (the
+batch position excepted: the analysis never tracks it).  The same cases run
+again with every known size replaced by a symbol, and the symbolic answer,
+evaluated at the sizes, must agree as well.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+import z3
+
+from keras_shape_lint import ops as catalogue
+from keras_shape_lint import symbolic as S
+from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.options import Options
+from keras_shape_lint.values import ListValue, ShapeOf, Tensor
+
+from layer_ctx import LayerCtx
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+KERAS_ERRORS = (ValueError, TypeError, IndexError, StopIteration)  # (1, 1) as axes: StopIteration
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return pytest.importorskip("keras")
+
+
+class T:
+    """A tensor argument by its full shape (batch axis first, always None)."""
+
+    def __init__(self, *dims, dtype="float32"):
+        self.shape = (None,) + dims
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"T{self.shape}"
+
+
+class Shape:
+    """``ops.shape(t)`` of a tensor argument, as a reshape target."""
+
+    def __init__(self, of: T):
+        self.of = of
+
+    def __repr__(self):
+        return f"shape({self.of!r})"
+
+
+def to_keras(keras, value):
+    if isinstance(value, T):
+        return keras.KerasTensor(value.shape, dtype=value.dtype)
+    if isinstance(value, Shape):
+        return value.of.shape
+    if isinstance(value, list):
+        return [to_keras(keras, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(to_keras(keras, v) for v in value)
+    return value
+
+
+def to_ours(value, sizes):
+    """The argument as the analysis sees it; ``sizes`` maps a known size to its stand-in."""
+    if isinstance(value, T):
+        tensor = Tensor(tuple(sizes(d) for d in value.shape[1:]))
+        tensor.dtype = "int" if value.dtype in ("int32", "bool") else None
+        return tensor
+    if isinstance(value, Shape):
+        return ShapeOf(to_ours(value.of, sizes))
+    if isinstance(value, list):
+        return ListValue([to_ours(v, sizes) for v in value])
+    if isinstance(value, tuple):
+        return tuple(to_ours(v, sizes) for v in value)
+    return value
+
+
+def keras_shape(keras, name, args, kwargs):
+    """Keras's output shape(s), or None when Keras rejects the call."""
+    function = keras.ops
+    for part in name.split("."):
+        function = getattr(function, part)
+    try:
+        out = function(*to_keras(keras, args), **to_keras(keras, kwargs))
+    except KERAS_ERRORS:
+        return None
+    if isinstance(out, (list, tuple)):
+        return [tuple(o.shape) for o in out]
+    return tuple(out.shape)
+
+
+def run_model(name, args, kwargs, sizes=lambda d: d):
+    model = catalogue.lookup(f"keras.ops.{name}")
+    assert model is not None, f"keras.ops.{name} is not registered"
+    ctx = LayerCtx()
+    out = model.apply(ctx, list(to_ours(list(args), sizes).items), dict(to_ours(kwargs, sizes)))
+    return ctx, out
+
+
+def dims_of(out):
+    """Our result's dims, batch position dropped: a tuple, a list of tuples, or 'scalar'."""
+    if isinstance(out, ListValue):
+        return [dims_of(o) for o in out.items]
+    if isinstance(out, Tensor):
+        return out.dims
+    assert S.is_int_like(out) or isinstance(out, (int, float)), f"not a tensor: {out!r}"
+    return "scalar"
+
+
+def drop_batch(shape):
+    if isinstance(shape, list):
+        return [drop_batch(s) for s in shape]
+    return shape[1:] if shape else "scalar"
+
+
+def merge_fails(ctx) -> bool:
+    """Does a merge the model asked to check fail (Keras's rule: sizes equal, unknown, or 1)?"""
+    from keras_shape_lint.checks import aligned_pairs
+
+    for kind, tensors, axis in ctx.merges:
+        for other in tensors[1:]:
+            for _, _, a, b in aligned_pairs(kind, tensors[0], other, axis):
+                if a is not None and b is not None and a != b and 1 not in (a, b):
+                    return True
+    return False
+
+
+def check(keras, name, args, kwargs=None, symbolic=True):
+    kwargs = kwargs or {}
+    expected = keras_shape(keras, name, args, kwargs)
+    ctx, out = run_model(name, args, kwargs)
+    for term in ctx.assumptions:
+        assert isinstance(term, bool), f"symbolic assumption from a concrete case: {term}"
+    accepted = all(ctx.assumptions) and not ctx.opaques and not merge_fails(ctx)
+    if expected is None:
+        assert not accepted, f"Keras rejects {name}{args}{kwargs}; we give {out}"
+        return
+    assert not ctx.opaques, f"{name}{args}{kwargs}: opaque {ctx.opaques}"
+    assert all(ctx.assumptions), f"Keras accepts {name}{args}{kwargs}; we assume {ctx.assumptions}"
+    assert dims_of(out) == drop_batch(expected), f"{name}{args}{kwargs}: Keras {expected}, ours {dims_of(out)}"
+    if symbolic:
+        check_symbolic(name, args, kwargs, expected)
+
+
+def check_symbolic(name, args, kwargs, expected):
+    """The same case with every size above 1 a symbol: the answer, at the sizes, is Keras's."""
+    symbols: dict = {}
+
+    def sizes(d):
+        if d is None or d == 1 or d == 0:
+            return d
+        return symbols.setdefault(d, z3.Int(f"size{d}"))
+
+    ctx, out = run_model(name, args, kwargs, sizes)
+    assert not ctx.opaques, f"{name}{args}{kwargs} with symbolic sizes: opaque {ctx.opaques}"
+    values = [(symbol, z3.IntVal(size)) for size, symbol in symbols.items()]
+
+    def at(term):
+        if not S.is_sym(term):
+            return term
+        found = z3.simplify(z3.substitute(term, *values)) if values else z3.simplify(term)
+        if z3.is_int_value(found):
+            return found.as_long()
+        if z3.is_true(found) or z3.is_false(found):
+            return z3.is_true(found)
+        raise AssertionError(f"{term} does not evaluate at {values}")
+
+    for term in ctx.assumptions:
+        assert at(term) is True or at(term) == True, f"{name}{args}{kwargs}: assumption {term} fails at the sizes"  # noqa: E712
+
+    def agrees(found, wanted):
+        """Equal at the sizes; a size the model leaves unknown (None) is never wrong."""
+        if isinstance(found, list):
+            return len(found) == len(wanted) and all(agrees(f, w) for f, w in zip(found, wanted))
+        if found == "scalar" or wanted == "scalar":
+            return found == wanted
+        return len(found) == len(wanted) and all(f is None or at(f) == w for f, w in zip(found, wanted))
+
+    assert agrees(dims_of(out), drop_batch(expected)), f"{name}{args}{kwargs} symbolic: {dims_of(out)}"
+
+
+# ---------------------------------------------------------------------- cases
+
+_random = random.Random(20261129)
+
+
+def shapes(rank_low=1, rank_high=4, sizes=(1, 2, 3, 4, 6, None)):
+    rank = _random.randint(rank_low, rank_high)
+    return tuple(_random.choice(sizes) for _ in range(rank))
+
+
+CASES = []
+
+
+def case(name, *args, **kwargs):
+    CASES.append(pytest.param(name, args, kwargs, id=f"{name}-{len(CASES)}"))
+
+
+# Cases the catalogue answers less than Keras, on purpose: each with why.
+GIVES_UP = []  # the model's result is opaque
+STRICTER = []  # Keras builds it, the data would fail it; the model rejects it
+CONCRETE_ONLY = []  # with symbolic sizes the answer depends on whether a size is 1, or on its value
+
+
+def gives_up(why, name, *args, **kwargs):
+    GIVES_UP.append(pytest.param(name, args, kwargs, id=f"{name}-{why}-{len(GIVES_UP)}"))
+
+
+def stricter(why, name, *args, **kwargs):
+    STRICTER.append(pytest.param(name, args, kwargs, id=f"{name}-{why}-{len(STRICTER)}"))
+
+
+def concrete_only(name, *args, **kwargs):
+    CONCRETE_ONLY.append(pytest.param(name, args, kwargs, id=f"{name}-{len(CONCRETE_ONLY)}"))
+
+
+# element-wise, one tensor
+for _name in ("relu", "sigmoid", "gelu", "silu", "tanh", "exp", "sqrt", "rsqrt", "square", "abs", "negative",
+              "log", "stop_gradient", "logical_not", "erf", "floor", "sign"):
+    case(_name, T(4, None, 3))
+    case(_name, T(7))
+case("cast", T(3, None), "int32")
+case("cast", T(5, 2), dtype="bfloat16")
+case("clip", T(3, 5), 0.0, 1.0)
+case("softmax", T(3, 5))
+case("softmax", T(3, 5), axis=1)
+case("softmax", T(3, 5), axis=3)
+case("log_softmax", T(None, 6), axis=-1)
+case("normalize", T(4, 8))
+case("one_hot", T(5, dtype="int32"), 10)
+case("one_hot", T(5, None, dtype="int32"), 3, axis=1)
+case("cumsum", T(4, 6), axis=1)
+case("cumsum", T(4, 6))
+case("cumsum", T(4, 6), axis=-1)
+case("triu", T(4, 4))
+case("image.resize", T(16, 16, 3), (8, 12))
+case("image.resize", T(None, None, 3), (8, 8))
+case("image.resize", T(3, 16, 16), (8, 12), data_format="channels_first")
+case("image.resize", T(16, 3), (8, 8))
+case("image.resize", T(16, 16, 16, 3), (8, 8))
+
+# element-wise, two tensors (merges) and broadcasts that are not
+for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum"):
+    case(_name, T(4, 8), T(4, 8))
+    case(_name, T(4, 8), T(1, 8))
+    case(_name, T(4, 8), T(8))
+    case(_name, T(4, 8), 2.0)
+    case(_name, 3, T(None, 2))
+    case(_name, T(4, 8), T(4, 3, 8))
+    case(_name, T(None, 8), T(4, 8))
+for _name in ("equal", "greater", "less_equal", "logical_and", "power", "mod", "floor_divide"):
+    case(_name, T(4, 8), T(4, 8))
+    case(_name, T(4, 1), T(1, 5))
+    case(_name, T(4, 8), T(3, 8))
+    case(_name, T(4, 8), 2)
+    case(_name, T(None, 8), T(4, 1))
+case("where", T(4, 8, dtype="bool"), T(4, 8), T(4, 8))
+case("where", T(4, 1, dtype="bool"), T(1, 8), 0.0)
+case("where", T(4, 2, dtype="bool"), T(4, 3), 0.0)
+case("where", T(None, 8, dtype="bool"), T(1, 8), T(5, 1))
+
+# reshape
+for _target in ((-1, 32), (-1, 4, 8), (-1, 2, 4, 4), (None, 8, 4), (-1, -1, 8), (-1, 3, 8), (2, -1),
+                (-1, 0), (-2, 32)):
+    case("reshape", T(8, 4), _target)
+case("reshape", T(None, 6), (-1, 2, 3))
+case("reshape", T(None, 6), [-1, 6])
+case("reshape", T(3, 4), Shape(T(4, 3)))
+case("reshape", T(12), (-1, 3, 4))
+
+# permutations
+for _axes in ((0, 2, 1), (0, 1, 2), (2, 0, 1), (1, 0, 2), (0, 2), (0, 0, 1), (0, 2, 3), (0, -1, 1), None):
+    case("transpose", T(3, 5), _axes)
+case("transpose", T(None, 4, 5), (0, 2, 1, 3))
+case("swapaxes", T(3, 4, 5), 1, 3)
+case("swapaxes", T(3, 4, 5), 0, -1)
+case("moveaxis", T(3, 4, 5), 1, -1)
+case("moveaxis", T(3, 4, 5), (1, 2), (3, 1))
+case("moveaxis", T(3, 4, 5), 0, 2)
+
+# adding and removing axes
+for _axis in (0, 1, 2, 3, -1, -2, -4, 4, (1, 2), (0, -1), (1, 1)):
+    case("expand_dims", T(3, 5), _axis)
+for _x, _axis in ((T(1, 5, 1), 1), (T(1, 5, 1), -1), (T(1, 5, 1), (1, 3)), (T(1, 5, 1), 2),
+                  (T(3, 1), 0), (T(1, 5, 1), 4), (T(2, 1, 1), (-1, -2))):
+    case("squeeze", _x, _axis)
+concrete_only("squeeze", T(1, 5, 1), None)
+concrete_only("squeeze", T(3, 1), None)
+case("squeeze", T(None, 1), 1)  # a traced layer call accepts it: the model gives up
+gives_up("axis-0", "take", T(100, 8), T(5, dtype="int32"), axis=0)
+gives_up("batch-contraction", "tensordot", T(3, 4), T(4, 5), axes=1)
+
+# joining
+case("concatenate", [T(4, 3), T(4, 5)], axis=-1)
+case("concatenate", [T(4, 3), T(2, 3)], axis=1)
+case("concatenate", [T(4, 3), T(2, 3)], axis=-1)
+case("concatenate", [T(4, 3), T(4, 3)])
+case("concatenate", [T(4, 3), T(4, 2)])
+case("concatenate", [T(None, 3), T(4, 3), T(2, 3)], axis=1)
+case("concatenate", [T(4, 3, dtype="int32"), T(4, 5, dtype="int32")], axis=2)
+case("concatenate", [T(4, 3, dtype="int32"), T(2, 5, dtype="int32")], axis=2)
+case("stack", [T(4, 3), T(4, 3)])
+case("stack", [T(4, 3), T(4, 3)], axis=1)
+case("stack", [T(4, 3), T(4, 3), T(4, 3)], axis=-1)
+case("stack", [T(4, 3), T(4, 2)], axis=1)
+case("stack", [T(None, 3), T(4, 3)], axis=2)
+case("stack", [T(4, 3), T(4, 3)], axis=4)
+
+# splitting
+case("split", T(6, 4), 2, axis=1)
+case("split", T(6, 4), 4, axis=1)
+case("split", T(6, 4), 2, axis=-1)
+case("split", T(None, 4), 3, axis=1)
+case("split", T(6, 4), [1, 4], axis=1)
+case("split", T(6, 4), [2], axis=-1)
+case("split", T(None, 4), [1, 3], axis=1)
+concrete_only("unstack", T(3, 4), axis=1)
+concrete_only("unstack", T(3, 4), axis=-1)
+
+# repeating
+for _reps in (2, (2,), (1, 3), (2, 1, 3), (1, 1, 1, 2), (3, 0)):
+    case("tile", T(4, 5), _reps)
+case("tile", T(None, 5), (1, 2, 2))
+for _reps, _axis in ((2, 1), (3, -1), ((1, 2, 3), 1), ((1, 2), 1), (2, None), (2, 3)):
+    case("repeat", T(3, 4), _reps, axis=_axis)
+case("repeat", T(None, 4), 2, axis=1)
+case("broadcast_to", T(1, 4), (None, 3, 4))
+case("broadcast_to", T(4), (None, 5, 4))
+case("broadcast_to", T(3, 4), (None, 2, 4))
+gives_up("lower-rank-target", "broadcast_to", T(3, 4), (None, 4))  # Keras builds it; data fails it
+
+# padding and slicing
+case("pad", T(3, 4), ((0, 0), (1, 2), (3, 4)))
+case("pad", T(3, 4), ((0, 0), (1, 1)))
+case("pad", T(None, 4), ((0, 0), (1, 1), (0, 2)))
+stricter("negative-padding", "pad", T(3, 4), ((0, 0), (-1, 1), (0, 2)))
+case("slice", T(5, 6), (0, 1, 2), (None, 3, 4))
+case("slice", T(5, 6), (0, 1, 2), (-1, 3, -1))
+case("slice", T(None, 6), (0, 1, 2), (-1, -1, 4))
+case("slice", T(5, 6), (0, 1), (-1, 3))
+
+# gathering
+case("take", T(5, 6), T(3, dtype="int32"), axis=1)
+case("take", T(5, 6), T(3, 2, dtype="int32"), axis=-1)
+case("take", T(5, 6), T(3, dtype="int32"))
+case("take", T(5, 6), 2, axis=2)
+case("take", T(5, 6), [0, 2], axis=1)
+case("take", T(5, 6), T(3, dtype="int32"), axis=3)
+case("take_along_axis", T(5, 6), T(5, 2, dtype="int32"), axis=2)
+case("take_along_axis", T(5, 6), T(1, 6, dtype="int32"), axis=1)
+case("take_along_axis", T(5, 6), T(2, dtype="int32"), axis=1)
+case("take_along_axis", T(None, 6), T(3, 6, dtype="int32"), axis=-2)
+
+# products
+case("einsum", "bij,bjk->bik", T(3, 4), T(4, 5))
+case("einsum", "bij,bjk->bik", T(None, 4), T(4, None))
+case("einsum", "btnh,bsnh->bnts", T(None, 4, 8), T(None, 4, 8))
+case("einsum", "...ij,jk->...ik", T(5, 3, 4), T(4, 8))
+case("einsum", "bij,bkj", T(3, 4), T(5, 4))
+case("einsum", "bij->bji", T(3, 4))
+case("einsum", "bij,bjk->bik", T(3, 4), T(4, 5, 6))
+case("einsum", "bi,bj->bij", T(3), T(1))
+case("einsum", "abc,cd->abd", T(4, 6), T(6, 2))
+case("matmul", T(3, 4), T(4, 5))
+case("matmul", T(2, 3, 4), T(2, 4, 5))
+case("matmul", T(2, 3, 4), T(1, 4, 5))
+case("matmul", T(3, 4), T(5, 6))
+case("matmul", T(None, 4), T(4, None))
+case("matmul", T(3, 4), T(4))
+case("matmul", T(2, 3, 4), T(4, 5))
+gives_up("weight-or-batch", "matmul", T(3, 4), T(3, 4, 5))
+case("tensordot", T(3, 4), T(3, 4), axes=0)
+case("tensordot", T(3, 4), T(4, 5), axes=[[2], [1]])
+case("tensordot", T(3, 4), T(4, 5), axes=[[1], [2]])
+
+# reductions
+for _name in ("sum", "mean", "max", "min", "prod", "any", "std", "var", "argmax"):
+    for _axis, _keep in ((None, False), (1, False), (-1, False), (-1, True), ((1, 2), False), ((1, 2), True),
+                         (0, False), (3, False), (None, True)):
+        if _name == "argmax" and (isinstance(_axis, tuple) or _keep is True and _axis is None):
+            continue
+        case(_name, T(4, None), axis=_axis, keepdims=_keep)
+case("logsumexp", T(3, 4), axis=-1)
+case("top_k", T(3, 8), 2)
+
+# creation
+case("arange", 10)
+case("arange", 2, 10, 3)
+case("zeros", (2, 3, 4))
+case("ones", (3, 5))
+case("full", (1, 5), 2.0)
+case("zeros_like", T(3, None))
+case("ones_like", T(4), dtype="int32")
+case("full_like", T(4, 2), 7)
+case("eye", 3, 4)
+case("linspace", 0.0, 1.0, 5)
+
+# random shapes for the most common functions
+for _ in range(25):
+    _dims = shapes()
+    _rank = len(_dims) + 1
+    case("expand_dims", T(*_dims), _random.randint(-_rank - 1, _rank))
+    case("sum", T(*_dims), axis=_random.randint(-_rank, _rank - 1), keepdims=_random.choice((True, False)))
+    _order = list(range(_rank))
+    _random.shuffle(_order)
+    case("transpose", T(*_dims), tuple(_order))
+    case("squeeze", T(*_dims), _random.randint(-_rank, _rank - 1))
+    concrete_only("squeeze", T(*_dims))
+    case("add", T(*_dims), T(*shapes(1, 3, sizes=(1, 2, 3, None))))
+
+
+@pytest.mark.parametrize("name, args, kwargs", CASES)
+def test_function_matches_keras(keras, name, args, kwargs):
+    check(keras, name, args, kwargs)
+
+
+@pytest.mark.parametrize("name, args, kwargs", CONCRETE_ONLY)
+def test_function_matches_keras_on_known_sizes(keras, name, args, kwargs):
+    check(keras, name, args, kwargs, symbolic=False)
+
+
+@pytest.mark.parametrize("name, args, kwargs", GIVES_UP)
+def test_function_gives_up_where_it_cannot_be_exact(keras, name, args, kwargs):
+    assert keras_shape(keras, name, args, kwargs) is not None  # Keras has an answer ...
+    ctx, out = run_model(name, args, kwargs)
+    assert ctx.opaques and isinstance(out, Tensor) and not out.known  # ... the model says it cannot know it
+
+
+@pytest.mark.parametrize("name, args, kwargs", STRICTER)
+def test_function_rejects_what_only_data_would_reject(keras, name, args, kwargs):
+    assert keras_shape(keras, name, args, kwargs) is not None
+    ctx, out = run_model(name, args, kwargs)
+    assert ctx.opaques and False in ctx.assumptions
+
+
+def test_every_case_is_of_a_registered_function():
+    names = {param.values[0] for param in CASES + CONCRETE_ONLY + GIVES_UP + STRICTER}
+    missing = [name for name in names if catalogue.lookup(f"keras.ops.{name}") is None]
+    assert not missing
+
+
+def test_catalogue_names_exist_in_the_libraries():
+    """Every registered name is a real function (no name a user could not write)."""
+    import importlib
+    import math
+
+    import numpy
+    import tensorflow as tf
+
+    keras = pytest.importorskip("keras")
+    roots = {"keras": keras, "tensorflow": tf, "numpy": numpy, "math": math}
+
+    def resolve(root, parts):
+        for part in parts:
+            root = getattr(root, part)
+        return root
+
+    missing = []
+    for name in sorted(catalogue.OPS):
+        head, *parts = name.split(".")
+        try:
+            resolve(roots[head], parts)
+        except AttributeError:
+            # keras.ops.core.cast and keras.ops.math.rsqrt are spelled through keras.src
+            try:
+                importlib.import_module("keras.src." + ".".join(parts[:-1]))
+                resolve(importlib.import_module("keras.src"), parts)
+            except (ImportError, AttributeError):
+                missing.append(name)
+    assert not missing
+
+
+# ------------------------------------------------------- merges and index arithmetic
+
+
+def test_binary_functions_of_two_tensors_are_merges():
+    ctx, out = run_model("add", (T(4, 8), T(4, 8)), {})
+    assert [kind for kind, _, _ in ctx.merges] == ["elementwise"]
+    ctx, out = run_model("multiply", (T(4, 8), 0.5), {})
+    assert ctx.merges == []
+
+
+def test_index_tensors_combine_without_a_merge():
+    ctx, out = run_model("add", (T(4, dtype="int32"), T(1, dtype="int32")), {})
+    assert ctx.merges == []
+    assert out.dims == (4,) and out.dtype == "int"
+    ctx, out = run_model("concatenate", ([T(4, dtype="int32"), T(4, dtype="int32")],), {"axis": 1})
+    assert ctx.merges == [] and out.dims == (8,) and out.dtype == "int"
+
+
+def test_dtypes_follow_the_functions():
+    assert run_model("arange", (10,), {})[1].dtype == "int"
+    assert run_model("arange", (0.0, 1.0, 0.1), {})[1].dtype is None
+    assert run_model("cast", (T(4), "int32"), {})[1].dtype == "int"
+    assert run_model("cast", (T(4, dtype="int32"), "float32"), {})[1].dtype is None
+    assert run_model("greater", (T(4), T(4)), {})[1].dtype == "int"
+    assert run_model("reshape", (T(4, dtype="int32"), (-1, 2, 2)), {})[1].dtype == "int"
+    assert run_model("expand_dims", (T(4, dtype="int32"), 0), {})[1].dtype == "int"
+    assert run_model("softmax", (T(4, dtype="int32"),), {})[1].dtype is None
+
+
+def test_a_weight_lookup_is_not_modelled():
+    """``ops.take(embeddings, ids, axis=0)``: a weight has no batch axis, an activation has."""
+    ctx, out = run_model("take", (T(100, 8), T(5, dtype="int32")), {"axis": 0})
+    assert ctx.opaques and not out.known
+
+
+def test_unknown_rank_keeps_track_of_its_input():
+    """``ops.mean(x, axis=-1, keepdims=True)`` on a tensor whose rank is not known yet."""
+    x = Tensor(None, label="x", free=True)
+    ctx, out = run_model("mean", (x,), {"axis": -1, "keepdims": True})
+    assert not ctx.opaques and not out.known
+    assert out.with_rank(3) and x.rank == 3
+    assert out.dims[:2] == x.dims[:2] and out.dims[2] == 1
+    ctx, same = run_model("relu", (x,), {})
+    assert same.dims == x.dims
+
+
+def _statistics(source: str) -> dict:
+    _, analysis = analyse_text(source, Options(), "snippet.py")
+    return analysis.statistics()
+
+
+def test_position_arithmetic_is_not_counted_as_a_merge():
+    stats = _statistics(
+        "import keras\nfrom keras import ops\n\n"
+        "def positions(x):\n"
+        "    pos = ops.arange(ops.shape(x)[1])\n"
+        "    return ops.expand_dims(pos, 0) + ops.expand_dims(pos, 1)\n"
+    )
+    assert stats["merges"] == 0
+    stats = _statistics(
+        "import keras\nfrom keras import ops\n\n"
+        "def masked(x):\n"
+        "    mask = ops.cast(ops.greater(x, 0.0), 'int32')\n"
+        "    return mask * mask + x * x\n\n"
+        "masked(keras.Input((4, 8)))\n"
+    )
+    assert stats["merges"] == 2  # x * x, and the mask added to it; not mask * mask
+
+
+def test_tensorflow_functions_match_traced_shapes():
+    """``tf.*`` functions against TensorFlow's own shape inference on placeholders."""
+    tf = pytest.importorskip("tensorflow")
+    cases = [
+        ("tensorflow.reshape", lambda x: tf.reshape(x, [-1, 4, 8]), (None, 8, 4), ((-1, 4, 8),), {}),
+        ("tensorflow.transpose", lambda x: tf.transpose(x, perm=[0, 2, 1]), (None, 8, 4), (), {"perm": [0, 2, 1]}),
+        ("tensorflow.transpose", lambda x: tf.transpose(x), (None, 8, 4), (), {}),
+        ("tensorflow.expand_dims", lambda x: tf.expand_dims(x, -1), (None, 8, 4), (-1,), {}),
+        ("tensorflow.squeeze", lambda x: tf.squeeze(x, axis=2), (None, 8, 1), (), {"axis": 2}),
+        ("tensorflow.reduce_sum", lambda x: tf.reduce_sum(x, axis=1), (None, 8, 4), (), {"axis": 1}),
+        ("tensorflow.reduce_mean", lambda x: tf.reduce_mean(x, axis=-1, keepdims=True), (None, 8, 4), (),
+         {"axis": -1, "keepdims": True}),
+        ("tensorflow.matmul", lambda x: tf.matmul(x, x, transpose_b=True), (None, 8, 4), (), {"transpose_b": True}),
+        ("tensorflow.einsum", lambda x: tf.einsum("bij,bkj->bik", x, x), (None, 8, 4), (), {}),
+        ("tensorflow.tile", lambda x: tf.tile(x, [1, 2, 3]), (None, 8, 4), ((1, 2, 3),), {}),
+        ("tensorflow.concat", lambda x: tf.concat([x, x], axis=1), (None, 8, 4), (), {"axis": 1}),
+    ]
+    for name, function, shape, extra, kwargs in cases:
+        traced = tf.function(function, input_signature=[tf.TensorSpec(shape)]).get_concrete_function()
+        expected = tuple(traced.structured_outputs.shape)
+        x = Tensor(shape[1:])
+        model = catalogue.lookup(name)
+        ctx = LayerCtx()
+        if name == "tensorflow.einsum":
+            args = ["bij,bkj->bik", x, x]
+        elif name == "tensorflow.matmul":
+            args = [x, x]
+        elif name == "tensorflow.concat":
+            args = [ListValue([x, x])]
+        else:
+            args = [x, *extra]
+        out = model.apply(ctx, args, dict(kwargs))
+        assert not ctx.opaques, (name, ctx.opaques)
+        assert out.dims == expected[1:], (name, expected, out.dims)
+
+
+# -------------------------------------------------------------------- slicing
+
+
+SLICES = ["x[:, :3]", "x[:, -3:]", "x[:, 2:]", "x[..., None]", "x[:, 0]", "x[0]", "x[:, ::2]", "x[:, 1:7:2]",
+          "x[:, ::-1]", "x[:, :, 2:5]", "x[:, :, -3:]", "x[:, :, :20]", "x[:, :, 6:2]", "x[:, :, ::3]",
+          "x[:, :, -20:]", "x[:, None, :, 1]", "x[..., 1:]", "x[:, 1:-1, :]", "x[:, :, -1]", "x[..., 0, :]"]
+
+
+@pytest.mark.parametrize("shape", [(None, None, 8), (None, 5, 8), (None, 1, 3)])
+@pytest.mark.parametrize("expression", SLICES)
+def test_tensor_slicing_matches_keras(keras, shape, expression):
+    from keras_shape_lint.subscripts import slice_tensor
+    from keras_shape_lint.values import ELLIPSIS, Slice
+
+    expected = tuple(eval(expression, {"x": keras.KerasTensor(shape)}).shape)
+
+    class Keys:
+        def __getitem__(self, keys):
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            return [ELLIPSIS if k is Ellipsis else Slice(k.start, k.stop, k.step) if isinstance(k, slice) else k
+                    for k in keys]
+
+    keys = eval(expression.replace("x[", "keys["), {"keys": Keys()})
+    out = slice_tensor(Tensor(shape[1:]), keys)
+    assert isinstance(out, Tensor) and out.dims == expected[1:], (expression, expected, out)
+    # the same slice with the known sizes as symbols, evaluated at the sizes
+    symbols = {d: z3.Int(f"size{d}") for d in shape[1:] if d is not None}
+    out = slice_tensor(Tensor(tuple(symbols.get(d, d) for d in shape[1:])), keys)
+    values = [(symbol, z3.IntVal(size)) for size, symbol in symbols.items()]
+    found = tuple(d if not S.is_sym(d) else z3.simplify(z3.substitute(d, *values)).as_long() for d in out.dims)
+    assert found == expected[1:], (expression, expected, out)
+
+
+def test_every_registered_function_is_documented():
+    """docs/supported.md lists the catalogue: each registered function's name appears in its section."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "supported.md").read_text(encoding="utf-8")
+    section = text[text.index("### Tensor functions"):]
+    section = section[:section.index("\n### ", 1)]
+    import re
+
+    missing = sorted(name for name in catalogue.OPS
+                     if not re.search(rf"[`.]{re.escape(name.rsplit('.', 1)[-1])}[`(]", section))
+    assert not missing
+
+
+def test_activations_are_found_by_name():
+    from keras_shape_lint.values import Imported
+
+    model = catalogue.lookup("keras.activations.get")
+    ctx = LayerCtx()
+    assert model.apply(ctx, ["gelu"], {}).qualname == "keras.activations.gelu"
+    assert model.apply(ctx, [None], {}).qualname == "keras.activations.linear"
+    relu = Imported("keras.activations.relu")
+    assert model.apply(ctx, [relu], {}) is relu
+    assert not model.apply(ctx, ["no_such_activation"], {}).known
+
+
+def test_counts_given_as_a_symbolic_size():
+    """``ops.repeat(key, repeats=self.num_groups, axis=2)`` with the count a parameter."""
+    groups = z3.Int("groups")
+    ctx, out = run_model("repeat", (T(5, 2, 8),), {"repeats": groups, "axis": 2}, lambda d: d)
+    assert not ctx.opaques and out.dims[0] == 5 and out.dims[2] == 8
+    assert z3.simplify(out.dims[1] - 2 * groups).eq(z3.IntVal(0))
+
+
+def test_an_opaque_value_used_as_a_size_stays_a_number():
+    """``ops.sqrt(hidden_dim)`` where ``hidden_dim`` already sized a layer: a number, not a tensor."""
+    from keras_shape_lint.values import Unknown
+
+    hidden_dim = Unknown("hidden_dim", free=True)
+    hidden_dim.as_int()
+    ctx, out = run_model("sqrt", (hidden_dim,), {})
+    assert not isinstance(out, Tensor) and hidden_dim.used_as == "int"
+    inputs = Unknown("inputs", free=True)
+    ctx, out = run_model("cast", (inputs, "float32"), {})
+    assert isinstance(out, Tensor) and inputs.used_as == "tensor"
