@@ -232,6 +232,17 @@ class Calls:
         return self._holding(st, instance, lambda s, held: [
             r for r, _ in self.call_user(bind_method(init, held), args, kwargs, s, node)])
 
+    def _declared_output(self, instance: InstanceValue, args, kwargs, st, node):
+        """The output ``compute_output_shape(input_shape)`` declares for this call, or None."""
+        declare = lookup_class_attribute(instance.cls, "compute_output_shape")
+        if not isinstance(declare, FunctionValue):
+            return None
+        shape = _input_shape(args[0] if args else kwargs.get("inputs"))
+        results = self.call_user(bind_method(declare, instance), [shape], {}, st, node)
+        if len(results) != 1 or results[0][0] is not st:
+            return None
+        return _shape_as_tensor(results[0][1])
+
     def _holding(self, st, value, action) -> list:
         """Run ``action(state, value)``; each resulting path gets its own copy of ``value``.
 
@@ -251,7 +262,8 @@ class Calls:
         if cls.keras_base:
             call = lookup_class_attribute(cls, "call")
             if not isinstance(call, FunctionValue):
-                return [(st, opaque(f"{cls.name} without call()"))]
+                declared = self._declared_output(instance, args, kwargs, st, node)
+                return [(st, declared if declared is not None else opaque(f"{cls.name} without call()"))]
             held = [(st, instance)]
             build = lookup_class_attribute(cls, "build")
             if isinstance(build, FunctionValue) and not _is_built(instance):
@@ -261,7 +273,12 @@ class Calls:
                     r for r, _ in self.call_user(bind_method(build, inst), [shape], {}, s, node)])
             out = []
             for s, inst in held:
-                out.extend(self.call_user(bind_method(call, inst), args, kwargs, s, node))
+                for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
+                    if _unread(value):
+                        # call() could not be read: the shape the layer declares, if it does
+                        declared = self._declared_output(inst, args, kwargs, s2, node)
+                        value = declared if declared is not None else value
+                    out.append((s2, value))
             return out
         dunder = lookup_class_attribute(cls, "__call__")
         if isinstance(dunder, FunctionValue):
@@ -269,9 +286,30 @@ class Calls:
         return [(st, opaque(f"call of {cls.name} instance"))]
 
 
+def _unread(value) -> bool:
+    """Is ``value`` a result nothing could be read about (an opaque tensor or value)?"""
+    if isinstance(value, Unknown):
+        return not value.free
+    return isinstance(value, Tensor) and not value.known and value._source is None and value.origin is not None
+
+
 def _is_built(instance: InstanceValue) -> bool:
     """Has this layer been built (by its first call, or by ``build`` called directly)?"""
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
+
+
+def _shape_as_tensor(shape):
+    """A shape ``compute_output_shape`` returned (batch axis first) as a tensor, or None."""
+    if isinstance(shape, ShapeOf):
+        return Tensor(shape.tensor.dims) if shape.tensor.known else None
+    if isinstance(shape, ListValue):
+        shape = tuple(shape.items)
+    if not isinstance(shape, tuple) or not shape:
+        return None
+    dims = tuple(d.as_int() if isinstance(d, Unknown) else d for d in shape[1:])
+    if not all(d is None or S.is_int_like(d) for d in dims):
+        return None
+    return Tensor(dims)
 
 
 def _input_shape(inputs):

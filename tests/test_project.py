@@ -93,3 +93,49 @@ def test_the_module_cache_keeps_only_recent_modules(tmp_path, monkeypatch):
     # a module read again moves to the back of the queue
     findings, _ = analyse_text(model.replace("blocks5", "blocks3"), None, str(tmp_path / "model3.py"))
     assert [os.path.basename(key[0]) for key in project._CACHE] == ["blocks4.py", "blocks5.py", "blocks3.py"]
+
+
+LAYERS = ROOT / "fixtures" / "layerpkg"
+
+
+def test_custom_layers_imported_from_the_package_are_analysed_there():
+    lines = _flake8(LAYERS)
+    assert len(lines) == 1, lines
+    path, line, _col, message = lines[0].split(":", 3)
+    assert path.endswith("model_bad.py")
+    assert int(line) == _line_of(LAYERS / "model_bad.py", "# KSL103")
+    assert message.split()[0] == "KSL103"
+
+
+def test_a_layer_whose_call_cannot_be_read_is_applied_through_compute_output_shape(tmp_path):
+    # without compute_output_shape the same merge cannot be decided: the declared shape is what decides it
+    import shutil
+
+    from keras_shape_lint.analysis import analyse_text
+
+    copy = tmp_path / "layerpkg"
+    shutil.copytree(LAYERS, copy)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    model = (copy / "model_bad.py").read_text()
+    findings, analysis = analyse_text(model, None, str(copy / "model_bad.py"))
+    assert [f.code for f in findings] == ["KSL103"]
+    layers_text = (copy / "custom_layers.py").read_text()
+    cut = layers_text.index("    def compute_output_shape")
+    (copy / "custom_layers.py").write_text(layers_text[:cut] + "\n\ndef external_scaling(x, scale):\n"
+                                           "    return functools.reduce(operator.mul, [x, scale])\n")
+    findings, analysis = analyse_text(model, None, str(copy / "model_bad.py"))
+    assert findings == []
+    assert analysis.statistics()["undecided"] == 1
+
+
+def test_keras_agrees_on_the_custom_layers(monkeypatch):
+    import pytest
+
+    monkeypatch.syspath_prepend(str(LAYERS.parent))
+    bad = importlib.import_module("layerpkg.model_bad")
+    good = importlib.import_module("layerpkg.model_ok")
+    good.build()
+    with pytest.raises(ValueError, match="incompatible shapes") as raised:
+        bad.build()
+    frames = [(Path(f.filename).resolve(), f.lineno) for f in __import__("traceback").extract_tb(raised.tb)]
+    assert (LAYERS / "model_bad.py", _line_of(LAYERS / "model_bad.py", "# KSL103")) in frames
