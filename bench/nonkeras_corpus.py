@@ -32,6 +32,14 @@ def keras_applications() -> list[Path]:
     return sorted(p for p in folder.glob("*.py") if not p.name.endswith("_test.py"))
 
 
+def keras_hub_models() -> list[Path]:
+    """``keras_hub/src/models/**/*.py`` of the installed keras-hub (the open third-party corpus)."""
+    root = package_dir("keras_hub")
+    if root is None:
+        return []
+    return sorted((root / "src" / "models").rglob("*.py"))
+
+
 def non_keras_sources() -> list[Path]:
     """Every ``.py`` file of the installed flake8 and pyflakes: Python that never names Keras."""
     files: list[Path] = []
@@ -55,5 +63,6 @@ def site_packages_sources(every: int = 1, offset: int = 0) -> list[Path]:
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "nonkeras"
-    chosen = {"keras": keras_applications, "nonkeras": non_keras_sources, "site": site_packages_sources}[which]()
+    chosen = {"keras": keras_applications, "hub": keras_hub_models, "nonkeras": non_keras_sources,
+              "site": site_packages_sources}[which]()
     print("\n".join(str(p) for p in chosen))

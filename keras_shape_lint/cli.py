@@ -98,6 +98,11 @@ class Settings:
         return chosen >= 0 and chosen > ignored
 
     @property
+    def strict(self) -> bool:
+        """Strict mode: report every merge neither proven nor flagged (KSL201, KSL202)."""
+        return self.selected("KSL201") or self.selected("KSL202")
+
+    @property
     def report_incomplete(self) -> bool:
         return self.selected("KSL901") or self.selected("KSL902")
 
@@ -201,6 +206,8 @@ def check_text(text: str, display: str, settings: Settings, path: str | None = N
         found.extend(findings)
         if analysis is not None:
             checked.statistics = analysis.statistics()
+            if settings.strict:
+                found.extend(analysis.strict_findings())
             if settings.report_incomplete:
                 budget = checked.statistics.get("budget") or {}
                 if budget:

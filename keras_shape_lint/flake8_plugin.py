@@ -18,6 +18,7 @@ class KerasShapeChecker:
 
     options = Options()
     report_incomplete = False
+    strict = False
 
     def __init__(self, tree, lines=None, filename="(none)"):
         # ``tree`` (the standard library's syntax tree) is what makes flake8 treat
@@ -54,6 +55,9 @@ class KerasShapeChecker:
             time_budget_s=max(0.01, options.ksl_timeout),
         )
         cls.report_incomplete = bool(options.ksl_report_incomplete)
+        # strict mode (KSL2xx) costs positions for every undecided merge: only when asked for
+        asked = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
+        cls.strict = any("KSL201".startswith(code) or "KSL202".startswith(code) for code in asked if code)
 
     def run(self):
         text = "".join(self.lines)
@@ -73,6 +77,8 @@ class KerasShapeChecker:
             if self.report_incomplete:
                 yield 1, 0, f"KSL902 keras-shape-lint could not analyse module: {type(error).__name__}", type(self)
             return
+        if analysis is not None and self.strict:
+            findings = findings + analysis.strict_findings()
         for finding in findings:
             yield finding.line, finding.col, f"{finding.code} {finding.message}", type(self)
         if self.report_incomplete and analysis is not None:

@@ -33,7 +33,8 @@ RULES = REPO_ROOT / "docs" / "rules"
 USAGE = REPO_ROOT / "docs" / "usage.md"
 _BLOCK = re.compile(r"^```python (?P<kind>failing|passing)[ \t]*\n(?P<code>.*?)^```[ \t]*$", re.M | re.S)
 
-MERGE_CODES = [code for code in CODES if not code.startswith("KSL9")]
+MERGE_CODES = [code for code in CODES if code.startswith("KSL1")]
+STRICT_CODES = [code for code in CODES if code.startswith("KSL2")]
 
 
 def page(code: str) -> str:
@@ -83,7 +84,7 @@ def test_every_code_has_a_page_with_the_parts_users_need(code):
     for heading in ("## What it means", "## How to fix"):
         assert heading in text, f"{code}.md lacks {heading!r}"
     assert ("on (selected by `KSL1`)" in text) is CODES[code].default_on
-    if code in MERGE_CODES or code == "KSL901":
+    if code in MERGE_CODES or code in STRICT_CODES or code == "KSL901":
         assert set(examples(code)) == {"failing", "passing"}
 
 
@@ -140,6 +141,23 @@ def test_ksl901_example_runs_out_of_paths(example_dir):
     assert f"{failing.name}:1:1: KSL901 " in result.stdout
 
 
+@pytest.mark.parametrize("code", STRICT_CODES)
+def test_strict_mode_examples(example_dir, code):
+    failing = write_example(example_dir, code, "failing")
+    passing = write_example(example_dir, code, "passing")
+    assert "**Default:** off" in page(code) and "--extend-select KSL2" in page(code)
+    assert analyse(failing) == []  # off by default
+    assert {(f["line"], f["code"]) for f in analyse(failing, "--extend-select", "KSL2")} == expected_findings(failing)
+    assert analyse(passing, "--select", "KSL1,KSL2") == []
+    # flake8 reports it too, turned on the same way
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--extend-select", "KSL2", failing.name],
+        cwd=example_dir, capture_output=True, text=True, timeout=300,
+    )
+    (line, _), = expected_findings(failing)
+    assert f"{failing.name}:{line}:" in result.stdout and f" {code} " in result.stdout, result.stdout
+
+
 # --------------------------------------------------------------------------- Keras on the examples
 
 
@@ -152,7 +170,7 @@ def test_keras_fails_the_failing_example_at_the_merge(example_dir, code):
         check_finding(path, finding)
 
 
-@pytest.mark.parametrize("code", MERGE_CODES + ["KSL901"])
+@pytest.mark.parametrize("code", MERGE_CODES + STRICT_CODES + ["KSL901"])
 def test_keras_builds_the_passing_example(example_dir, code):
     path = write_example(example_dir, code, "passing")
     lines = oracle_lines(path)
