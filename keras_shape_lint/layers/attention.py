@@ -30,6 +30,7 @@ from .sequence_shapes import (
     data_equal,
     defined,
     flag,
+    other_rank,
     positional_tensors,
     positive_int,
     same_rank,
@@ -124,13 +125,13 @@ def multi_head_attention(ctx, cfg, inputs):
     query, value, key = tensors
     matched = same_rank(ctx, tensors)
     if matched is False:
-        return _rejected(ctx)  # the projected ranks differ: the first batch fails
+        return other_rank(ctx, "MultiHeadAttention")  # the projected ranks differ: the first batch fails
     if matched is None:
         output = _unknown_rank_output(ctx, query, out)
         return (output, ctx.opaque("attention scores of unknown rank")) if scores else output
     rank = query.rank
     if rank < 2:
-        return _rejected(ctx)  # Keras's softmax over the scores fails on the first batch
+        return other_rank(ctx, "MultiHeadAttention")  # its softmax over the scores fails on the first batch
     axes = _attention_axes(cfg.get("attention_axes"), rank)
     if axes is None:
         return ctx.opaque("MultiHeadAttention attention_axes not understood")
@@ -195,7 +196,7 @@ def group_query_attention(ctx, cfg, inputs):
     query, value, key = tensors
     # its projections are written for (batch, length, features) tensors
     if not all(t.with_rank(2) for t in tensors):
-        return _rejected(ctx)
+        return other_rank(ctx, "GroupQueryAttention")
     ok = defined(ctx, query.dims[-1], value.dims[-1], key.dims[-1])
     ok = shapes.require(ctx, built_equal(query.dims[-1], value.dims[-1])) and ok
     ok = shapes.require(ctx, built_equal(value.dims[0], key.dims[0])) and ok
@@ -231,7 +232,7 @@ def _dot_product_attention(additive: bool):
         key = tensors[2] if len(tensors) == 3 else value
         matched = same_rank(ctx, [query, value, key])
         if matched is False:
-            return _rejected(ctx)
+            return other_rank(ctx, "Attention")
         if matched is None or query.rank < 2:
             if value is query and key is query and not scores:
                 return query  # self-attention keeps the query's shape

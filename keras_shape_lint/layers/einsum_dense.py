@@ -17,7 +17,7 @@ from .. import symbolic as S
 from ..values import Tensor
 from . import REQUIRED, layer
 from . import shapes
-from .sequence_shapes import data_time, positional_tensors
+from .sequence_shapes import data_time, other_rank, positional_tensors
 
 REJECTS = "configuration Keras rejects"
 REJECTED = object()
@@ -104,8 +104,7 @@ def _project(ctx, form, partial, bias_axes, x):
     full = (None,) + tuple(x.dims)
     elided = len(full) - len(input_spec)
     if elided < 0 or (not ellipsis and elided != 0):
-        shapes.require(ctx, False)
-        return ctx.opaque(REJECTS)  # Keras or the first batch fails: the ranks differ
+        return other_rank(ctx, "EinsumDense")  # Keras or the first batch fails
     out = [None] + list(partial)
     if ellipsis == "left":
         spanned = full[1:elided]

@@ -20,6 +20,7 @@ from .sequence_shapes import (
     data_equal,
     defined,
     flag,
+    other_rank,
     positional_tensors,
     positive_int,
     same_rank,
@@ -40,11 +41,6 @@ TRANSFORMER_PARAMS = [
 ]
 
 
-def _rejected(ctx):
-    shapes.require(ctx, False)
-    return ctx.opaque(REJECTS)
-
-
 def _features(x):
     """The last axis of ``x`` (its hidden size), even before its rank is known; None if unknown."""
     if x.known:
@@ -59,8 +55,7 @@ def _heads_fit(ctx, cfg, x):
     intermediate = positive_int(ctx, cfg.get("intermediate_dim"))
     if heads is None or intermediate is None or (not x.known and not x.channels_last):
         return None
-    if heads is REJECTED or intermediate is REJECTED or (x.known and x.rank < 1):
-        shapes.require(ctx, False)
+    if heads is REJECTED or intermediate is REJECTED:
         return False
     hidden = _features(x)
     return defined(ctx, hidden) and shapes.require(ctx, hidden >= heads)
@@ -76,6 +71,8 @@ def transformer_encoder(ctx, cfg, inputs):
     if scores:
         # Keras's symbolic output is one tensor there, the data's a pair
         return ctx.opaque("TransformerEncoder attention scores")
+    if x.known and x.rank < 1:
+        return other_rank(ctx, "TransformerEncoder")
     fits = _heads_fit(ctx, cfg, x)
     if fits is None:
         return ctx.opaque("TransformerEncoder configuration not understood")
@@ -92,6 +89,8 @@ def transformer_decoder(ctx, cfg, inputs):
     x = ctx.tensor(inputs)
     if x is None or any(cache is not None for cache in caches):
         return ctx.opaque("TransformerDecoder input or cache not understood")
+    if x.known and x.rank < 1:
+        return other_rank(ctx, "TransformerDecoder")
     fits = _heads_fit(ctx, cfg, x)
     if fits is None:
         return ctx.opaque("TransformerDecoder configuration not understood")
@@ -103,9 +102,9 @@ def transformer_decoder(ctx, cfg, inputs):
     if memory is None:
         return ctx.opaque("TransformerDecoder encoder_sequence not understood")
     # cross-attention: the ranks must agree once data flows, the encoder's features size its kernels
-    if same_rank(ctx, [x, memory]) is False:
-        return _rejected(ctx)
-    if memory.known and not (shapes.require(ctx, memory.rank >= 1) and defined(ctx, memory.dims[-1])):
+    if same_rank(ctx, [x, memory]) is False or (memory.known and memory.rank < 1):
+        return other_rank(ctx, "TransformerDecoder")
+    if memory.known and not defined(ctx, memory.dims[-1]):
         return ctx.opaque(REJECTS)
     return x
 

@@ -12,9 +12,10 @@ from .. import symbolic as S
 from ..values import LayerValue, Tensor
 from . import REQUIRED, layer
 from . import shapes
-from .sequence_shapes import REJECTED, defined, flag, positional_tensors, positive_int
+from .sequence_shapes import REJECTED, defined, flag, other_rank, positional_tensors, positive_int
 
 REJECTS = "configuration Keras rejects"
+OTHER_RANK = object()
 
 # states an RNN returns besides its output
 STATES = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
@@ -24,7 +25,7 @@ GATED = [("units", REQUIRED), ("activation", "tanh"), ("recurrent_activation", "
 
 def recurrent_output(ctx, name, cfg, inputs):
     """(output, state tensors) of an RNN on ``inputs``; a reason string when not
-    understood; REJECTED when Keras refuses it."""
+    understood; REJECTED when Keras refuses it; OTHER_RANK for an input of another rank."""
     units = positive_int(ctx, cfg.get("units"))
     sequences = flag(cfg.get("return_sequences", False))
     stateful = flag(cfg.get("stateful", False))
@@ -33,9 +34,10 @@ def recurrent_output(ctx, name, cfg, inputs):
         return f"{name} configuration or input not understood"
     if stateful:
         return f"stateful {name} (its batch size is not modelled)"
-    if units is REJECTED or not x.with_rank(2):
-        shapes.require(ctx, False)  # Keras takes (batch, time, features) only
+    if units is REJECTED:
         return REJECTED
+    if not x.with_rank(2):
+        return OTHER_RANK  # Keras takes (batch, time, features) only
     time, features = x.dims
     if not defined(ctx, features):
         return REJECTED
@@ -50,6 +52,8 @@ def _register(name, params):
         found = recurrent_output(ctx, name, cfg, inputs)
         if found is REJECTED:
             return ctx.opaque(REJECTS)
+        if found is OTHER_RANK:
+            return other_rank(ctx, name)
         if isinstance(found, str):
             return ctx.opaque(found)
         output, states = found
@@ -84,6 +88,8 @@ def bidirectional(ctx, cfg, inputs):
     found = recurrent_output(ctx, inner.model.name, inner.config, inputs)
     if found is REJECTED:
         return ctx.opaque(REJECTS)
+    if found is OTHER_RANK:
+        return other_rank(ctx, "Bidirectional")
     if isinstance(found, str) or returns_state is None:
         return ctx.opaque(found if isinstance(found, str) else "Bidirectional return_state not understood")
     output, states = found

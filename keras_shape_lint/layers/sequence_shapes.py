@@ -107,6 +107,14 @@ def same_rank(ctx, tensors):
     return all(t.with_rank(rank) for t in tensors)
 
 
+def other_rank(ctx, layer_name: str):
+    """An input of a rank the layer does not take.  Keras refuses it (at build time or on
+    the first batch), but a rank is structure, not a size a witness could choose, and a
+    tensor of the wrong rank here more often comes from an earlier model that fixed an
+    unknown rank too soon: the result is opaque and the path goes on."""
+    return ctx.opaque(f"{layer_name} input of a rank it does not take")
+
+
 def positive_int(ctx, value):
     """``value`` as an int that Keras accepts as a size (>= 1), REJECTED, or None."""
     number = ctx.int(value)

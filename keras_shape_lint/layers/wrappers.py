@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ..values import LayerValue, Tensor
 from . import REQUIRED, layer
-from . import shapes
-from .sequence_shapes import positional_tensors
+from .sequence_shapes import other_rank, positional_tensors
 
 
 @layer("TimeDistributed", params=[("layer", REQUIRED)])
@@ -17,8 +16,8 @@ def time_distributed(ctx, cfg, inputs):
         return ctx.opaque("TimeDistributed of a layer or input not understood")
     if not x.known:
         return ctx.opaque("TimeDistributed over an input of unknown rank")
-    if not shapes.require(ctx, x.rank >= 2):
-        return ctx.opaque("configuration Keras rejects")  # (batch, time, ...) at least
+    if x.rank < 2:
+        return other_rank(ctx, "TimeDistributed")  # (batch, time, ...) at least
     step = Tensor(x.dims[1:], channels_last=x.channels_last)
     out = inner.model.apply(ctx, inner.config, step)
     if not isinstance(out, Tensor) or not out.known:
