@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 
 from .. import symbolic as S
-from ..values import Tensor, Unknown
+from ..values import Tensor
 from . import arg
 from ._common import (
     INT,
@@ -179,25 +179,21 @@ def _broadcasting(name: str, dtype=None, keep_int=False):
 
 
 def broadcast_values(ctx, name, values, dtype=None, keep_int=False):
-    shapes, tensors = [], []
-    for value in values:
-        if isinstance(value, Unknown) and value.used_as in ("int", "bool"):
-            value = value.as_int()
-        if is_number(value) or isinstance(value, bool):
-            shapes.append([])
-            continue
-        if not isinstance(value, Tensor) or not value.known:
-            # an opaque value may be a number or a tensor of any shape
-            return unknown_rank(ctx, name, dtype)
-        tensors.append(value)
-        shapes.append(full(value))
+    found = [operand(ctx, value) for value in values]
+    if any(value is None for value in found):
+        return unknown_rank(ctx, name, dtype)
+    tensors = [value for value in found if isinstance(value, Tensor)]
     if not tensors:
         return scalar()
-    shape = broadcast(ctx, shapes)
-    if shape is None:
-        return ctx.opaque(f"{name}: shapes Keras rejects")
     if keep_int and all(t.dtype == INT for t in tensors):
         dtype = INT
+    if len(tensors) == 1:
+        return same_shape(ctx, tensors[0], dtype)  # with numbers: the tensor's shape
+    if not all(t.known for t in tensors):
+        return unknown_rank(ctx, name, dtype)
+    shape = broadcast(ctx, [full(value) if isinstance(value, Tensor) else [] for value in found])
+    if shape is None:
+        return ctx.opaque(f"{name}: shapes Keras rejects")
     return result(ctx, shape, tensors[0], dtype)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..values import FunctionValue, Imported
+from ..values import FunctionValue, Imported, opaque
 from . import OPS, arg
 from ._common import axes, full, function, keras_op, result, same_shape, tensor, unary
 
@@ -83,4 +83,4 @@ def activation_get(ctx, args, kwargs):
         return Imported(f"keras.activations.{identifier}")
     if isinstance(identifier, (FunctionValue, Imported)):
         return identifier
-    return ctx.opaque("activation not understood")
+    return opaque("activation not understood")  # a function, not a tensor

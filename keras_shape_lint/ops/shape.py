@@ -21,6 +21,7 @@ from ._common import (
     int_value,
     is_one,
     keras_op,
+    operand,
     plain_int,
     require,
     result,
@@ -151,20 +152,22 @@ def moveaxis(ctx, args, kwargs):
 
 @keras_op("numpy", "expand_dims", other=("tensorflow.expand_dims",))
 def expand_dims(ctx, args, kwargs):
-    x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
+    x = operand(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
     where = arg(args, kwargs, 1, "axis")
     if x is None:
         return ctx.opaque("expand_dims of a non-tensor")
-    if not x.known:
+    if isinstance(x, Tensor) and not x.known:
         return unknown_rank(ctx, "expand_dims", x.dtype)
+    shape = full(x) if isinstance(x, Tensor) else []  # a number is a tensor of rank 0
     items = sequence(where)
     positions = items if items is not None else [where]
-    rank = x.rank + 1 + len(positions)
+    rank = len(shape) + len(positions)
     found = axes(positions, rank)
     if found is None:
         return ctx.opaque("expand_dims axis Keras rejects")
-    sizes = iter(full(x))
-    return result(ctx, [1 if i in found else next(sizes) for i in range(rank)], x, x.dtype)
+    sizes = iter(shape)
+    like = x if isinstance(x, Tensor) else None
+    return result(ctx, [1 if i in found else next(sizes) for i in range(rank)], like, like and like.dtype)
 
 
 @keras_op("numpy", "squeeze", other=("tensorflow.squeeze",))
@@ -206,6 +209,15 @@ def _tensors(ctx, value):
         return None
     found = [tensor(ctx, item) for item in items]
     return None if any(t is None for t in found) else found
+
+
+def _numbers(value):
+    """A list of numbers (``ops.stack([height, width])``), else None."""
+    items = sequence(value)
+    if not items or not all(isinstance(v, Unknown) and v.used_as in ("int", "bool") or int_value(v) is not None
+                            or isinstance(v, float) or S.is_sym(v) for v in items):
+        return None
+    return items
 
 
 def _same_rank(tensors) -> bool:
@@ -265,8 +277,16 @@ function("tensorflow.concat")(_concatenate(None))
 
 @keras_op("numpy", "stack", other=("tensorflow.stack",))
 def stack(ctx, args, kwargs):
-    tensors = _tensors(ctx, arg(args, kwargs, 0, "x", kwargs.get("values")))
+    values = arg(args, kwargs, 0, "x", kwargs.get("values"))
     where = arg(args, kwargs, 1, "axis", 0)
+    numbers = _numbers(values)
+    if numbers is not None:
+        # numbers stacked: a 1-D tensor, its one axis in the batch position
+        if axis(where, 1) is None:
+            return ctx.opaque("stack axis Keras rejects")
+        kind = INT if all(isinstance(v, Unknown) or S.is_int_like(v) for v in numbers) else None
+        return result(ctx, [len(numbers)], None, kind)
+    tensors = _tensors(ctx, values)
     if tensors is None:
         return ctx.opaque("stack of unknown values")
     if not _same_rank(tensors):
