@@ -61,6 +61,7 @@ class Analysis:
         self.entered: set = set()  # ids of the function nodes whose bodies ran
         self.owners: dict = {}  # id of a method's node -> the class that defines it
         self.drafts: dict = {}
+        self.pending: list = []  # this entry point's drafts whose witness needs a finished build
         self.opaque_reasons: Counter = Counter()
         self.budget_notes: Counter = Counter()
         self.internal_errors: list = []
@@ -96,6 +97,30 @@ class Analysis:
     def record_draft(self, draft: Draft) -> None:
         if self.wants_draft(draft.node, draft.code, draft.chain):
             self.drafts[(id(draft.node), draft.code)] = draft
+            if "pending" in draft.extra:
+                self.pending.append(draft)
+
+    def complete_builds(self, finished: list) -> None:
+        """Findings that claim the model builds (KSL105, KSL106) keep a witness only from a
+        path that finished building: re-solved with that path's whole condition, which
+        fixes what the rest of the build reads (list lengths, later layers' sizes).  A
+        finding no finished path reaches is dropped: nothing shows the model builds."""
+        for draft in self.pending:
+            key = (id(draft.node), draft.code)
+            if self.drafts.get(key) is not draft:
+                continue
+            terms, failure = draft.extra.pop("pending")
+            witness = None
+            for st in finished:
+                witness = self.witness([c.term for c in st.pc] + terms + [failure],
+                                       with_data=draft.code == "KSL106")
+                if witness is not None:
+                    break
+            if witness is None:
+                del self.drafts[key]
+            else:
+                draft.witness_args = witness
+        self.pending = []
 
     def wants_draft(self, node, code: str, chain) -> bool:
         """Would a finding here be kept?  One per merge and code, reached by the shortest
@@ -114,6 +139,7 @@ class Analysis:
         self.entry_name = None
         self.free_params = []
         states = self._guarded(lambda: interp.exec_block(self.module.body, [start]), "module")
+        self.complete_builds(states)
         module_scope = states[0].globals if states else start.globals
         entries = self._entry_points(module_scope)
         for number, entry in enumerate(entries):
@@ -122,6 +148,7 @@ class Analysis:
                 self.note_budget(f"time budget: {len(entries) - number} entry points not analysed")
                 break
             self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
+            self.complete_builds([])  # an entry point stopped early: its builds did not finish
         return self.findings()
 
     @property
@@ -207,10 +234,17 @@ class Analysis:
             init = lookup_class_attribute(entry, "__init__")
             init_args = self._free_arguments(init, "init") if isinstance(init, FunctionValue) else ([], {})
             call = lookup_class_attribute(entry, "call")
-            call_args = self._free_arguments(call, "call") if isinstance(call, FunctionValue) else None
+            build = lookup_class_attribute(entry, "build")
+            # an input whose shape build() asks for by name is one Keras needs, even if call() defaults it
+            needed = _shape_names(build) if isinstance(build, FunctionValue) else set()
+            call_args = self._free_arguments(call, "call", needed) if isinstance(call, FunctionValue) else None
+            finished = []
             for s, instance in interp.calls.instantiate(entry, *init_args, st, None):
-                if call_args is not None:
-                    interp.calls.call_instance(instance, *call_args, s, None)
+                if call_args is None:
+                    finished.append(s)
+                else:
+                    finished.extend(r for r, _ in interp.calls.call_instance(instance, *call_args, s, None))
+            self.complete_builds(finished)
             return
         frame: dict = {}
         named = self._free_parameters(entry, "args", skip_first=entry.bound_self is not None)
@@ -227,10 +261,11 @@ class Analysis:
         st.push(frame, entry.closure, entry.module)
         self.entered.add(id(entry.node))
         interp.scopes[:] = [entry.node]
-        interp.exec_suite(entry.node.body, [st])
+        self.complete_builds(interp.exec_suite(entry.node.body, [st]))
 
-    def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False):
-        """Each named parameter of ``fn`` with a free value (recorded for witnesses)."""
+    def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False, inputs=frozenset()):
+        """Each named parameter of ``fn`` with a free value (recorded for witnesses);
+        those named in ``inputs`` are free inputs whatever their default."""
         params = fn.node.params
         named = list(params.posonly_params) + list(params.params)
         if skip_first:
@@ -238,16 +273,18 @@ class Analysis:
         out = []
         for param in named + list(params.kwonly_params):
             name = param.name.value
-            default = fn.defaults.get(name, _MISSING)
+            default = _MISSING if name in inputs else fn.defaults.get(name, _MISSING)
             value = _free_value(name, default)
+            if group == "init" and isinstance(value, Unknown):
+                value.config = True
             self.free_params.append(FreeParam(name, value, default, group, param in params.kwonly_params))
             out.append((param, value))
         return out
 
-    def _free_arguments(self, method: FunctionValue, group: str):
+    def _free_arguments(self, method: FunctionValue, group: str, inputs=frozenset()):
         """Free positional and keyword arguments for a method (``self`` excluded)."""
         args, kwargs = [], {}
-        for param, value in self._free_parameters(method, group, skip_first=True):
+        for param, value in self._free_parameters(method, group, skip_first=True, inputs=inputs):
             if param in method.node.params.kwonly_params:
                 kwargs[param.name.value] = value
             else:
@@ -394,6 +431,15 @@ class Analysis:
         }
 
 
+def _shape_names(build: FunctionValue) -> set:
+    """The inputs ``build(self, query_shape, value_shape)`` asks for (``query``, ``value``)."""
+    params = list(build.node.params.posonly_params) + list(build.node.params.params)
+    names = [p.name.value for p in params[1:]]
+    if len(names) <= 1:
+        return set()
+    return {name[: -len("_shape")] for name in names if name.endswith("_shape")}
+
+
 def _builds_in_init(cls: ClassValue) -> bool:
     """Does a class of the user's own (not Keras) define ``__init__`` for this class?"""
     init = lookup_class_attribute(cls, "__init__")
@@ -462,7 +508,7 @@ def _witness_of(value, model):
         if value._str is not None:
             chosen = model.eval(value._str, model_completion=True)
             return chosen.as_string() if z3.is_string_value(chosen) else None
-        return None
+        return _placeholder(value.label)
     if S.is_sym(value):
         if z3.is_bool(value):
             return bool(z3.is_true(model.eval(value, model_completion=True)))
@@ -470,12 +516,36 @@ def _witness_of(value, model):
     return _MISSING
 
 
+# values for arguments the failing path never reads but a caller must still pass: Keras
+# validates some of them on construction (a Dropout rate must be a number)
+_PLACEHOLDERS = (
+    (("dropout", "rate"), 0.0),
+    (("epsilon",), 1e-6),
+    (("activation",), "relu"),
+    (("initializer",), "glorot_uniform"),
+    (("use_bias", "center", "scale"), True),
+)
+
+
+def _placeholder(name: str):
+    """A valid value for a parameter the path never read, by what its name says it is."""
+    lowered = name.lower().rsplit("[", 1)[0]
+    for words, value in _PLACEHOLDERS:
+        if any(word in lowered for word in words):
+            return value
+    return None
+
+
+SEQUENCE = 16  # the length a witness gives the other axis of an input whose rank the code never fixed
+
+
 def _witness_dims(tensor: Tensor) -> tuple:
-    """The dims a witness gives a free input; one whose rank the code never
-    fixed gets the smallest rank that holds its channels."""
+    """The dims a witness gives a free input; one whose rank the code never fixed is a
+    sequence of channel vectors (a rank Dense, normalisation and attention layers take)."""
     if tensor.known:
         return tensor.dims
-    return (tensor.channels_dim(),)
+    channels = tensor.channels_dim()
+    return (SEQUENCE, channels) if tensor.channels_last else (channels, SEQUENCE)
 
 
 def _evaluate(dim, model):

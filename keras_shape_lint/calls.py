@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from . import keras_api, layers, ops
@@ -186,9 +188,12 @@ class Calls:
         if len(st.chain) >= budget.max_call_depth:
             self.analysis.note_budget("call depth")
             return [(st, opaque("call depth"))]
-        if sum(1 for entry in st.chain if entry[2] is fn.node) >= 2:
-            self.analysis.note_budget("recursion")
-            return [(st, opaque("recursion"))]
+        if sum(1 for entry in st.chain if entry[2] is fn.node) >= 2 and _memo_key(
+                replace(fn, closure=(), bound_self=None), args, kwargs) is None:
+            # a recursion on concrete arguments runs its course (within the call depth); one on
+            # symbolic arguments could go on for any depth: its result is unknown
+            self.analysis.note_opaque("recursion on symbolic arguments")
+            return [(st, opaque(f"recursive call of {fn.name}"))]
         frame = bind_arguments(fn, args, kwargs)
         if frame is None:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
@@ -268,9 +273,9 @@ class Calls:
             build = lookup_class_attribute(cls, "build")
             if isinstance(build, FunctionValue) and not _is_built(instance):
                 instance.attrs["__built__"] = True
-                shape = _input_shape(args[0] if args else kwargs.get("inputs"))
+                shapes = _build_arguments(build, call, args, kwargs)
                 held = self._holding(st, instance, lambda s, inst: [
-                    r for r, _ in self.call_user(bind_method(build, inst), [shape], {}, s, node)])
+                    r for r, _ in self.call_user(bind_method(build, inst), shapes, {}, s, node)])
             out = []
             for s, inst in held:
                 for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
@@ -284,6 +289,23 @@ class Calls:
         if isinstance(dunder, FunctionValue):
             return self.call_user(bind_method(dunder, instance), args, kwargs, st, node)
         return [(st, opaque(f"call of {cls.name} instance"))]
+
+
+def _build_arguments(build: FunctionValue, call: FunctionValue, args, kwargs) -> list:
+    """What Keras passes ``build``: the first input's shape, or, when ``build`` takes one
+    shape per input (``build(self, query_shape, value_shape)``), each input's by name."""
+    wanted = [p.name.value for p in list(build.node.params.posonly_params) + list(build.node.params.params)][1:]
+    if len(wanted) <= 1:
+        return [_input_shape(args[0] if args else kwargs.get("inputs"))]
+    names = [p.name.value for p in list(call.node.params.posonly_params) + list(call.node.params.params)][1:]
+    given = dict(zip(names, args))
+    given.update(kwargs)
+    out = []
+    for position, name in enumerate(wanted):
+        key = name[: -len("_shape")] if name.endswith("_shape") else None
+        value = given.get(key) if key in given else (args[position] if position < len(args) else None)
+        out.append(_input_shape(value) if value is not None else None)
+    return out
 
 
 def _unread(value) -> bool:

@@ -210,8 +210,18 @@ def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
         witness_args=witness,
         entry=analysis.entry_name,
         module=st.modules[-1],
-        extra={"defaults": analysis.entry_defaults()},
+        # KSL105/KSL106 say the model builds: their witness must be one whose whole build completes
+        extra={"defaults": analysis.entry_defaults(),
+               **({"pending": ([c.term for c in st.pc], _failure(code, a, b))} if code in ("KSL105", "KSL106")
+                  else {})},
     ))
+
+
+def _failure(code, a, b):
+    """When the merge fails (KSL105: when it broadcasts one channel)."""
+    if code == "KSL105":
+        return S.disj(S.conj(S.eq(a, 1), S.ne(b, 1)), S.conj(S.eq(b, 1), S.ne(a, 1)))
+    return _fail_term(a, b)
 
 
 def _code(kind, role, analysis, conditions, fail) -> str:

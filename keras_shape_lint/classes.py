@@ -32,7 +32,8 @@ def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False, 
     if skip_self and after is None:
         after = cls
     if after is not None:
-        position = next((i for i, c in enumerate(classes) if c is after), 0)
+        # the same class statement, even if its module was executed again (and its class rebuilt)
+        position = next((i for i, c in enumerate(classes) if c is after or c.node is after.node), 0)
         classes = classes[position + 1:]
     for current in classes:
         if name in current.attrs:

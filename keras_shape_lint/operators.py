@@ -136,6 +136,8 @@ def _tensor_operation(interp, op, left, right, st, node):
     other = right if tensor is left else left
     if isinstance(other, Unknown) and other.used_as in ("int", "bool"):
         other = other.as_int()  # a value already used as a number (a size) stays one
+    elif isinstance(other, Unknown) and other.config and other.used_as is None:
+        other = 1.0  # a layer's setting (an epsilon, a scale) combined with a tensor: a number
     if isinstance(other, Unknown):
         if tensor.dtype == INT and op in _INDEX_OPERATORS:
             # an offset or another index tensor of any shape: not a model merge

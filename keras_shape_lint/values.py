@@ -116,7 +116,7 @@ class Unknown:
     """
 
     __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
-                 "_length")
+                 "_length", "config")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
@@ -126,6 +126,7 @@ class Unknown:
         self._str = None
         self._items = None  # used as a sequence: index -> the item, itself free
         self._length = None
+        self.config = False  # a layer's constructor argument: a setting, not an input tensor
         self._tensor = None
         self._int = None
         self._bool = None

@@ -91,8 +91,13 @@ def is_clean(path: Path) -> bool:
 
 
 def display_path(path: Path) -> str:
-    """The path as the analyser is given it: relative to the repository root."""
-    return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
+    """The path as the analyser is given it: relative to the repository root (code outside
+    it, such as an installed corpus, by its full path)."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return resolved.as_posix()
 
 
 # --------------------------------------------------------------------------- analyser
@@ -210,6 +215,7 @@ def witness_value(value):
 class BuildOutcome:
     error: BaseException | None
     result: object = None
+    layer: object = None  # for a layer class's witness: the constructed layer
 
 
 def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
@@ -234,14 +240,18 @@ def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
     for part in entry.split("."):
         function = getattr(function, part)
     arguments = {name: witness_value(value) for name, value in args.items()}
+    layer = None
     try:
         result = function(**arguments)
         if "call" in witness:
             # a layer class: construct it, then call it on the witness inputs, in order
-            result = result(*[witness_value(value) for value in witness["call"].values()])
+            # the first input positionally, the others by name (Keras takes only tensors positionally)
+            layer = result
+            (_, value), *rest = witness["call"].items()
+            result = result(witness_value(value), **{name: witness_value(v) for name, v in rest})
     except Exception as error:  # noqa: BLE001
-        return BuildOutcome(error)
-    return BuildOutcome(None, result)
+        return BuildOutcome(error, layer=layer)
+    return BuildOutcome(None, result, layer)
 
 
 def _exception_chain(error: BaseException):
@@ -262,8 +272,9 @@ def frames_in(error: BaseException, path: Path) -> list[int]:
     return lines
 
 
-def assert_merge_error_at(error: BaseException | None, path: Path, line: int) -> None:
-    """The build raised Keras's merge ValueError, and it came from ``path``:``line``."""
+def assert_merge_error_at(error: BaseException | None, path: Path, line: int, on_data: bool = False) -> None:
+    """The build raised Keras's merge ValueError, and it came from ``path``:``line``
+    (``on_data``: running on data raised the backend's shape error there)."""
     label = f"{display_path(path)}:{line}"
     if error is None:
         raise AssertionError(f"{label}: the witness built without error; the merge did not fail")
@@ -272,7 +283,9 @@ def assert_merge_error_at(error: BaseException | None, path: Path, line: int) ->
         # a wrapped error's own traceback may start inside Keras: then the fixture
         # frames of the exception around it stand in
         lines = frames_in(candidate, path) or lines
-        if isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)):
+        shape_error = DATA_ERROR.search(str(candidate)) if on_data else (
+            isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)))
+        if shape_error:
             # the innermost frame in the fixture is the statement that called Keras
             if lines and lines[-1] == line:
                 return
@@ -329,8 +342,31 @@ def check_finding(path: Path, finding: dict) -> None:
         assert at_line, f"no merge was built at line {finding['line']}"
         assert any(_broadcasts_one_channel(shapes) for shapes in at_line), f"merge shapes {at_line}"
         return
-    outcome = build_from_witness(path, finding.get("witness"))
+    witness = finding.get("witness")
+    outcome = build_from_witness(path, witness)
+    if outcome.error is None and witness and witness.get("call"):
+        # a layer that declares compute_output_shape() is built without running call():
+        # only data goes through the merge
+        assert_merge_error_at(call_on_data(outcome.layer, witness), path, finding["line"], on_data=True)
+        return
     assert_merge_error_at(outcome.error, path, finding["line"])
+
+
+def call_on_data(layer, witness) -> BaseException | None:
+    """Call a built layer on zeros shaped as the witness's inputs (batch 1); the error, if any."""
+    import numpy as np
+
+    def data(value):
+        if isinstance(value, dict) and "shape" in value:
+            return np.zeros([1] + [d or 1 for d in value["shape"][1:]], dtype="float32")
+        return witness_value(value)
+
+    (_, first), *rest = witness["call"].items()
+    try:
+        layer(data(first), **{name: data(value) for name, value in rest})
+    except Exception as error:  # noqa: BLE001 -- the failure is the point
+        return error
+    return None
 
 
 DATA_ERROR = re.compile(r"[Ii]ncompatible shapes|broadcast|must match|do not match|Dimensions? .* must be")
