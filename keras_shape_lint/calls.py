@@ -96,7 +96,10 @@ class Calls:
         last = qualname.rsplit(".", 1)[-1]
         if qualname.startswith("keras.") and last[:1].isupper():
             # an unmodelled Keras layer: applying it gives an opaque tensor
-            return [(st, LayerValue(layers.LayerModel(last, [], _opaque_layer), {}, node))]
+            model = _UNMODELLED.get(qualname)
+            if model is None:  # one model per name, so two such layers compare equal
+                model = _UNMODELLED[qualname] = layers.LayerModel(last, [], _opaque_layer)
+            return [(st, LayerValue(model, {}, node))]
         return [(st, opaque(qualname))]
 
     # --------------------------------------------------------------- layers
@@ -451,6 +454,9 @@ def _fresh(value):
     if isinstance(value, tuple):
         return tuple(_fresh(v) for v in value)
     return value
+
+
+_UNMODELLED: dict = {}  # qualified name -> the model of an unmodelled Keras layer (or initializer ...)
 
 
 def _opaque_layer(ctx, cfg, inputs):
