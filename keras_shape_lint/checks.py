@@ -126,7 +126,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             blocked = blocked or (blocker(analysis, fail, st.pc) if verdict is not None
                                   else "the solver ran out of time")
             continue
-        code = _code(kind, role, analysis, st.pc, fail)
+        code = _code(kind, role, analysis, st.pc, fail, a, b)
         if not analysis.wants_draft(node, code, st.chain):
             outcome = "flagged"  # already reported, by a path as short as this one
             continue
@@ -138,7 +138,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             blocked = blocked or "no input the analyser could write down fails it"
             continue
         outcome = "flagged"
-        _report(analysis, st, node, code, display, a, b, _axis_name(role, index), witness)
+        _report(analysis, st, node, code, display, a, b, _axis_name(role, index, tensors[0]), witness)
     analysis.record_outcome(node, outcome, st.modules[-1], blocked)
     # Keras got past this merge only if it succeeded: continue under that assumption.
     for _, _, _, _, fail in fails:
@@ -177,7 +177,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
                 return
             witness = analysis.witness([c.term for c in st.pc] + [fail], with_data=True)
             if witness is not None:
-                _report(analysis, st, node, "KSL106", display, a, b, _axis_name(role, index), witness)
+                _report(analysis, st, node, "KSL106", display, a, b, _axis_name(role, index, reals[0]), witness)
                 return
 
 
@@ -201,19 +201,36 @@ def _check_broadcast(analysis, st, node, display, pairs) -> None:
 
 
 def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
+    """Record a finding: the sizes as the user reads them for the failing case (see
+    shown_sizes), whether they can ever be equal, and what the message's example needs."""
+    from .shown_sizes import shown_sizes
+
+    failure = _failure(code, a, b)
+    shown = shown_sizes(analysis, st.pc, failure, a, b, witness)
+    one = S.disj(S.eq(a, 1), S.eq(b, 1))
+    fields = {
+        "merge": display, "left": shown.left, "right": shown.right,
+        "axis": "channel axis" if axis == "channel" else axis,
+        "never": code != "KSL105" and _never_equal(analysis, st.pc, a, b),
+        "one_possible": analysis.solver.check_path(st.pc, [one]) is not False,
+        # a witness solved again once the build finishes (KSL105, KSL106) may take other values
+        "values": None if code in ("KSL105", "KSL106") else shown.values, "names": shown.names,
+        "defaults": analysis.entry_defaults(),
+        "data_names": [shadow.label or f"input {n}" for n, shadow in enumerate(analysis.data_inputs, 1)],
+    }
     analysis.record_draft(Draft(
         code=code,
         node=node,
-        fields={"merge": display, "left": S.show(a), "right": S.show(b), "axis": axis},
-        decisions=st.decisions,
+        fields=fields,
+        decisions=tuple(st.decisions) + tuple(n for n in shown.notes if n not in st.decisions),
         chain=st.chain,
         witness_args=witness,
         entry=analysis.entry_name,
         module=st.modules[-1],
         # KSL105/KSL106 say the model builds: their witness must be one whose whole build completes
         extra={"defaults": analysis.entry_defaults(),
-               **({"pending": ([c.term for c in st.pc], _failure(code, a, b))} if code in ("KSL105", "KSL106")
-                  else {})},
+               **({"pending": ([c.term for c in st.pc] + shown.assumptions, failure)}
+                  if code in ("KSL105", "KSL106") else {})},
     ))
 
 
@@ -224,21 +241,36 @@ def _failure(code, a, b):
     return _fail_term(a, b)
 
 
-def _code(kind, role, analysis, conditions, fail) -> str:
+def _code(kind, role, analysis, conditions, fail, a=None, b=None) -> str:
+    """KSL101 when the channel counts can never be equal on this path (sizes are at least 1;
+    a count of 1 that Keras broadcasts does not make them equal), else KSL102."""
     if kind == "concat":
         return "KSL104"
     if role == "spatial":
         return "KSL103"
-    if fail is True or analysis.solver.check_path(conditions, [S.neg(fail)]) is False:
+    if fail is True or _never_equal(analysis, conditions, a, b):
         return "KSL101"
     return "KSL102"
 
 
-def _axis_name(role, index) -> str:
+def _never_equal(analysis, conditions, a, b) -> bool:
+    """Can ``a`` and ``b`` never be equal on this path, for sizes of at least 1?"""
+    if a is None or b is None:
+        return False
+    if not S.is_sym(a) and not S.is_sym(b):
+        return a != b
+    positive = [size >= 1 for size in (a, b) if S.is_sym(size)]
+    return analysis.solver.check_path(conditions, [S.eq(a, b), *positive]) is False
+
+
+def _axis_name(role, index, tensor=None) -> str:
+    """``channel axis`` or ``spatial axis N`` (N counts the batch axis as 0, as Keras's ``axis=`` does)."""
     if role == "channels":
-        return "channel"
+        return "channel axis"
     if index is None:
         return "axis"
+    if tensor is not None and tensor.known and index == (tensor.rank - 1 if tensor.channels_last else 0):
+        return "channel axis"
     return f"spatial axis {index + 1}"
 
 

@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
                         help=f"seconds of analysis per file (default: {Options.time_budget_s})")
     parser.add_argument("--explain", action="store_true",
-                        help="explain each finding: shapes, condition, call chain, witness and a suggested fix")
+                        help="explain each finding: shapes, condition, call chain, witness and a checked fix")
+    parser.add_argument("--diff", action="store_true",
+                        help="print the checked fixes as a unified diff instead of the report; change nothing")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply the checked fixes in place, then report what remains")
     parser.add_argument("--stats", action="store_true", help="print per-file merge statistics to stderr")
     parser.add_argument("--stdin-display-name", metavar="NAME", default="-",
                         help="the name to show for standard input")
@@ -301,6 +305,30 @@ def _isatty(stream) -> bool:
         return False
 
 
+def fixed_text(text: str, display: str, path: str, settings: Settings, keep_noqa: bool, diffs: list):
+    """The text with the checked fixes for its reported findings applied (None: none applies);
+    the unified diff goes to ``diffs`` and a count to standard error."""
+    from .fixcheck import fix_text, unified_diff
+
+    def reported(findings, current):
+        chosen = [f for f in findings if settings.selected(f.code)]
+        return chosen if keep_noqa else drop_noqa(chosen, current)
+
+    try:
+        fixed, applied = fix_text(text, reported, settings.options(), None if path == "-" else path,
+                                  settings.data_format)
+    except Exception as error:  # noqa: BLE001 -- a fix that cannot be made leaves the file as it is
+        print(f"keras-shape-lint: no fixes for {display}: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
+    if not applied:
+        return None
+    diffs.append(unified_diff(text, fixed, display))
+    cleared = sum(len(fix.clears) for fix in applied)
+    print(f"keras-shape-lint: {display}: {len(applied)} checked fix{'es' if len(applied) > 1 else ''} "
+          f"clear{'s' if len(applied) == 1 else ''} {cleared} finding{'s' if cleared > 1 else ''}", file=sys.stderr)
+    return fixed
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -323,6 +351,7 @@ def main(argv=None) -> int:
         return EXIT_ERROR
 
     reports: list[FileReport] = []
+    diffs: list[str] = []
     notifications: list[tuple[str, str]] = []
     failed = False
     progress = Progress(len(files))
@@ -346,12 +375,37 @@ def main(argv=None) -> int:
         report = checked.report
         if not args.disable_noqa:
             report.findings = drop_noqa(report.findings, text)
+        # a notebook's cells are never rewritten
+        if (args.fix or args.diff) and report.findings and getattr(report, "cells", None) is None:
+            fixed = fixed_text(text, display, path, settings, args.disable_noqa, diffs)
+            written = False
+            if fixed is not None and args.fix and path == "-":
+                print("keras-shape-lint: standard input is not fixed in place (--diff shows the fixes)",
+                      file=sys.stderr)
+            elif fixed is not None and args.fix:
+                try:
+                    Path(path).write_text(fixed, encoding="utf-8", newline="")
+                    written = True
+                except OSError as error:
+                    print(f"keras-shape-lint: cannot write {display}: {error}", file=sys.stderr)
+                    failed = True
+            if written:
+                text, checked = fixed, check_text(fixed, display, settings, path)
+                report = checked.report
+                if not args.disable_noqa:
+                    report.findings = drop_noqa(report.findings, text)
         if args.explain and settings.format == "text":
             from .explain import explain
+            from .fixcheck import plan
 
+            try:
+                fixes = plan(text, report.findings, settings.options(), None if path == "-" else path,
+                             settings.data_format)
+            except Exception:  # noqa: BLE001 -- without fixes, the explanations still stand
+                fixes = [None] * len(report.findings)
             for number, finding in enumerate(report.findings):
                 try:
-                    report.explanations[number] = explain(finding, text, settings.data_format)
+                    report.explanations[number] = explain(finding, text, settings.data_format, fixes[number])
                 except Exception as error:  # noqa: BLE001 -- an explanation must not cost the report
                     report.explanations[number] = f"    (no explanation: {type(error).__name__}: {error})"
         reports.append(report)
@@ -381,6 +435,8 @@ def main(argv=None) -> int:
         rendered = format_github(reports)
     else:
         rendered = format_text(reports)
+    if args.diff:
+        rendered = "".join(diffs)
     if args.output:
         try:
             Path(args.output).write_text(rendered, encoding="utf-8")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 class Code:
     code: str
     title: str
+    #: the message, with ``{merge}``, ``{sizes}`` (both sizes in words), ``{when}``,
+    #: ``{needs}`` (the precondition, or nothing), ``{chain}`` and ``{example}``
     template: str
     default_on: bool = True
     #: a short identifier for the rule (SARIF ``reportingDescriptor.name``)
@@ -21,6 +23,10 @@ class Code:
     description: str = ""
     #: severity for machine-readable output: "error", "warning" or "note"
     level: str = "error"
+    #: the message when the two sizes can never be equal on the path (no "may", no precondition)
+    never_template: str = ""
+    #: how ``{needs}`` reads: the precondition that makes the merge safe
+    needs: str = ": it needs {left} == {right}"
 
     @property
     def help_uri(self) -> str:
@@ -34,18 +40,18 @@ CODES: dict[str, Code] = {
         Code(
             "KSL101",
             "merge channels never match",
-            "{merge} merges {left} and {right} channels{when}: they can never be equal{chain}{example}",
+            "{merge} merges {sizes}{when}: they can never be equal{chain}{example}",
             name="MergeChannelsNeverMatch",
             description=(
                 "An element-wise merge (Add, Subtract, Multiply, Average, Maximum, Minimum, x + y) "
-                "receives inputs whose channel counts differ for every input that reaches it along "
-                "some path, so Keras raises whenever that path is taken."
+                "receives inputs whose channel counts can never be equal along some path, so Keras "
+                "raises whenever that path is taken (unless one count is 1, which Keras broadcasts)."
             ),
         ),
         Code(
             "KSL102",
             "merge channels may differ",
-            "{merge} may merge {left} and {right} channels{when}: it needs {left} == {right}{chain}{example}",
+            "{merge} may merge {sizes}{when}{needs}{chain}{example}",
             name="MergeChannelsMayDiffer",
             description=(
                 "An element-wise merge receives inputs whose channel counts agree only under a "
@@ -56,29 +62,34 @@ CODES: dict[str, Code] = {
         Code(
             "KSL103",
             "merge spatial sizes may differ",
-            "{merge} may merge {axis} sizes {left} and {right}{when}: it needs {left} == {right}{chain}{example}",
+            "{merge} may merge {sizes}{when}{needs}{chain}{example}",
             name="MergeSpatialSizesMayDiffer",
             description=(
                 "An element-wise merge receives inputs whose spatial (or sequence) sizes can differ, "
                 "typically because one branch is strided, pooled or padded 'valid' and the other is not."
             ),
+            never_template="{merge} merges {sizes}{when}: they can never be equal{chain}{example}",
         ),
         Code(
             "KSL104",
             "concatenated shapes differ off the concat axis",
-            "{merge} may concatenate {axis} sizes {left} and {right} (only the concat axis may differ){when}: "
-            "it needs {left} == {right}{chain}{example}",
+            "{merge} may concatenate {sizes}{when}{needs} (only the concat axis may differ){chain}{example}",
             name="ConcatenateShapesDiffer",
             description=(
                 "A Concatenate receives inputs that differ in a dimension other than the concatenation "
-                "axis, typically spatial sizes after strided or 'valid' layers on one branch only."
+                "axis, typically spatial sizes after strided or 'valid' layers on one branch only, or "
+                "channel counts when the concatenation runs along another axis."
+            ),
+            never_template=(
+                "{merge} concatenates {sizes}{when}: they can never be equal, and only the concat axis "
+                "may differ{chain}{example}"
             ),
         ),
         Code(
             "KSL105",
             "merge silently broadcasts a single channel",
-            "{merge} may merge {left} and {right} channels{when}: Keras silently broadcasts the single "
-            "channel instead of failing, so the residual is not what it seems{chain}{example}",
+            "{merge} may merge {sizes}{when}: Keras silently broadcasts the single channel "
+            "instead of failing{chain}{example}",
             name="MergeBroadcastsSingleChannel",
             description=(
                 "An Add, Subtract or Average receives one input with a single channel and one with more: "
@@ -90,14 +101,18 @@ CODES: dict[str, Code] = {
         Code(
             "KSL106",
             "merge sizes unknown at build time differ on data",
-            "{merge} may merge {axis} sizes {left} and {right}, which Keras only knows when data flows{when}: "
-            "the model builds, then fails on the first batch; it needs {left} == {right}{chain}{example}",
+            "{merge} may merge {sizes}{when}: the model builds, then the first batch fails{needs}{chain}{example}",
             name="MergeDataSizesDiffer",
             description=(
                 "An element-wise merge or a Concatenate receives inputs whose sizes are None when the "
                 "model is built (an Input with shape=(None, None, 3)) and differ once data flows, e.g. a "
                 "stride or pooling on one branch only. Keras builds the model; the first batch fails."
             ),
+            never_template=(
+                "{merge} merges {sizes}{when}: they can never be equal, and the model builds, then the first "
+                "batch fails{chain}{example}"
+            ),
+            needs="; it needs {left} == {right}",
         ),
         Code(
             "KSL201",
@@ -152,6 +167,10 @@ CODES: dict[str, Code] = {
 }
 
 
+#: a message longer than this is told more briefly; --explain holds the long form
+MAX_MESSAGE = 200
+
+
 @dataclass
 class Witness:
     """Concrete inputs under which Keras fails at the merge.
@@ -198,7 +217,9 @@ class Finding:
 
     @property
     def message(self) -> str:
-        return CODES[self.code].template.format(**self.fields)
+        from .messages import message
+
+        return message(self)
 
     @classmethod
     def incomplete(cls, code: str, reason: str, where: str = "module", line: int = 1) -> "Finding":

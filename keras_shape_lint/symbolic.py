@@ -344,6 +344,13 @@ def is_opaque_name(name: str) -> bool:
 
 
 # ---------------------------------------------------------------- display
+#
+# Sizes are shown as Python in the user's names.  The analyser's own modelling
+# never shows: a size Keras broadcasts (``b if a == 1 else a``) reads as
+# ``max(a, b)``, which is exact wherever the merge succeeded; a conditional the
+# caller can decide (``decide``) shows only the side that holds; sums and
+# products are collected (``x - 2*k + 2`` rather than ``x - (k + 1) + 1 - (k + 1) + 1``)
+# when that is shorter.
 
 _BINARY = {
     z3.Z3_OP_ADD: (" + ", 1),
@@ -360,19 +367,86 @@ _BINARY = {
     z3.Z3_OP_AND: (" and ", -2),
     z3.Z3_OP_OR: (" or ", -3),
 }
+_ATOM = 9
+_MAX_MONOMIALS = 16  # a product of sums that expands further is shown as written
 
 
 MAX_SHOWN = 240  # longer renderings are cut: a message must stay readable
 
 
-def show(value) -> str:
-    """Render a value as Python-like source in the user's names."""
+def show(value, decide=None) -> str:
+    """Render a value as Python-like source in the user's names.
+
+    ``decide(condition)`` may answer True, False or None (not known) for the
+    condition of a conditional size; a decided conditional shows one side.
+    """
     if value is None:
         return "None"
     if not is_sym(value):
         return repr(value)
-    text = _show(value)[0]
+    if decide is None:
+        text = _show(value)[0]
+    else:
+        text = _Renderer(decide).show(resolve(value, decide))[0]
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "\u2026"
+
+
+def resolve(term, decide):
+    """``term`` with every conditional whose condition ``decide`` settles replaced by its side."""
+    if not is_sym(term):
+        return term
+    memo: dict = {}
+
+    def walk(node):
+        key = node.get_id()
+        if key in memo:
+            return memo[key]
+        result = node
+        if z3.is_app(node) and node.num_args():
+            if node.decl().kind() == z3.Z3_OP_ITE:
+                verdict = decide(node.arg(0))
+                if verdict is True:
+                    result = walk(node.arg(1))
+                elif verdict is False:
+                    result = walk(node.arg(2))
+            if result is node:
+                children = [walk(c) for c in node.children()]
+                if any(not c.eq(o) for c, o in zip(children, node.children())):
+                    result = node.decl()(*children)
+        memo[key] = result
+        return result
+
+    try:
+        return walk(term)
+    except (RecursionError, z3.Z3Exception):
+        return term
+
+
+def conditionals(term) -> list:
+    """The conditions of the conditional sizes in ``term``, outermost first, each once."""
+    if not is_sym(term):
+        return []
+    found, seen, stack = [], set(), [term]
+    while stack:
+        node = stack.pop()
+        if node.get_id() in seen or not z3.is_app(node):
+            continue
+        seen.add(node.get_id())
+        if node.decl().kind() == z3.Z3_OP_ITE and not _is_broadcast(node):
+            condition = node.arg(0)
+            if not any(condition.eq(c) for c in found):
+                found.append(condition)
+        stack.extend(reversed(node.children()))
+    return found
+
+
+def _is_broadcast(term) -> bool:
+    """``b if a == 1 else a``: the size of an element-wise merge of ``a`` and ``b``."""
+    condition, _, otherwise = term.children()
+    if not z3.is_eq(condition):
+        return False
+    left, right = condition.children()
+    return z3.is_int_value(right) and right.as_long() == 1 and left.eq(otherwise)
 
 
 _SHOWN: dict = {}
@@ -384,7 +458,7 @@ def _show(term) -> tuple[str, int]:
     key = term.get_id()
     found = _SHOWN.get(key)
     if found is None or found[0] is not term and not found[0].eq(term):
-        found = (term, _render(term))
+        found = (term, _DEFAULT.render(term))
         _SHOWN[key] = found
         if len(_SHOWN) > 20000:
             _SHOWN.clear()
@@ -393,54 +467,214 @@ def _show(term) -> tuple[str, int]:
 
 
 def _render(term) -> tuple[str, int]:
-    if z3.is_int_value(term):
-        return str(term.as_long()), 9
-    if z3.is_rational_value(term):
-        return str(term.as_fraction()), 9
-    if z3.is_true(term):
-        return "True", 9
-    if z3.is_false(term):
-        return "False", 9
-    if z3.is_const(term):
-        name = term.decl().name()
-        if is_opaque_name(name):
-            return "?", 9
-        return name.lstrip(DYNAMIC_PREFIX), 9
-    kind = term.decl().kind()
-    args = term.children()
-    if kind in (z3.Z3_OP_TO_REAL,):
-        return _show(args[0])
-    if kind == z3.Z3_OP_TO_INT:
-        return f"int({_show(args[0])[0]})", 9
-    if kind == z3.Z3_OP_NOT:
-        inner = args[0]
-        if z3.is_eq(inner):
-            a, b = inner.children()
-            return f"{_wrap(a, 0)} != {_wrap(b, 0)}", 0
-        return f"not {_wrap(inner, -1)}", -1
-    if kind == z3.Z3_OP_UMINUS:
-        return f"-{_wrap(args[0], 3)}", 3
-    if kind == z3.Z3_OP_ITE:
-        c, a, b = args
-        return f"{_wrap(a, -3)} if {_wrap(c, -3)} else {_wrap(b, -3)}", -4
-    if kind in _BINARY:
-        symbol, prec = _BINARY[kind]
-        if kind == z3.Z3_OP_ADD:
-            parts = [_wrap(args[0], prec)]
+    return _DEFAULT.render(term)
+
+
+class _Renderer:
+    """Renders terms; ``decide`` settles conditionals (None: show them as written)."""
+
+    def __init__(self, decide=None, memo: dict | None = None):
+        self.decide = decide
+        self.memo = {} if memo is None else memo
+
+    def show(self, term) -> tuple[str, int]:
+        if self is _DEFAULT:
+            return _show(term)
+        key = term.get_id()
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.render(term)
+        return found
+
+    def wrap(self, term, prec: int) -> str:
+        text, own = self.show(term)
+        return f"({text})" if own < prec else text
+
+    def render(self, term) -> tuple[str, int]:
+        if z3.is_int_value(term):
+            return str(term.as_long()), _ATOM
+        if z3.is_rational_value(term):
+            return str(term.as_fraction()), _ATOM
+        if z3.is_true(term):
+            return "True", _ATOM
+        if z3.is_false(term):
+            return "False", _ATOM
+        if z3.is_const(term):
+            name = term.decl().name()
+            if is_opaque_name(name):
+                return "?", _ATOM
+            return name.lstrip(DYNAMIC_PREFIX), _ATOM
+        kind = term.decl().kind()
+        args = term.children()
+        if kind == z3.Z3_OP_TO_REAL:
+            return self.show(args[0])
+        if kind == z3.Z3_OP_TO_INT:
+            return f"int({self.show(args[0])[0]})", _ATOM
+        if kind == z3.Z3_OP_NOT:
+            inner = args[0]
+            if z3.is_eq(inner):
+                a, b = inner.children()
+                return f"{self.wrap(a, 0)} != {self.wrap(b, 0)}", 0
+            return f"not {self.wrap(inner, -1)}", -1
+        if kind == z3.Z3_OP_UMINUS:
+            return f"-{self.wrap(args[0], 3)}", 3
+        if kind == z3.Z3_OP_ITE:
+            return self._conditional(term)
+        if kind in (z3.Z3_OP_ADD, z3.Z3_OP_SUB, z3.Z3_OP_MUL):
+            written = self._arithmetic(kind, args)
+            collected = self._collected(term)
+            if collected is not None and (len(collected[0]) <= 0.9 * len(written[0]) or (
+                    len(collected[0]) < len(written[0]) and collected[1] >= 2)):
+                return collected
+            return written
+        if kind in (z3.Z3_OP_IDIV, z3.Z3_OP_DIV) and z3.is_int_value(args[1]) and args[1].as_long() == 1:
+            return self.show(args[0])  # a stride of 1 that a decided conditional left behind
+        if kind in (z3.Z3_OP_AND, z3.Z3_OP_OR):
+            # and inside or (and the reverse) is always parenthesised: nobody should need
+            # Python's precedence table to read a condition
+            symbol, prec = _BINARY[kind]
+            return symbol.join(self.wrap(arg, -1) for arg in args), prec
+        if kind in _BINARY:
+            symbol, prec = _BINARY[kind]
+            text = self.wrap(args[0], prec)
             for arg in args[1:]:
-                if z3.is_int_value(arg) and arg.as_long() < 0:
-                    parts.append(f" - {-arg.as_long()}")
-                else:
-                    parts.append(symbol + _wrap(arg, prec))
-            return "".join(parts), prec
-        right_prec = prec + 1 if kind in (z3.Z3_OP_SUB, z3.Z3_OP_IDIV, z3.Z3_OP_DIV, z3.Z3_OP_MOD) else prec
-        text = _wrap(args[0], prec)
+                text += symbol + self.wrap(arg, prec + 1)
+            return text, prec
+        return str(term), _ATOM
+
+    def _conditional(self, term) -> tuple[str, int]:
+        condition, then, otherwise = term.children()
+        verdict = self.decide(condition) if self.decide is not None else None
+        if verdict is True:
+            return self.show(then)
+        if verdict is False:
+            return self.show(otherwise)
+        if _is_broadcast(term):
+            # exact wherever Keras accepted the merge: equal sizes, or one of them 1
+            return f"max({self.show(otherwise)[0]}, {self.show(then)[0]})", _ATOM
+        return f"{self.wrap(then, -3)} if {self.wrap(condition, -3)} else {self.wrap(otherwise, -3)}", -4
+
+    def _arithmetic(self, kind, args) -> tuple[str, int]:
+        symbol, prec = _BINARY[kind]
+        parts = [self.wrap(args[0], prec)]
         for arg in args[1:]:
-            text += symbol + _wrap(arg, right_prec)
-        return text, prec
-    return str(term), 9
+            if kind == z3.Z3_OP_ADD and z3.is_int_value(arg) and arg.as_long() < 0:
+                parts.append(f" - {-arg.as_long()}")
+            elif kind == z3.Z3_OP_ADD:
+                parts.append(symbol + self.wrap(arg, prec))
+            else:  # the right operand of - and of * (a*(b//c) is not a*b//c)
+                parts.append(symbol + self.wrap(arg, prec + 1))
+        return "".join(parts), prec
+
+    # ------------------------------------------------------------- collected sums
+    def _collected(self, term) -> tuple[str, int] | None:
+        """The sum of products ``term`` equals, like terms collected, or None."""
+        atoms: list = []  # first appearance order
+        polynomial = _polynomial(term, atoms)
+        if polynomial is None:
+            return None
+        order = {atom.get_id(): i for i, atom in enumerate(atoms)}
+        by_id = {atom.get_id(): atom for atom in atoms}
+        monomials = [(key, c) for key, c in polynomial.items() if c != 0]
+        monomials.sort(key=lambda item: (not item[0], sorted(order[k] for k in item[0])))
+        if not monomials:
+            return "0", _ATOM
+        parts = []
+        if len(monomials) == 1 and monomials[0][0] and abs(monomials[0][1]) != 1:
+            # one product: the number last, as people write it (``(h + 1)//2*4``)
+            key, coefficient = monomials[0]
+            factors = sorted(key, key=order.get)
+            body = self.wrap(by_id[factors[0]], 2) + "".join("*" + self.wrap(by_id[k], 3) for k in factors[1:])
+            body += f"*{abs(coefficient)}"
+            return (f"-{body}", 1) if coefficient < 0 else (body, 2)
+        for index, (key, coefficient) in enumerate(monomials):
+            factors = [by_id[k] for k in sorted(key, key=order.get)]
+            magnitude = abs(coefficient)
+            if not factors:
+                body, own = str(magnitude), _ATOM
+            elif magnitude == 1:
+                body = self.wrap(factors[0], 2) + "".join("*" + self.wrap(f, 3) for f in factors[1:])
+                own = 2 if len(factors) > 1 else self.show(factors[0])[1]
+            else:
+                body, own = str(magnitude) + "".join("*" + self.wrap(f, 3) for f in factors), 2
+            if index == 0:
+                if coefficient < 0:
+                    parts.append("-" + (body if own >= 3 else f"({body})"))
+                else:
+                    parts.append(body if own >= 1 or len(monomials) == 1 else f"({body})")
+            else:
+                sign = " - " if coefficient < 0 else " + "
+                parts.append(sign + (body if own > 1 else f"({body})"))
+        if len(monomials) == 1:
+            key, coefficient = monomials[0]
+            own = _ATOM if not key and coefficient >= 0 else (2 if key and abs(coefficient) != 1 or len(key) > 1
+                                                               else (3 if coefficient < 0 else
+                                                                     self.show(by_id[key[0]])[1]))
+            return parts[0], own
+        return "".join(parts), 1
 
 
-def _wrap(term, prec: int) -> str:
-    text, own = _show(term)
-    return f"({text})" if own < prec else text
+_DEFAULT = _Renderer()
+
+
+def _polynomial(term, atoms: list) -> dict | None:
+    """``term`` as {sorted atom ids: integer coefficient}; None past the size limit or for reals."""
+    if not z3.is_int(term):
+        return None
+
+    def atom(node):
+        if not any(node.eq(a) for a in atoms):
+            atoms.append(node)
+        found = next(a for a in atoms if node.eq(a))
+        return {(found.get_id(),): 1}
+
+    def walk(node):
+        if z3.is_int_value(node):
+            return {(): node.as_long()}
+        if not z3.is_app(node) or z3.is_const(node):
+            return atom(node)
+        kind = node.decl().kind()
+        args = node.children()
+        if kind == z3.Z3_OP_ADD:
+            return _sum([walk(a) for a in args])
+        if kind == z3.Z3_OP_SUB:
+            first, *rest = [walk(a) for a in args]
+            return _sum([first] + [_scale(p, -1) for p in rest])
+        if kind == z3.Z3_OP_UMINUS:
+            return _scale(walk(args[0]), -1)
+        if kind == z3.Z3_OP_MUL:
+            product = {(): 1}
+            for a in args:
+                product = _product(product, walk(a))
+                if len(product) > _MAX_MONOMIALS:
+                    raise OverflowError
+            return product
+        return atom(node)
+
+    try:
+        return walk(term)
+    except (OverflowError, RecursionError):
+        return None
+
+
+def _sum(polynomials) -> dict:
+    total: dict = {}
+    for polynomial in polynomials:
+        for key, coefficient in polynomial.items():
+            total[key] = total.get(key, 0) + coefficient
+    if len(total) > _MAX_MONOMIALS:
+        raise OverflowError
+    return total
+
+
+def _scale(polynomial, factor) -> dict:
+    return {key: c * factor for key, c in polynomial.items()}
+
+
+def _product(a, b) -> dict:
+    out: dict = {}
+    for ka, ca in a.items():
+        for kb, cb in b.items():
+            key = tuple(sorted(ka + kb))
+            out[key] = out.get(key, 0) + ca * cb
+    return out

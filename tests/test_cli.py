@@ -21,7 +21,7 @@ import pytest
 
 from keras_shape_lint import cli
 from keras_shape_lint import config as configuration
-from keras_shape_lint.explain import apply_edits, suggest
+from keras_shape_lint.fixcheck import apply_edits, plan
 from keras_shape_lint.analysis import Options, analyse_text
 from keras_shape_lint.findings import CODES
 from keras_shape_lint.output import escape_data, escape_property
@@ -511,7 +511,7 @@ def test_suggested_fix_satisfies_the_analyser_and_keras(tmp_path, name, code):
     text = source.read_text(encoding="utf-8")
     findings, _ = analyse_text(text, Options(), str(source))
     finding = next(f for f in findings if f.code == code)
-    suggestion = suggest(finding, text)
+    suggestion = plan(text, [finding], Options(), str(source))[0]
     assert suggestion is not None and suggestion.edits, suggestion
     fixed = write(tmp_path, name, apply_edits(text, suggestion.edits))
     after = json.loads(run("--format", "json", fixed, cwd=tmp_path).stdout)
