@@ -1,8 +1,16 @@
-"""Analysis limits and settings; kept apart so front ends can read them without the analyser."""
+"""Analysis limits and settings; kept apart so front ends can read them without the analyser.
+
+Both front ends (flake8's options and the command line with its pyproject.toml
+table) check user-given values with the same functions, so that ``inf``, ``nan``,
+``0`` or a misspelt data format stops either of them with the same message.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+DATA_FORMATS = ("channels_last", "channels_first")
 
 
 @dataclass
@@ -15,3 +23,31 @@ class Options:
     max_symbolic_unroll: int = 4
     timeout_ms: int = 200
     time_budget_s: float = 5.0
+
+
+def check_timeout(value) -> float:
+    """Seconds of analysis per file: a positive, finite number (text from a file is read too)."""
+    try:
+        seconds = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"must be a positive, finite number of seconds, not {value!r}")
+    return seconds
+
+
+def check_max_paths(value) -> int:
+    """Paths explored per function: a whole number of at least 1."""
+    try:
+        number = int(value) if not isinstance(value, (bool, float)) else 0
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
+    return number
+
+
+def check_data_format(value) -> str:
+    if value not in DATA_FORMATS:
+        raise ValueError(f"must be one of {', '.join(DATA_FORMATS)}, not {value!r}")
+    return value

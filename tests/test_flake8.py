@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "resnext_block.py"
 ADD_LINE = next(i for i, line in enumerate(EXAMPLE.read_text().splitlines(), 1) if "Add()([x, shortcut])" in line)
@@ -105,3 +107,114 @@ def test_files_without_keras_load_neither_parser_nor_solver():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["[]", "['libcst', 'z3']"]
+
+
+# --------------------------------------------------------------------------- optional codes
+
+
+MANY_PATHS = (  # 2**6 paths through free flags: more than the default path budget (KSL901)
+    "from keras import layers\n\n\ndef block(x, a=False, b=False, c=False, d=False, e=False, f=False):\n"
+    + "".join(f"    if {flag}:\n        x = layers.Conv2D({16 * (i % 2 + 1)}, 3, padding=\"same\")(x)\n"
+              for i, flag in enumerate("abcdef"))
+    + "    return layers.Add()([x, x])\n"
+)
+
+
+def _codes(result) -> set:
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    return {line.split()[1] for line in result.stdout.splitlines() if " KSL" in line}
+
+
+@pytest.mark.parametrize("args, shown", [
+    ([], False),  # off by default, through flake8's default ignore list
+    (["--select", "KSL1"], False),
+    (["--extend-select", "KSL9"], True),
+    (["--extend-select", "KSL901"], True),
+    (["--ksl-report-incomplete"], True),  # the older spelling of --extend-select KSL9
+    (["--select", "KSL1", "--ksl-report-incomplete"], True),
+    (["--select", "KSL"], True),  # an explicit prefix selects every code under it, as for B9
+    (["--select", "KSL", "--extend-ignore", "KSL9"], False),
+])
+def test_ksl9xx_follow_flake8s_selection(tmp_path, args, shown):
+    (tmp_path / "paths.py").write_text(MANY_PATHS)
+    result = subprocess.run([sys.executable, "-m", "flake8", "--isolated", *args, "paths.py"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert ("KSL901" in _codes(result)) is shown, result.stdout
+
+
+def test_extend_select_ksl9_shows_what_the_command_line_shows(tmp_path):
+    (tmp_path / "paths.py").write_text(MANY_PATHS)
+    by_flake8 = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--extend-select", "KSL9",
+                                "paths.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    by_command = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--isolated", "--extend-select", "KSL9",
+                                 "paths.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert by_flake8.stdout.strip()
+    ksl = [line for line in by_flake8.stdout.splitlines() if " KSL" in line]
+    assert ksl == by_command.stdout.splitlines()
+
+
+def test_optional_codes_are_on_flake8s_default_ignore_list():
+    from flake8.options.manager import OptionManager
+
+    from keras_shape_lint.flake8_plugin import KerasShapeChecker
+
+    manager = OptionManager(version="0", plugin_versions="", parents=[], formatter_names=[])
+    KerasShapeChecker.add_options(manager)
+    assert manager.extended_default_ignore == ["KSL9", "KSL2"]
+
+
+# --------------------------------------------------------------------------- option values
+
+
+BAD_VALUES = [
+    ("ksl-timeout", "inf", "must be a positive, finite number of seconds, not 'inf'"),
+    ("ksl-timeout", "nan", "must be a positive, finite number of seconds, not 'nan'"),
+    ("ksl-timeout", "0", "must be a positive, finite number of seconds, not '0'"),
+    ("ksl-timeout", "-1", "must be a positive, finite number of seconds, not '-1'"),
+    ("ksl-max-paths", "0", "must be a whole number of at least 1, not '0'"),
+    ("ksl-max-paths", "many", "must be a whole number of at least 1, not 'many'"),
+    ("ksl-data-format", "nhwc", "must be one of channels_last, channels_first, not 'nhwc'"),
+]
+
+
+@pytest.mark.parametrize("where", ["setup.cfg", "tox.ini", ".flake8", "command line"])
+@pytest.mark.parametrize("option, value, words", BAD_VALUES)
+def test_bad_option_values_stop_flake8_with_a_clear_error(tmp_path, where, option, value, words):
+    (tmp_path / "model.py").write_text(EXAMPLE.read_text())
+    args = []
+    if where == "command line":
+        args = [f"--{option}={value}"]
+    else:
+        (tmp_path / where).write_text(f"[flake8]\n{option} = {value}\n")
+    result = subprocess.run([sys.executable, "-m", "flake8", *args, "model.py"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == f"flake8: error: argument --{option}: {words}"
+
+
+def test_good_option_values_from_a_configuration_file_apply(tmp_path):
+    (tmp_path / "model.py").write_text(EXAMPLE.read_text())
+    (tmp_path / "setup.cfg").write_text("[flake8]\nselect = KSL\nksl-timeout = 2.5\nksl-max-paths = 1\n"
+                                        "ksl-data-format = channels_first\n")
+    result = subprocess.run([sys.executable, "-m", "flake8", "model.py"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 1, result.stderr
+    # one path per function: the budget ran out (KSL901, selected by 'select = KSL')
+    assert "KSL901" in _codes(result)
+
+
+def test_parse_options_refuses_bad_values_without_flake8():
+    import argparse
+
+    from keras_shape_lint.flake8_plugin import KerasShapeChecker
+
+    saved = KerasShapeChecker.options, KerasShapeChecker.report_incomplete
+    try:
+        for timeout in (float("inf"), float("nan"), 0.0):
+            namespace = argparse.Namespace(ksl_data_format="channels_last", ksl_max_paths=32,
+                                           ksl_timeout=timeout, ksl_report_incomplete=False)
+            with pytest.raises(ValueError, match="--ksl-timeout"):
+                KerasShapeChecker.parse_options(namespace)
+    finally:
+        KerasShapeChecker.options, KerasShapeChecker.report_incomplete = saved
