@@ -4,7 +4,13 @@ The nearest ``pyproject.toml`` that holds the table, looking in the starting
 folder and then its parents, supplies defaults that command-line options
 override.  Keys: ``select``, ``extend-select``, ``ignore``, ``exclude`` (lists
 of strings, or one comma-separated string), ``data-format``, ``format``,
-``max-paths`` and ``timeout``.
+``max-paths`` and ``timeout``.  Unknown keys, and a table whose name is a near miss of
+``tool.keras-shape-lint`` (``[tool.keras_shape_lint]``, ``[tool.kerasshapelint]`` ...),
+are warned about, and the run goes on.
+
+The folder of that pyproject.toml is the project root, from which ``exclude``
+patterns are matched; without one, the nearest folder above the current one
+that holds a pyproject.toml, setup.cfg, setup.py or .git (:func:`project_root`).
 
 TOML is read with :mod:`tomllib` (Python 3.11+), else with ``tomli`` when it is
 installed, else with :func:`parse_table`, a small reader for the one table this
@@ -14,14 +20,18 @@ depends on nothing beyond libcst, flake8 and z3-solver.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .options import DATA_FORMATS, check_max_paths, check_timeout
+
 TABLE = ("tool", "keras-shape-lint")
 
 FORMATS = ("text", "json", "sarif", "github")
-DATA_FORMATS = ("channels_last", "channels_first")
+#: what makes a folder a project's root (as for the project's own modules: project.py)
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude")
 _KNOWN_KEYS = _LIST_KEYS + ("data-format", "format", "max-paths", "timeout")
@@ -54,8 +64,11 @@ class Config:
 # --------------------------------------------------------------------------- finding
 
 
-def find_pyproject(start: Path) -> Path | None:
-    """The nearest pyproject.toml with a ``[tool.keras-shape-lint]`` table, from ``start`` up."""
+def find_pyproject(start: Path, warnings: list | None = None) -> Path | None:
+    """The nearest pyproject.toml with a ``[tool.keras-shape-lint]`` table, from ``start`` up.
+
+    A pyproject.toml passed on the way whose table name is a near miss adds a warning
+    to ``warnings``."""
     start = Path(start).resolve()
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
@@ -64,32 +77,74 @@ def find_pyproject(start: Path) -> Path | None:
                 text = candidate.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
+            if warnings is not None:
+                warnings.extend(f"{candidate}: [{name}] is not read; did you mean [tool.keras-shape-lint]?"
+                                for name in misspelt_tables(text))
             if _mentions_table(text):
                 return candidate
     return None
 
 
+def project_root(start: Path, config: Path | None = None) -> Path:
+    """The folder whose relative paths ``exclude`` patterns name: that of the configuration
+    file read, else the nearest folder from ``start`` up holding a :data:`ROOT_MARKERS` file,
+    else ``start``."""
+    if config is not None:
+        return Path(config).resolve().parent
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return start
+
+
+def misspelt_tables(text: str) -> list[str]:
+    """``tool.*`` table names in a pyproject.toml that look meant for this tool but are not its own."""
+    wanted = "kerasshapelint"
+    found = []
+    for name in _tool_tables(text):
+        if name == TABLE[1]:
+            continue
+        squashed = re.sub(r"[^a-z]", "", name.lower())
+        if squashed.startswith(wanted) or difflib.SequenceMatcher(None, squashed, wanted).ratio() >= 0.8:
+            label = f"tool.{name}"
+            if label not in found:
+                found.append(label)
+    return found
+
+
 def _mentions_table(text: str) -> bool:
-    for line in text.splitlines():
-        stripped = line.strip().replace(" ", "")
-        if stripped in ('[tool.keras-shape-lint]', '[tool."keras-shape-lint"]', "[tool.'keras-shape-lint']"):
-            return True
-    return False
+    return any(name == TABLE[1] for name in _tool_tables(text))
+
+
+# ``[tool.NAME]`` or ``[tool.NAME.more]`` headers; NAME bare or quoted (kept exactly as written)
+_TOOL_TABLE = re.compile(r"""^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*(?:"([^"\n]*)"|'([^'\n]*)'|([A-Za-z0-9_-]+))""",
+                         re.MULTILINE)
+
+
+def _tool_tables(text: str) -> list[str]:
+    return [next(group for group in match.groups() if group is not None) for match in _TOOL_TABLE.finditer(text)]
 
 
 def load(start: Path | None = None, path: Path | None = None) -> Config:
     """Read the settings: from ``path`` if given, else from the nearest pyproject.toml."""
+    warnings: list[str] = []
     if path is None:
-        path = find_pyproject(start or Path.cwd())
+        path = find_pyproject(start or Path.cwd(), warnings)
         if path is None:
-            return Config()
+            return Config(warnings=warnings)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
+    if not warnings:
+        warnings.extend(f"{path}: [{name}] is not read; did you mean [tool.keras-shape-lint]?"
+                        for name in misspelt_tables(text))
     table = read_table(text, str(path))
-    return from_table(table, path)
+    config = from_table(table, path)
+    config.warnings[:0] = warnings
+    return config
 
 
 def read_table(text: str, label: str = "pyproject.toml") -> dict:
@@ -148,14 +203,21 @@ def from_table(table: dict, path: Path | None = None) -> Config:
         elif key == "format":
             config.format = _choice(value, FORMATS, raw_key, label)
         elif key == "max-paths":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{label}: {raw_key} must be a positive integer, not {value!r}")
-            config.max_paths = value
+            if isinstance(value, str):  # TOML says what is a number: "8" is not one
+                raise ConfigError(f"{label}: {raw_key} must be a whole number of at least 1, not {value!r}")
+            config.max_paths = _checked(check_max_paths, value, raw_key, label)
         elif key == "timeout":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{label}: {raw_key} must be a positive number of seconds, not {value!r}")
-            config.timeout = float(value)
+            if isinstance(value, str):
+                raise ConfigError(f"{label}: {raw_key} must be a positive, finite number of seconds, not {value!r}")
+            config.timeout = _checked(check_timeout, value, raw_key, label)
     return config
+
+
+def _checked(check, value, key: str, label: str):
+    try:
+        return check(value)
+    except ValueError as error:
+        raise ConfigError(f"{label}: {key} {error}") from None
 
 
 def _string_list(value, key: str, label: str) -> list[str]:

@@ -1,6 +1,6 @@
 """Which files to check: the paths given, folders walked recursively, exclusions applied.
 
-Folders are walked for ``*.py`` files.  The walk never enters version-control
+Folders are walked for ``*.py`` files and Jupyter notebooks (``*.ipynb``).  The walk never enters version-control
 folders, virtual environments (any folder holding a ``pyvenv.cfg``), caches or
 build output (:data:`SKIPPED_FOLDERS`), paths matching an ``--exclude`` glob,
 or paths that the project's ``.gitignore`` ignores (a useful subset of git's
@@ -8,8 +8,11 @@ rules: ``*``, ``?``, ``[...]``, ``**``, a leading ``/`` to anchor, a trailing
 ``/`` for folders only, ``!`` to re-include, ``#`` comments).
 
 A file or folder named on the command line is always checked unless an
-``--exclude`` glob (or the configuration's ``exclude``) matches it: pre-commit
-names each staged file explicitly, and excludes must still hold for them.
+``--exclude`` glob (or the configuration's ``exclude``) matches it or a folder
+above it inside the project root: pre-commit names each staged file explicitly,
+and excludes must still hold for them.  ``--exclude`` patterns are matched from
+the project root, ``.gitignore`` patterns from the repository root (where the
+``.gitignore`` is).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ SKIPPED_FOLDERS = frozenset({
     "node_modules", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache",
 })
 
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 class DiscoveryError(ValueError):
@@ -169,13 +172,15 @@ def is_virtualenv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
-def discover(paths, root: Path, exclude=(), use_gitignore: bool = True) -> Discovery:
+def discover(paths, root: Path, exclude=(), use_gitignore: bool = True, gitignore_root: Path | None = None) -> Discovery:
     """Expand ``paths`` (files, folders, or '-' for standard input) into files to check.
 
-    Raises DiscoveryError for a path that does not exist.
+    ``exclude`` patterns match paths from ``root``; the ``.gitignore`` read is that of
+    ``gitignore_root`` (default: ``root``).  Raises DiscoveryError for a path that does not exist.
     """
     root = Path(os.path.abspath(root))
-    gitignore = GitIgnore.read(root) if use_gitignore else None
+    ignore_root = Path(os.path.abspath(gitignore_root)) if gitignore_root is not None else root
+    gitignore = GitIgnore.read(ignore_root) if use_gitignore else None
     result = Discovery()
     seen: set[str] = set()
 
@@ -191,13 +196,13 @@ def discover(paths, root: Path, exclude=(), use_gitignore: bool = True) -> Disco
             continue
         path = Path(given)
         if path.is_dir():
-            if excluded(path, exclude, root):
+            if excluded_here_or_above(path, exclude, root):
                 result.skipped += 1
                 continue
-            for found in _walk(path, root, exclude, gitignore, result):
+            for found in _walk(path, root, exclude, gitignore, result, ignore_root):
                 add(found)
         elif path.exists():
-            if excluded(path, exclude, root):
+            if excluded_here_or_above(path, exclude, root):
                 result.skipped += 1
                 continue
             add(given)
@@ -206,7 +211,23 @@ def discover(paths, root: Path, exclude=(), use_gitignore: bool = True) -> Disco
     return result
 
 
-def _walk(top: Path, root: Path, exclude, gitignore: GitIgnore | None, result: Discovery):
+def excluded_here_or_above(path: Path, patterns, root: Path) -> bool:
+    """Does an ``--exclude`` glob match ``path``, or a folder above it inside ``root``?"""
+    if not patterns:
+        return False
+    absolute = Path(os.path.abspath(path))
+    if excluded(absolute, patterns, root):
+        return True
+    for folder in absolute.parents:
+        if folder == root or root not in folder.parents:
+            return False
+        if excluded(folder, patterns, root):
+            return True
+    return False
+
+
+def _walk(top: Path, root: Path, exclude, gitignore: GitIgnore | None, result: Discovery,
+          ignore_root: Path | None = None):
     found = []
     for folder, subfolders, files in os.walk(top):
         folder_path = Path(folder)
@@ -214,7 +235,7 @@ def _walk(top: Path, root: Path, exclude, gitignore: GitIgnore | None, result: D
         for name in sorted(subfolders):
             sub = folder_path / name
             if name in SKIPPED_FOLDERS or name.endswith(".egg-info") or is_virtualenv(sub) \
-                    or excluded(sub, exclude, root) or _git_ignored(sub, root, gitignore, True):
+                    or excluded(sub, exclude, root) or _git_ignored(sub, ignore_root or root, gitignore, True):
                 result.skipped += 1
                 continue
             kept.append(name)
@@ -223,7 +244,7 @@ def _walk(top: Path, root: Path, exclude, gitignore: GitIgnore | None, result: D
             if not name.endswith(SOURCE_SUFFIXES):
                 continue
             file = folder_path / name
-            if excluded(file, exclude, root) or _git_ignored(file, root, gitignore, False):
+            if excluded(file, exclude, root) or _git_ignored(file, ignore_root or root, gitignore, False):
                 result.skipped += 1
                 continue
             found.append(os.path.normpath(str(file)))

@@ -1,7 +1,10 @@
 """Report formats: text, JSON, SARIF 2.1.0 and GitHub Actions workflow commands.
 
 Every formatter takes the same input, a list of :class:`FileReport` (one per
-checked file, in order), and returns the text to print.
+checked file, in order), and returns the text to print.  A notebook's findings
+are placed by cell: ``model.ipynb:cell_3:12:5`` in text, ``cell`` and the line in
+that cell in JSON and SARIF (whose region is the line of the ``.ipynb`` file that
+holds the source line, where it can be found).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,23 +35,56 @@ class FileReport:
     findings: list[Finding] = field(default_factory=list)
     #: extra text shown under each finding in text output (``--explain``), keyed by finding index
     explanations: dict[int, str] = field(default_factory=dict)
+    #: for a notebook, where each line of its module text came from (a ``notebook.Cells``)
+    cells: object | None = None
 
     def source_line(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+    def place(self, line: int) -> str:
+        """``line``, or ``cell_N:line`` in a notebook."""
+        if self.cells is None:
+            return str(line)
+        cell, in_cell = self.cells.locate(line)
+        return f"cell_{cell}:{in_cell}"
+
+    def message(self, finding: Finding) -> str:
+        """The finding's message; in a notebook, the call chain's lines are given by cell."""
+        if self.cells is None or not finding.call_chain or "chain" not in finding.fields:
+            return finding.message
+        entry = finding.witness.entry if finding.witness is not None else None
+        written = _chain_text(entry, finding.call_chain, lambda line: f"line {line}")
+        chain = finding.fields["chain"]
+        if not chain.startswith(written):  # not the form this knows: leave the message as it is
+            return finding.message
+        placed = _chain_text(entry, finding.call_chain, lambda line: self.place(line).replace(":", " line "))
+        return replace(finding, fields={**finding.fields, "chain": placed + chain[len(written):]}).message
+
+
+def _chain_text(entry, chain, where) -> str:
+    """The call chain as a finding's message shows it, each place in this file written by ``where``."""
+    if not chain:
+        return ""
+    steps = " -> ".join(
+        f"{site.function}() at {site.file + ' line ' + str(site.line) if site.file else where(site.line)}"
+        for site in chain)
+    return f" (called {entry + '() -> ' if entry else ''}{steps})"
 
 
 # --------------------------------------------------------------------------- text and JSON
 
 
-def text_line(path: str, finding: Finding) -> str:
-    return f"{path}:{finding.line}:{finding.col + 1}: {finding.code} {finding.message}"
+def text_line(path: str, finding: Finding, report: FileReport | None = None) -> str:
+    if report is None:
+        return f"{path}:{finding.line}:{finding.col + 1}: {finding.code} {finding.message}"
+    return f"{path}:{report.place(finding.line)}:{finding.col + 1}: {finding.code} {report.message(finding)}"
 
 
 def format_text(reports: list[FileReport]) -> str:
     out = []
     for report in reports:
         for index, finding in enumerate(report.findings):
-            out.append(text_line(report.path, finding))
+            out.append(text_line(report.path, finding, report))
             explanation = report.explanations.get(index)
             if explanation:
                 out.append(explanation.rstrip("\n"))
@@ -59,8 +95,21 @@ def format_text(reports: list[FileReport]) -> str:
 def format_json(reports: list[FileReport]) -> str:
     """A JSON list, one object per finding: path, code, line, column, message,
     path_condition, call_chain, witness (the oracle tests read exactly this)."""
-    items = [{"path": report.path, **finding.to_json()} for report in reports for finding in report.findings]
+    items = [json_item(report, finding) for report in reports for finding in report.findings]
     return json.dumps(items, indent=2) + "\n"
+
+
+def json_item(report: FileReport, finding: Finding) -> dict:
+    """One finding as JSON; in a notebook ``line`` counts within ``cell`` (code cells from 1)."""
+    item = {"path": report.path, **finding.to_json()}
+    if report.cells is not None:
+        cell, line = report.cells.locate(finding.line)
+        item = {"path": report.path, "cell": cell, **item, "line": line}
+        item["message"] = report.message(finding)
+        for site in item["call_chain"]:
+            if not site.get("file"):
+                site["cell"], site["line"] = report.cells.locate(site["line"])
+    return item
 
 
 # --------------------------------------------------------------------------- GitHub Actions
@@ -133,15 +182,25 @@ def sarif_rules() -> list[dict]:
     return rules
 
 
-def _location(uri: str, base: str | None, line: int, column: int | None = None, message: str | None = None,
+def _region(report: FileReport, line: int, column: int | None = None) -> tuple:
+    """(line, column) of a module line in the file itself: in a notebook, the line of the
+    ``.ipynb`` file that holds it (None where not found), and no column."""
+    if report.cells is None:
+        return line, column
+    return report.cells.raw_lines.get(line), None
+
+
+def _location(uri: str, base: str | None, line: int | None, column: int | None = None, message: str | None = None,
               location_id: int | None = None) -> dict:
     artifact = {"uri": uri}
     if base is not None:
         artifact["uriBaseId"] = base
-    region = {"startLine": max(1, line)}
-    if column is not None:
-        region["startColumn"] = max(1, column)
-    location: dict = {"physicalLocation": {"artifactLocation": artifact, "region": region}}
+    physical: dict = {"artifactLocation": artifact}
+    if line is not None:
+        physical["region"] = {"startLine": max(1, line)}
+        if column is not None:
+            physical["region"]["startColumn"] = max(1, column)
+    location: dict = {"physicalLocation": physical}
     if location_id is not None:
         location["id"] = location_id
     if message:
@@ -166,13 +225,13 @@ def sarif_log(reports: list[FileReport], root: Path, notifications=(), successfu
                 "ruleId": finding.code,
                 "ruleIndex": rule_index[finding.code],
                 "level": rule.level,
-                "message": {"text": finding.message},
-                "locations": [_location(uri, base, finding.line, finding.col + 1)],
+                "message": {"text": report.message(finding)},
+                "locations": [_location(uri, base, *_region(report, finding.line, finding.col + 1))],
                 "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding.code, uri, source, occurrence)},
-                "properties": _result_properties(finding),
+                "properties": _result_properties(finding, report),
             }
             related = [  # the calls that lead to the merge, where they are in this file
-                _location(uri, base, site.line, message=f"calls {site.function}()", location_id=i)
+                _location(uri, base, *_region(report, site.line), message=f"calls {site.function}()", location_id=i)
                 for i, site in enumerate(finding.call_chain) if not getattr(site, "file", "")
             ]
             if related:
@@ -200,13 +259,15 @@ def sarif_log(reports: list[FileReport], root: Path, notifications=(), successfu
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def _result_properties(finding: Finding) -> dict:
-    plain = finding.to_json()
+def _result_properties(finding: Finding, report: FileReport | None = None) -> dict:
+    plain = json_item(report, finding) if report is not None else finding.to_json()
     properties: dict = {
         "pathCondition": plain["path_condition"],
         "callChain": plain["call_chain"],
         "witness": plain["witness"],
     }
+    if "cell" in plain:  # a notebook: the cell (code cells from 1) and the line in it
+        properties["cell"], properties["cellLine"] = plain["cell"], plain["line"]
     for key in ("merge", "left", "right", "axis"):
         if key in finding.fields:
             properties[key] = finding.fields[key]

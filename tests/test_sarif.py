@@ -18,13 +18,22 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from keras_shape_lint.findings import CODES
+from keras_shape_lint.findings import CODES, REPOSITORY_URL
 
 from oracle import REPO_ROOT, expected_findings, fixture_paths
 
 jsonschema = pytest.importorskip("jsonschema")
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+NOTEBOOK = Path(__file__).parent / "data" / "notebooks" / "residual_broken.ipynb"
+
+
+def _project_urls() -> dict:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+
+
+REPOSITORY = _project_urls()["Repository"]
 EXAMPLE = REPO_ROOT / "examples" / "resnext_block.py"
 
 BLOCK = textwrap.dedent('''\
@@ -138,8 +147,8 @@ def test_rules_describe_every_code(fixtures_sarif):
         code = CODES[rule["id"]]
         assert rule["shortDescription"]["text"] == code.title
         assert rule["fullDescription"]["text"]
-        assert rule["helpUri"] == f"docs/rules/{rule['id']}.md"
-        assert (REPO_ROOT / rule["helpUri"]).is_file()
+        assert rule["helpUri"] == f"{REPOSITORY}/blob/main/docs/rules/{rule['id']}.md"
+        assert (REPO_ROOT / rule["helpUri"].split("/blob/main/", 1)[1]).is_file()
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
         assert rule["defaultConfiguration"]["enabled"] is code.default_on
     for result in log["runs"][0]["results"]:
@@ -217,3 +226,27 @@ def test_incomplete_analysis_is_a_note(tmp_path, validator):
     assert_valid(validator, log)
     [result] = log["runs"][0]["results"]
     assert (result["ruleId"], result["level"]) == ("KSL901", "note")
+
+
+def test_help_uris_are_absolute_and_point_into_the_declared_repository():
+    """helpUri must be absolute (SARIF viewers resolve it on their own): the pages live in the
+    repository that pyproject.toml's [project.urls] names, on its main branch."""
+    assert REPOSITORY == REPOSITORY_URL == "https://github.com/keras-shape-lint/keras-shape-lint"
+    urls = _project_urls()
+    assert urls["Homepage"].startswith(REPOSITORY) and urls["Documentation"].startswith(REPOSITORY)
+    for code in CODES.values():
+        parsed = urlparse(code.help_uri)
+        assert (parsed.scheme, parsed.netloc) == ("https", "github.com"), code.help_uri
+        assert code.help_uri.startswith(f"{REPOSITORY}/blob/main/docs/rules/")
+
+
+def test_a_notebook_report_is_valid_sarif(validator):
+    result = run("--format", "sarif", NOTEBOOK.relative_to(REPO_ROOT).as_posix())
+    assert result.returncode == 1, result.stderr
+    log = json.loads(result.stdout)
+    assert_valid(validator, log)
+    [found] = log["runs"][0]["results"]
+    assert (found["properties"]["cell"], found["properties"]["cellLine"]) == (3, 5)
+    location = found["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == NOTEBOOK.relative_to(REPO_ROOT).as_posix()
+    assert "startColumn" not in location["region"]  # a column of the cell is none of the JSON file's
