@@ -1,9 +1,11 @@
 """Command line: ``keras-shape-lint [options] PATH...`` (also ``python -m keras_shape_lint``).
 
-Checks files and folders (recursively), prints findings as text, JSON, SARIF
-2.1.0 or GitHub Actions workflow commands, and exits 0 when nothing was found,
-1 when something was, 2 on a usage error or an internal error.  Settings come
-from ``[tool.keras-shape-lint]`` in the nearest pyproject.toml, then from the
+Checks files and folders (recursively; Python files and Jupyter notebooks),
+prints findings as text, JSON, SARIF 2.1.0 or GitHub Actions workflow commands,
+and exits 0 when nothing was found, 1 when something was, 2 on a usage error, a
+file it cannot read (undecodable bytes, a null byte, a syntax error in a file
+that names Keras) or an internal error.  Settings come from
+``[tool.keras-shape-lint]`` in the nearest pyproject.toml, then from the
 command line.
 """
 
@@ -21,8 +23,11 @@ from pathlib import Path
 from . import __version__
 from . import config as configuration
 from .analysis import Options, analyse_text
+from .options import check_max_paths, check_timeout
+from .prefilter import mentions_keras
+from .sources import UnreadableSource, read_source, syntax_problem
 from .discovery import DiscoveryError, discover
-from .findings import Finding
+from .findings import CODES, Finding
 from .output import FileReport, format_github, format_json, format_sarif, format_text
 
 DEFAULT_SELECT = ("KSL1",)
@@ -32,7 +37,8 @@ PROGRESS_THRESHOLD = 20
 _CODE_PREFIX = re.compile(r"^[A-Z]{1,3}[0-9]{0,3}$")
 # the same comment flake8 honours: ``# noqa`` or ``# noqa: KSL102,KSL103``
 _NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
-_NOQA_FILE = re.compile(r"\s*# flake8[:=]\s*noqa\s*$", re.IGNORECASE)
+_NOQA_FILE = re.compile(r"^\s*# flake8[:=]\s*noqa\s*$", re.IGNORECASE | re.MULTILINE)
+_NOQA_ANYWHERE = re.compile(r"#\s*(?:flake8[:=]\s*)?noqa", re.IGNORECASE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +98,9 @@ class Settings:
     data_format: str
     max_paths: int
     timeout: float
-    root: Path
+    root: Path  # the project root: --exclude patterns are paths from here
     warnings: list[str] = field(default_factory=list)
+    repository: Path | None = None  # the git root: .gitignore and SARIF paths (else ``root``)
 
     def selected(self, code: str) -> bool:
         """flake8's rule: the longest matching prefix decides; a tie goes to --ignore."""
@@ -135,13 +142,21 @@ def _globs(values) -> list[str]:
     return [item.strip() for value in values or () for item in value.split(",") if item.strip()]
 
 
-def project_root(start: Path) -> Path:
-    """The repository root (the nearest folder holding .git), else ``start``."""
+def repository_root(start: Path) -> Path | None:
+    """The nearest folder from ``start`` up that holds .git, if any."""
     start = Path(start).resolve()
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
-    return start
+    return None
+
+
+def unmatched_prefixes(codes, option: str) -> list[str]:
+    """Warnings for code prefixes that select nothing keras-shape-lint reports.  KSL2 (strict
+    mode) is reserved: selecting it is not a mistake."""
+    known = [*CODES, "KSL2"]
+    return [f"{option} {code} matches no keras-shape-lint code (they are {', '.join(CODES)})"
+            for code in codes if not any(k.startswith(code) or code.startswith(k) for k in known)]
 
 
 def resolve_settings(args) -> Settings:
@@ -157,12 +172,19 @@ def resolve_settings(args) -> Settings:
         else list(DEFAULT_SELECT)
     select += _codes(found.extend_select) + _codes(args.extend_select)
     ignore = _codes(args.ignore) if args.ignore else _codes(found.ignore) if found.ignore is not None else []
+    warnings = list(found.warnings)
+    for option, given in (("--select", args.select), ("--extend-select", args.extend_select),
+                          ("--ignore", args.ignore), ("select", found.select),
+                          ("extend-select", found.extend_select), ("ignore", found.ignore)):
+        warnings += unmatched_prefixes(_codes(given), option)
     max_paths = args.max_paths if args.max_paths is not None else found.max_paths or Options.max_paths
     timeout = args.timeout if args.timeout is not None else found.timeout or Options.time_budget_s
-    if max_paths < 1:
-        raise UsageError("--max-paths must be at least 1")
-    if timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    for option, check, value in (("--max-paths", check_max_paths, max_paths), ("--timeout", check_timeout, timeout)):
+        try:
+            check(value)
+        except ValueError as error:
+            raise UsageError(f"{option} {error}") from None
+    root = configuration.project_root(cwd, found.path)
     return Settings(
         select=select,
         ignore=ignore,
@@ -171,8 +193,9 @@ def resolve_settings(args) -> Settings:
         data_format=args.data_format or found.data_format or "channels_last",
         max_paths=max_paths,
         timeout=timeout,
-        root=project_root(cwd),
-        warnings=list(found.warnings),
+        root=root,
+        warnings=warnings,
+        repository=repository_root(cwd) or root,
     )
 
 
@@ -182,43 +205,45 @@ def resolve_settings(args) -> Settings:
 @dataclass
 class Checked:
     report: FileReport
-    statistics: dict | None = None
+    analysis: object | None = None
     internal_error: str | None = None
+    unreadable: str | None = None  # why Python would refuse the text (``line:column: message``)
+    _statistics: dict | None = field(default=None, repr=False)
 
-
-def read_source(path: str) -> str:
-    if path == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-    else:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError:
-        encoding = "utf-8"
-    return data.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
+    @property
+    def statistics(self) -> dict | None:
+        """The file's merge counts (``--stats``), computed when asked for: they walk the whole
+        module again, after its time budget, so a run without ``--stats`` never pays for them."""
+        if self._statistics is None and self.analysis is not None:
+            self._statistics = self.analysis.statistics()
+        return self._statistics
 
 
 def check_text(text: str, display: str, settings: Settings, path: str | None = None) -> Checked:
     """Analyse one module's text (read from ``path``, if a file) and keep the selected findings."""
     lines = text.splitlines()
-    report = FileReport(display, lines)
+    report = FileReport(display, lines, cells=getattr(text, "cells", None))
     checked = Checked(report)
     found: list[Finding] = []
     try:
         findings, analysis = analyse_text(text, settings.options(), path)
         found.extend(findings)
+        if analysis is None and mentions_keras(text):
+            checked.unreadable = syntax_problem(text)
+            if checked.unreadable is None:
+                checked.internal_error = "libcst could not parse the module"
+                found.append(Finding.incomplete("KSL902", checked.internal_error))
         if analysis is not None:
-            checked.statistics = analysis.statistics()
+            checked.analysis = analysis
+            if analysis.internal_errors:
+                checked.internal_error = str(analysis.internal_errors[0])
             if settings.strict:
                 found.extend(analysis.strict_findings())
             if settings.report_incomplete:
-                budget = checked.statistics.get("budget") or {}
-                if budget:
-                    found.append(Finding.incomplete("KSL901", ", ".join(sorted(budget))))
-                errors = checked.statistics.get("internal_errors") or []
-                if errors:
-                    found.append(Finding.incomplete("KSL902", str(errors[0])))
+                if analysis.budget_notes:
+                    found.append(Finding.incomplete("KSL901", ", ".join(sorted(analysis.budget_notes))))
+                if analysis.internal_errors:
+                    found.append(Finding.incomplete("KSL902", str(analysis.internal_errors[0])))
     except RecursionError:
         found.append(Finding.incomplete("KSL901", "nesting too deep"))
     except Exception as error:  # noqa: BLE001 -- reported, never a traceback
@@ -228,36 +253,39 @@ def check_text(text: str, display: str, settings: Settings, path: str | None = N
     return checked
 
 
-def noqa_lines(text: str) -> dict[int, str]:
-    """Line number -> the text searched for ``# noqa``: the whole logical line, as flake8 does."""
+def noqa_lines(text: str, until: int | None = None) -> dict[int, str]:
+    """Line number -> the text searched for ``# noqa``, as flake8 does: the physical line, or all
+    the lines of a token that spans several (a triple-quoted string).  Lines after ``until`` are
+    not read (a finding near the top of a large file costs only the lines above it)."""
     lines = text.splitlines(keepends=True)
     mapping: dict[int, str] = {}
+    first, last = None, None
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+                continue
+            first = token.start[0] if first is None else min(first, token.start[0])
+            last = token.end[0] if last is None else max(last, token.end[0])
+            if token.type in (tokenize.NL, tokenize.NEWLINE):
+                joined = "".join(lines[first - 1:last])
+                for number in range(first, last + 1):
+                    mapping[number] = joined
+                if until is not None and last >= until:
+                    break
+                first, last = None, None
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return {i: line for i, line in enumerate(lines, 1)}
-    first, last = None, None
-    for token in tokens:
-        if token.type in (tokenize.ENDMARKER, tokenize.DEDENT):
-            continue
-        first = token.start[0] if first is None else min(first, token.start[0])
-        last = token.end[0] if last is None else max(last, token.end[0])
-        if token.type in (tokenize.NL, tokenize.NEWLINE):
-            joined = "".join(lines[first - 1:last])
-            for number in range(first, last + 1):
-                mapping[number] = joined
-            first, last = None, None
     for number, line in enumerate(lines, 1):
         mapping.setdefault(number, line)
     return mapping
 
 
 def drop_noqa(findings: list[Finding], text: str) -> list[Finding]:
-    if not findings:
+    if not findings or not _NOQA_ANYWHERE.search(text):
         return findings
-    if any(_NOQA_FILE.match(line) for line in text.splitlines()):
+    if _NOQA_FILE.search(text):
         return []
-    mapping = noqa_lines(text)
+    mapping = noqa_lines(text, until=max(finding.line for finding in findings))
     kept = []
     for finding in findings:
         match = _NOQA.search(mapping.get(finding.line, ""))
@@ -345,7 +373,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
     try:
         files = discover(args.paths or ["."], settings.root, settings.exclude,
-                         use_gitignore=not args.no_gitignore).files
+                         use_gitignore=not args.no_gitignore, gitignore_root=settings.repository).files
     except DiscoveryError as error:
         print(f"keras-shape-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -360,13 +388,23 @@ def main(argv=None) -> int:
         display = args.stdin_display_name if path == "-" else path
         progress.update(index, display)
         try:
-            text = read_source(path)
+            text = read_source(path, display)
         except OSError as error:
             print(f"keras-shape-lint: cannot read {display}: {error}", file=sys.stderr)
             notifications.append(("error", f"cannot read {display}: {error}"))
             failed = True
             continue
+        except UnreadableSource as error:
+            print(f"keras-shape-lint: error: {display}:{error}", file=sys.stderr)
+            notifications.append(("error", f"{display}:{error}"))
+            failed = True
+            continue
         checked = check_text(text, display, settings, None if path == "-" else path)
+        if checked.unreadable is not None:
+            print(f"keras-shape-lint: error: {display}:{checked.unreadable}", file=sys.stderr)
+            notifications.append(("error", f"{display}:{checked.unreadable}"))
+            failed = True
+            continue
         if checked.internal_error is not None:
             print(f"keras-shape-lint: internal error analysing {display}: {checked.internal_error}",
                   file=sys.stderr)
@@ -430,7 +468,7 @@ def main(argv=None) -> int:
     if settings.format == "json":
         rendered = format_json(reports)
     elif settings.format == "sarif":
-        rendered = format_sarif(reports, settings.root, notifications, successful=not failed)
+        rendered = format_sarif(reports, settings.repository or settings.root, notifications, successful=not failed)
     elif settings.format == "github":
         rendered = format_github(reports)
     else:

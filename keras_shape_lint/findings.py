@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+#: where the project lives (``Repository`` in pyproject.toml's ``[project.urls]``)
+REPOSITORY_URL = "https://github.com/keras-shape-lint/keras-shape-lint"
+
+
 @dataclass(frozen=True)
 class Code:
     code: str
@@ -30,8 +34,9 @@ class Code:
 
     @property
     def help_uri(self) -> str:
-        """The rule's documentation page, relative to the repository root."""
-        return f"docs/rules/{self.code}.md"
+        """The rule's documentation page: ``docs/rules/KSLnnn.md`` in the repository that
+        pyproject.toml's ``[project.urls]`` names (a test holds the two together)."""
+        return f"{REPOSITORY_URL}/blob/main/docs/rules/{self.code}.md"
 
 
 CODES: dict[str, Code] = {

@@ -139,6 +139,8 @@ def test_exit_status_is_0_when_clean_and_1_with_findings(tmp_path):
     ["--select", "not a code", "x.py"],
     ["--max-paths", "0", "x.py"],
     ["--timeout", "-1", "x.py"],
+    ["--timeout", "inf", "x.py"],
+    ["--timeout", "nan", "x.py"],
 ])
 def test_usage_errors_exit_2(tmp_path, args):
     write(tmp_path, "x.py", CLEAN_BLOCK)
@@ -524,4 +526,5 @@ def test_suggested_fix_satisfies_the_analyser_and_keras(tmp_path, name, code):
 def test_every_code_has_a_level_and_a_page():
     for code in CODES.values():
         assert code.level in ("error", "warning", "note")
-        assert (REPO_ROOT / code.help_uri).is_file(), code.help_uri
+        page = code.help_uri.split("/blob/main/", 1)[1]
+        assert page == f"docs/rules/{code.code}.md" and (REPO_ROOT / page).is_file(), code.help_uri
