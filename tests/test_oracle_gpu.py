@@ -2,8 +2,10 @@
 
 tests/test_oracle.py runs in a subprocess with KERAS_BACKEND=jax: the same
 witnesses and ``# oracle:`` lines, judged by Keras on another backend.  Skipped
-unless JAX is installed and sees a GPU.  The probe runs in its own process so
-that this one never initialises JAX (which would reserve GPU memory).
+unless JAX is installed and sees a GPU, or KSL_ORACLE_ALLOW_CPU=1 accepts JAX's
+CPU backend instead (to check scripts/gpu_oracle.sh, which runs this, on a
+machine without a GPU).  The probe runs in its own process so that this one
+never initialises JAX (which would reserve GPU memory).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import pytest
 
 from oracle import REPO_ROOT
 
-PROBE = "import jax; print(sum(1 for d in jax.devices() if d.platform == 'gpu'))"
+ALLOW_CPU = os.environ.get("KSL_ORACLE_ALLOW_CPU") == "1"
+PLATFORMS = ("gpu", "cpu") if ALLOW_CPU else ("gpu",)
+PROBE = f"import jax; print(sum(1 for d in jax.devices() if d.platform in {PLATFORMS!r}))"
 
 
 def _gpu_count() -> tuple[int, str]:
@@ -35,7 +39,7 @@ def _gpu_count() -> tuple[int, str]:
         count = int(probe.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return 0, f"unexpected probe output: {probe.stdout[-300:]!r}"
-    return count, "" if count else "jax sees no GPU"
+    return count, "" if count else "jax sees no GPU (KSL_ORACLE_ALLOW_CPU=1 accepts its CPU backend)"
 
 
 @pytest.mark.gpu
