@@ -309,6 +309,9 @@ class Analysis:
         data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
         terms = list(terms) + [dim >= 1 for dim in data_dims]
+        if any(isinstance(p.value, Unknown) and p.value.used_as == "unread" and p.default is _MISSING
+               for p in self.free_params):
+            return None  # an argument went where nobody learnt what it must be: no call to write down
         model = self.solver.model(terms, preference_groups(free, soft))
         if model is None:
             return None
@@ -520,7 +523,7 @@ def _witness_of(value, model):
 # validates some of them on construction (a Dropout rate must be a number)
 _PLACEHOLDERS = (
     (("dropout", "rate"), 0.0),
-    (("epsilon",), 1e-6),
+    (("eps",), 1e-6),
     (("activation",), "relu"),
     (("initializer",), "glorot_uniform"),
     (("use_bias", "center", "scale"), True),

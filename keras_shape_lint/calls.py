@@ -93,6 +93,9 @@ class Calls:
         if handler is not None:
             return _as_results(st, handler(self, st, args, kwargs, node))
         self.analysis.note_opaque(qualname)
+        for value in [*args, *kwargs.values()]:
+            if isinstance(value, Unknown) and value.free:
+                value.unread()
         last = qualname.rsplit(".", 1)[-1]
         if qualname.startswith("keras.") and last[:1].isupper():
             # an unmodelled Keras layer: applying it gives an opaque tensor

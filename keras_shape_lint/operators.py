@@ -73,6 +73,8 @@ def binary_operation(interp, op, left, right, st, node) -> list:
     if op == "Modulo" and isinstance(left, str):
         return [(st, opaque("formatted string"))]
     if isinstance(left, Unknown) and isinstance(right, (Unknown,)):
+        left.unread()
+        right.unread()
         return [(st, opaque("operation on unknown values"))]
     return [(st, opaque(f"operator {op}"))]
 

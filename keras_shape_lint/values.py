@@ -182,6 +182,11 @@ class Unknown:
                 self._items = {}
         return self._length
 
+    def unread(self) -> None:
+        """It went where the analyser cannot follow (an unknown function, an operation on
+        unknown values): a caller must pass something real there, of a type nobody learnt."""
+        self.used_as = self.used_as or "unread"
+
     def mark(self, kind: str) -> None:
         self.used_as = self.used_as or kind
 
