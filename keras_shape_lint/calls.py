@@ -328,16 +328,8 @@ def _is_built(instance: InstanceValue) -> bool:
 
 def _shape_as_tensor(shape):
     """A shape ``compute_output_shape`` returned (batch axis first) as a tensor, or None."""
-    if isinstance(shape, ShapeOf):
-        return Tensor(shape.tensor.dims) if shape.tensor.known else None
-    if isinstance(shape, ListValue):
-        shape = tuple(shape.items)
-    if not isinstance(shape, tuple) or not shape:
-        return None
-    dims = tuple(d.as_int() if isinstance(d, Unknown) else d for d in shape[1:])
-    if not all(d is None or S.is_int_like(d) for d in dims):
-        return None
-    return Tensor(dims)
+    dims = keras_api.batch_shape_dims(shape)
+    return Tensor(dims) if dims is not None else None
 
 
 def _input_shape(inputs):

@@ -39,6 +39,17 @@ def _shape_dims(value):
     return tuple(dims)
 
 
+def batch_shape_dims(shape):
+    """A shape with its batch axis first (``input_shape`` of ``build``, what
+    ``compute_output_shape`` returns) as the dims after it, or None."""
+    if isinstance(shape, ShapeOf):
+        return shape.tensor.dims if shape.tensor.known else None
+    if isinstance(shape, int):
+        return None
+    dims = _shape_dims(shape)
+    return dims[1:] if dims else None
+
+
 @api("keras.Input", "keras.layers.Input", "keras.layers.InputLayer")
 def keras_input(calls, st, args, kwargs, node):
     cfg = bind_params([("shape", None), ("batch_size", None), ("dtype", None)], args, kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import symbolic as S
+from .keras_api import batch_shape_dims
 from .values import DictValue, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
 
 _PURE_STR_METHODS = {
@@ -39,7 +40,7 @@ def call_method(calls, method, args, kwargs, st, node):
         receiver.config["layers"].append(args[0])
         return None
     if isinstance(receiver, LayerValue) and name == "build":
-        dims = _built_dims(args[0] if args else kwargs.get("input_shape"))
+        dims = batch_shape_dims(args[0] if args else kwargs.get("input_shape"))
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
         return None
@@ -95,17 +96,3 @@ def _dict_method(receiver, name, args):
     if name == "setdefault" and args and _concrete(args[0]):
         return items.setdefault(args[0], args[1] if len(args) > 1 else None)
     return opaque(f"dict.{name}")
-
-
-def _built_dims(shape):
-    """``layer.build(shape)``: the input dims (batch axis dropped) it is built for, or None."""
-    if isinstance(shape, ShapeOf):
-        shape = shape.as_tuple()
-    if isinstance(shape, ListValue):
-        shape = tuple(shape.items)
-    if not isinstance(shape, tuple) or not shape:
-        return None
-    dims = tuple(d.as_int() if isinstance(d, Unknown) else d for d in shape[1:])
-    if not all(d is None or S.is_int_like(d) for d in dims):
-        return None
-    return dims
