@@ -445,6 +445,8 @@ HUB_CASES = [
     call("hub.RotaryEmbedding", {"sequence_axis": 5}, In(10, 4, 16)),
     call("hub.RotaryEmbedding", {"sequence_axis": -1}, In(10, 16)),
     call("hub.RotaryEmbedding", {"feature_axis": 1, "sequence_axis": 2}, In(16, 10)),
+    call("hub.RotaryEmbedding", {"feature_axis": 2, "sequence_axis": 2}, In(10, 4, 16)),
+    call("hub.RotaryEmbedding", {"feature_axis": 2, "sequence_axis": 1}, In(16)),
     call("hub.SinePositionEncoding", {}, In(10, 16)),
     call("hub.SinePositionEncoding", {}, In(None, 16)),
 ]

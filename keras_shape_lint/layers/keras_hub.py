@@ -213,12 +213,15 @@ def rotary_embedding(ctx, cfg, inputs):
     x = ctx.tensor(inputs)
     if x is None or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
         return ctx.opaque("RotaryEmbedding configuration or input not understood")
+    if axes[0] == axes[1]:
+        shapes.require(ctx, False)  # the same axis for both, whatever the rank
+        return ctx.opaque(REJECTS)
     if not x.known:
         return x
     full = x.rank + 1  # the axes count the batch axis
     sequence, feature = (a + full if a < 0 else a for a in axes)
-    if not shapes.require(ctx, 0 <= sequence < full and 0 <= feature < full and sequence != feature):
-        return ctx.opaque(REJECTS)
+    if not (0 <= sequence < full and 0 <= feature < full and sequence != feature):
+        return other_rank(ctx, "RotaryEmbedding")
     size = ((None,) + tuple(x.dims))[feature]
     # the features are rotated in pairs (checked when data flows)
     if size is not None and not shapes.require(ctx, S.eq(S.mod(size, 2), 0)):
