@@ -213,8 +213,7 @@ def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
         "axis": "channel axis" if axis == "channel" else axis,
         "never": code != "KSL105" and _never_equal(analysis, st.pc, a, b),
         "one_possible": analysis.solver.check_path(st.pc, [one]) is not False,
-        # a witness solved again once the build finishes (KSL105, KSL106) may take other values
-        "values": None if code in ("KSL105", "KSL106") else shown.values, "names": shown.names,
+        "names": shown.names,
         "defaults": analysis.entry_defaults(),
         "data_names": [shadow.label or f"input {n}" for n, shadow in enumerate(analysis.data_inputs, 1)],
     }

@@ -5,11 +5,14 @@ the call chain and a failing example.  When that runs past
 :data:`~keras_shape_lint.findings.MAX_MESSAGE` characters it is told more briefly,
 step by step: without the precondition (it repeats the sizes), with only the
 arguments the sizes depend on, with the call chain's functions without line
-numbers, and with the sizes' values in the example instead of their expressions.
+numbers, with the sizes' values at the witness instead of their expressions,
+without the call chain, and with the path condition only said to exist.
 ``--explain`` always shows everything.
 """
 
 from __future__ import annotations
+
+import ast
 
 from .findings import CODES, MAX_MESSAGE
 
@@ -22,7 +25,7 @@ def message(finding) -> str:
     if "left" not in fields or "right" not in fields:
         return rule.template.format(**fields)
     forms = []
-    for brevity in range(5):
+    for brevity in range(7):
         forms.append(_compose(finding, brevity))
         if len(forms[-1]) <= MAX_MESSAGE:
             return forms[-1]
@@ -30,11 +33,11 @@ def message(finding) -> str:
 
 
 def _compose(finding, brevity: int) -> str:
-    """The message at a level of brevity: 0 says everything, 4 is the shortest."""
+    """The message at a level of brevity: 0 says everything, 6 is the shortest."""
     rule = CODES[finding.code]
     fields = finding.fields
     left, right = str(fields["left"]), str(fields["right"])
-    values = fields.get("values") if brevity >= 4 else None
+    values = witness_values(finding) if brevity >= 4 else None
     if values is not None and left.isdigit() and right.isdigit():
         values = None  # the sizes are numbers already
     never = bool(fields.get("never")) and bool(rule.never_template) and values is None
@@ -48,11 +51,61 @@ def _compose(finding, brevity: int) -> str:
     needs = rule.needs.format(left=left, right=right) if brevity == 0 else ""
     only = fields.get("names") if brevity >= 2 else None
     example = example_text(finding, only, values)
-    chain = fields.get("chain", "") if brevity < 3 else short_chain(finding)
+    chain = fields.get("chain", "") if brevity < 3 else short_chain(finding) if brevity < 5 else ""
+    when = fields.get("when", "")
+    if brevity >= 6 and when:
+        when = " on one of its paths"
     return template.format(
-        merge=fields.get("merge", "a merge"), sizes=sizes, when=fields.get("when", ""), needs=needs,
+        merge=fields.get("merge", "a merge"), sizes=sizes, when=when, needs=needs,
         chain=chain, example=example, left=left, right=right,
     )
+
+
+def witness_values(finding):
+    """The two sizes at the finding's witness, read from the sizes as shown (Python in the
+    user's names), or None when the witness does not fix them."""
+    witness = finding.witness
+    if witness is None:
+        return None
+    names = {**witness.args, **(witness.call or {})}
+    for label, shape in zip(finding.fields.get("data_names") or (), witness.data or ()):
+        names[label] = {"shape": shape}
+    try:
+        return tuple(_evaluate(ast.parse(str(finding.fields[side]), mode="eval").body, names)
+                     for side in ("left", "right"))
+    except (SyntaxError, ValueError, KeyError, IndexError, TypeError, ZeroDivisionError):
+        return None
+
+
+def _evaluate(node, names: dict) -> int:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        value = names[node.id]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(node.id)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_evaluate(node.operand, names)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATIONS:
+        return _OPERATIONS[type(node.op)](_evaluate(node.left, names), _evaluate(node.right, names))
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape" \
+            and isinstance(node.value.value, ast.Name):
+        size = names[node.value.value.id]["shape"][_evaluate(node.slice, names)]
+        if size is None:
+            raise ValueError("unknown size")
+        return size
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        if node.func.id == "channels" and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+            return names[node.args[0].id]["shape"][-1]
+        if node.func.id in ("max", "min", "int"):
+            values = [_evaluate(a, names) for a in node.args]
+            return {"max": max, "min": min, "int": lambda v: v}[node.func.id](*values)
+    raise ValueError(ast.dump(node))
+
+
+_OPERATIONS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+               ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
 
 
 def sizes_phrase(code: str, axis: str, left, right) -> str:

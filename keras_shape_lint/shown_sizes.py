@@ -9,7 +9,6 @@ the case that fails:
   condition joins the path condition (``when downsample=True``); when either side
   fails, the witness's side is shown and named the same way;
 * a size Keras broadcasts reads ``max(a, b)`` unless the failing case settles it;
-* the sizes' values at the witness, when the witness fixes every name they use;
 * the parameters the sizes and their path condition depend on (a short message
   shows only those in its example).
 """
@@ -34,8 +33,6 @@ class ShownSizes:
     right: str
     #: conditions the failing case needs beyond the path condition, as the message says them
     notes: list = field(default_factory=list)
-    #: (left, right) at the witness, when it fixes them
-    values: tuple | None = None
     #: the parameters the sizes depend on
     names: list = field(default_factory=list)
     #: the conditions behind ``notes``, as terms (a witness solved again must keep them)
@@ -83,7 +80,6 @@ def shown_sizes(analysis, conditions, failure, a, b, witness: dict) -> ShownSize
         settled[condition.get_id()] = verdict
     left, right = S.resolve(a, decide), S.resolve(b, decide)
     shown = ShownSizes(S.show(left, decide), S.show(right, decide), notes, assumptions=assumed[1:])
-    shown.values = _values(solver, pins, left, right)
     names = set()
     for term in [left, right, *relevant(conditions, [failure])]:
         names |= {parameter_name(n) for n in S.variables(term) if not S.is_opaque_name(n)}
@@ -129,24 +125,3 @@ def witness_terms(analysis, witness: dict) -> list:
     for shadow, shape in zip(analysis.data_inputs, witness.get("data") or ()):
         terms += [d == v for d, v in zip(shadow.dims, shape[1:]) if S.is_sym(d) and v is not None]
     return terms
-
-
-def _values(solver, pins, left, right):
-    pinned = set()
-    for term in pins:
-        pinned |= S.variables(term)
-    if not (S.variables(left) | S.variables(right)) <= pinned:
-        return None
-    model = solver.model(pins) if pins else None
-    if pins and model is None:
-        return None
-    values = []
-    for term in (left, right):
-        if not S.is_sym(term):
-            values.append(term)
-            continue
-        result = model.eval(term, model_completion=True)
-        if not z3.is_int_value(result):
-            return None
-        values.append(result.as_long())
-    return tuple(values)

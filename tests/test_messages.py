@@ -195,7 +195,7 @@ def test_one_channel_is_singular_and_defaults_are_said():
 def test_a_long_message_is_told_briefly():
     long_size = "(((image_size + 1)//2 + 1)//2 + 1)//2*4"
     finding = _finding("KSL103", left=long_size, right="(image_size + 1)//2", axis="spatial axis 1",
-                       when=" when conv_shortcut=False", values=(34, 33), names=["image_size"],
+                       when=" when conv_shortcut=False", names=["image_size"],
                        chain=" (called build() -> top() at line 40 -> middle() at line 30 -> block() at line 20)",
                        defaults={})
     finding.witness = Witness("build", {"image_size": 65, "channels": 3, "pyramid_channels": 64})
@@ -205,6 +205,18 @@ def test_a_long_message_is_told_briefly():
     assert len(message) <= MAX_MESSAGE, message
     assert "when conv_shortcut=False" in message and "image_size=65" in message
     assert "pyramid_channels" not in message  # the sizes do not depend on it
+
+
+def test_the_shortest_message_gives_the_sizes_at_the_witness():
+    finding = _finding("KSL103", left="((img_input.shape[1] - 3)//2 - 1)//2 + 1", right="img_input.shape[1]//4",
+                       axis="spatial axis 1", when=" when not (weights == 'imagenet' and include_top and "
+                       "classes != 1000)", chain=" (called NASNetLarge() -> NASNet() at line 10 -> _normal_a_cell() "
+                       "at line 20)", data_names=["img_input"], defaults={})
+    finding.witness = Witness("NASNetLarge", {}, data=[[None, 56, 56, 3]])
+    finding.call_chain = [CallSite("NASNet", 10), CallSite("_normal_a_cell", 20)]
+    message = finding.message
+    assert len(message) <= MAX_MESSAGE, message
+    assert "13 and 14 with img_input of shape (1, 56, 56, 3)" in message
 
 
 def test_every_example_message_in_the_docs_fits(tmp_path):
