@@ -12,10 +12,7 @@ build time or on data, an assumption that is plainly false or an opaque result.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
-import sys
-import types
 
 import pytest
 import z3
@@ -25,6 +22,7 @@ from keras_shape_lint.frontend import normalise
 from keras_shape_lint.layers import lookup
 from keras_shape_lint.values import LayerValue, ListValue, Tensor, Unknown
 
+from hub import install_package_stub
 from layer_ctx import LayerCtx
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -64,8 +62,7 @@ def call(name, kwargs, inputs, *args, **call_kwargs):
     return pytest.param(name, kwargs, inputs, args, call_kwargs, id=f"{name}-{kwargs}-{inputs}-{args}-{call_kwargs}")
 
 
-# keras_hub layers, by the module that defines them (keras_hub is installed without its
-# dependencies, so its package __init__ is bypassed)
+# keras_hub layers, by the module that defines them (see tests/hub.py)
 HUB_MODULES = {
     "TransformerEncoder": "transformer_encoder",
     "TransformerDecoder": "transformer_decoder",
@@ -81,13 +78,8 @@ HUB = "hub."
 def layer_class(keras, name):
     if not name.startswith(HUB):
         return getattr(keras.layers, name)
-    if "keras_hub" not in sys.modules:
-        spec = importlib.util.find_spec("keras_hub")
-        if spec is None:
-            pytest.skip("keras_hub is not installed")
-        package = types.ModuleType("keras_hub")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["keras_hub"] = package
+    if not install_package_stub():
+        pytest.skip("keras_hub is not installed (.ci/run installs it with --no-deps)")
     short = name[len(HUB):]
     module = importlib.import_module(f"keras_hub.src.layers.modeling.{HUB_MODULES[short]}")
     return getattr(module, short)
