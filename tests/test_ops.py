@@ -666,3 +666,9 @@ def test_an_opaque_value_used_as_a_size_stays_a_number():
     inputs = Unknown("inputs", free=True)
     ctx, out = run_model("cast", (inputs, "float32"), {})
     assert isinstance(out, Tensor) and inputs.used_as == "tensor"
+
+
+def test_tile_by_a_size_keras_does_not_know():
+    """``ops.tile(cls_token, (batch_size, 1, 1))`` with ``batch_size = ops.shape(x)[0]``."""
+    ctx, out = run_model("tile", (T(1, 8), (None, 3, 1)), {})
+    assert not ctx.opaques and out.dims == (3, 8)

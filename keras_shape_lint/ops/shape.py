@@ -375,7 +375,7 @@ def tile(ctx, args, kwargs):
         return ctx.opaque("tile of a tensor of unknown rank")
     single = ctx.int(repeats)
     counts = [single] if single is not None else _shape(ctx, repeats)
-    if counts is None or any(c is None for c in counts):
+    if counts is None:
         return ctx.opaque("tile repeats not understood")
     shape = full(x)
     if len(shape) > len(counts):
@@ -383,10 +383,11 @@ def tile(ctx, args, kwargs):
     else:
         shape = [1] * (len(counts) - len(shape)) + shape
     for count in counts:
-        if not require(ctx, count >= 0 if S.is_sym(count) else count >= 0):
+        if count is not None and not require(ctx, count >= 0):
             return ctx.opaque("tile by a negative count")
-    return result(ctx, [None if size is None else S.mul(size, count) for size, count in zip(shape, counts)],
-                  x, x.dtype)
+    # a count Keras does not know (``ops.shape(x)[0]``) gives a size it does not know
+    return result(ctx, [None if size is None or count is None else S.mul(size, count)
+                        for size, count in zip(shape, counts)], x, x.dtype)
 
 
 @keras_op("numpy", "repeat", other=("tensorflow.repeat",))
