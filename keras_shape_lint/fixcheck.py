@@ -28,6 +28,7 @@ from .fixes import Edit, candidates
 from .mergesource import Source
 
 MAX_CANDIDATES = 8  # candidates checked per finding
+MAX_CHECKS = 48  # changes linted per text: past that, findings get advice only
 MAX_ROUNDS = 32  # fixes applied to one file by fix_text
 
 
@@ -57,12 +58,18 @@ class Checker:
         self.statistics = analysis.statistics() if analysis is not None else None
         self.merge_lines = set(_outcomes(analysis)) if analysis is not None else set()
         self.checks = 0
+        self._answers: dict = {}  # the same change, proposed for two findings, is linted once
 
     def check(self, edits: list[Edit]) -> list | None:
         """The findings this change clears, or None if it clears none safely."""
         if not edits or self.statistics is None:
             return None
         fixed = apply_edits(self.text, edits)
+        if fixed not in self._answers:
+            self._answers[fixed] = self._check(fixed, edits) if self.checks < MAX_CHECKS else None
+        return self._answers[fixed]
+
+    def _check(self, fixed: str, edits: list[Edit]) -> list | None:
         if fixed == self.text or not structure_kept(self.text, fixed, edits):
             return None
         self.checks += 1

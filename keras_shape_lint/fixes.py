@@ -179,6 +179,8 @@ def _channels(c: _Context):
     for with_stride in ([stride, None] if stride else [None]):
         yield from _project_where_passed_on(c, shortcut, main, parameter, with_stride)
         yield from _project_before_merge(c, shortcut, main, with_stride)
+    if not stride:  # a transformer's residual: bring the branch back to the input's width
+        yield from _project_before_merge(c, main, shortcut, None)
 
 
 def _channels_of(c: _Context, operand: Operand, scope: dict) -> str | None:
@@ -195,7 +197,10 @@ def _channels_of(c: _Context, operand: Operand, scope: dict) -> str | None:
         break
     size = c.python_size(operand.size, scope)
     if size is not None and size.isdigit() and size not in _written_sizes(c):
-        return None  # a count from one caller: not this function's to write
+        size = None  # a count from one caller: not this function's to write
+    if size is None and isinstance(operand.expression, ast.Name) and \
+            scope.get(operand.text) == c.scope.get(operand.text) is not None:
+        size = f"{operand.text}.shape[{c.channel}]"  # the input holds the same value there and at the merge
     return size
 
 
