@@ -10,6 +10,8 @@ from . import keras_api, layers, ops
 from . import symbolic as S
 from .checks import describe_origin
 from .classes import bind_method, lookup_class_attribute
+from .provenance import Origin
+from .state import widen_results
 from .layer_context import LayerContext
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
@@ -31,6 +33,9 @@ from .values import (
     Unknown,
     opaque,
 )
+
+
+MAX_RECURSION = 6  # rounds of one function a recursion on concrete arguments may run
 
 
 class Calls:
@@ -194,11 +199,12 @@ class Calls:
         if len(st.chain) >= budget.max_call_depth:
             self.analysis.note_budget("call depth")
             return [(st, opaque("call depth"))]
-        if sum(1 for entry in st.chain if entry[2] is fn.node) >= 2 and _memo_key(
-                replace(fn, closure=(), bound_self=None), args, kwargs) is None:
-            # a recursion on concrete arguments runs its course (within the call depth); one on
-            # symbolic arguments could go on for any depth: its result is unknown
-            self.analysis.note_opaque("recursion on symbolic arguments")
+        active = sum(1 for entry in st.chain if entry[2] is fn.node)
+        if active >= 2 and (active >= MAX_RECURSION or _memo_key(
+                replace(fn, closure=(), bound_self=None), args, kwargs) is None):
+            # a recursion on concrete arguments runs a few rounds (a helper halving a size);
+            # one on symbolic arguments, or deeper, could go on for any depth: its result is unknown
+            self.analysis.note_opaque("recursion")
             return [(st, opaque(f"recursive call of {fn.name}"))]
         frame = bind_arguments(fn, args, kwargs)
         if frame is None:
@@ -230,6 +236,10 @@ class Calls:
             s.flow = None
             s.retval = None
             out.append((s, value))
+        if len(out) > 1:
+            # paths that parted on conditions nothing decides go on as one
+            out = widen_results(out, Origin(f"the result of {fn.name}() on an undecidable path", node,
+                                            caller_module), len(pc_before))
         if (key is not None and len(out) == 1 and out[0][0] is st and st.pc is pc_before
                 and st.decisions is decisions_before and _fingerprint(out[0][1]) is not None):
             self._memo[key] = out[0][1]

@@ -253,6 +253,118 @@ def merge_paths(states: list, dead=None) -> list:
     return merged
 
 
+def widen_results(results: list, origin, since: int) -> list:
+    """A call's ``(state, value)`` results, joined (with their values) when the paths
+    parted only on undecidable conditions taken after the first ``since`` conditions."""
+    if len(results) < 2:
+        return results
+    apart = [(st, value) for st, value in results
+             if st.flow is not None or not all(_undecided_branch(c) for c in st.pc[since:])]
+    undecided = [(st, value) for st, value in results if not any(st is s for s, _ in apart)]
+    if len(undecided) < 2:
+        return results
+    first, value = undecided[0]
+    memo: dict = {}
+    for st, other in undecided[1:]:
+        value = _widen_value(value, other, memo, origin)
+    joined = widen([st for st, _ in undecided], origin)
+    if len(joined) != 1 or joined[0] is not first:
+        return results
+    return [(first, value)] + apart
+
+
+def widen(states: list, origin) -> list:
+    """Join the paths out of a branch on an undecidable condition into one.
+
+    Values both sides agree on stay; containers of the same shape are joined item by
+    item; anything else becomes an opaque value from ``origin``.  The joined path
+    holds the disjunction of what each side assumed (kept tainted when the sides
+    assumed something, so that no witness relies on a branch nobody can choose).
+    Paths that returned, broke or run in another call stay apart.
+    """
+    joinable = [st for st in states if st.flow is None]
+    rest = [st for st in states if st.flow is not None]
+    if len(joinable) < 2:
+        return states
+    first = joinable[0]
+    kept = [first]
+    for st in joinable[1:]:
+        if st.chain != first.chain or st.modules != first.modules or len(st.frames) != len(first.frames):
+            kept.append(st)
+            continue
+        memo: dict = {}
+        for fa, fb in zip(first.frames, st.frames):
+            for name in set(fa) | set(fb):
+                if name in fa and name in fb:
+                    fa[name] = _widen_value(fa[name], fb[name], memo, origin)
+                else:
+                    fa.pop(name, None)  # bound on one side only: unbound after the join
+        common = 0
+        for ca, cb in zip(first.pc, st.pc):
+            if ca is not cb:
+                break
+            common += 1
+        rest_a, rest_b = first.pc[common:], st.pc[common:]
+        first.pc = first.pc[:common]
+        if any(not _undecided_branch(c) for c in rest_a + rest_b):
+            # the sides assumed something: keep which side assumed what (a tainted condition)
+            either = S.disj(S.conj(*[c.term for c in rest_a]), S.conj(*[c.term for c in rest_b]))
+            if either is not True:
+                first.pc = first.pc + (Condition(either, branch=True),)
+        shared = 0
+        for da, db in zip(first.decisions, st.decisions):
+            if da != db:
+                break
+            shared += 1
+        first.decisions = first.decisions[:shared]
+    return kept + rest
+
+
+def _undecided_branch(condition: Condition) -> bool:
+    """The condition of a branch on opaque values only (what a widening joins over)."""
+    names = condition.names
+    return condition.branch and bool(names) and all(S.is_opaque_name(n) for n in names)
+
+
+def _widen_value(a, b, memo: dict, origin):
+    """One value for ``a`` on one path and ``b`` on the other (``a`` updated in place
+    where it is a container both share the shape of)."""
+    from .values import Tensor, opaque
+
+    if _same(a, b, {}):
+        return a
+    key = (id(a), id(b))
+    if key in memo:
+        return memo[key]
+    memo[key] = a
+    if isinstance(a, InstanceValue) and isinstance(b, InstanceValue) and a.cls is b.cls:
+        for name in set(a.attrs) | set(b.attrs):
+            if name in a.attrs and name in b.attrs:
+                a.attrs[name] = _widen_value(a.attrs[name], b.attrs[name], memo, origin)
+            else:
+                a.attrs.pop(name, None)
+        return a
+    if isinstance(a, ListValue) and isinstance(b, ListValue) and len(a.items) == len(b.items):
+        a.items = [_widen_value(x, y, memo, origin) for x, y in zip(a.items, b.items)]
+        return a
+    if isinstance(a, DictValue) and isinstance(b, DictValue) and a.items.keys() == b.items.keys():
+        for name in a.items:
+            a.items[name] = _widen_value(a.items[name], b.items[name], memo, origin)
+        return a
+    if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.known and b.known and a.rank == b.rank
+            and a.channels_last == b.channels_last):
+        dims = tuple(x if _same(x, y, {}) else (None if x is None or y is None else S.opaque_int(origin=origin))
+                     for x, y in zip(a.dims, b.dims))
+        tensor = Tensor(dims, channels_last=a.channels_last)
+        tensor.origin = origin
+        memo[key] = tensor
+        return tensor
+    value = opaque(origin.reason)
+    value.origin = origin
+    memo[key] = value
+    return value
+
+
 def _join(a: State, b: State, dead=None):
     if a.flow is not None or b.flow is not None or a.chain != b.chain:
         return None

@@ -10,7 +10,8 @@ import libcst as cst
 
 from . import symbolic as S
 from .liveness import dead_after_ifs
-from .state import State, merge_paths
+from .provenance import Origin
+from .state import State, merge_paths, widen
 from .values import (
     ClassValue,
     DictValue,
@@ -96,8 +97,11 @@ class Statements:
 
     def stmt_If(self, stmt, st):
         out = []
+        undecidable = False
         for s, value in self.eval(stmt.test, st):
-            for s2, taken in self.branch(s, self.truth(value), stmt.test):
+            truth = self.truth(value)
+            undecidable = undecidable or _undecidable(truth)
+            for s2, taken in self.branch(s, truth, stmt.test):
                 if taken:
                     out.extend(self.exec_suite(stmt.body, [s2]))
                 elif stmt.orelse is None:
@@ -106,7 +110,13 @@ class Statements:
                     out.extend(self.stmt_If(stmt.orelse, s2))
                 else:
                     out.extend(self.exec_suite(stmt.orelse.body, [s2]))
-        return self.cap(merge_paths(out, lambda: self.dead_after(stmt)))
+        out = merge_paths(out, lambda: self.dead_after(stmt))
+        if undecidable and len(out) > 1:
+            # a condition nothing can decide (no caller chooses it): one path goes on, holding
+            # what both sides agree on, instead of every later branch doubling the pair
+            out = widen(out, Origin("a value that depends on an undecidable condition", stmt.test,
+                                    st.modules[-1]))
+        return self.cap(out)
 
     def dead_after(self, stmt) -> frozenset:
         """Local names nothing reads once ``stmt`` (an ``if``) is done."""
@@ -194,3 +204,13 @@ class Statements:
             obj.items[key] = value
         elif isinstance(obj, ListValue) and isinstance(key, int) and -len(obj.items) <= key < len(obj.items):
             obj.items[key] = value
+
+
+def _undecidable(truth) -> bool:
+    """A branch condition made of opaque values only: no input a caller chooses decides it."""
+    if truth is None:
+        return True
+    if not S.is_sym(truth):
+        return False
+    names = S.variables(truth)
+    return bool(names) and all(S.is_opaque_name(n) for n in names)
