@@ -25,10 +25,15 @@ def message(finding) -> str:
     if "left" not in fields or "right" not in fields:
         return rule.template.format(**fields)
     forms = []
-    for brevity in range(7):
-        forms.append(_compose(finding, brevity))
-        if len(forms[-1]) <= MAX_MESSAGE:
-            return forms[-1]
+    try:
+        for brevity in range(7):
+            forms.append(_compose(finding, brevity))
+            if len(forms[-1]) <= MAX_MESSAGE:
+                return forms[-1]
+    except Exception:  # noqa: BLE001 -- every front end prints messages: one must never stop it
+        if not forms:
+            return f"{fields.get('merge', 'a merge')} may merge {fields['left']} and {fields['right']}" \
+                   f"{fields.get('when', '')}"
     return min(forms, key=len)
 
 
