@@ -60,6 +60,7 @@ class Analysis:
         self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
         self.entered: set = set()  # ids of the function nodes whose bodies ran
         self.owners: dict = {}  # id of a method's node -> the class that defines it
+        self.skipped: set = set()  # ids of the entry points the time budget left unanalysed
         self.drafts: dict = {}
         self.pending: list = []  # this entry point's drafts whose witness needs a finished build
         self.opaque_reasons: Counter = Counter()
@@ -146,6 +147,10 @@ class Analysis:
             if time.monotonic() > self.deadline:
                 # each entry point would only start and stop again: say so once
                 self.note_budget(f"time budget: {len(entries) - number} entry points not analysed")
+                for skipped in entries[number:]:
+                    methods = skipped.attrs.values() if isinstance(skipped, ClassValue) else ()
+                    self.skipped.update([id(skipped.node)] + [id(m.node) for m in methods
+                                                              if isinstance(m, FunctionValue)])
                 break
             self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
             self.complete_builds([])  # an entry point stopped early: its builds did not finish
@@ -390,6 +395,8 @@ class Analysis:
         return out
 
     def _unreached_reason(self, function) -> str:
+        if function is not None and id(function) in self.skipped:
+            return f"{function.name.value}() was not analysed: the time budget ran out first"
         if function is not None and id(function) not in self.entered:
             return f"{function.name.value}() is never called from code the analyser runs"
         where = "the module's top level" if function is None else f"{function.name.value}()"

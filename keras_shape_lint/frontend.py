@@ -74,8 +74,21 @@ def positions(module: cst.Module) -> dict:
     return wrapper.resolve(PositionProvider)
 
 
-def statement_positions(module: cst.Module, syntax, node):
-    """Positions of the nodes of the one top-level statement that holds ``node``.
+def statement_index(module: cst.Module) -> dict:
+    """id of every node -> the position (in ``module.body``) of the top-level statement holding
+    it: one walk of the module, so that placing many findings costs one walk, not one each."""
+    owner: dict = {}
+    for index, stmt in enumerate(module.body):
+        stack = [stmt]
+        while stack:
+            current = stack.pop()
+            owner[id(current)] = index
+            stack.extend(children(current))
+    return owner
+
+
+def statement_positions(module: cst.Module, syntax, index: int):
+    """Positions of the nodes of the top-level statement ``module.body[index]``.
 
     libcst computes positions by generating the code of the whole module; here
     only that statement's code is generated, and its first line comes from the
@@ -83,26 +96,14 @@ def statement_positions(module: cst.Module, syntax, node):
     ``def`` at the keyword, after its decorators, as ``ast`` does).  Returns
     ``(positions, line offset)`` or None when the two trees do not line up.
     """
-    index = 0
-    for stmt in module.body:
-        if _holds(stmt, node):
-            if index >= len(syntax.body):
-                return None
-            alone = module.with_changes(body=[stmt], header=[], footer=[])
-            found = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
-            return found, syntax.body[index].lineno - found[stmt].start.line
-        index += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
-    return None
-
-
-def _holds(root, node) -> bool:
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        if current is node:
-            return True
-        stack.extend(children(current))
-    return False
+    # a line of small statements (``a = 1; b = 2``) is one libcst statement, several ast ones
+    at = sum(len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1 for stmt in module.body[:index])
+    if at >= len(syntax.body):
+        return None
+    stmt = module.body[index]
+    alone = module.with_changes(body=[stmt], header=[], footer=[])
+    found = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+    return found, syntax.body[at].lineno - found[stmt].start.line
 
 
 # fields that only hold layout (whitespace, commas, parentheses): never code to look into

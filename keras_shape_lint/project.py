@@ -20,6 +20,7 @@ import os
 from collections import OrderedDict
 
 from . import frontend
+from .prefilter import too_large_to_read
 from .state import ModuleInfo
 
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
@@ -33,6 +34,19 @@ _CACHE_BYTES = 1_000_000  # source bytes of the modules kept parsed between file
 
 # (path, mtime, size, data format) -> ModuleInfo, least recently used first
 _CACHE: OrderedDict = OrderedDict()
+# the same keys -> the project modules that module's own top level read, as note_read records them
+_READS: dict = {}
+
+
+def note_read(analysis, path: str, status: os.stat_result) -> dict:
+    """Record on ``analysis.modules_read`` (absolute path -> (mtime_ns, size)) a project module
+    the analysis read: its results depend on that file, and the result cache (cache.py) keys
+    them on its content.  Returns the record."""
+    reads = getattr(analysis, "modules_read", None)
+    if reads is None:
+        reads = analysis.modules_read = {}
+    reads[os.path.abspath(path)] = (status.st_mtime_ns, status.st_size)
+    return reads
 
 
 def project_root(path: str) -> str:
@@ -99,12 +113,14 @@ class ModuleLoader:
             status = os.stat(path)
         except OSError:
             return None
+        reads = note_read(analysis, path, status)
         if status.st_size > _MAX_BYTES:
             analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
         key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
         if key in _CACHE:
             _CACHE.move_to_end(key)
+            reads.update(_READS.get(key, {}))  # what it read when it ran counts as read here too
             return _CACHE[key]
         _CACHE[key] = None  # a cycle of imports sees the module as unknown
         try:
@@ -113,12 +129,24 @@ class ModuleLoader:
         except (OSError, UnicodeDecodeError):
             return None
         started = time.monotonic()
+        # libcst's parse cannot be interrupted: a module it could not parse in the time left is not read
+        too_large = too_large_to_read(text, analysis.deadline - started, analysis.options.time_budget_s)
+        if too_large is not None:
+            del _CACHE[key]  # another file, with more time left, may read it
+            analysis.note_budget(f"time budget (imports): {os.path.basename(path)}, {too_large}")
+            return None
         tree = frontend.parse(text)
         if tree is None:
             return None
         info = ModuleInfo(tree, path, scope={}, syntax=text)
         loader = ModuleLoader(self.analysis, path, self.depth + 1)
-        self.analysis.execute_module(info, loader)
+        analysis.modules_read = inner = {}  # the modules this one reads, kept for later imports of it
+        try:
+            self.analysis.execute_module(info, loader)
+        finally:
+            analysis.modules_read = reads
+            reads.update(inner)
+        _READS[key] = inner
         if self.depth == 0:
             analysis.import_seconds += time.monotonic() - started
         _CACHE[key] = info
@@ -131,6 +159,7 @@ def _evict() -> None:
     held = sum(key[2] for key in _CACHE)
     while held > _CACHE_BYTES and len(_CACHE) > 1:
         key, _ = _CACHE.popitem(last=False)
+        _READS.pop(key, None)
         held -= key[2]
 
 

@@ -44,7 +44,7 @@ class ModuleInfo:
     keep one shared scope.
     """
 
-    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions", "_syntax", "_statements")
+    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions", "_syntax", "_statements", "_owner")
 
     def __init__(self, tree, path=None, scope=None, loader=None, syntax=None, generators=None):
         self.tree = tree
@@ -54,7 +54,8 @@ class ModuleInfo:
         # the standard library's tree of the same text, when the caller has it: it
         # places each top-level statement, so positions need only that statement's code
         self._syntax = syntax if syntax is not None and not isinstance(syntax, str) else None
-        self._statements: list = []  # (positions, line offset) of statements already placed
+        self._statements: dict = {}  # top-level statement index -> (positions, line offset), once placed
+        self._owner = None  # id of each node -> the index of its top-level statement
         # names of the functions that yield (their calls are opaque), read from the
         # standard library's syntax tree ``syntax`` of the same text unless given
         if generators is None:
@@ -73,17 +74,19 @@ class ModuleInfo:
         """Where ``node`` starts (line from 1, column from 0)."""
         from libcst.metadata import CodePosition
 
-        from .frontend import statement_positions
+        from .frontend import statement_index, statement_positions
 
         if self._positions is None and self._syntax is not None:
-            placed = next((p for p in self._statements if node in p[0]), None)
-            if placed is None:
-                placed = statement_positions(self.tree, self._syntax, node)
-                if placed is not None:
-                    self._statements.append(placed)
-            if placed is not None and node in placed[0]:
-                found, offset = placed
-                return CodePosition(found[node].start.line + offset, found[node].start.column)
+            if self._owner is None:
+                self._owner = statement_index(self.tree)
+            index = self._owner.get(id(node))
+            if index is not None:
+                if index not in self._statements:
+                    self._statements[index] = statement_positions(self.tree, self._syntax, index)
+                placed = self._statements[index]
+                if placed is not None and node in placed[0]:
+                    found, offset = placed
+                    return CodePosition(found[node].start.line + offset, found[node].start.column)
         return self.positions()[node].start
 
 
