@@ -17,6 +17,7 @@ SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
+WITNESS_TIMEOUT_FACTOR = 10  # the limit of a witness's preference checks, in solver timeouts
 STRIDES = (1, 2, 4, 3)  # strides, dilations and pool sizes, by the parameter's name
 
 
@@ -33,14 +34,17 @@ class Solver:
         # entry holds its terms, so an id cannot be reused while it is cached
         self._answers: dict = {}
 
-    def _time_left(self) -> bool:
-        """Shorten the next query's limit to the time left; False when none is."""
+    def _time_left(self, limit_ms: int | None = None) -> bool:
+        """Set the next query's limit (``limit_ms``, else the solver's), shortened to the time
+        left; False when none is."""
+        limit_ms = self.timeout_ms if limit_ms is None else limit_ms
         if self.deadline is None:
+            self._solver.set("timeout", limit_ms)
             return True
         left_ms = int((self.deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             return False
-        self._solver.set("timeout", max(1, min(self.timeout_ms, left_ms)))
+        self._solver.set("timeout", max(1, min(limit_ms, left_ms)))
         return True
 
     def check(self, terms) -> bool | None:
@@ -87,7 +91,7 @@ class Solver:
         keeping the first that stays satisfiable.
         """
         terms = [t for t in terms if t is not True]
-        if any(t is False for t in terms) or not self._time_left():
+        if any(t is False for t in terms) or not self._time_left(WITNESS_TIMEOUT_FACTOR * self.timeout_ms):
             return None
         solver = self._solver
         solver.push()
@@ -102,7 +106,9 @@ class Solver:
                     if budget <= 0:
                         break
                     budget -= 1
-                    if not self._time_left():
+                    # a witness is searched only for a finding: a longer limit keeps the chosen
+                    # values from depending on how busy the machine is
+                    if not self._time_left(WITNESS_TIMEOUT_FACTOR * self.timeout_ms):
                         budget = 0
                         break
                     solver.push()
