@@ -44,6 +44,9 @@ def _filled(shape_index: int):
                 sizes.append(item.as_int())
             else:
                 return ctx.opaque("shape not understood")
+        for size in sizes:
+            if size is not None:
+                ctx.assume(size >= 0)  # the backend refuses a negative size
         return result(ctx, sizes, None, kind)
 
     return apply
