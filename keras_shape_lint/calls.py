@@ -129,8 +129,8 @@ class Calls:
             return
         if layer.built is None:
             axes = axes_of(layer.config, x.rank, self.analysis.options.data_format != "channels_first")
-            if axes is None:
-                return
+            if axes is None or not all(0 <= p < x.rank for p in axes):
+                return  # a rank these weights cannot be sized from: Keras says so, not this
             layer.built = (x.rank, {p - x.rank: x.dims[p] for p in axes})
             return
         if not x.known:
