@@ -10,6 +10,11 @@ kept) but never states a wrong one.
 
 Dims are Python ints, z3 int terms (sizes Keras knows but the analysis holds as
 symbols) and ``None`` (unknown to Keras until data flows).
+
+A call Keras refuses for a reason that does not depend on a tensor's rank (a
+negative padding) ends the path (``require``); one that depends on the rank (an
+axis out of range) gives an opaque result only: a weight made by ``add_weight``
+has no batch axis, yet reaches these functions as a tensor with one.
 """
 
 from __future__ import annotations
