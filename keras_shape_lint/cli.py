@@ -6,7 +6,7 @@ and exits 0 when nothing was found, 1 when something was, 2 on a usage error, a
 file it cannot read (undecodable bytes, a null byte, a syntax error in a file
 that names Keras) or an internal error.  Settings come from
 ``[tool.keras-shape-lint]`` in the nearest pyproject.toml, then from the
-command line.
+command line.  Results are kept between runs (cache.py) unless ``--no-cache``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from . import cache as results
 from . import config as configuration
-from .analysis import Options, analyse_text
-from .options import check_max_paths, check_timeout
+from .options import Options, check_cache_dir, check_max_paths, check_timeout
 from .prefilter import mentions_keras
 from .sources import UnreadableSource, read_source, syntax_problem
 from .discovery import DiscoveryError, discover
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"paths explored per function before the analysis stops (default: {Options.max_paths})")
     parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
                         help=f"seconds of analysis per file (default: {Options.time_budget_s})")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor keep results between runs (the result cache)")
+    parser.add_argument("--cache-dir", metavar="DIR", default=None,
+                        help=f"keep results in DIR (default: {results.FOLDER_NAME} in the project root)")
     parser.add_argument("--explain", action="store_true",
                         help="explain each finding: shapes, condition, call chain, witness and a checked fix")
     parser.add_argument("--diff", action="store_true",
@@ -101,6 +105,8 @@ class Settings:
     root: Path  # the project root: --exclude patterns are paths from here
     warnings: list[str] = field(default_factory=list)
     repository: Path | None = None  # the git root: .gitignore and SARIF paths (else ``root``)
+    cache: results.ResultCache | None = None  # results kept between runs (None: --no-cache)
+    stats: bool = False  # --stats: statistics are kept with the results
 
     def selected(self, code: str) -> bool:
         """flake8's rule: the longest matching prefix decides; a tie goes to --ignore."""
@@ -185,6 +191,15 @@ def resolve_settings(args) -> Settings:
         except ValueError as error:
             raise UsageError(f"{option} {error}") from None
     root = configuration.project_root(cwd, found.path)
+    cache = None
+    if not args.no_cache and found.cache is not False:
+        folder = args.cache_dir if args.cache_dir is not None else found.cache_dir
+        if folder is not None:
+            try:
+                folder = check_cache_dir(folder)
+            except ValueError as error:
+                raise UsageError(f"--cache-dir {error}") from None
+        cache = results.ResultCache(folder, root=root)
     return Settings(
         select=select,
         ignore=ignore,
@@ -196,6 +211,8 @@ def resolve_settings(args) -> Settings:
         root=root,
         warnings=warnings,
         repository=repository_root(cwd) or root,
+        cache=cache,
+        stats=bool(getattr(args, "stats", False)),
     )
 
 
@@ -219,6 +236,14 @@ class Checked:
         return self._statistics
 
 
+def analyse_text(text: str, options: Options | None = None, path: str | None = None, tree=None):
+    """The analyser (analysis.analyse_text), loaded when first needed: a run that the result
+    cache answers for every file never imports libcst or z3."""
+    from .analysis import analyse_text as analyse
+
+    return analyse(text, options, path, tree)
+
+
 def check_text(text: str, display: str, settings: Settings, path: str | None = None) -> Checked:
     """Analyse one module's text (read from ``path``, if a file) and keep the selected findings."""
     lines = text.splitlines()
@@ -226,7 +251,9 @@ def check_text(text: str, display: str, settings: Settings, path: str | None = N
     checked = Checked(report)
     found: list[Finding] = []
     try:
-        findings, analysis = analyse_text(text, settings.options(), path)
+        findings, analysis = results.analyse(text, settings.options(), path, strict=settings.strict,
+                                             store=settings.cache, statistics=settings.stats,
+                                             analyser=analyse_text)
         found.extend(findings)
         if analysis is None and mentions_keras(text):
             checked.unreadable = syntax_problem(text)

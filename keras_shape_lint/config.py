@@ -4,9 +4,11 @@ The nearest ``pyproject.toml`` that holds the table, looking in the starting
 folder and then its parents, supplies defaults that command-line options
 override.  Keys: ``select``, ``extend-select``, ``ignore``, ``exclude`` (lists
 of strings, or one comma-separated string), ``data-format``, ``format``,
-``max-paths`` and ``timeout``.  Unknown keys, and a table whose name is a near miss of
-``tool.keras-shape-lint`` (``[tool.keras_shape_lint]``, ``[tool.kerasshapelint]`` ...),
-are warned about, and the run goes on.
+``max-paths``, ``timeout``, ``cache`` (false: keep no results between runs) and
+``cache-dir`` (the result cache's folder, relative to the pyproject.toml).  Unknown
+keys, and a table whose name is a near miss of ``tool.keras-shape-lint``
+(``[tool.keras_shape_lint]``, ``[tool.kerasshapelint]`` ...), are warned about, and
+the run goes on.
 
 The folder of that pyproject.toml is the project root, from which ``exclude``
 patterns are matched; without one, the nearest folder above the current one
@@ -25,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .options import DATA_FORMATS, check_max_paths, check_timeout
+from .options import DATA_FORMATS, check_cache_dir, check_max_paths, check_timeout
 
 TABLE = ("tool", "keras-shape-lint")
 
@@ -34,7 +36,7 @@ FORMATS = ("text", "json", "sarif", "github")
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 
 _LIST_KEYS = ("select", "extend-select", "ignore", "exclude")
-_KNOWN_KEYS = _LIST_KEYS + ("data-format", "format", "max-paths", "timeout")
+_KNOWN_KEYS = _LIST_KEYS + ("data-format", "format", "max-paths", "timeout", "cache", "cache-dir")
 
 
 class ConfigError(ValueError):
@@ -54,6 +56,8 @@ class Config:
     format: str | None = None
     max_paths: int | None = None
     timeout: float | None = None
+    cache: bool | None = None
+    cache_dir: Path | None = None  # absolute: read relative to the configuration file's folder
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -210,6 +214,14 @@ def from_table(table: dict, path: Path | None = None) -> Config:
             if isinstance(value, str):
                 raise ConfigError(f"{label}: {raw_key} must be a positive, finite number of seconds, not {value!r}")
             config.timeout = _checked(check_timeout, value, raw_key, label)
+        elif key == "cache":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{label}: {raw_key} must be true or false, not {value!r}")
+            config.cache = value
+        elif key == "cache-dir":
+            where = Path(path).resolve().parent if path is not None else Path.cwd()
+            given = str(where / Path(value).expanduser()) if isinstance(value, str) and value.strip() else value
+            config.cache_dir = Path(_checked(check_cache_dir, given, raw_key, label))
     return config
 
 

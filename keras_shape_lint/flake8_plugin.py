@@ -7,6 +7,9 @@ default ignore list, as flake8-bugbear's B9 codes are: ``--extend-select KSL9``
 turns them on (``--ksl-report-incomplete`` is kept as a spelling of it), and an
 explicit ``--select KSL`` selects them with the rest.  Option values are checked
 whether they come from the command line or from setup.cfg, tox.ini or .flake8.
+Results are kept between runs (cache.py) unless ``--ksl-no-cache`` is given; the
+text flake8 hands over is what is hashed, so an editor's unsaved buffer is cached
+by its content.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from . import __version__
-from .options import DATA_FORMATS, Options, check_data_format, check_max_paths, check_timeout
+from .options import DATA_FORMATS, Options, check_cache_dir, check_data_format, check_max_paths, check_timeout
 from .prefilter import mentions_keras
 
 #: code prefixes flake8 leaves out unless selected explicitly
@@ -40,6 +43,7 @@ class KerasShapeChecker:
     options = Options()
     report_incomplete = False
     strict = False
+    cache = None  # a cache.ResultCache, unless --ksl-no-cache (or a bare namespace without the option)
 
     def __init__(self, tree, lines=None, filename="(none)"):
         # ``tree`` (the standard library's syntax tree) is what makes flake8 treat
@@ -70,6 +74,14 @@ class KerasShapeChecker:
             help="seconds of analysis per file before it stops (default: %(default)s)",
         )
         parser.add_option(
+            "--ksl-no-cache", action="store_true", default=False, parse_from_config=True,
+            help="neither read nor keep keras-shape-lint's results between runs",
+        )
+        parser.add_option(
+            "--ksl-cache-dir", default=None, parse_from_config=True, normalize_paths=True, metavar="DIR",
+            help="keep keras-shape-lint's results in DIR (default: .keras_shape_lint_cache in the project root)",
+        )
+        parser.add_option(
             "--ksl-report-incomplete", action="store_true", default=False, parse_from_config=True,
             help="report files whose analysis stopped early (KSL901) or failed (KSL902); "
                  "the same as --extend-select KSL9",
@@ -85,11 +97,15 @@ class KerasShapeChecker:
             data_format = check_data_format(options.ksl_data_format)
             max_paths = check_max_paths(options.ksl_max_paths)
             timeout = check_timeout(options.ksl_timeout)
+            cache_dir = getattr(options, "ksl_cache_dir", None)
+            cache_dir = check_cache_dir(cache_dir) if cache_dir is not None else None
         except ValueError as error:
             which = next(name for name, check, value in (
                 ("--ksl-data-format", check_data_format, options.ksl_data_format),
                 ("--ksl-max-paths", check_max_paths, options.ksl_max_paths),
-                ("--ksl-timeout", check_timeout, options.ksl_timeout)) if not _valid(check, value))
+                ("--ksl-timeout", check_timeout, options.ksl_timeout),
+                ("--ksl-cache-dir", _optional(check_cache_dir), getattr(options, "ksl_cache_dir", None)))
+                if not _valid(check, value))
             message = f"argument {which}: {error}"
             parser = getattr(manager, "parser", None)
             if parser is not None:
@@ -97,6 +113,11 @@ class KerasShapeChecker:
             raise ValueError(message) from None
         cls.options = Options(data_format=data_format, max_paths=max_paths, time_budget_s=timeout)
         cls.report_incomplete = bool(options.ksl_report_incomplete)
+        cls.cache = None
+        if hasattr(options, "ksl_no_cache") and not options.ksl_no_cache:
+            from .cache import ResultCache
+
+            cls.cache = ResultCache(cache_dir)  # the project root is found from the current folder
         # strict mode (KSL2xx) costs positions for every undecided merge: only when asked for
         asked = [*(getattr(options, "select", None) or []), *(getattr(options, "extend_select", None) or [])]
         cls.strict = any("KSL201".startswith(code) or "KSL202".startswith(code) for code in asked if code)
@@ -108,10 +129,11 @@ class KerasShapeChecker:
         if not mentions_keras(text):
             return  # the analyser (libcst, z3) is imported only for files that name Keras
         try:
-            from . import analysis as engine
+            from . import cache as results
 
             path = self.filename if self.filename not in ("stdin", "-", "(none)") else None
-            findings, analysis = engine.analyse_text(text, self.options, path, self.tree)
+            findings, analysis = results.analyse(text, self.options, path, strict=self.strict, store=self.cache,
+                                                 tree=self.tree)
         except RecursionError:
             yield 1, 0, "KSL901 keras-shape-lint stopped early in module: nesting too deep", type(self)
             return
@@ -129,6 +151,10 @@ class KerasShapeChecker:
                 yield 1, 0, f"KSL901 keras-shape-lint stopped early in module: {reason}", type(self)
             if analysis.internal_errors:
                 yield 1, 0, f"KSL902 keras-shape-lint could not analyse module: {analysis.internal_errors[0]}", type(self)
+
+
+def _optional(check):
+    return lambda value: value if value is None else check(value)
 
 
 def _valid(check, value) -> bool:

@@ -8,6 +8,7 @@ table) check user-given values with the same functions, so that ``inf``, ``nan``
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -45,6 +46,15 @@ def check_max_paths(value) -> int:
     if number < 1:
         raise ValueError(f"must be a whole number of at least 1, not {value!r}")
     return number
+
+
+def check_cache_dir(value) -> str:
+    """The result cache's folder: a path that names no existing file (it is made when needed)."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ValueError(f"must name a folder, not {value!r}")
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise ValueError(f"must name a folder, not the file {str(value)!r}")
+    return str(value)
 
 
 def check_data_format(value) -> str:

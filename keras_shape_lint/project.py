@@ -17,7 +17,9 @@ all (a sweep that kept 300 TensorFlow modules paused for 4 s per collection).
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
 from . import frontend
 from .prefilter import too_large_to_read
@@ -34,19 +36,53 @@ _CACHE_BYTES = 1_000_000  # source bytes of the modules kept parsed between file
 
 # (path, mtime, size, data format) -> ModuleInfo, least recently used first
 _CACHE: OrderedDict = OrderedDict()
-# the same keys -> the project modules that module's own top level read, as note_read records them
-_READS: dict = {}
+# the same keys -> the keys of the modules loaded through that module's imports, whenever they
+# were (an import is loaded when its name is first used, perhaps while another file is analysed)
+_DEPENDS: dict = {}
+_RECORDING = threading.local()
 
 
-def note_read(analysis, path: str, status: os.stat_result) -> dict:
-    """Record on ``analysis.modules_read`` (absolute path -> (mtime_ns, size)) a project module
-    the analysis read: its results depend on that file, and the result cache (cache.py) keys
-    them on its content.  Returns the record."""
-    reads = getattr(analysis, "modules_read", None)
-    if reads is None:
-        reads = analysis.modules_read = {}
-    reads[os.path.abspath(path)] = (status.st_mtime_ns, status.st_size)
-    return reads
+class Reads:
+    """The project modules read while :func:`recording` runs, as (absolute path, mtime_ns, size)
+    of the version used; ``refused`` when one was not read for lack of time."""
+
+    def __init__(self):
+        self.versions: set = set()
+        self.refused = False
+
+
+@contextmanager
+def recording():
+    """Collect what an analysis read of the project, for the result cache (cache.py): the modules
+    it loads, and for a module parsed for an earlier file, every module loaded through it since."""
+    record, previous = Reads(), getattr(_RECORDING, "current", None)
+    _RECORDING.current = record
+    try:
+        yield record
+    finally:
+        _RECORDING.current = previous
+
+
+_REFUSED = ("", -1, -1, "")  # among a module's dependencies: one of its imports was refused for time
+
+
+def _note(key, importer=None) -> None:
+    if importer is not None:
+        _DEPENDS.setdefault(importer, set()).add(key)
+    record = getattr(_RECORDING, "current", None)
+    stack = [key] if record is not None else []
+    while stack:
+        current = stack.pop()
+        if current is _REFUSED:
+            record.refused = True
+        elif current[:3] not in record.versions:
+            record.versions.add(current[:3])
+            stack.extend(_DEPENDS.get(current, ()))
+
+
+def _note_refused(importer) -> None:
+    """An import not read for lack of time: the importer keeps it unknown from now on."""
+    _note(_REFUSED, importer)
 
 
 def project_root(path: str) -> str:
@@ -62,6 +98,8 @@ def project_root(path: str) -> str:
 
 
 class ModuleLoader:
+    key = None  # the _CACHE key of the module whose imports this loader reads (None: the linted file)
+
     def __init__(self, analysis, importer: str | None, depth: int = 0):
         self.analysis = analysis
         self.importer = os.path.abspath(importer) if importer and os.path.isfile(importer) else None
@@ -108,19 +146,19 @@ class ModuleLoader:
         import_budget = _IMPORT_SHARE * analysis.options.time_budget_s
         if time.monotonic() > analysis.deadline or analysis.import_seconds > import_budget:
             analysis.note_budget("time budget (imports)")
+            _note_refused(self.key)
             return None
         try:
             status = os.stat(path)
         except OSError:
             return None
-        reads = note_read(analysis, path, status)
+        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
+        _note(key, self.key)
         if status.st_size > _MAX_BYTES:
             analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
-        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
         if key in _CACHE:
             _CACHE.move_to_end(key)
-            reads.update(_READS.get(key, {}))  # what it read when it ran counts as read here too
             return _CACHE[key]
         _CACHE[key] = None  # a cycle of imports sees the module as unknown
         try:
@@ -134,19 +172,15 @@ class ModuleLoader:
         if too_large is not None:
             del _CACHE[key]  # another file, with more time left, may read it
             analysis.note_budget(f"time budget (imports): {os.path.basename(path)}, {too_large}")
+            _note_refused(self.key)
             return None
         tree = frontend.parse(text)
         if tree is None:
             return None
         info = ModuleInfo(tree, path, scope={}, syntax=text)
         loader = ModuleLoader(self.analysis, path, self.depth + 1)
-        analysis.modules_read = inner = {}  # the modules this one reads, kept for later imports of it
-        try:
-            self.analysis.execute_module(info, loader)
-        finally:
-            analysis.modules_read = reads
-            reads.update(inner)
-        _READS[key] = inner
+        loader.key = key
+        self.analysis.execute_module(info, loader)
         if self.depth == 0:
             analysis.import_seconds += time.monotonic() - started
         _CACHE[key] = info
@@ -159,7 +193,7 @@ def _evict() -> None:
     held = sum(key[2] for key in _CACHE)
     while held > _CACHE_BYTES and len(_CACHE) > 1:
         key, _ = _CACHE.popitem(last=False)
-        _READS.pop(key, None)
+        _DEPENDS.pop(key, None)
         held -= key[2]
 
 
