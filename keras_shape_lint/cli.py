@@ -69,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"paths explored per function before the analysis stops (default: {Options.max_paths})")
     parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
                         help=f"seconds of analysis per file (default: {Options.time_budget_s})")
-    parser.add_argument("--no-cache", action="store_true",
+    parser.add_argument("--no-cache", "--ksl-no-cache", dest="no_cache", action="store_true",
                         help="neither read nor keep results between runs (the result cache)")
-    parser.add_argument("--cache-dir", metavar="DIR", default=None,
+    parser.add_argument("--cache-dir", "--ksl-cache-dir", dest="cache_dir", metavar="DIR", default=None,
                         help=f"keep results in DIR (default: {results.FOLDER_NAME} in the project root)")
     parser.add_argument("--explain", action="store_true",
                         help="explain each finding: shapes, condition, call chain, witness and a checked fix")
