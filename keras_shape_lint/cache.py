@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -451,7 +450,10 @@ class ResultCache:
 
 
 def _write_atomically(folder: Path, target: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=_TEMPORARY, dir=folder)
+    """Write ``target`` whole or not at all: a temporary file in the same folder, then a rename.
+    The file's mode follows the umask (a folder shared by a team stays readable to it)."""
+    temporary = folder / f"{_TEMPORARY}{os.getpid()}-{os.urandom(8).hex()}"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
