@@ -205,7 +205,7 @@ class Analysis:
             value = self.undecorated.get(id(stmt), module_scope.get(stmt.name.value))
             if isinstance(value, FunctionValue) and value.node is stmt:
                 entries.append(value)
-            elif isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith("keras."):
+            elif isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith(KERAS_BASES):
                 if isinstance(lookup_class_attribute(value, "call"), FunctionValue) or _builds_in_init(value):
                     entries.append(value)
             elif isinstance(value, ClassValue) and value.node is stmt:
@@ -439,6 +439,10 @@ class Analysis:
             "budget": dict(self.budget_notes),
             "internal_errors": list(self.internal_errors),
         }
+
+
+# a class built on one of these (a Keras layer or model, a keras_hub layer) is a Keras class
+KERAS_BASES = ("keras.", "keras_hub.")
 
 
 def _shape_names(build: FunctionValue) -> set:

@@ -34,7 +34,11 @@ def _add_weight(calls, st, args, kwargs, node):
     """``self.add_weight(shape=...)``: a tensor of that shape, with no batch axis."""
     shape = kwargs.get("shape", args[0] if args else None)
     dims = _shape_dims(shape) if shape is not None else ()
-    return Tensor(dims) if dims is not None else opaque("add_weight of an unknown shape")
+    if dims is None:
+        return opaque("add_weight of an unknown shape")
+    weight = Tensor(dims)
+    weight.batched = False
+    return weight
 
 
 KERAS_LAYER_METHODS = {"add_weight": BuiltinValue("add_weight", _add_weight)}

@@ -89,7 +89,11 @@ class Calls:
         function = ops.lookup(qualname)
         if function is not None:
             # run as a layer is, so the data-time shadows of tensor arguments follow
-            return [(st, self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()"))]
+            result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
+            if _needs_rank(result) and any([_choose_rank(a) for a in [*args, *kwargs.values()]]):
+                # a free input whose rank nothing fixed: the function runs on the rank a caller gives it
+                result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
+            return [(st, result)]
         handler = keras_api.FUNCTIONS.get(qualname)
         if handler is not None:
             return _as_results(st, handler(self, st, args, kwargs, node))
@@ -322,6 +326,22 @@ def _build_arguments(build: FunctionValue, call: FunctionValue, args, kwargs) ->
         value = given.get(key) if key in given else (args[position] if position < len(args) else None)
         out.append(_input_shape(value) if value is not None else None)
     return out
+
+
+def _needs_rank(result) -> bool:
+    """Did a tensor function give up for want of an input's rank?"""
+    origin = getattr(result, "origin", None)
+    return isinstance(result, Tensor) and origin is not None and "unknown rank" in origin.reason
+
+
+def _choose_rank(value) -> bool:
+    if isinstance(value, Unknown) and value.free and value._tensor is not None:
+        value = value._tensor
+    if isinstance(value, (list, tuple)):
+        return any([_choose_rank(v) for v in value])
+    if isinstance(value, ListValue):
+        return any([_choose_rank(v) for v in value.items])
+    return isinstance(value, Tensor) and value.choose_rank()
 
 
 def _unread(value) -> bool:

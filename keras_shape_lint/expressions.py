@@ -21,6 +21,7 @@ from .values import (
     LazyImport,
     ListValue,
     Slice,
+    Tensor,
     Unknown,
     hashable,
     opaque,
@@ -233,6 +234,8 @@ class Expressions:
             if type(op) is cst.Not:
                 truth = self.truth(value)
                 out.append((s, S.neg(truth) if truth is not None else opaque("not")))
+            elif type(op) is cst.Minus and isinstance(value, Tensor):
+                out.append((s, value))  # the same shape, each element negated
             elif type(op) is cst.Minus:
                 if isinstance(value, Unknown):
                     value = value.as_int()
@@ -258,19 +261,35 @@ class Expressions:
 
     def ex_Comparison(self, node, st):
         out = []
+        if len(node.comparisons) == 1 and type(node.comparisons[0].operator).__name__ in _TENSOR_COMPARISONS:
+            # ``x > 0`` on a tensor is an element-wise mask, as keras.ops.greater computes it
+            name = _TENSOR_COMPARISONS[type(node.comparisons[0].operator).__name__]
+            for s, (left, right) in self.eval_seq([node.left, node.comparisons[0].comparator], st):
+                if (isinstance(left, Tensor) or isinstance(right, Tensor)) and not any(
+                        v is None or isinstance(v, str) for v in (left, right)):
+                    out.extend(self.calls.call_imported(f"keras.ops.{name}", [left, right], {}, s, node))
+                else:
+                    out.extend(self._compare(node, s, left))
+            return out
         for s, left in self.eval(node.left, st):
-            results = [(s, True, left)]
-            for target in node.comparisons:
-                nxt = []
-                for s2, acc, lhs in results:
-                    for s3, rhs in self.eval(target.comparator, s2):
-                        verdict = compare(self, type(target.operator).__name__, lhs, rhs)
-                        # one comparison the analysis cannot decide makes the whole chain unknown
-                        known = acc is not None and verdict is not None
-                        nxt.append((s3, S.conj(acc, verdict) if known else None, rhs))
-                results = nxt
-            for s2, acc, _ in results:
-                out.append((s2, acc if acc is not None else S.opaque_bool(origin=Origin("", node, s2.modules[-1]))))
+            out.extend(self._compare(node, s, left))
+        return out
+
+    def _compare(self, node, s, left) -> list:
+        """A comparison chain on values (not tensors) from its evaluated left side."""
+        out = []
+        results = [(s, True, left)]
+        for target in node.comparisons:
+            nxt = []
+            for s2, acc, lhs in results:
+                for s3, rhs in self.eval(target.comparator, s2):
+                    verdict = compare(self, type(target.operator).__name__, lhs, rhs)
+                    # one comparison the analysis cannot decide makes the whole chain unknown
+                    known = acc is not None and verdict is not None
+                    nxt.append((s3, S.conj(acc, verdict) if known else None, rhs))
+            results = nxt
+        for s2, acc, _ in results:
+            out.append((s2, acc if acc is not None else S.opaque_bool(origin=Origin("", node, s2.modules[-1]))))
         return out
 
     def ex_Subscript(self, node, st):
@@ -314,3 +333,6 @@ def _find_calls(node) -> list:
     node.visit(_Visitor())
     return found
 
+
+_TENSOR_COMPARISONS = {"Equal": "equal", "NotEqual": "not_equal", "LessThan": "less", "LessThanEqual": "less_equal",
+                       "GreaterThan": "greater", "GreaterThanEqual": "greater_equal"}

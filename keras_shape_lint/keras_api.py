@@ -67,6 +67,9 @@ def keras_input(calls, st, args, kwargs, node):
     if dims is None:
         calls.analysis.note_opaque("Input with an unknown shape")
         return Tensor(None)
+    for dim in dims:
+        if dim is not None and not isinstance(dim, int):
+            st.add(dim >= 0)  # Keras refuses a negative size
     tensor = Tensor(dims)
     if None in dims:
         tensor.shadow = calls.analysis.data_input(dims, _input_name(calls, st, node, cfg.get("name")))
@@ -109,6 +112,13 @@ def image_data_format(calls, st, args, kwargs, node):
 def backend_name(calls, st, args, kwargs, node):
     """The backend the code runs on: TensorFlow, as the oracle builds with it."""
     return "tensorflow"
+
+
+@api("keras.backend.get_keras_mask", "keras.utils.get_keras_mask")
+def keras_mask(calls, st, args, kwargs, node):
+    """The mask Keras carries on a tensor: None, as on every input a witness builds (masks come
+    from masking layers, which the analyser does not follow)."""
+    return None
 
 
 @api("keras.layers.VersionAwareLayers")

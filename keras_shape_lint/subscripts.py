@@ -79,6 +79,8 @@ def _shape_item(shape: ShapeOf, key):
         return None  # the batch size, which Keras never knows when it builds
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:
         return tensor.channels_dim()
+    if isinstance(key, int) and not isinstance(key, bool) and tensor.choose_rank(max(2, key if key > 0 else -key - 1)):
+        return _shape_item(shape, key)  # a free input: the rank its caller gives it
     return opaque("shape index on a tensor of unknown rank")
 
 

@@ -25,7 +25,8 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype", "origin")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype", "origin",
+                 "batched")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -41,6 +42,9 @@ class Tensor:
         # on them is not a model merge; None when the dtype is a float or not known
         self.dtype = None
         self.origin = None  # for an opaque tensor: the provenance.Origin of what made it
+        # False for a layer's weight (``add_weight``): ``dims`` is then its whole shape, with no
+        # batch axis in front; it broadcasts against an input's trailing axes
+        self.batched = True
 
     @classmethod
     def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":
@@ -87,6 +91,15 @@ class Tensor:
             self.dims = (channels,) + tuple(spatial)
         return True
 
+    def choose_rank(self, rank: int = 2) -> bool:
+        """Give a free input whose rank the code never fixed ``rank`` dims (by default a
+        sequence of feature vectors, the rank witnesses give such inputs): a choice its
+        caller may make, taken when an operation needs a rank.  False for any other tensor."""
+        root = self.rank_root()
+        if self.known or not root.free or root.known:
+            return False
+        return root.with_rank(rank) and self.with_rank(rank)
+
     def rank_root(self) -> "Tensor":
         """The tensor whose rank this one takes once it is known (itself, for most)."""
         tensor = self
@@ -105,6 +118,31 @@ class Tensor:
     @property
     def rank(self):
         return None if self.dims is None else len(self.dims)
+
+
+def batched_views(tensors: list) -> list:
+    """``tensors`` with each weight (``batched`` False) seen as an input-like tensor that
+    broadcasts the same way against the first input among them: leading 1s, or, while that
+    input's rank is unknown, its rank with the weight's last axis as channels.  A weight
+    whose rank cannot be placed stays as it is."""
+    like = next((t for t in tensors if t.batched), None)
+    if like is None or all(t.batched for t in tensors):
+        return tensors
+    return [t if t.batched else _batched_view(t, like) for t in tensors]
+
+
+def _batched_view(weight: Tensor, like: Tensor) -> Tensor:
+    if not weight.known or not weight.dims:
+        return weight
+    if like.known:
+        dims = tuple(weight.dims[-like.rank:]) if weight.rank > like.rank else weight.dims
+        view = Tensor((1,) * (like.rank - len(dims)) + tuple(dims), channels_last=like.channels_last)
+    elif like.channels_last:
+        view = Tensor.last_axis_replaced(like.rank_root(), weight.dims[-1])
+    else:
+        return weight
+    view.dtype = weight.dtype
+    return view
 
 
 class Unknown:

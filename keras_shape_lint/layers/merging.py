@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import symbolic as S
-from ..values import ListValue, Tensor
+from ..values import ListValue, Tensor, batched_views
 from . import layer
 
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -25,7 +25,7 @@ def merge_inputs(ctx, inputs):
     tensors = [ctx.tensor(item) for item in items]
     if not tensors or any(t is None for t in tensors):
         return None
-    return tensors
+    return batched_views(tensors)
 
 
 def elementwise_shape(ctx, tensors):

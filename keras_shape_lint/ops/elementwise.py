@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 
 from .. import symbolic as S
-from ..values import Tensor
+from ..values import Tensor, batched_views
 from . import arg
 from ._common import (
     INT,
@@ -113,6 +113,7 @@ def _merge(name: str):
             if number is None or not all(S.is_int_like(v) or isinstance(v, float) for v in values):
                 return scalar()
             return number(*values)
+        values = batched_views(values) if all(isinstance(v, Tensor) for v in values) else values
         tensors = [v for v in values if isinstance(v, Tensor)]
         if len(tensors) == 1:
             # a tensor and a number: the tensor's shape
