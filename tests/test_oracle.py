@@ -118,6 +118,7 @@ def _seed_add_line():
 
 
 def test_helper_accepts_a_witness_that_breaks_the_merge():
+    _skip_without_tensorflow(SEED)
     witness = {
         "entry": "block",
         "args": {"x": {"shape": [None, 8, 8, 64]}, "filters": 64, "strides": 1, "conv_shortcut": False},
@@ -127,6 +128,7 @@ def test_helper_accepts_a_witness_that_breaks_the_merge():
 
 
 def test_helper_rejects_a_witness_that_builds():
+    _skip_without_tensorflow(SEED)
     witness = {"entry": "block", "args": {"x": {"shape": [None, 8, 8, 128]}, "filters": 64, "conv_shortcut": False}}
     outcome = build_from_witness(SEED, witness)
     assert outcome.error is None
@@ -135,6 +137,7 @@ def test_helper_rejects_a_witness_that_builds():
 
 
 def test_helper_rejects_an_error_on_another_line():
+    _skip_without_tensorflow(SEED)
     witness = {"entry": "block", "args": {"x": {"shape": [None, 8, 8, 64]}, "filters": 64, "conv_shortcut": False}}
     outcome = build_from_witness(SEED, witness)
     with pytest.raises(AssertionError, match="innermost fixture frame"):
@@ -142,6 +145,7 @@ def test_helper_rejects_an_error_on_another_line():
 
 
 def test_helper_rejects_an_error_that_is_not_the_merge():
+    _skip_without_tensorflow(SEED)
     # 48 input channels are not divisible by 32 groups: Conv2D fails before the Add
     witness = {"entry": "block", "args": {"x": {"shape": [None, 8, 8, 48]}, "filters": 48, "conv_shortcut": False}}
     outcome = build_from_witness(SEED, witness)
