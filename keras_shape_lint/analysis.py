@@ -311,9 +311,11 @@ class Analysis:
         free = []
         for param in self.free_params:
             _free_views(param.name, param.value, param.default, free)
+        # an input's sizes are positive: Keras refuses a negative one before any merge
+        sizes = [var >= 1 for _, var, _, role in free if role in ("channels", "spatial") and S.is_sym(var)]
         data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
-        terms = list(terms) + [dim >= 1 for dim in data_dims]
+        terms = list(terms) + [dim >= 1 for dim in data_dims] + sizes
         if any(isinstance(p.value, Unknown) and p.value.used_as == "unread" and p.default is _MISSING
                for p in self.free_params):
             return None  # an argument went where nobody learnt what it must be: no call to write down

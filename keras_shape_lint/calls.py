@@ -162,6 +162,8 @@ class Calls:
         if model.name in MERGES and node not in self.analysis.outcomes:
             # reached, but its inputs were too little known to check
             self.analysis.record_outcome(node, "undecided", st.modules[-1], self._unread(inputs))
+        if model.name in MERGES and ctx.unchecked and st.unchecked is None:
+            st.unchecked = (node, st.modules[-1])
         shadows = _shadows(inputs)
         if shadows is not None and isinstance(result, Tensor) and result.shadow is None:
             # the same layer on the data-time sizes (the merge checks there are KSL106)

@@ -98,9 +98,19 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     pairs = []
     for other in tensors[1:]:
         pairs.extend(aligned_pairs(kind, tensors[0], other, axis))
+    unknown = [t for t in tensors if not t.known]  # after the pairs gave what they could a rank
+    if unknown and st.unchecked is None and (len(unknown) < len(tensors)
+                                             or len({id(t.rank_root()) for t in unknown}) > 1):
+        # an operand of unknown rank: only its channels were compared, and Keras may still
+        # refuse the other axes; a later finding's witness must not lean on this merge
+        st.unchecked = (node, st.modules[-1])
     fails = []
+    contract = []  # the caller's to keep: not reported, but Keras got past only if it held
     for role, index, a, b in pairs:
-        if a is None or b is None or caller_contract(a, b):
+        if a is None or b is None:
+            continue
+        if caller_contract(a, b):
+            contract.append(_fail_term(a, b))
             continue
         fail = _fail_term(a, b)
         if fail is False:
@@ -110,13 +120,19 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         # only where Keras can never raise: otherwise KSL101/102 already says it
         quiet = [p for p in pairs if p[0] == "channels" and not any(f[0] == "channels" for f in fails)]
         _check_broadcast(analysis, st, node, display, quiet)
+    for fail in contract:
+        if fail is not False:
+            st.add(S.neg(fail))
     if not fails:
         analysis.record_outcome(node, "proven", st.modules[-1])
         return
     pc = [c.term for c in st.pc]
-    tainted = any(c.branch and c.opaque for c in st.pc)
+    tainted = any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None
     outcome = "proven"
     blocked = None  # why the merge is undecided, in words
+    if st.unchecked is not None:
+        earlier, where = st.unchecked
+        blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
     for role, index, a, b, fail in fails:
         verdict = analysis.solver.check_path(st.pc, [fail])
         if verdict is False:
@@ -157,7 +173,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
     if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks:
         return
     kind = "elementwise" if kind == "additive" else kind
-    tainted = any(c.branch and c.opaque for c in st.pc)
+    tainted = any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None
     for real, shadow in zip(reals[1:], shadows[1:]):
         if real is None:
             return
@@ -189,7 +205,7 @@ def _check_broadcast(analysis, st, node, display, pairs) -> None:
         widened = S.disj(S.conj(S.eq(a, 1), S.ne(b, 1)), S.conj(S.eq(b, 1), S.ne(a, 1)))
         if widened is False or analysis.solver.check_path(st.pc, [widened]) is not True:
             continue
-        if any(c.branch and c.opaque for c in st.pc) or _depends_on_opaque(widened, st.pc):
+        if any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None or _depends_on_opaque(widened, st.pc):
             continue
         if not analysis.wants_draft(node, "KSL105", st.chain):
             return
@@ -289,6 +305,19 @@ def blocker(analysis, fail, conditions) -> str:
                 if origin is not None:
                     return "the path depends on " + describe_origin(analysis, origin, "condition")
     return "it depends on a value the analyser cannot read"
+
+
+def describe_merge(analysis, node, module) -> str:
+    """``Add() at line 40`` (of another file, when it is)."""
+    from .calls import merge_display
+
+    try:
+        line = (module or analysis.main).start(node).line
+    except (KeyError, AttributeError):
+        return "an earlier merge"
+    where = f" of {os.path.basename(module.path)}" if module is not None and module is not analysis.main \
+        and getattr(module, "path", None) else ""
+    return f"{merge_display((module or analysis.main).tree, node)} at line {line}{where}"
 
 
 def describe_origin(analysis, origin, what: str = "output") -> str:

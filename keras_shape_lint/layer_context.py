@@ -20,6 +20,7 @@ class LayerContext:
         # the call's arguments after its inputs: layer(x, value, mask=m) -> [value], {"mask": m}
         self.call_args = list(call_args)
         self.call_kwargs = dict(call_kwargs or {})
+        self.unchecked = True  # until a merge check runs: a merge whose inputs nobody could read
 
     def tensor(self, value, rank: int | None = None) -> Tensor | None:
         if isinstance(value, Unknown):
@@ -73,6 +74,7 @@ class LayerContext:
         return self.analysis.options.data_format != "channels_first"
 
     def check_merge(self, kind: str, tensors, axis=None) -> None:
+        self.unchecked = False
         if self.real is not None:
             real = [self.tensor(t) for t in _items(self.real)]
             check_data_merge(self.analysis, self.state, self.node, self.display, kind, tensors, real, axis)

@@ -103,7 +103,7 @@ def generator_names(syntax) -> frozenset:
 
 
 class State:
-    __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval")
+    __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval", "unchecked")
 
     def __init__(self, module_scope: dict, module: ModuleInfo | None = None):
         self.frames: list[dict] = [module_scope]
@@ -114,6 +114,9 @@ class State:
         self.chain: tuple = ()
         self.flow = None
         self.retval = None
+        # a merge this path went through without its inputs being read (nothing assumed there):
+        # a later finding's witness could fail at that merge first
+        self.unchecked = None
 
     # -- variables -------------------------------------------------------
     @property
@@ -177,6 +180,7 @@ class State:
         twin.chain = self.chain
         twin.flow = self.flow
         twin.retval = _copy_value(self.retval, memo)
+        twin.unchecked = self.unchecked
         return twin
 
 
