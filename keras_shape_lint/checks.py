@@ -349,7 +349,8 @@ def _short_code(analysis, node, module) -> str:
 
 
 def _cone(fail, conditions) -> set:
-    """The variables of ``fail`` and of the path conditions that share them."""
+    """The opaque variables among those of ``fail`` and of the path conditions that share
+    them (its cone of influence)."""
     names = set(S.variables(fail)) if S.is_sym(fail) else set()
     related = [c for c in conditions if c.names]
     changed = True
@@ -363,23 +364,10 @@ def _cone(fail, conditions) -> set:
 
 
 def _depends_on_opaque(fail, conditions) -> bool:
-    """Does the failure hinge on a value nothing in the analysed code determines?
-
-    Follows the variables of ``fail`` through the path conditions that share
-    them (the cone of influence) and looks for an opaque variable.
-    """
-    names = set(S.variables(fail)) if S.is_sym(fail) else set()
-    if any(S.is_opaque_name(n) for n in names):
-        return True
-    changed = True
-    related = [c for c in conditions if c.names]
-    while changed:
-        changed = False
-        for condition in related:
-            if condition.names & names and not condition.names <= names:
-                names |= condition.names
-                changed = True
-    return any(S.is_opaque_name(n) for n in names)
+    """Does the failure hinge on a value nothing in the analysed code determines?"""
+    if S.is_sym(fail) and any(S.is_opaque_name(n) for n in S.variables(fail)):
+        return True  # no need to follow the conditions
+    return bool(_cone(fail, conditions))
 
 
 def preference_groups(free_params, soft):

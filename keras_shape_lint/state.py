@@ -306,25 +306,31 @@ def widen(states: list, origin) -> list:
                     fa[name] = _widen_value(fa[name], fb[name], memo, origin)
                 else:
                     fa.pop(name, None)  # bound on one side only: unbound after the join
-        common = 0
-        for ca, cb in zip(first.pc, st.pc):
-            if ca is not cb:
-                break
-            common += 1
-        rest_a, rest_b = first.pc[common:], st.pc[common:]
-        first.pc = first.pc[:common]
-        if any(not _undecided_branch(c) for c in rest_a + rest_b):
-            # the sides assumed something: keep which side assumed what (a tainted condition)
-            either = S.disj(S.conj(*[c.term for c in rest_a]), S.conj(*[c.term for c in rest_b]))
-            if either is not True:
-                first.pc = first.pc + (Condition(either, branch=True),)
-        shared = 0
-        for da, db in zip(first.decisions, st.decisions):
-            if da != db:
-                break
-            shared += 1
-        first.decisions = first.decisions[:shared]
+        # when the sides assumed something beyond the undecidable branch, keep which side
+        # assumed what (a condition that stays tainted)
+        _join_conditions(first, st, lambda rest: any(not _undecided_branch(c) for c in rest))
     return kept + rest
+
+
+def _join_conditions(a: "State", b: "State", needed=None) -> None:
+    """Give ``a`` the path condition and decisions ``a`` and ``b`` share, and the disjunction
+    of what each assumed beyond them (unless ``needed(those conditions)`` says it does not matter)."""
+    common = 0
+    for ca, cb in zip(a.pc, b.pc):
+        if ca is not cb:
+            break
+        common += 1
+    rest = a.pc[common:] + b.pc[common:]
+    either = S.disj(S.conj(*[c.term for c in a.pc[common:]]), S.conj(*[c.term for c in b.pc[common:]]))
+    a.pc = a.pc[:common]
+    if either is not True and (needed is None or needed(rest)):
+        a.pc = a.pc + (Condition(either, branch=any(c.branch for c in rest)),)
+    shared = 0
+    for da, db in zip(a.decisions, b.decisions):
+        if da != db:
+            break
+        shared += 1
+    a.decisions = a.decisions[:shared]
 
 
 def _undecided_branch(condition: Condition) -> bool:
@@ -391,24 +397,7 @@ def _join(a: State, b: State, dead=None):
             return None
         for name in differ:
             local_a.pop(name, None)
-    common = 0
-    for ca, cb in zip(a.pc, b.pc):
-        if ca is not cb:
-            break
-        common += 1
-    rest_a = [c.term for c in a.pc[common:]]
-    rest_b = [c.term for c in b.pc[common:]]
-    a.pc = a.pc[:common]
-    either = S.disj(S.conj(*rest_a), S.conj(*rest_b))
-    if either is not True:
-        a.pc = a.pc + (Condition(either, branch=any(c.branch for c in b.pc[common:]) or
-                                 any(c.branch for c in a.pc[common:])),)
-    shared = 0
-    for da, db in zip(a.decisions, b.decisions):
-        if da != db:
-            break
-        shared += 1
-    a.decisions = a.decisions[:shared]
+    _join_conditions(a, b)
     return a
 
 
