@@ -99,11 +99,9 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     for other in tensors[1:]:
         pairs.extend(aligned_pairs(kind, tensors[0], other, axis))
     unknown = [t for t in tensors if not t.known]  # after the pairs gave what they could a rank
-    if unknown and st.unchecked is None and (len(unknown) < len(tensors)
-                                             or len({id(t.rank_root()) for t in unknown}) > 1):
-        # an operand of unknown rank: only its channels were compared, and Keras may still
-        # refuse the other axes; a later finding's witness must not lean on this merge
-        st.unchecked = (node, st.modules[-1])
+    # an operand of unknown rank: only its channels are compared, and Keras may still refuse
+    # the other axes; a later finding's witness must not lean on this merge (marked once checked)
+    partly = bool(unknown) and (len(unknown) < len(tensors) or len({id(t.rank_root()) for t in unknown}) > 1)
     fails = []
     contract = []  # the caller's to keep: not reported, but Keras got past only if it held
     for role, index, a, b in pairs:
@@ -123,8 +121,10 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     for fail in contract:
         if fail is not False:
             st.add(S.neg(fail))
+    mark = (node, st.modules[-1]) if partly else None
     if not fails:
         analysis.record_outcome(node, "proven", st.modules[-1])
+        st.unchecked = st.unchecked or mark
         return
     pc = [c.term for c in st.pc]
     tainted = any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None
@@ -156,6 +156,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         outcome = "flagged"
         _report(analysis, st, node, code, display, a, b, _axis_name(role, index, tensors[0]), witness)
     analysis.record_outcome(node, outcome, st.modules[-1], blocked)
+    st.unchecked = st.unchecked or mark
     # Keras got past this merge only if it succeeded: continue under that assumption.
     for _, _, _, _, fail in fails:
         if fail is not True:
