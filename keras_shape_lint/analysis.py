@@ -266,7 +266,19 @@ class Analysis:
         st.push(frame, entry.closure, entry.module)
         self.entered.add(id(entry.node))
         interp.scopes[:] = [entry.node]
-        self.complete_builds(interp.exec_suite(entry.node.body, [st]))
+        finished = interp.exec_suite(entry.node.body, [st])
+        applied = []
+        for s in finished:
+            if s.flow == "return" and isinstance(s.retval, FunctionValue):
+                # a block builder returns the function that applies the block (``return apply``):
+                # it is applied to free inputs, as a caller would
+                inner, s.flow, s.retval = s.retval, None, None
+                args = [value for _, value in self._free_parameters(inner, "call",
+                                                                    skip_first=inner.bound_self is not None)]
+                applied.extend(r for r, _ in interp.calls.call_user(inner, args, {}, s, None))
+            else:
+                applied.append(s)
+        self.complete_builds(applied)
 
     def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False, inputs=frozenset()):
         """Each named parameter of ``fn`` with a free value (recorded for witnesses);
