@@ -63,6 +63,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         self._expression_handlers: dict = {}
         self._statement_handlers: dict = {}
         self.scopes: list = []  # the function nodes whose bodies are running, innermost last
+        self.naming = (None, None)  # (the value an assignment is evaluating, the name it binds)
         self.calls = Calls(self)
 
     def tick(self) -> None:

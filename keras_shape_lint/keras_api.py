@@ -78,19 +78,10 @@ def keras_input(calls, st, args, kwargs, node):
 
 def _input_name(calls, st, node, name) -> str | None:
     """What the user calls an Input: its ``name=``, else the variable it is assigned to."""
-    import libcst as cst
-
     if isinstance(name, str) and name.isidentifier():
         return name
-    pending = [calls.interp.scopes[-1].body if calls.interp.scopes else st.modules[-1].tree]
-    while pending:
-        found = pending.pop()
-        if isinstance(found, cst.Assign) and found.value is node and len(found.targets) == 1:
-            target = found.targets[0].target
-            return target.value if isinstance(target, cst.Name) else None
-        if not isinstance(found, (cst.BaseExpression, cst.FunctionDef, cst.ClassDef)):
-            pending.extend(found.children)
-    return None
+    value, bound = calls.interp.naming
+    return bound if value is node else None
 
 
 @api("keras.backend.int_shape", "keras.ops.shape", "tensorflow.shape", "keras.backend.shape")

@@ -33,6 +33,9 @@ class Statements:
 
     def stmt_Assign(self, stmt, st):
         out = []
+        # what the value is about to be called (``image = keras.Input(...)``), for messages
+        target = stmt.targets[0].target if len(stmt.targets) == 1 else None
+        self.naming = (stmt.value, target.value if type(target) is cst.Name else None)
         for s, value in self.eval(stmt.value, st):
             states = [s]
             for target in stmt.targets:
