@@ -16,9 +16,10 @@ never an error.  The folder is kept under :data:`MAX_BYTES` and
 :data:`MAX_ENTRIES`, dropping the least recently used entries (by modification
 time: a hit touches its entry, at most once an hour) first.
 
-A result is not kept when the analysis stopped on its time budget or ran past its
-deadline: how far it got depends on the machine's load, and a busy run must not
-freeze a worse answer into the cache.
+A result is not kept when the analysis stopped on its time budget, ran past its
+deadline, read an import refused for lack of time, or had z3 give up on a query:
+how far it got depends on the machine's load, and a busy run must not freeze a
+worse answer into the cache.
 
 The folder is ``.keras_shape_lint_cache`` in the project root, else, where that
 cannot be written, ``$XDG_CACHE_HOME/keras-shape-lint`` (``~/.cache/...``).  Nothing
@@ -284,6 +285,8 @@ def settled(analysis) -> bool:
     deadline = getattr(analysis, "deadline", None)
     if deadline is not None and time.monotonic() > deadline:
         return False
+    if getattr(getattr(analysis, "solver", None), "unknowns", 0):
+        return False  # z3 gave up on a query (its limit is wall time): with more time it may answer
     return not any("time budget" in note or "longer than the" in note for note in analysis.budget_notes)
 
 
