@@ -131,7 +131,9 @@ class Analysis:
 
     # ------------------------------------------------------------- running
     def run(self) -> list[Finding]:
-        from .project import ModuleLoader
+        from .project import ACTIVE, ModuleLoader
+
+        ACTIVE[0] = self
 
         interp = self.interp = Interpreter(self)
         self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 SKIPPED_FOLDERS = frozenset({
     ".git", ".hg", ".svn", ".bzr", "__pycache__", "build", "dist", ".tox", ".nox", ".eggs",
-    "node_modules", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    "node_modules", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".keras_shape_lint_cache",
 })
 
 SOURCE_SUFFIXES = (".py", ".ipynb")

@@ -63,9 +63,6 @@ def recording():
         _RECORDING.current = previous
 
 
-_REFUSED = ("", -1, -1, "")  # among a module's dependencies: one of its imports was refused for time
-
-
 def _note(key, importer=None) -> None:
     if importer is not None:
         _DEPENDS.setdefault(importer, set()).add(key)
@@ -73,16 +70,36 @@ def _note(key, importer=None) -> None:
     stack = [key] if record is not None else []
     while stack:
         current = stack.pop()
-        if current is _REFUSED:
-            record.refused = True
-        elif current[:3] not in record.versions:
+        if current[:3] not in record.versions:
             record.versions.add(current[:3])
             stack.extend(_DEPENDS.get(current, ()))
 
 
 def _note_refused(importer) -> None:
-    """An import not read for lack of time: the importer keeps it unknown from now on."""
-    _note(_REFUSED, importer)
+    """An import not read for lack of time: this analysis's result depends on its clock (a later
+    analysis reads the import again, with its own time)."""
+    record = getattr(_RECORDING, "current", None)
+    if record is not None:
+        record.refused = True
+
+
+def _unchanged(key) -> bool:
+    """Are the modules a cached module read through its imports still the versions it read?
+    (A module's own key holds its own version; an edit to one it imports must reach it too.)"""
+    seen, stack = set(), list(_DEPENDS.get(key, ()))
+    while stack:
+        dep = stack.pop()
+        if dep in seen:
+            continue
+        seen.add(dep)
+        try:
+            status = os.stat(dep[0])
+        except OSError:
+            return False
+        if (status.st_mtime_ns, status.st_size) != (dep[1], dep[2]):
+            return False
+        stack.extend(_DEPENDS.get(dep, ()))
+    return True
 
 
 def project_root(path: str) -> str:
@@ -97,14 +114,24 @@ def project_root(path: str) -> str:
         current = parent
 
 
+ACTIVE: list = [None]  # the Analysis running in this process (set by Analysis.run)
+
+
 class ModuleLoader:
     key = None  # the _CACHE key of the module whose imports this loader reads (None: the linted file)
 
     def __init__(self, analysis, importer: str | None, depth: int = 0):
-        self.analysis = analysis
+        self._analysis = analysis
         self.importer = os.path.abspath(importer) if importer and os.path.isfile(importer) else None
         self.depth = depth
         self._root = project_root(self.importer) if self.importer else None
+
+    @property
+    def analysis(self):
+        """The analysis running now: a loader kept with a cached module serves later files too,
+        and each reads imports within its own budget (not the expired one of the file that
+        first parsed the module)."""
+        return ACTIVE[0] if ACTIVE[0] is not None else self._analysis
 
     def resolve(self, module: str | None, level: int = 0) -> str | None:
         """The file a module name refers to from the importing file, if it is the user's."""
@@ -157,6 +184,9 @@ class ModuleLoader:
         if status.st_size > _MAX_BYTES:
             analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
+        if key in _CACHE and not _unchanged(key):
+            del _CACHE[key]  # what it imported has changed since: read it again
+            _DEPENDS.pop(key, None)
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]

@@ -338,8 +338,9 @@ class LazyImport:
         if self._value is None:
             info = self.loader.load(self.path)
             if info is None:
-                self._value = opaque(f"unreadable project module {self.path}")
-            elif self.member is None:
+                # not kept: a refusal for lack of time belongs to this analysis, not the next
+                return opaque(f"unreadable project module {self.path}")
+            if self.member is None:
                 self._value = ModuleValue(info)
             else:
                 self._value = info.scope.get(self.member, opaque(f"{self.member} not found in {self.path}"))

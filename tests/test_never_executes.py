@@ -81,7 +81,7 @@ def test_fixture_is_clean_and_has_no_oracle_line():
 
 def test_cli_reads_without_executing(sandbox):
     env, marker = sandbox
-    result = run([sys.executable, "-m", "keras_shape_lint", "--format", "json", "--stats",
+    result = run([sys.executable, "-m", "keras_shape_lint", "--no-cache", "--format", "json", "--stats",
                   str(FIXTURE.relative_to(ROOT))], env)
     assert_not_executed(result, marker)
     assert result.returncode == 0, result.stdout
@@ -93,7 +93,7 @@ def test_cli_reads_without_executing(sandbox):
 
 def test_cli_reads_stdin_without_executing(sandbox):
     env, marker = sandbox
-    result = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--format", "json", "-"],
+    result = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--no-cache", "--format", "json", "-"],
                             input=FIXTURE.read_text(encoding="utf-8"), capture_output=True, text=True,
                             env=env, cwd=ROOT, timeout=300)
     assert_not_executed(result, marker)
@@ -103,7 +103,7 @@ def test_cli_reads_stdin_without_executing(sandbox):
 @pytest.mark.parametrize("extra", [[], ["--ksl-report-incomplete"], ["-j", "2"]], ids=["plain", "incomplete", "jobs2"])
 def test_flake8_reads_without_executing(sandbox, extra):
     env, marker = sandbox
-    result = run([sys.executable, "-m", "flake8", "--select", "KSL", *extra, str(FIXTURE.relative_to(ROOT))], env)
+    result = run([sys.executable, "-m", "flake8", "--select", "KSL", "--ksl-no-cache", *extra, str(FIXTURE.relative_to(ROOT))], env)
     assert_not_executed(result, marker)
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip() == ""
@@ -111,7 +111,7 @@ def test_flake8_reads_without_executing(sandbox, extra):
 
 def test_flake8_stdin_reads_without_executing(sandbox):
     env, marker = sandbox
-    result = subprocess.run([sys.executable, "-m", "flake8", "--select", "KSL", "-",
+    result = subprocess.run([sys.executable, "-m", "flake8", "--select", "KSL", "--ksl-no-cache", "-",
                              "--stdin-display-name", "model.py"],
                             input=FIXTURE.read_text(encoding="utf-8"), capture_output=True, text=True,
                             env=env, cwd=ROOT, timeout=300)
@@ -155,10 +155,10 @@ def test_imported_project_module_is_read_not_executed(sandbox, tmp_path):
             x = residual_block(x, 16)
             return keras.Model(inputs, x)
     """))
-    cli = run([sys.executable, "-m", "keras_shape_lint", "--format", "json", "--stats", "model.py"], env, cwd=project)
+    cli = run([sys.executable, "-m", "keras_shape_lint", "--no-cache", "--format", "json", "--stats", "model.py"], env, cwd=project)
     assert_not_executed(cli, marker)
     assert json.loads(cli.stdout) == []
-    flake8 = run([sys.executable, "-m", "flake8", "--select", "KSL", "--ksl-report-incomplete", "model.py"], env,
+    flake8 = run([sys.executable, "-m", "flake8", "--select", "KSL", "--ksl-no-cache", "--ksl-report-incomplete", "model.py"], env,
                  cwd=project)
     assert_not_executed(flake8, marker)
     assert flake8.stdout.strip() == ""
