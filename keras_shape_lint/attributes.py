@@ -99,7 +99,7 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, str):
         return BoundMethod(value, name)
     if isinstance(value, LayerValue):
-        if name in ("add", "build"):
+        if name in ("add", "build", "compute_output_shape"):
             return BoundMethod(value, name)
         return opaque(f"layer attribute {name}")
     return opaque(f"attribute {name}")

@@ -125,6 +125,10 @@ class Calls:
             self.keep_build(layer, inputs, st)
         return result
 
+    def apply_layer_shape(self, layer: LayerValue, x: Tensor, st, node):
+        """What ``layer`` gives for ``x`` without applying it: no build is kept."""
+        return self._apply(layer.model, layer.config, x, st, node, self.display(layer))
+
     def keep_build(self, layer: LayerValue, x: Tensor, st) -> None:
         """The first input a layer sees sizes its weights; a later input must agree on
         those axes, or Keras raises there (the path goes on only where they agree)."""

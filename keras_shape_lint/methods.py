@@ -44,7 +44,27 @@ def call_method(calls, method, args, kwargs, st, node):
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
         return None
+    if isinstance(receiver, LayerValue) and name == "compute_output_shape":
+        return _output_shape(calls, receiver, args[0] if args else kwargs.get("input_shape"), st, node)
     return opaque(f"method {name}")
+
+
+def _output_shape(calls, layer, shape, st, node):
+    """``layer.compute_output_shape(shape)``: the layer's transfer function on a tensor of
+    that shape, given back as a shape (the batch entry as the caller wrote it)."""
+    if isinstance(shape, ShapeOf):  # ``x.shape``, or the shape ``build`` was given for ``x``
+        result = calls.apply_layer_shape(layer, shape.tensor, st, node)
+        if isinstance(result, Tensor) and result.known:
+            return ShapeOf(result)
+        return opaque("compute_output_shape the layer does not give")
+    dims = batch_shape_dims(shape)
+    if dims is None:
+        return opaque("compute_output_shape of an unknown shape")
+    result = calls.apply_layer_shape(layer, Tensor(dims), st, node)
+    if not isinstance(result, Tensor) or not result.known:
+        return opaque("compute_output_shape the layer does not give")
+    batch = shape[0] if isinstance(shape, tuple) and shape else None
+    return (batch, *result.dims)
 
 
 def _list_method(calls, receiver, name, args):
