@@ -43,11 +43,27 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) or S.is_sym(value)
 
 
+# operators no string, list or tuple takes, and model code hardly applies to tensors
+_NUMERIC_ONLY = {"FloorDivide", "Power"}
+
+
+def _both_ints(op, left: Unknown, right: Unknown) -> bool:
+    """Do two values of unknown type combine as integers: ``img_size // patch_size``, a
+    difference of two constructor arguments, or one of them already used as an int?"""
+    if op not in _CONCRETE and op != "Power" or "tensor" in (left.used_as, right.used_as):
+        return False
+    if op in _NUMERIC_ONLY or "int" in (left.used_as, right.used_as):
+        return True
+    return op == "Subtract" and bool(left.config and right.config)
+
+
 def binary_operation(interp, op, left, right, st, node) -> list:
     if (left is None or right is None) and op in _CONCRETE:
         return []  # Python raises TypeError: the path ends here
     if isinstance(left, Tensor) or isinstance(right, Tensor):
         return [(st, _tensor_operation(interp, op, left, right, st, node))]
+    if isinstance(left, Unknown) and isinstance(right, Unknown) and _both_ints(op, left, right):
+        left, right = left.as_int(), right.as_int()
     if isinstance(left, Unknown) and _is_number(right):
         left = left.as_int()
     if isinstance(right, Unknown) and _is_number(left):
