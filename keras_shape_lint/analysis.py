@@ -464,10 +464,11 @@ KERAS_BASES = ("keras.", "keras_hub.")
 def _shape_names(build: FunctionValue) -> set:
     """The inputs ``build(self, query_shape, value_shape)`` asks for (``query``, ``value``)."""
     params = list(build.node.params.posonly_params) + list(build.node.params.params)
-    names = [p.name.value for p in params[1:]]
-    if len(names) <= 1:
+    if len(params) <= 2:
         return set()
-    return {name[: -len("_shape")] for name in names if name.endswith("_shape")}
+    # Keras passes a ``*_shape`` only for a tensor the call got: one with a default is optional
+    return {p.name.value[: -len("_shape")] for p in params[1:]
+            if p.name.value.endswith("_shape") and p.default is None}
 
 
 def _builds_in_init(cls: ClassValue) -> bool:
