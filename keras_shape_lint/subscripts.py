@@ -97,6 +97,9 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     if keys.count(ELLIPSIS) > 1:
         return opaque("two ellipses in a subscript")
     if not tensor.known:
+        last = _last_axis_slice(tensor, keys, proves)
+        if last is not None:
+            return last
         # ``x[:, 0]`` leaves any further axes in place: the keys tell the rank only as a
         # choice, which a free input (the caller's to pick) allows and an opaque one does not
         if ELLIPSIS in keys or not plain or not tensor.free:
@@ -130,6 +133,22 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     if not out:
         return opaque("scalar from a tensor")
     return Tensor(out[1:], channels_last=tensor.channels_last)
+
+
+def _last_axis_slice(tensor: Tensor, keys, proves):
+    """``x[..., a:b]`` (or ``x[:, ..., a:b]``) of a tensor whose rank is not known yet: whatever
+    rank it has, the result has it too, with only the last axis sliced (the halves of a
+    rotary embedding, ``x[..., :half]``).  None for any other subscript."""
+    if not tensor.channels_last or keys.count(ELLIPSIS) != 1:
+        return None
+    at = keys.index(ELLIPSIS)
+    before, after = keys[:at], keys[at + 1:]
+    if len(after) != 1 or not isinstance(after[0], Slice) or len(before) > 1:
+        return None
+    # a leading ``:`` takes the batch axis, which every tensor of unknown rank has before its last
+    if any(not isinstance(k, Slice) or (k.lower, k.upper, k.step) != (None, None, None) for k in before):
+        return None
+    return Tensor.last_axis_replaced(tensor, _slice_length(tensor.channels_dim(), after[0], proves))
 
 
 def _concrete_only(term) -> bool:

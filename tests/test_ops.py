@@ -329,6 +329,10 @@ case("split", T(6, 4), [2], axis=-1)
 case("split", T(None, 4), [1, 3], axis=1)
 concrete_only("unstack", T(3, 4), axis=1)
 concrete_only("unstack", T(3, 4), axis=-1)
+case("unstack", T(3, 4), num=4, axis=-1)  # x_c, y_c, w, h = ops.unstack(boxes, num=4, axis=-1)
+case("unstack", T(3, None), num=2, axis=-1)
+case("unstack", T(None, 3, 4), num=3, axis=2)
+stricter("num-differs", "unstack", T(5, 3), num=4, axis=-1)  # Keras builds it; the backend splits 3 in 4 never
 
 # repeating
 for _reps in (2, (2,), (1, 3), (2, 1, 3), (1, 1, 1, 2), (3, 0)):
@@ -619,6 +623,50 @@ def test_tensor_slicing_matches_keras(keras, shape, expression):
     values = [(symbol, z3.IntVal(size)) for size, symbol in symbols.items()]
     found = tuple(d if not S.is_sym(d) else z3.simplify(z3.substitute(d, *values)).as_long() for d in out.dims)
     assert found == expected[1:], (expression, expected, out)
+
+
+LAST_AXIS_SLICES = ["x[..., :3]", "x[..., 2:]", "x[..., -3:]", "x[..., ::2]", "x[..., 1::2]", "x[:, ..., :20]",
+                    "x[..., 5:1]"]
+
+
+@pytest.mark.parametrize("shape", [(None, 8), (None, 5, 8), (None, 2, 3, 8), (None, 4, None, 6, 8)])
+@pytest.mark.parametrize("expression", LAST_AXIS_SLICES)
+def test_last_axis_slice_of_unknown_rank_matches_keras_at_every_rank(keras, shape, expression):
+    """``x[..., :half]`` before ``x``'s rank is known: the rank it is given later, whichever,
+    yields Keras's shape for that rank (the slice is not a choice of rank)."""
+    from keras_shape_lint.subscripts import slice_tensor
+    from keras_shape_lint.values import ELLIPSIS, Slice
+
+    expected = tuple(eval(expression, {"x": keras.KerasTensor(shape)}).shape)
+
+    class Keys:
+        def __getitem__(self, keys):
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            return [ELLIPSIS if k is Ellipsis else Slice(k.start, k.stop, k.step) if isinstance(k, slice) else k
+                    for k in keys]
+
+    x = Tensor(None, label="x", free=True)
+    out = slice_tensor(x, eval(expression.replace("x[", "keys["), {"keys": Keys()}))
+    assert isinstance(out, Tensor) and not out.known and not x.known  # no rank chosen
+    assert out.with_rank(len(shape) - 1) and x.rank == len(shape) - 1
+    assert out.dims[:-1] == x.dims[:-1]
+    found = z3.simplify(z3.substitute(out.dims[-1], (x.dims[-1], z3.IntVal(shape[-1]))))
+    assert found.as_long() == expected[-1], (expression, shape, expected, found)
+
+
+def test_other_subscripts_of_unknown_rank_stay_unknown():
+    """``x[..., 0]`` drops an axis and ``x[:, :, ..., :2]`` needs three: neither follows every rank."""
+    from keras_shape_lint.subscripts import slice_tensor
+    from keras_shape_lint.values import ELLIPSIS, Slice
+
+    whole = Slice(None, None, None)
+    for keys in ([ELLIPSIS, 0], [ELLIPSIS, None], [whole, whole, ELLIPSIS, Slice(None, 2, None)],
+                 [ELLIPSIS, whole, Slice(None, 2, None)]):
+        x = Tensor(None, label="x")
+        out = slice_tensor(x, keys)
+        assert not isinstance(out, Tensor) or not out.known and out.rank_root() is not x, keys
+    x = Tensor(None, label="x", channels_last=False)  # its last axis is no channel axis to follow
+    assert not isinstance(slice_tensor(x, [ELLIPSIS, Slice(None, 2, None)]), Tensor)
 
 
 def test_every_registered_function_is_documented():

@@ -358,10 +358,19 @@ def unstack(ctx, args, kwargs):
         return ctx.opaque("unstack of a tensor of unknown rank")
     shape = full(x)
     position = axis(where, len(shape))
-    if position is None or plain_int(shape[position]) is None:
+    if position is None:
+        return ctx.opaque("unstack axis Keras rejects")
+    count, size = plain_int(arg(args, kwargs, 1, "num")), shape[position]
+    if count is not None and count >= 0:
+        # Keras takes ``num`` as given; the backend splits the data only if the axis has that size
+        if size is not None and not require(ctx, S.eq(size, count)):
+            return ctx.opaque("unstack into another number of pieces than the axis holds")
+    elif plain_int(size) is not None:
+        count = size
+    else:
         return ctx.opaque("unstack of an axis of unknown size")
     rest = shape[:position] + shape[position + 1:]
-    return ListValue([result(ctx, rest, x, x.dtype) for _ in range(shape[position])])
+    return ListValue([result(ctx, rest, x, x.dtype) for _ in range(count)])
 
 
 # ------------------------------------------------------------ repeating
