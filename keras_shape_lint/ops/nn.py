@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..values import FunctionValue, Imported, opaque
+from ..values import FunctionValue, Imported, Unknown, opaque
 from . import OPS, arg
 from ._common import axes, full, function, keras_op, result, same_shape, tensor, unary
 
@@ -83,4 +83,9 @@ def activation_get(ctx, args, kwargs):
         return Imported(f"keras.activations.{identifier}")
     if isinstance(identifier, (FunctionValue, Imported)):
         return identifier
+    if isinstance(identifier, Unknown) and identifier.free and identifier.used_as in (None, "activation"):
+        # the caller's choice of activation: every one Keras names keeps the shape (a witness
+        # passes one by the parameter's name, or None, which is ``linear``)
+        identifier.mark("activation")
+        return Imported("keras.activations.linear")
     return opaque("activation not understood")  # a function, not a tensor
