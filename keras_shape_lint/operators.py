@@ -57,6 +57,15 @@ def _both_ints(op, left: Unknown, right: Unknown) -> bool:
     return op == "Subtract" and bool(left.config and right.config)
 
 
+def _compared_as_ints(op, a: Unknown, b: Unknown) -> bool:
+    """Two values of unknown type compared where one is already used as an int
+    (``self.input_filters == self.output_filters`` after ``Conv2D(output_filters)``)."""
+    if not (a.free and b.free) or "tensor" in (a.used_as, b.used_as):
+        return False
+    return op in ("Equal", "NotEqual", "LessThan", "LessThanEqual", "GreaterThan", "GreaterThanEqual") \
+        and "int" in (a.used_as, b.used_as)
+
+
 def binary_operation(interp, op, left, right, st, node) -> list:
     if (left is None or right is None) and op in _CONCRETE:
         return []  # Python raises TypeError: the path ends here
@@ -174,6 +183,7 @@ def _tensor_operation(interp, op, left, right, st, node):
             result = Tensor.last_axis_replaced(tensor, tensor.channels_dim())
             return result if tensor.channels_last else opaque("float arithmetic on an index tensor")
         result = Tensor(tensor.dims, channels_last=tensor.channels_last)
+        result.batched = tensor.batched
         result.shadow = tensor.shadow
         result.dtype = INT if stays_int else None
         return result
@@ -199,6 +209,8 @@ def compare(interp, op, a, b):
             return None
         found = S.disj(*verdicts)
         return found if op == "In" else S.neg(found)
+    if isinstance(a, Unknown) and isinstance(b, Unknown) and _compared_as_ints(op, a, b):
+        a, b = a.as_int(), b.as_int()
     if isinstance(a, Unknown) and _is_number(b):
         a = a.as_int()
     if isinstance(b, Unknown) and _is_number(a):
