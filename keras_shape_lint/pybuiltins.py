@@ -16,6 +16,7 @@ from .values import (
     RepeatedList,
     ShapeOf,
     SuperProxy,
+    Tensor,
     Unknown,
     opaque,
 )
@@ -255,6 +256,10 @@ def _isinstance(calls, st, args, kwargs, node):
         python_type = "list"
     elif isinstance(value, DictValue):
         python_type = "dict"
+    elif isinstance(value, Tensor):
+        python_type = "Tensor"  # none of the builtin types
+    elif S.is_sym(value):
+        python_type = "bool" if S.is_bool_like(value) else "int" if S.is_int_like(value) else None
     if python_type is None:
         return opaque("isinstance of a symbolic value")
     if python_type == "bool" and "int" in names:
