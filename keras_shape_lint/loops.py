@@ -5,12 +5,21 @@ A mixin of :class:`keras_shape_lint.interpreter.Interpreter`.
 
 from __future__ import annotations
 
-from . import symbolic as S
+import itertools
+
 import libcst as cst
 
+from . import symbolic as S
+
 from .frontend import children
-from .state import State, _copy_value, _same, loop_fixpoint
-from .values import ListValue, RepeatedList, Unknown, opaque
+from .provenance import Origin
+from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint
+from .values import ListValue, RepeatedList, Tensor, Unknown, opaque
+
+# after how many concrete iterations of a range whose index the body reads an iteration
+# for any index is tried (the first ones often differ: ``if i == 0``, a first projection)
+ANY_INDEX_TRIES = 2
+_INDEX_IDS = itertools.count(1)
 
 
 class Loops:
@@ -51,8 +60,9 @@ class Loops:
             self.analysis.note_opaque("iteration over an unknown sequence")
             return []
         start, stop, step = bounds
+        reads = at is None and self._reads_target(stmt)
         states = self._symbolic(stmt, [st], finished, start, stop, step, at or (lambda index: index),
-                                reads_index=at is None and self._reads_target(stmt))
+                                reads_index=reads, any_index=reads)
         return self.cap(finished + self._exhausted(stmt, states))
 
     def _unroll(self, stmt, states, items, finished) -> list:
@@ -73,12 +83,17 @@ class Loops:
                     return [self._summarise(states[0], grown, len(rest), concrete=True)]
         return states
 
-    def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False) -> list:
+    def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False,
+                  any_index=False) -> list:
         """Iterations while ``index < stop``, each path exiting where the bound allows;
         once an iteration leaves the state as it found it (and the body does not read
-        the index), every later one would too: the loop is summarised there."""
+        the index), every later one would too: the loop is summarised there.
+
+        A body that reads the index of a range (``any_index``) is run once more, after
+        the first iterations, for an index it does not know (:meth:`_any_iteration`):
+        when that leaves the state as it found it, the loop is summarised the same way."""
         index = start
-        for _ in range(self.budget.max_symbolic_unroll + 1):
+        for number in range(self.budget.max_symbolic_unroll + 1):
             cont = S.conj(index < stop) if S.is_sym(index) or S.is_sym(stop) else index < stop
             running = []
             for s in states:
@@ -87,6 +102,11 @@ class Loops:
                         running.append(s2)
                     else:
                         finished.extend(self._exhausted(stmt, [s2]))
+            if any_index and 0 < number <= ANY_INDEX_TRIES and len(running) == 1:
+                # sizes are widened only on the last try: a first iteration often differs
+                summary = self._any_iteration(stmt, running[0], index, stop, step, widen=number == ANY_INDEX_TRIES)
+                if summary is not None:
+                    return [summary]
             states = [r for s in running for r in self.assign(stmt.target, item_at(index), s)]
             if not states:
                 return []
@@ -102,6 +122,118 @@ class Loops:
         if states:
             self.analysis.note_budget("symbolic loop bound")
         return []
+
+    def _any_iteration(self, stmt, st: State, index, stop, step, widen: bool = True):
+        """The path after every iteration left of a range loop whose body reads the index,
+        when one iteration for any index ``k`` from ``index`` on (``index <= k < stop``)
+        leaves the state as it found it; else None, and nothing that iteration found is kept.
+
+        That iteration stands for each of the later ones: a merge it proves holds for every
+        ``k``; a merge it flags fails for some ``k`` the path allows, with a witness whose
+        ``stop`` reaches that ``k``.  Conditions it adds that name ``k`` must follow from the
+        range (else the iterations would differ); those that do not name ``k`` hold for each.
+
+        When the iteration changes only sizes (a stage's width ``filters[i]``, a size halved
+        each time), those sizes are widened to values nobody knows and the iteration is run
+        again from there (:meth:`_widened`): if it stays within them, the loop is summarised
+        with them, and what it proves holds for every iteration."""
+        summary, after = self._try_any(stmt, st, index, stop, step)
+        if summary is not None or after is None or not widen:
+            return summary
+        widened, covering = self._widened(stmt, st, after)
+        if widened is None:
+            return None
+        summary, _ = self._try_any(stmt, widened, index, stop, step, covering)
+        return summary
+
+    def _try_any(self, stmt, st: State, index, stop, step, covering=None):
+        """One iteration for any index from ``index`` on: (summary, None), or (None, the
+        path it ended on, when one path whose new conditions hold for every index), or
+        (None, None)."""
+        k = S.free_int(f"{'/'.join(sorted(self._targets(stmt))) or 'index'}#{next(_INDEX_IDS)}")
+        trial = st.fork()
+        trial.add(k >= index)
+        trial.add(k < stop)
+        if step != 1:
+            trial.add(S.mod(S.sub(k, index), step) == 0)
+        in_range = trial.pc
+        kept = _speculate(self.analysis)
+        undecided: list = []  # the merges the iteration checked: (node, module)
+        checked: list = []
+        if covering is not None:
+            self.analysis.record_outcome = _watching(self.analysis, undecided, checked)
+        try:
+            done: list = []
+            states = list(self.assign(stmt.target, k, trial))
+            states = self._after_iteration(self.exec_suite(stmt.body, states), done) if states else []
+        finally:
+            self.analysis.__dict__.pop("record_outcome", None)
+        after = states[0] if not done and len(states) == 1 else None
+        uniform = self._uniform_conditions(after, k, in_range, covering) if after is not None else None
+        if uniform is None:
+            _restore(self.analysis, kept)
+            return None, None
+        sources: list = []
+        grown = loop_fixpoint(st, after, self._targets(stmt), self._equal_on(after), sources, covering)
+        if grown is None:
+            _restore(self.analysis, kept)
+            return None, after
+        if covering is not None:
+            _findings_withdrawn(self.analysis, kept)
+        left = S.ceildiv(S.sub(stop, index), step) if step != 1 else S.sub(stop, index)
+        memo = {id(source): RepeatedList([], None, left) for source in sources}
+        summarised = st.fork(memo)
+        for source in sources:
+            repeated = memo[id(source)]
+            repeated.items = [_copy_value(value, memo) for value in source.items]
+            repeated.item = _copy_value(source.items[-1], memo)
+        summarised.pc = st.pc + tuple(uniform)
+        summarised.unchecked = st.unchecked or after.unchecked
+        if covering is not None and summarised.unchecked is None:
+            # what the widened iteration assumed holds for one iteration only: a merge there
+            # (or a layer's own condition) may fail at some iteration before a later finding's
+            summarised.unchecked = (undecided + checked + [(stmt.iter, st.modules[-1])])[0]
+        if type(stmt.target) is cst.Name:  # the last index the range gave
+            summarised.assign(stmt.target.value, S.add(index, S.mul(step, S.sub(left, 1))))
+        return summarised, None
+
+    def _uniform_conditions(self, after: State, k, in_range, covering=None):
+        """The conditions the iteration added, when those that name ``k`` hold for every ``k``
+        in the range (given the others): those others; else None.  Conditions on widened
+        sizes (``covering``) are facts of one iteration, left out of the summary."""
+        if after.pc[:len(in_range)] != in_range:
+            return None
+        added = after.pc[len(in_range):]
+        name = k.decl().name()
+        if covering:
+            added = tuple(c for c in added if not c.names & covering)
+        uniform = [c for c in added if name not in c.names]
+        for condition in added:
+            if name in condition.names and self.analysis.solver.check_path(
+                    in_range + tuple(uniform), [S.neg(condition.term)]) is not False:
+                return None
+        return uniform
+
+    def _widened(self, stmt, before: State, after: State):
+        """``before`` with each local the iteration changed, a size or a tensor of the same
+        rank, replaced by one whose differing sizes nobody knows; with those sizes' names.
+        None when something else changed."""
+        widened = before.fork()
+        frame, changed = widened.frames[-1], after.frames[-1]
+        targets = self._targets(stmt)
+        equal = self._equal_on(after)
+        covering: set = set()
+        origin = Origin("a size that changes from one iteration to the next", stmt.iter, before.modules[-1])
+        for name, value in list(frame.items()):
+            if name in targets or name not in changed or _same(value, changed[name], {}, _LoopComparison(equal)):
+                continue
+            general = _general(value, changed[name], equal, origin, covering)
+            if general is None:
+                return None, None
+            frame[name] = general
+        if not covering:
+            return None, None
+        return widened, frozenset(covering)
 
     def _equal_on(self, st: State):
         """Are two sizes equal on every input that reaches ``st``?"""
@@ -235,6 +367,80 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _general(value, other, equal, origin, covering: set):
+    """One value standing for both ``value`` and ``other`` (a size, a value nobody knows or
+    a tensor of the same rank), its differing sizes new opaque ones (their names added to
+    ``covering``, and the ids of new unknown values); or None."""
+    def size():
+        term = S.opaque_int(origin=origin)
+        covering.add(term.decl().name())
+        return term
+
+    if S.is_int_like(value) and S.is_int_like(other) and not isinstance(value, bool) and not isinstance(other, bool):
+        return size()
+    if isinstance(value, Unknown) or isinstance(other, Unknown):
+        if not all(isinstance(v, Unknown) or S.is_int_like(v) for v in (value, other)):
+            return None
+        anything = opaque(origin.reason)
+        anything.origin = origin
+        covering.add(id(anything))
+        return anything
+    if not (isinstance(value, Tensor) and isinstance(other, Tensor) and value.known and other.known):
+        return None
+    if (value.rank != other.rank or value.channels_last != other.channels_last or value.dtype != other.dtype
+            or not value.batched or not other.batched):
+        return None
+    dims = []
+    for a, b in zip(value.dims, other.dims):
+        if a is None or b is None:
+            if a is not b:
+                return None
+            dims.append(None)
+        elif _same(a, b, {}, _LoopComparison(equal)):
+            dims.append(a)
+        else:
+            dims.append(size())
+    tensor = Tensor(dims, channels_last=value.channels_last)
+    tensor.dtype = value.dtype
+    tensor.origin = origin
+    return tensor
+
+
+def _watching(analysis, undecided: list, checked: list):
+    """``analysis.record_outcome`` that also notes each merge checked, as (node, module), in
+    ``undecided`` when it was left undecided, else in ``checked``."""
+    record = type(analysis).record_outcome
+
+    def watched(node, outcome, module=None, reason=None):
+        (undecided if outcome == "undecided" else checked).append((node, module or analysis.main))
+        return record(analysis, node, outcome, module, reason)
+
+    return watched
+
+
+def _findings_withdrawn(analysis, kept) -> None:
+    """Findings of an iteration over widened sizes are not reported (an earlier iteration
+    that really ran reports what fails): they become undecided merges."""
+    outcomes, blocked, drafts, pending = kept[:4]
+    for node, outcome in list(analysis.outcomes.items()):
+        if outcome == "flagged" and outcomes.get(node) != "flagged":
+            analysis.outcomes[node] = "undecided"
+            analysis.blocked.setdefault(node, "a size that changes from one iteration to the next")
+    analysis.drafts = drafts
+    analysis.pending = pending
+
+
+def _speculate(analysis):
+    """What an iteration that may be taken back could change in ``analysis``."""
+    return (dict(analysis.outcomes), dict(analysis.blocked), dict(analysis.drafts), list(analysis.pending),
+            set(analysis.entered), analysis.opaque_reasons.copy(), analysis.budget_notes.copy())
+
+
+def _restore(analysis, kept) -> None:
+    (analysis.outcomes, analysis.blocked, analysis.drafts, analysis.pending, analysis.entered,
+     analysis.opaque_reasons, analysis.budget_notes) = kept
 
 
 def _names(target) -> list:

@@ -12,7 +12,7 @@ from dataclasses import replace as _replace
 
 from . import symbolic as S
 from .syntax_facts import read_syntax
-from .values import DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList
+from .values import DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList, Unknown
 
 
 class Condition:
@@ -365,10 +365,11 @@ def _widen_value(a, b, memo: dict, origin):
             a.items[name] = _widen_value(a.items[name], b.items[name], memo, origin)
         return a
     if (isinstance(a, Tensor) and isinstance(b, Tensor) and a.known and b.known and a.rank == b.rank
-            and a.channels_last == b.channels_last):
+            and a.channels_last == b.channels_last and a.batched == b.batched):
         dims = tuple(x if _same(x, y, {}) else (None if x is None or y is None else S.opaque_int(origin=origin))
                      for x, y in zip(a.dims, b.dims))
         tensor = Tensor(dims, channels_last=a.channels_last)
+        tensor.batched = a.batched
         tensor.origin = origin
         memo[key] = tensor
         return tensor
@@ -417,35 +418,50 @@ class _LoopComparison:
     """How two states one loop iteration apart are compared: sizes by their value on
     the path (``equal_terms``), and lists may have grown by an equal item (``grown``)."""
 
-    def __init__(self, equal_terms):
+    def __init__(self, equal_terms, covering=frozenset()):
         self.equal_terms = equal_terms
+        # names of sizes, and ids of unknown values, in ``before`` that stand for any size
+        # (a widened loop state)
+        self.covering = covering
         self.grown: list = []
+        self.sources: list = []  # the list of ``before`` each grown list of ``after`` is
 
 
-def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms):
+def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms, sources=None, covering=None):
     """Is ``after`` (one loop iteration later) the same path as ``before``, but for the
     names in ``ignored`` and lists that grew by one item equal to their previous last?
 
     ``equal_terms(a, b)`` says whether two size terms are equal on the path.  Returns
     the grown lists of ``after`` with their item (``[(list, item)]``) when it is, else
-    None.  Then every later iteration does the same again.
+    None.  Then every later iteration does the same again.  ``sources``, if given, is
+    filled with the list of ``before`` that each grown list was, in the same order;
+    a size of ``before`` named in ``covering`` stands for any size of ``after``.
     """
     if len(before.frames) != len(after.frames) or before.modules != after.modules:
         return None
-    loop = _LoopComparison(equal_terms)
+    loop = _LoopComparison(equal_terms, covering or frozenset())
     memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(before.frames, after.frames)}
     for fa, fb in zip(before.frames, after.frames):
         keys = (fa.keys() | fb.keys()) - ignored if fb is after.frames[-1] else fa.keys() | fb.keys()
         if not all(k in fa and k in fb and _same(fa[k], fb[k], memo, loop) for k in keys):
             return None
+    if sources is not None:
+        sources.extend(loop.sources)
     return loop.grown
 
 
 def _compare(x, y, memo, loop=None) -> bool:
     from .values import Tensor
 
+    if loop is not None and loop.covering:
+        if S.is_sym(x) and x.decl().name() in loop.covering:
+            return S.is_int_like(y) and not isinstance(y, bool)  # a widened size covers any size
+        if isinstance(x, Unknown) and id(x) in loop.covering:
+            return isinstance(y, Unknown) or (S.is_int_like(y) and not isinstance(y, bool))
     if type(x) is not type(y):
-        return False
+        # a size the iteration computed for any index, against the number it was before
+        return (loop is not None and S.is_int_like(x) and S.is_int_like(y) and not isinstance(x, bool)
+                and not isinstance(y, bool) and loop.equal_terms(x, y))
     if isinstance(x, (int, float, str, bool)):
         return x == y
     if S.is_sym(x):
@@ -458,6 +474,7 @@ def _compare(x, y, memo, loop=None) -> bool:
             if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)) and _same(
                     x.items[-1], y.items[-1], memo, loop):
                 loop.grown.append((y, y.items[-1]))
+                loop.sources.append(x)
                 return True
             return False
         return len(x.items) == len(y.items) and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items))
@@ -489,7 +506,8 @@ def _compare(x, y, memo, loop=None) -> bool:
             # ranks not known yet: the same rank (one root) and the same channels
             return (x.rank_root() is y.rank_root() and x._channels is not None and y._channels is not None
                     and x.dtype == y.dtype and _same(x._channels, y._channels, memo, loop))
-        if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free:
+        if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free \
+                or x.batched != y.batched:
             return False
         if x.dtype != y.dtype or (x.shadow is None) != (y.shadow is None):
             return False

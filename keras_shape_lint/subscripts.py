@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import symbolic as S
-from .values import ELLIPSIS, DictValue, ListValue, ShapeOf, Slice, Tensor, Unknown, opaque
+from .state import _copy_value, _same
+from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, opaque
 
 
 def subscript(interp, st, value, keys):
@@ -30,6 +31,10 @@ def subscript(interp, st, value, keys):
             return value.items.get(key, opaque("missing dict key"))
         except TypeError:
             return opaque("unhashable key")
+    if isinstance(value, RepeatedList) and not value.spoiled and not isinstance(key, Slice):
+        return _repeated_item(interp, st, value, key)
+    if isinstance(value, ListValue) and S.is_int_like(key) and S.is_sym(key):
+        return _uniform_item(interp, st, value.items, key)
     if isinstance(value, ListValue):
         value = tuple(value.items)
         if isinstance(key, Slice):
@@ -45,7 +50,59 @@ def subscript(interp, st, value, keys):
         # a sequence the caller passes (``stackwise_num_filters[0]``): at least that long
         st.add(value.length() > key)
         return value.item(key)
+    if isinstance(value, Unknown) and value.free and S.is_sym(key) and S.is_int_like(key):
+        return _unknown_item(interp, value, key)
     return opaque("subscript of an unknown value")
+
+
+def _unknown_item(interp, value: Unknown, key) -> Unknown:
+    """``stackwise_filters[i]`` for a symbolic ``i`` (a loop's index for any iteration): a
+    value nobody knows, the same one each time the same index reads it."""
+    cache = interp.__dict__.setdefault("_symbolic_items", {})
+    found = cache.get((id(value), key.get_id()))
+    if found is None:
+        found = (opaque(f"an item of {value.label} for an index that is not known"), value, key)
+        cache[(id(value), key.get_id())] = found
+    return found[0]
+
+
+MAX_UNIFORM_ITEMS = 32  # a list indexed by a symbolic size: how many of its items are compared
+
+
+def _repeated_item(interp, st, value: RepeatedList, key):
+    """``blocks[i]`` of a list a loop built: a copy of its repeated item (as a loop over
+    it gives) where the path proves ``i`` falls among the copies, or among leading items
+    all equal to it; an item of the leading ones for a concrete ``i`` before them."""
+    if isinstance(key, bool) or not S.is_int_like(key):
+        return opaque("index of a list built by a loop")
+    proves = _prover(interp, st)
+    lead = len(value.items)
+    if isinstance(key, int) and 0 <= key < lead:
+        return value.items[key]
+    if isinstance(key, int) and key < 0 and proves(value.count >= -key):
+        return _copy_value(value.item, {})  # among the last copies
+    if not proves(S.conj(key >= 0, key < S.add(lead, value.count))):
+        return opaque("index of a list built by a loop, maybe out of its range")
+    if proves(key >= lead) or all(_same(item, value.item, {}) for item in value.items):
+        return _copy_value(value.item, {})
+    return _uniform_item(interp, st, value.items, key, value.item)
+
+
+def _uniform_item(interp, st, items: list, key, rest=None):
+    """``items[k]`` for a symbolic ``k`` (``rest``, if given, stands for the items after
+    ``items``): a copy of the one item every position the path allows holds, else opaque."""
+    proves = _prover(interp, st)
+    end = len(items) if rest is None else None
+    if end is not None and not proves(S.conj(key >= 0, key < end)):
+        return opaque("index of a sequence, maybe out of its range")
+    if len(items) > MAX_UNIFORM_ITEMS:
+        return opaque("index of a long sequence")
+    allowed = [item for position, item in enumerate(items) if not proves(S.ne(key, position))]
+    if rest is not None and not proves(key < len(items)):
+        allowed.append(rest)
+    if not allowed or not all(_same(item, allowed[0], {}) for item in allowed[1:]):
+        return opaque("index of a sequence whose items differ")
+    return _copy_value(allowed[0], {})
 
 
 def _slice_sequence(value, key: Slice):
@@ -93,6 +150,9 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     position (an index into the batch, ``x[0]``, moves the next axis there).
     """
     proves = proves or _concrete_only
+    # a symbolic index drops its axis as any index does; below keys are compared by value,
+    # which a z3 term turns into a term of its own
+    keys = [(0 if S.is_int_like(k) else _UNKNOWN_KEY) if S.is_sym(k) else k for k in keys]
     plain = [k for k in keys if k is not None and k is not ELLIPSIS]
     if keys.count(ELLIPSIS) > 1:
         return opaque("two ellipses in a subscript")
@@ -149,6 +209,9 @@ def _last_axis_slice(tensor: Tensor, keys, proves):
     if any(not isinstance(k, Slice) or (k.lower, k.upper, k.step) != (None, None, None) for k in before):
         return None
     return Tensor.last_axis_replaced(tensor, _slice_length(tensor.channels_dim(), after[0], proves))
+
+
+_UNKNOWN_KEY = object()  # a symbolic key that is not an index (a condition)
 
 
 def _concrete_only(term) -> bool:
