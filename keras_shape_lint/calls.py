@@ -19,6 +19,7 @@ from .methods import call_method
 from .pybuiltins import LIBRARY
 from .values import (
     BoundMethod,
+    batch_first,
     BuiltinValue,
     ClassValue,
     DictValue,
@@ -118,6 +119,8 @@ class Calls:
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
         """``layer(inputs, *args, **kwargs)``: the call's other arguments reach the model
         as ``ctx.call_args`` and ``ctx.call_kwargs`` (``value=`` of attention, ``mask=``)."""
+        if isinstance(inputs, Tensor) and not inputs.batched:
+            inputs = batch_first(inputs)  # Keras takes a weight's first axis for the batch axis
         result = self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs)
         if isinstance(inputs, Unknown):
             inputs = inputs._tensor  # the tensor the layer saw, if it took it for one
@@ -480,6 +483,7 @@ def _fresh(value):
     """A cached result handed out again: tensors as new objects, like a new call's."""
     if isinstance(value, Tensor):
         fresh = Tensor(value.dims, channels_last=value.channels_last)
+        fresh.batched, fresh.dtype = value.batched, value.dtype
         fresh.shadow = value.shadow
         return fresh
     if isinstance(value, tuple):

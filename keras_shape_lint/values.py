@@ -120,6 +120,36 @@ class Tensor:
         return None if self.dims is None else len(self.dims)
 
 
+def full_dims(tensor: Tensor):
+    """The whole shape of a known tensor as a list: the batch axis (``None``, which Keras
+    never knows at build time) and ``dims`` for a batch of activations, ``dims`` alone for a
+    weight and what is computed from weights only."""
+    if not tensor.known:
+        return None
+    return list(tensor.dims) if not tensor.batched else [None] + list(tensor.dims)
+
+
+def from_full_dims(shape, batched: bool, channels_last: bool = True, dtype=None) -> Tensor:
+    """The tensor of whole shape ``shape``: a batch of activations when ``batched`` or when
+    its first size is one Keras does not know (``ops.tile(token, (ops.shape(x)[0], 1, 1))``:
+    a first axis of unknown size is the batch axis as far as any check goes, none compares
+    it), else a tensor with no batch axis.  A batched result drops its first size."""
+    shape = list(shape)
+    out = Tensor(shape[1:] if batched or (shape and shape[0] is None) else shape, channels_last=channels_last)
+    out.batched = batched or bool(shape) and shape[0] is None
+    out.dtype = dtype
+    return out
+
+
+def batch_first(tensor: Tensor) -> Tensor:
+    """A weight handed to a layer: Keras takes its first axis for the batch axis."""
+    if tensor.batched or not tensor.known or not tensor.dims:
+        return tensor
+    out = Tensor(tensor.dims[1:], channels_last=tensor.channels_last)
+    out.dtype = tensor.dtype
+    return out
+
+
 def batched_views(tensors: list) -> list:
     """``tensors`` with each weight (``batched`` False) seen as an input-like tensor that
     broadcasts the same way against the first input among them: leading 1s, or, while that
@@ -405,7 +435,7 @@ class ShapeOf:
     def as_tuple(self):
         if not self.tensor.known:
             return None
-        return (None,) + tuple(self.tensor.dims)
+        return tuple(full_dims(self.tensor))
 
 
 class Results(list):

@@ -85,7 +85,9 @@ def elementwise(kind: str):
         dims = elementwise_shape(ctx, tensors)
         if dims is None:
             return same_rank_merge(ctx, tensors) or ctx.opaque("merge of unknown-rank tensors")
-        return Tensor(dims)
+        out = Tensor(dims)
+        out.batched = any(t.batched for t in tensors)  # weights alone make no batch
+        return out
 
     return apply
 

@@ -11,16 +11,22 @@ kept) but never states a wrong one.
 Dims are Python ints, z3 int terms (sizes Keras knows but the analysis holds as
 symbols) and ``None`` (unknown to Keras until data flows).
 
+A weight made by ``add_weight`` has no batch axis (``Tensor.batched`` is False): its
+full shape is its ``dims``, and so is that of what is computed from weights and sizes
+alone (``ops.arange(n)``, ``ops.expand_dims(self.class_token, 0)``).  A result is a
+batch when one of its tensor arguments is, or when its first size is one Keras does
+not know: ``ops.tile(self.class_token, (ops.shape(x)[0], 1, 1))``, whose first size
+is the batch size (``None``), is a batch of class tokens.
+
 A call Keras refuses for a reason that does not depend on a tensor's rank (a
 negative padding) ends the path (``require``); one that depends on the rank (an
-axis out of range) gives an opaque result only: a weight made by ``add_weight``
-has no batch axis, yet reaches these functions as a tensor with one.
+axis out of range) gives an opaque result only.
 """
 
 from __future__ import annotations
 
 from .. import symbolic as S
-from ..values import ListValue, Tensor, Unknown
+from ..values import ListValue, Tensor, Unknown, from_full_dims, full_dims
 from . import OPS, OpModel
 
 INT = "int"  # Tensor.dtype of integer and boolean tensors (positions, shapes, masks)
@@ -155,24 +161,34 @@ def dtype_kind(value):
 
 
 def full(x: Tensor) -> list:
-    """The shape with its batch axis, which Keras never knows at build time."""
-    return [None] + list(x.dims)
+    """The whole shape: the batch axis (which Keras never knows at build time) first, for a
+    batch; a weight's shape as it is."""
+    return full_dims(x)
 
 
-def result(ctx, shape, like: Tensor | None = None, dtype=None):
-    """A tensor with full shape ``shape`` (batch position first), laid out like ``like``."""
+def batched(*tensors) -> bool:
+    """Is one of these (tensors or other arguments) a batch?"""
+    return any(isinstance(t, Tensor) and t.batched for t in tensors)
+
+
+def result(ctx, shape, like: Tensor | None = None, dtype=None, batch=None):
+    """A tensor with full shape ``shape``, laid out like ``like``: a batch when ``batch``
+    (by default: when ``like`` is one) or when its first size is unknown, else a tensor
+    with no batch axis."""
     shape = list(shape)
     if not shape:
         return scalar()
-    out = Tensor(shape[1:], channels_last=like.channels_last if like is not None else ctx.channels_last(None))
-    out.dtype = dtype
-    return out
+    if batch is None:
+        batch = like is not None and like.batched
+    channels_last = like.channels_last if like is not None else ctx.channels_last(None)
+    return from_full_dims(shape, batch, channels_last, dtype)
 
 
 def same_shape(ctx, x: Tensor, dtype=None):
     """A new tensor of ``x``'s shape (while ``x``'s rank is unknown, one that follows it)."""
     if x.known:
         out = Tensor(x.dims, channels_last=x.channels_last)
+        out.batched = x.batched
     elif x.channels_last:
         out = Tensor.last_axis_replaced(x, x.channels_dim())
     else:
@@ -307,8 +323,8 @@ def index_broadcast(a: Tensor, b: Tensor) -> Tensor:
             dims.append(x)
         else:
             dims.append(None)
-    dims = dims[1:]
-    out.dims = tuple(dims)
+    out.batched = a.batched or b.batched or bool(dims) and dims[0] is None
+    out.dims = tuple(dims[1:] if out.batched else dims)
     return out
 
 

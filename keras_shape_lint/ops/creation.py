@@ -19,8 +19,26 @@ def arange(ctx, args, kwargs):
     else:
         # sizes (ints, and Keras's unknown sizes) give integer positions
         kind = INT if all(v is None or isinstance(v, Unknown) or S.is_int_like(v) for v in bounds) else None
-    # a 1-D tensor: its one axis sits where the batch does, so its length is not kept
-    return result(ctx, [None], None, kind)
+    # a 1-D tensor with no batch axis, of the length of the range where it is known
+    return result(ctx, [_range_length(ctx, *bounds)], None, kind)
+
+
+def _range_length(ctx, start, stop, step):
+    """The length of ``arange(start, stop, step)`` for int bounds (a step of 1 where they
+    are symbolic); None when it is not known (a bound Keras does not know, floats)."""
+    if stop is None:
+        start, stop = 0, start
+    start = 0 if start is None else start
+    step = 1 if step is None else step
+    bounds = [ctx.int(value) if isinstance(value, Unknown) else int_value(value) for value in (start, stop, step)]
+    if any(value is None for value in bounds) or isinstance(start, float) or isinstance(stop, float):
+        return None
+    start, stop, step = bounds
+    if not S.is_sym(start) and not S.is_sym(stop) and not S.is_sym(step):
+        return len(range(start, stop, step)) if step else None
+    if isinstance(step, int) and step == 1:
+        return S.maximum(S.sub(stop, start), 0)
+    return None
 
 
 def _filled(shape_index: int):
@@ -111,4 +129,5 @@ def linspace(ctx, args, kwargs):
     bounds = (arg(args, kwargs, 0, "start"), arg(args, kwargs, 1, "stop"))
     if not all(is_number(value) for value in bounds):
         return ctx.opaque("linspace between tensors")
-    return result(ctx, [None], None, None)
+    count = int_value(arg(args, kwargs, 2, "num", 50))
+    return result(ctx, [count if isinstance(count, int) and count >= 0 else None], None, None)

@@ -15,6 +15,7 @@ from ..values import Tensor, batched_views
 from . import arg
 from ._common import (
     INT,
+    batched,
     broadcast,
     dtype_kind,
     full,
@@ -143,7 +144,7 @@ def index_arithmetic(ctx, tensors, name, dtype=INT):
     shape = broadcast(ctx, [full(t) for t in tensors])
     if shape is None:
         return ctx.opaque(f"{name}: shapes Keras rejects")
-    return result(ctx, shape, tensors[0], dtype)
+    return result(ctx, shape, tensors[0], dtype, batched(*tensors))
 
 
 for _name, _tf in (
@@ -195,7 +196,7 @@ def broadcast_values(ctx, name, values, dtype=None, keep_int=False):
     shape = broadcast(ctx, [full(value) if isinstance(value, Tensor) else [] for value in found])
     if shape is None:
         return ctx.opaque(f"{name}: shapes Keras rejects")
-    return result(ctx, shape, tensors[0], dtype)
+    return result(ctx, shape, tensors[0], dtype, batched(*tensors))
 
 
 _COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",

@@ -1,9 +1,9 @@
 """Products of tensors: einsum, matmul, tensordot.
 
-Weights (``add_weight``) reach these functions as tensors too, and a weight has no
-batch axis while the analysis gives every tensor one.  Where that would shift the
-axes of the result (a lower-rank tensor multiplied by a higher-rank one, a product
-over axis 0) the result is opaque.
+Weights (``add_weight``) have no batch axis: their whole shape takes part (``ops.matmul(x,
+self.kernel)``, ``ops.einsum("btd,dh->bth", x, self.kernel)``), and the product is a
+batch when one of its operands is.  Two batches of different ranks, or a product over a
+batch's axis 0, give an opaque result: a batch axis would meet another axis.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from .. import symbolic as S
 from . import arg
 from ._common import (
+    batched,
     broadcast,
     broadcast_dim,
     broadcast_ok,
@@ -22,6 +23,7 @@ from ._common import (
     result,
     sequence,
     tensor,
+    total,
 )
 
 # ------------------------------------------------------------------ einsum
@@ -63,7 +65,7 @@ def einsum(ctx, args, kwargs):
         if "..." not in spec:
             if not operand.known and not operand.with_rank(len(letters) - 1):
                 return ctx.opaque("einsum operand of another rank")
-            if operand.rank + 1 != len(letters):
+            if len(full(operand)) != len(letters):
                 return ctx.opaque("einsum operand of another rank")
             shape, rest = full(operand), []
         else:
@@ -107,7 +109,7 @@ def einsum(ctx, args, kwargs):
                 return ctx.opaque("einsum sizes Keras rejects")
             size = broadcast_dim(ctx, size, other)
         shape.append(size)
-    return result(ctx, shape, operands[0])
+    return result(ctx, shape, operands[0], batch=batched(*operands))
 
 
 # ------------------------------------------------------------------ matmul
@@ -116,7 +118,7 @@ def einsum(ctx, args, kwargs):
 def _matmul(ctx, x1, x2, name):
     if not x1.known or not x2.known:
         return ctx.opaque(f"{name} of a tensor of unknown rank")
-    if x1.rank < x2.rank:
+    if x1.batched and x2.batched and x1.rank < x2.rank:
         return ctx.opaque(f"{name} of a tensor by one of higher rank")
     shape1, shape2 = full(x1), full(x2)
     vector1, vector2 = len(shape1) == 1, len(shape2) == 1
@@ -135,7 +137,7 @@ def _matmul(ctx, x1, x2, name):
         del shape[-2]
     if vector2:
         del shape[-1]
-    return result(ctx, shape, x1)
+    return result(ctx, shape, x1, batch=batched(x1, x2))
 
 
 @keras_op("numpy", "matmul")
@@ -151,7 +153,7 @@ def tf_matmul(ctx, args, kwargs):
     a, b = tensor(ctx, arg(args, kwargs, 0, "a")), tensor(ctx, arg(args, kwargs, 1, "b"))
     if a is None or b is None or not a.known or not b.known:
         return ctx.opaque("matmul of a tensor of unknown rank")
-    if a.rank < 1 or b.rank < 1:
+    if len(full(a)) < 2 or len(full(b)) < 2:
         return ctx.opaque("matmul of a vector")
     flips = []
     for index, tensor_name in ((2, "a"), (3, "b")):
@@ -195,11 +197,21 @@ def tensordot(ctx, args, kwargs):
         second = [a % len(shape2) if -len(shape2) <= a < len(shape2) else None for a in second]
         if None in first or None in second:
             return ctx.opaque("tensordot axes Keras rejects")
-    if 0 in first or 0 in second:
-        # a product over the batch position: a weight (no batch axis) or a strange model
+    if 0 in first and x1.batched or 0 in second and x2.batched:
+        # a product over a batch's batch axis
         return ctx.opaque("tensordot over axis 0")
     for a, b in zip(first, second):
         if shape1[a] is not None and shape2[b] is not None and not require(ctx, S.eq(shape1[a], shape2[b])):
             return ctx.opaque("tensordot of sizes Keras rejects")
     shape = [s for i, s in enumerate(shape1) if i not in first] + [s for i, s in enumerate(shape2) if i not in second]
-    return result(ctx, shape, x1)
+    return result(ctx, shape, x1, batch=batched(x1, x2))
+
+
+@keras_op("numpy", "outer")
+def outer(ctx, args, kwargs):
+    """Both tensors flattened: (size of x1, size of x2)."""
+    x1, x2 = tensor(ctx, arg(args, kwargs, 0, "x1")), tensor(ctx, arg(args, kwargs, 1, "x2"))
+    if x1 is None or x2 is None:
+        return ctx.opaque("outer of a non-tensor")
+    sizes = [None if t.batched or not t.known else total(t.dims) for t in (x1, x2)]
+    return result(ctx, sizes, x1, batch=False)

@@ -32,7 +32,7 @@ def _along_axes(default_axis, axis_name="axis"):
         where = kwargs.get(axis_name, args[1] if len(args) > 1 else default_axis)
         if x is None:
             return ctx.opaque("function of a non-tensor")
-        if x.known and where is not None and axes(where, x.rank + 1) is None:
+        if x.known and where is not None and axes(where, len(full(x))) is None:
             return ctx.opaque("axis Keras rejects")
         return same_shape(ctx, x)
 

@@ -14,7 +14,7 @@ def reduce(ctx, x, where, keepdims, dtype=None):
             return scalar()
         if not x.known:
             return ctx.opaque("reduction of a tensor of unknown rank")
-        return result(ctx, [1] * (x.rank + 1), x, dtype)
+        return result(ctx, [1] * len(full(x)), x, dtype)
     if not x.known:
         if keepdims and _last_axis(where) and x.channels_last:
             # ``ops.mean(x, axis=-1, keepdims=True)``: x's shape with a last axis of 1,
@@ -92,7 +92,7 @@ def _cumulative(ctx, args, kwargs):
         return ctx.opaque("cumulative sum of a non-tensor")
     if where is None:
         return result(ctx, [None], x, x.dtype)  # flattened, the batch included
-    if x.known and axis(where, x.rank + 1) is None:
+    if x.known and axis(where, len(full(x))) is None:
         return ctx.opaque("cumulative axis Keras rejects")
     return same_shape(ctx, x, x.dtype)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from .. import layers
 from .. import symbolic as S
-from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown
+from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown, batch_first
 from . import arg
 from ._common import (
     INT,
     axes,
     axis,
     broadcast,
+    batched,
     full,
     function,
     int_value,
@@ -28,6 +29,7 @@ from ._common import (
     same_shape,
     sequence,
     tensor,
+    total,
     unknown_rank,
 )
 
@@ -81,8 +83,17 @@ def reshape(ctx, args, kwargs):
     for size in shape:
         if S.is_sym(size):
             ctx.assume(size >= 0)  # a symbolic size is a size, never the -1 placeholder
-    # Keras never knows the batch size, so it cannot infer the -1 size either
-    return result(ctx, [None if i in placeholders else size for i, size in enumerate(shape)], x, x.dtype)
+    # Keras never knows the batch size, so it cannot infer the -1 size of a batch either
+    out = [None if i in placeholders else size for i, size in enumerate(shape)]
+    if placeholders and not x.batched and x.known:
+        # a weight's -1 is what its other sizes leave over, which must divide exactly
+        whole = total(x.dims)
+        rest = total([size for i, size in enumerate(out) if i not in placeholders])
+        if whole is not None and rest is not None:
+            if not require(ctx, rest >= 1) or not require(ctx, S.eq(S.mod(whole, rest), 0)):
+                return ctx.opaque("reshape of a weight to sizes that do not divide it")
+            out[placeholders[0]] = S.floordiv(whole, rest)
+    return result(ctx, out, x, x.dtype)
 
 
 # ---------------------------------------------------------------- permutations
@@ -106,7 +117,7 @@ def transpose(ctx, args, kwargs):
         return ctx.opaque("transpose axes of another rank")
     if not x.known:
         return unknown_rank(ctx, "transpose", x.dtype)
-    rank = x.rank + 1
+    rank = len(full(x))
     if items is None:
         return _permuted(ctx, x, list(range(rank))[::-1], "transpose")
     found = axes(items, rank)
@@ -120,7 +131,7 @@ def swapaxes(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
     if x is None or not x.known:
         return ctx.opaque("swapaxes of a tensor of unknown rank")
-    rank = x.rank + 1
+    rank = len(full(x))
     first, second = axis(arg(args, kwargs, 1, "axis1"), rank), axis(arg(args, kwargs, 2, "axis2"), rank)
     if first is None or second is None:
         return ctx.opaque("swapaxes axes not understood")
@@ -134,7 +145,7 @@ def moveaxis(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
     if x is None or not x.known:
         return ctx.opaque("moveaxis of a tensor of unknown rank")
-    rank = x.rank + 1
+    rank = len(full(x))
     source, destination = axes(arg(args, kwargs, 1, "source"), rank), axes(arg(args, kwargs, 2, "destination"), rank)
     if source is None or destination is None or len(source) != len(destination):
         return ctx.opaque("moveaxis axes not understood")
@@ -225,6 +236,24 @@ def _same_rank(tensors) -> bool:
     return rank is not None and all(t.with_rank(rank) for t in tensors)
 
 
+def _as_batches(tensors):
+    """Tensors joined with a batch, each weight among them seen as a batch: its first axis
+    faces the batch axis, whose size Keras does not know when it builds (a class token
+    concatenated untiled builds, and fails on data of more than one example).  None when a
+    weight's rank is not the batch's; the tensors as they are when none is a batch."""
+    if not batched(*tensors):
+        return tensors
+    rank = next((len(full(t)) for t in tensors if t.batched and t.known), None)
+    views = []
+    for t in tensors:
+        if not t.batched:
+            if not t.known or not t.dims or rank is not None and len(full(t)) != rank:
+                return None
+            t = batch_first(t)
+        views.append(t)
+    return views
+
+
 def _concatenate(default_axis):
     def apply(ctx, args, kwargs):
         values = arg(args, kwargs, 0, "xs", kwargs.get("values"))
@@ -232,9 +261,14 @@ def _concatenate(default_axis):
         tensors = _tensors(ctx, values)
         if tensors is None or plain_int(where) is None:
             return ctx.opaque("concatenate arguments not understood")
+        tensors = _as_batches(tensors)
+        if tensors is None:
+            return ctx.opaque("concatenate of a weight and a batch of another rank")
         dtype = INT if all(t.dtype == INT for t in tensors) else None
-        if dtype == INT or where == 0:
+        if dtype == INT or where == 0 and tensors[0].batched:
             return _joined(ctx, tensors, where, dtype)
+        if not tensors[0].batched:
+            return _joined_weights(ctx, tensors, where)
         # the Concatenate layer's model: the same checks (KSL104) and data-time shadows
         model = layers.lookup("keras.layers.Concatenate")
         out = ctx.apply_layer(LayerValue(model, {"axis": where}, ctx.node), ListValue(tensors))
@@ -243,11 +277,33 @@ def _concatenate(default_axis):
     return apply
 
 
+def _joined_weights(ctx, tensors, where):
+    """Weights (no batch axis) concatenated: checked as the Concatenate layer checks a batch
+    of them, each seen with a batch axis in front, the axis one further on."""
+    if not _same_rank(tensors):
+        return unknown_rank(ctx, "concatenate", None)
+    rank = len(full(tensors[0]))
+    position = axis(where, rank)
+    if position is None:
+        return ctx.opaque("concatenate axis Keras rejects")
+    phantoms = []
+    for t in tensors:
+        phantom = Tensor(t.dims, channels_last=t.channels_last)
+        phantom.dtype = t.dtype
+        phantoms.append(phantom)
+    model = layers.lookup("keras.layers.Concatenate")
+    out = ctx.apply_layer(LayerValue(model, {"axis": position + 1}, ctx.node), ListValue(phantoms))
+    if isinstance(out, Tensor) and out.known:
+        out.batched = False
+        return out
+    return ctx.opaque("concatenate of weights not understood")
+
+
 def _joined(ctx, tensors, where, dtype):
     """Concatenation along the batch axis (checked as a merge), or of index tensors (not)."""
     if not _same_rank(tensors):
         return unknown_rank(ctx, "concatenate", dtype)
-    rank = tensors[0].rank + 1
+    rank = len(full(tensors[0]))
     position = axis(where, rank)
     if position is None:
         return ctx.opaque("concatenate axis Keras rejects")
@@ -289,6 +345,9 @@ def stack(ctx, args, kwargs):
     tensors = _tensors(ctx, values)
     if tensors is None:
         return ctx.opaque("stack of unknown values")
+    tensors = _as_batches(tensors)
+    if tensors is None:
+        return ctx.opaque("stack of a weight and a batch of another rank")
     if not _same_rank(tensors):
         return unknown_rank(ctx, "stack", None)
     shape = full(tensors[0])
@@ -407,8 +466,10 @@ def repeat(ctx, args, kwargs):
     if x is None or not x.known:
         return ctx.opaque("repeat of a tensor of unknown rank")
     single = ctx.int(repeats)
-    counts = [single] if single is not None else _shape(ctx, repeats)
-    if counts is None or any(c is None for c in counts):
+    counts = [single] if single is not None or repeats is None else _shape(ctx, repeats)
+    if counts is None or len(counts) != 1 and any(c is None for c in counts):
+        # one count Keras does not know (``ops.repeat(token, ops.shape(x)[0], axis=0)``) is
+        # a size it does not know
         return ctx.opaque("repeat counts not understood")
     shape = full(x)
     if where is None:
@@ -420,7 +481,7 @@ def repeat(ctx, args, kwargs):
     if size is None:
         return result(ctx, shape, x, x.dtype)
     if len(counts) == 1:
-        shape[position] = S.mul(size, counts[0])
+        shape[position] = None if counts[0] is None else S.mul(size, counts[0])
     else:
         if not require(ctx, S.eq(size, len(counts))):
             return ctx.opaque("repeat counts of another length")
@@ -509,23 +570,24 @@ def _index_shape(ctx, value):
 @keras_op("numpy", "take")
 def take(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
-    indices = _index_shape(ctx, arg(args, kwargs, 1, "indices"))
+    given = arg(args, kwargs, 1, "indices")
+    indices = _index_shape(ctx, given)
     where = arg(args, kwargs, 2, "axis")
     if x is None or indices is None:
         return ctx.opaque("take arguments not understood")
     if where is None:
-        return result(ctx, indices, x, x.dtype)
+        return result(ctx, indices, x, x.dtype, batched(given))
     if not x.known:
         return unknown_rank(ctx, "take", x.dtype)
     shape = full(x)
     position = axis(where, len(shape))
     if position is None:
         return ctx.opaque("take axis Keras rejects")
-    if position == 0:
-        # a lookup in a weight (``ops.take(embeddings, ids, axis=0)``): weights have no batch
-        # axis, and nothing tells a weight from a batch of activations here
+    if position == 0 and x.batched:
+        # a lookup in a weight is one in a tensor with no batch axis (``ops.take(embeddings,
+        # ids, axis=0)``); one in a batch would be along its batch axis
         return ctx.opaque("take along axis 0")
-    return result(ctx, shape[:position] + indices + shape[position + 1:], x, x.dtype)
+    return result(ctx, shape[:position] + indices + shape[position + 1:], x, x.dtype, batched(x, given))
 
 
 @keras_op("numpy", "take_along_axis")
@@ -547,7 +609,7 @@ def take_along_axis(ctx, args, kwargs):
     out = broadcast(ctx, [shape, index_shape])
     if out is None:
         return ctx.opaque("take_along_axis shapes Keras rejects")
-    return result(ctx, out, x, x.dtype)
+    return result(ctx, out, x, x.dtype, batched(x, indices))
 
 
 @keras_op("core", "slice")
@@ -583,4 +645,6 @@ def slice_update(ctx, args, kwargs):
 @keras_op("numpy", "ravel")
 def ravel(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
-    return ctx.opaque("ravel of a non-tensor") if x is None else result(ctx, [None], x, x.dtype)
+    if x is None:
+        return ctx.opaque("ravel of a non-tensor")
+    return result(ctx, [None if x.batched or not x.known else total(x.dims)], x, x.dtype)
