@@ -160,11 +160,15 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
         last = _last_axis_slice(tensor, keys, proves)
         if last is not None:
             return last
+        root = tensor.rank_root()
+        if root.known:
+            tensor.with_rank(root.rank)  # it follows a tensor whose rank is known by now
         # ``x[:, 0]`` leaves any further axes in place: the keys tell the rank only as a
-        # choice, which a free input (the caller's to pick) allows and an opaque one does not
-        if ELLIPSIS in keys or not plain or not tensor.free:
+        # choice, which a free input (the caller's to pick) allows, and so what follows its
+        # rank (``self.proj(x)[:, None, :]``); an opaque one does not
+        elif ELLIPSIS in keys or not plain or not root.free:
             return opaque("slice of a tensor of unknown rank")
-        if not tensor.with_rank(len(plain) - 1):
+        elif not tensor.with_rank(len(plain) - 1):
             return opaque("slice of a tensor of another rank")
     dims = (None,) + tuple(tensor.dims)
     if ELLIPSIS in keys:

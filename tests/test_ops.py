@@ -669,6 +669,33 @@ def test_other_subscripts_of_unknown_rank_stay_unknown():
     assert not isinstance(slice_tensor(x, [ELLIPSIS, Slice(None, 2, None)]), Tensor)
 
 
+def test_a_slice_gives_its_rank_to_what_follows_a_free_input():
+    """``self.proj(x)[:, None, :]`` with ``x`` free: the keys give the rank, as they do to
+    ``x`` itself, and the shape is Keras's for that rank; an opaque root chooses nothing; a
+    root whose rank is known by now lends it."""
+    from keras_shape_lint.subscripts import slice_tensor
+    from keras_shape_lint.values import Slice
+
+    keras = pytest.importorskip("keras")
+    whole = Slice(None, None, None)
+    expected = tuple(keras.KerasTensor((None, 16))[:, None, :].shape)
+    x = Tensor(None, label="x", free=True)
+    projected = Tensor.last_axis_replaced(x, 16)
+    out = slice_tensor(projected, [whole, None, whole])
+    assert isinstance(out, Tensor) and x.rank == 1 and out.dims == expected[1:]
+    opaque_root = Tensor(None, label="y")
+    assert not isinstance(slice_tensor(Tensor.last_axis_replaced(opaque_root, 16), [whole, None, whole]), Tensor)
+    assert not opaque_root.known
+    known_root = Tensor(None, label="z", free=True)
+    follower = Tensor.last_axis_replaced(known_root, 16)
+    known_root.with_rank(3)
+    out = slice_tensor(follower, [whole, None, whole])
+    assert isinstance(out, Tensor) and len(out.dims) == 4 and out.dims[0] == 1 and out.dims[3] == 16
+    assert out.dims[2] is known_root.dims[1]
+    # the axis ``:`` keeps is the root's first, whole (``max(size, 0)`` of a size)
+    assert z3.simplify(z3.substitute(out.dims[1], (known_root.dims[0], z3.IntVal(5)))).as_long() == 5
+
+
 def test_every_registered_function_is_documented():
     """docs/supported.md lists the catalogue: each registered function's name appears in its section."""
     from pathlib import Path
