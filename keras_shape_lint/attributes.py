@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import symbolic as S
 from .classes import bind_method, lookup_class_attribute
 from .frontend import normalise
 from .keras_api import _shape_dims
@@ -36,6 +37,9 @@ def _add_weight(calls, st, args, kwargs, node):
     dims = _shape_dims(shape) if shape is not None else ()
     if dims is None:
         return opaque("add_weight of an unknown shape")
+    for size in dims:
+        if S.is_sym(size):
+            st.add(size >= 0)  # Keras refuses a weight of a negative size
     weight = Tensor(dims)
     weight.batched = False
     return weight

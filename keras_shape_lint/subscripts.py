@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import symbolic as S
 from .state import _copy_value, _same
 from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, opaque
+from .values import from_full_dims, full_dims
 
 
 def subscript(interp, st, value, keys):
@@ -170,7 +171,7 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
             return opaque("slice of a tensor of unknown rank")
         elif not tensor.with_rank(len(plain) - 1):
             return opaque("slice of a tensor of another rank")
-    dims = (None,) + tuple(tensor.dims)
+    dims = tuple(full_dims(tensor))  # a weight's own shape: it has no batch axis
     if ELLIPSIS in keys:
         at = keys.index(ELLIPSIS)
         fill = len(dims) - len(plain)
@@ -196,7 +197,7 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     out.extend(dims[position:])
     if not out:
         return opaque("scalar from a tensor")
-    return Tensor(out[1:], channels_last=tensor.channels_last)
+    return from_full_dims(out, tensor.batched, tensor.channels_last)
 
 
 def _last_axis_slice(tensor: Tensor, keys, proves):

@@ -43,6 +43,7 @@ MERGE_ERROR = re.compile(
     r"|Cannot broadcast shape"
     r"|Every value in `xs` must have the same shape except on the `axis` dim"
     r"|Dimensions must be equal"  # TensorFlow tracing a layer's call(): x * self.gamma
+    r"|Dimension \d+ in both shapes must be equal"  # ... and its ops.concatenate (ConcatV2)
     r"|Incompatible shapes for broadcasting"  # JAX tracing a layer's call()
 )
 

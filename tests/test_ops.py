@@ -47,6 +47,17 @@ class T:
         return f"T{self.shape}"
 
 
+class W(T):
+    """A weight argument (``add_weight``): its whole shape, no batch axis."""
+
+    def __init__(self, *dims, dtype="float32"):
+        self.shape = dims
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"W{self.shape}"
+
+
 class Shape:
     """``ops.shape(t)`` of a tensor argument, as a reshape target."""
 
@@ -71,6 +82,11 @@ def to_keras(keras, value):
 
 def to_ours(value, sizes):
     """The argument as the analysis sees it; ``sizes`` maps a known size to its stand-in."""
+    if isinstance(value, W):
+        tensor = Tensor(tuple(sizes(d) for d in value.shape))
+        tensor.batched = False
+        tensor.dtype = "int" if value.dtype in ("int32", "bool") else None
+        return tensor
     if isinstance(value, T):
         tensor = Tensor(tuple(sizes(d) for d in value.shape[1:]))
         tensor.dtype = "int" if value.dtype in ("int32", "bool") else None
@@ -116,9 +132,14 @@ def dims_of(out):
     return "scalar"
 
 
-def drop_batch(shape):
+def drop_batch(shape, out):
+    """Keras's shape as our result should give it: without its first axis for a batch
+    (whose size the analysis never tracks), whole for a tensor with no batch axis."""
     if isinstance(shape, list):
-        return [drop_batch(s) for s in shape]
+        items = out.items if isinstance(out, ListValue) else [out] * len(shape)
+        return [drop_batch(s, o) for s, o in zip(shape, items)]
+    if isinstance(out, Tensor) and not out.batched:
+        return shape
     return shape[1:] if shape else "scalar"
 
 
@@ -146,7 +167,7 @@ def check(keras, name, args, kwargs=None, symbolic=True):
         return
     assert not ctx.opaques, f"{name}{args}{kwargs}: opaque {ctx.opaques}"
     assert all(ctx.assumptions), f"Keras accepts {name}{args}{kwargs}; we assume {ctx.assumptions}"
-    assert dims_of(out) == drop_batch(expected), f"{name}{args}{kwargs}: Keras {expected}, ours {dims_of(out)}"
+    assert dims_of(out) == drop_batch(expected, out), f"{name}{args}{kwargs}: Keras {expected}, ours {dims_of(out)}"
     if symbolic:
         check_symbolic(name, args, kwargs, expected)
 
@@ -185,7 +206,7 @@ def check_symbolic(name, args, kwargs, expected):
             return found == wanted
         return len(found) == len(wanted) and all(f is None or at(f) == w for f, w in zip(found, wanted))
 
-    assert agrees(dims_of(out), drop_batch(expected)), f"{name}{args}{kwargs} symbolic: {dims_of(out)}"
+    assert agrees(dims_of(out), drop_batch(expected, out)), f"{name}{args}{kwargs} symbolic: {dims_of(out)}"
 
 
 # ---------------------------------------------------------------------- cases
@@ -412,6 +433,43 @@ case("full_like", T(4, 2), 7)
 case("eye", 3, 4)
 case("linspace", 0.0, 1.0, 5)
 
+# weights (no batch axis) alone and with a batch
+case("concatenate", [W(1, 1, 8), T(5, 8)], axis=1)
+case("concatenate", [W(1, 1, 7), T(5, 8)], axis=1)
+case("concatenate", [W(2, 3), W(4, 3)], axis=0)
+case("concatenate", [W(2, 3), W(2, 5)], axis=-1)
+case("concatenate", [W(2, 3), W(4, 5)], axis=0)
+case("take", W(10, 8), T(5, dtype="int32"), axis=0)
+case("take", W(1, 10, 8), T(5, dtype="int32"), axis=1)
+case("take", W(1, 10, 8), W(4, dtype="int32"), axis=1)
+case("reshape", W(1, 6, 8), (1, -1, 4))
+case("reshape", W(1, 6, 8), (1, -1, 5))
+case("reshape", W(16, 8), (1, 4, 4, 8))
+case("matmul", T(5, 8), W(8, 3))
+case("matmul", T(5, 8), W(7, 3))
+case("matmul", W(2, 8), W(8, 3))
+case("outer", W(4), W(3))
+case("outer", W(2, 2), W(3))
+case("einsum", "btd,dh->bth", T(5, 8), W(8, 3))
+stricter("contracted-sizes", "einsum", "btd,dh->bth", T(5, 8), W(7, 3))  # KerasTensors: no check; TF: raises
+case("expand_dims", W(8), (0, 1))
+case("expand_dims", W(2, 8), -1)
+case("broadcast_to", W(1, 1, 8), (None, 1, 8))
+case("tile", W(1, 1, 8), (2, 1, 1))
+case("repeat", W(1, 3, 8), 2, axis=0)
+case("transpose", W(2, 3))
+case("add", T(5, 8), W(1, 5, 8))
+case("add", T(5, 8), W(5, 8))
+case("add", T(5, 8), W(4, 8))
+case("add", W(4, 8), W(4, 8))
+case("add", W(4, 8), W(3, 8))
+case("multiply", W(4, 1), W(1, 8))
+case("sum", W(4, 8), axis=0)
+case("stack", [W(4, 8), W(4, 8)], axis=0)
+case("where", T(5, 1, dtype="bool"), W(1, 8), T(5, 8))
+case("arange", 0, 12, 4)
+case("zeros", (1, 1, 8))
+
 # random shapes for the most common functions
 for _ in range(25):
     _dims = shapes()
@@ -590,6 +648,55 @@ def test_tensorflow_functions_match_traced_shapes():
         out = model.apply(ctx, args, dict(kwargs))
         assert not ctx.opaques, (name, ctx.opaques)
         assert out.dims == expected[1:], (name, expected, out.dims)
+
+
+def test_a_weight_by_the_batch_size_is_a_batch():
+    """``ops.tile(self.class_token, (ops.shape(x)[0], 1, 1))`` and its kin inside a traced layer
+    call, against TensorFlow's shapes: the batch size is a size Keras does not know (``None``
+    to the analysis), and the result is a batch of the weight, which ``ops.concatenate`` joins
+    with ``x``."""
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    ops = keras.ops
+    token = tf.zeros((1, 1, 8))
+    cases = [
+        ("tile", lambda x: ops.tile(token, (ops.shape(x)[0], 1, 1)), (W(1, 1, 8), (None, 1, 1)), {}),
+        ("broadcast_to", lambda x: ops.broadcast_to(token, (ops.shape(x)[0], 1, 8)), (W(1, 1, 8), (None, 1, 8)), {}),
+        ("repeat", lambda x: ops.repeat(token, ops.shape(x)[0], axis=0), (W(1, 1, 8), None), {"axis": 0}),
+        ("zeros", lambda x: ops.zeros((ops.shape(x)[0], 1, 8)), ((None, 1, 8),), {}),
+        ("reshape", lambda x: ops.reshape(x, (ops.shape(x)[0], -1, 8)), (T(5, 8), (None, -1, 8)), {}),
+    ]
+    for name, function, args, kwargs in cases:
+        traced = tf.function(function, input_signature=[tf.TensorSpec((None, 5, 8))]).get_concrete_function()
+        expected = tuple(traced.structured_outputs.shape)
+        ctx, out = run_model(name, args, kwargs)
+        assert not ctx.opaques and all(ctx.assumptions), (name, ctx.opaques)
+        assert isinstance(out, Tensor) and out.batched and out.dims == expected[1:], (name, expected, out)
+        joined = tf.function(lambda x: ops.concatenate([function(x), x], axis=1),
+                             input_signature=[tf.TensorSpec((None, 5, 8))]).get_concrete_function()
+        ctx, both = run_model("concatenate", ([out, T(5, 8)],), {"axis": 1})
+        assert both.batched and both.dims == tuple(joined.structured_outputs.shape)[1:], (name, both)
+
+
+def test_a_weight_given_to_a_layer_has_its_first_axis_for_the_batch():
+    """``self.position_embedding(self.position_ids)`` with ids of shape (1, n): Keras's
+    Embedding gives (1, n, hidden), a batch of one sequence of n positions."""
+    keras = pytest.importorskip("keras")
+    stats = _statistics(
+        "import keras\nfrom keras import layers, ops\n\n"
+        "class Positions(layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.table = layers.Embedding(17, 32)\n"
+        "        self.ids = ops.expand_dims(ops.arange(17), axis=0)\n\n"
+        "    def call(self, x):\n"
+        "        return x + self.table(self.ids)\n\n"
+        "def model():\n"
+        "    x = keras.Input((17, 32))\n"
+        "    return Positions()(x)\n"
+    )
+    embedded = keras.layers.Embedding(17, 32)(keras.ops.expand_dims(keras.ops.arange(17), axis=0))
+    assert tuple(embedded.shape) == (1, 17, 32)
+    assert stats["merges"] == 1 and stats["proven"] == 1
 
 
 # -------------------------------------------------------------------- slicing
