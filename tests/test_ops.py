@@ -803,6 +803,28 @@ def test_a_slice_gives_its_rank_to_what_follows_a_free_input():
     assert z3.simplify(z3.substitute(out.dims[1], (known_root.dims[0], z3.IntVal(5)))).as_long() == 5
 
 
+@pytest.mark.parametrize("shape", [(None, 6), (None, 5, 6), (None, 2, None, 6)])
+def test_matmul_by_a_weight_matrix_before_the_rank_is_known(keras, shape):
+    """``ops.matmul(x, self.kernel)`` with ``x``'s rank not known yet: its last axis becomes the
+    kernel's, whatever rank ``x`` is given later, as Keras computes for that rank; the inner
+    sizes must agree (assumed, as Keras requires)."""
+    expected = tuple(keras.ops.matmul(keras.KerasTensor(shape), keras.KerasTensor((6, 4))).shape)
+    x = Tensor(None, label="x", free=True)
+    kernel = Tensor((6, 4))
+    kernel.batched = False
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.matmul").apply(ctx, [x, kernel], {})
+    assert isinstance(out, Tensor) and not out.known and not x.known and not ctx.opaques
+    assert len(ctx.assumptions) == 1 and ctx.assumptions[0].eq(S.eq(x.channels_dim(), 6))
+    assert out.with_rank(len(shape) - 1) and out.dims[:-1] == x.dims[:-1] and out.dims[-1] == expected[-1]
+    # a batch by a batch, or by a weight that is no matrix, still needs the rank
+    for other in (Tensor((6, 4)), Tensor((6,))):
+        other.batched = other.dims == (6, 4)
+        ctx = LayerCtx()
+        catalogue.lookup("keras.ops.matmul").apply(ctx, [Tensor(None, label="y", free=True), other], {})
+        assert ctx.opaques
+
+
 def test_every_registered_function_is_documented():
     """docs/supported.md lists the catalogue: each registered function's name appears in its section."""
     from pathlib import Path

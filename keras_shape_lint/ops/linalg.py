@@ -9,6 +9,7 @@ batch's axis 0, give an opaque result: a batch axis would meet another axis.
 from __future__ import annotations
 
 from .. import symbolic as S
+from ..values import Tensor
 from . import arg
 from ._common import (
     batched,
@@ -116,6 +117,15 @@ def einsum(ctx, args, kwargs):
 
 
 def _matmul(ctx, x1, x2, name):
+    if not x1.known and x1.batched and x1.channels_last and x2.known and not x2.batched and len(x2.dims) == 2:
+        # a batch by a weight matrix, (..., k) @ (k, n): whatever the batch's rank, only its
+        # last axis changes, to n (a batch has two axes at least: its batch axis and a last)
+        inner, outer = x2.dims
+        if inner is not None and not require(ctx, S.eq(x1.channels_dim(), inner)):
+            return ctx.opaque(f"{name} of sizes Keras rejects")
+        out = Tensor.last_axis_replaced(x1, outer)
+        out.dtype = x1.dtype if x1.dtype == x2.dtype else None
+        return out
     if not x1.known or not x2.known:
         return ctx.opaque(f"{name} of a tensor of unknown rank")
     if x1.batched and x2.batched and x1.rank < x2.rank:
