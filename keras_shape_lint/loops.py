@@ -16,9 +16,6 @@ from .provenance import Origin
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint
 from .values import ListValue, RepeatedList, Tensor, Unknown, opaque
 
-# after how many concrete iterations of a range whose index the body reads an iteration
-# for any index is tried (the first ones often differ: ``if i == 0``, a first projection)
-ANY_INDEX_TRIES = 2
 _INDEX_IDS = itertools.count(1)
 
 
@@ -40,13 +37,15 @@ class Loops:
         if isinstance(iterable, RepeatedList) and not iterable.spoiled:
             states = self._unroll(stmt, [st], iterable.items, finished)
             item = iterable.item
-            states = self._symbolic(stmt, states, finished, 0, iterable.count, 1, lambda index: _copy_value(item, {}))
+            states = self._symbolic(stmt, states, finished, 0, iterable.count, 1, lambda index: _copy_value(item, {}),
+                                    any_item=lambda k: _copy_value(item, {}))
             return self.cap(finished + self._exhausted(stmt, states))
         if isinstance(iterable, Unknown) and iterable.free and iterable.used_as in (None, "list"):
             # a sequence the caller passes: as many iterations as its (free) length allows
             length = iterable.length()
             st.add(length >= 0)
-            states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True)
+            states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True,
+                                    any_item=lambda k: _any_item(iterable, k))
             return self.cap(finished + self._exhausted(stmt, states))
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:
@@ -62,7 +61,7 @@ class Loops:
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
         states = self._symbolic(stmt, [st], finished, start, stop, step, at or (lambda index: index),
-                                reads_index=reads, any_index=reads)
+                                reads_index=reads, any_item=(lambda k: k) if at is None else None)
         return self.cap(finished + self._exhausted(stmt, states))
 
     def _unroll(self, stmt, states, items, finished) -> list:
@@ -84,14 +83,15 @@ class Loops:
         return states
 
     def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False,
-                  any_index=False) -> list:
+                  any_item=None) -> list:
         """Iterations while ``index < stop``, each path exiting where the bound allows;
         once an iteration leaves the state as it found it (and the body does not read
         the index), every later one would too: the loop is summarised there.
 
-        A body that reads the index of a range (``any_index``) is run once more, after
-        the first iterations, for an index it does not know (:meth:`_any_iteration`):
-        when that leaves the state as it found it, the loop is summarised the same way."""
+        ``any_item(k)`` gives the item of an index ``k`` nobody knows: with it, a body that
+        reads the index is run once more, after the first iterations, for any index
+        (:meth:`_any_iteration`), and when that leaves the state as it found it the loop is
+        summarised the same way; on the last try any body is, over widened sizes."""
         index = start
         for number in range(self.budget.max_symbolic_unroll + 1):
             cont = S.conj(index < stop) if S.is_sym(index) or S.is_sym(stop) else index < stop
@@ -102,9 +102,14 @@ class Loops:
                         running.append(s2)
                     else:
                         finished.extend(self._exhausted(stmt, [s2]))
-            if any_index and 0 < number <= ANY_INDEX_TRIES and len(running) == 1:
-                # sizes are widened only on the last try: a first iteration often differs
-                summary = self._any_iteration(stmt, running[0], index, stop, step, widen=number == ANY_INDEX_TRIES)
+            # tried after the iterations unrolled anyway but the last one or two: the paths that
+            # leave the loop early (a short stack, a stop where a size stops dividing) are still
+            # explored one by one, and the first iterations (``if i == 0``) are behind
+            last_try = number == self.budget.max_symbolic_unroll
+            tries = any_item is not None and number >= max(1, self.budget.max_symbolic_unroll - 1)
+            if tries and len(running) == 1 and (reads_index or last_try):
+                # sizes are widened only on the last try
+                summary = self._any_iteration(stmt, running[0], index, stop, step, any_item, widen=last_try)
                 if summary is not None:
                     return [summary]
             states = [r for s in running for r in self.assign(stmt.target, item_at(index), s)]
@@ -123,7 +128,7 @@ class Loops:
             self.analysis.note_budget("symbolic loop bound")
         return []
 
-    def _any_iteration(self, stmt, st: State, index, stop, step, widen: bool = True):
+    def _any_iteration(self, stmt, st: State, index, stop, step, any_item, widen: bool = True):
         """The path after every iteration left of a range loop whose body reads the index,
         when one iteration for any index ``k`` from ``index`` on (``index <= k < stop``)
         leaves the state as it found it; else None, and nothing that iteration found is kept.
@@ -137,16 +142,16 @@ class Loops:
         each time), those sizes are widened to values nobody knows and the iteration is run
         again from there (:meth:`_widened`): if it stays within them, the loop is summarised
         with them, and what it proves holds for every iteration."""
-        summary, after = self._try_any(stmt, st, index, stop, step)
+        summary, after = self._try_any(stmt, st, index, stop, step, any_item)
         if summary is not None or after is None or not widen:
             return summary
         widened, covering = self._widened(stmt, st, after)
         if widened is None:
             return None
-        summary, _ = self._try_any(stmt, widened, index, stop, step, covering)
+        summary, _ = self._try_any(stmt, widened, index, stop, step, any_item, covering)
         return summary
 
-    def _try_any(self, stmt, st: State, index, stop, step, covering=None):
+    def _try_any(self, stmt, st: State, index, stop, step, any_item, covering=None):
         """One iteration for any index from ``index`` on: (summary, None), or (None, the
         path it ended on, when one path whose new conditions hold for every index), or
         (None, None)."""
@@ -164,7 +169,7 @@ class Loops:
             self.analysis.record_outcome = _watching(self.analysis, undecided, checked)
         try:
             done: list = []
-            states = list(self.assign(stmt.target, k, trial))
+            states = list(self.assign(stmt.target, any_item(k), trial))
             states = self._after_iteration(self.exec_suite(stmt.body, states), done) if states else []
         finally:
             self.analysis.__dict__.pop("record_outcome", None)
@@ -193,7 +198,7 @@ class Loops:
             # what the widened iteration assumed holds for one iteration only: a merge there
             # (or a layer's own condition) may fail at some iteration before a later finding's
             summarised.unchecked = (undecided + checked + [(stmt.iter, st.modules[-1])])[0]
-        if type(stmt.target) is cst.Name:  # the last index the range gave
+        if type(stmt.target) is cst.Name and any_item(k) is k:  # the last index the range gave
             summarised.assign(stmt.target.value, S.add(index, S.mul(step, S.sub(left, 1))))
         return summarised, None
 
@@ -367,6 +372,11 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _any_item(sequence: Unknown, k) -> Unknown:
+    """The item at index ``k`` of a sequence a caller passes: a value nobody knows."""
+    return opaque(f"an item of {sequence.label} for an index that is not known")
 
 
 def _general(value, other, equal, origin, covering: set):

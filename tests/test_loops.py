@@ -203,8 +203,8 @@ def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loo
 
 
         def stages(x, features, stackwise_filters):
-            if len(stackwise_filters) < 4:
-                raise ValueError("four stages at least")
+            if len(stackwise_filters) < 8:
+                raise ValueError("eight stages at least")
             for i in range(len(stackwise_filters)):
                 x = layers.Conv2D(stackwise_filters[i], 3, strides=2, padding="same")(x)
                 x = layers.Add()([x, layers.Conv2D(stackwise_filters[i], 1)(x)])
@@ -229,3 +229,20 @@ def test_a_body_that_changes_what_cannot_be_widened_still_stops_at_the_bound():
             return layers.Add()([x, layers.Dense(8)(x)])
     """)
     assert analysis.budget_notes["symbolic loop bound"] == 1
+
+
+def test_a_loop_over_a_list_the_caller_passes_is_summarised_over_widened_sizes():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def stages(x, stackwise_filters):
+            x = layers.Conv2D(16, 3)(x)
+            for filters in stackwise_filters:
+                x = layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+                x = layers.Add()([x, layers.Conv2D(filters, 1)(x)])
+            return x
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == []
+    assert (stats["merges"], stats["proven"]) == (1, 1)
