@@ -825,6 +825,50 @@ def test_matmul_by_a_weight_matrix_before_the_rank_is_known(keras, shape):
         assert ctx.opaques
 
 
+@pytest.mark.parametrize("shape", [(None, 8), (None, 5, 8), (None, 2, None, 8)])
+def test_split_and_join_on_the_last_axis_before_the_rank_is_known(keras, shape):
+    """``x1, x2 = ops.split(x, 2, axis=-1)`` and ``ops.concatenate([x2, x1], axis=-1)`` (rotate
+    half) with ``x``'s rank not known yet: pieces and join follow ``x`` whatever rank it is
+    given, as Keras computes for that rank; the join is a merge that holds, and nothing
+    chooses the rank."""
+    split, concatenate = catalogue.lookup("keras.ops.split"), catalogue.lookup("keras.ops.concatenate")
+    k1, k2 = keras.ops.split(keras.KerasTensor(shape), 2, axis=-1)
+    expected = [tuple(t.shape) for t in (k1, keras.ops.concatenate([k2, k1, k1], axis=-1),
+                                         *keras.ops.split(keras.KerasTensor(shape), [1, 5], axis=-1))]
+    x = Tensor(None, label="x", free=True)
+    ctx = LayerCtx()
+    halves = split.apply(ctx, [x, 2], {"axis": -1})
+    joined = concatenate.apply(ctx, [ListValue([halves.items[1], halves.items[0], halves.items[0]])], {"axis": -1})
+    thirds = split.apply(ctx, [x, [1, 5]], {"axis": -1})
+    assert not ctx.opaques and not x.known and [kind for kind, _, _ in ctx.merges] == ["concat"]
+    channels = x.channels_dim()
+    assert x.with_rank(len(shape) - 1)
+
+    def at(term, size=shape[-1]):
+        return z3.simplify(z3.substitute(term, (channels, z3.IntVal(size)))) if S.is_sym(term) else term
+
+    assert all(at(term) is True or z3.is_true(at(term)) for term in ctx.assumptions)
+    for ours, theirs in zip([halves.items[0], joined, *thirds.items], expected):
+        assert ours.with_rank(len(shape) - 1) and ours.dims[:-1] == x.dims[:-1]
+        last = at(ours.dims[-1])
+        assert (last if isinstance(last, int) else last.as_long()) == theirs[-1]
+    # an odd number of channels does not split in two: Keras refuses it, and so does the model
+    assert z3.is_false(at(ctx.assumptions[0], 7))
+    with pytest.raises(ValueError):
+        keras.ops.split(keras.KerasTensor(shape[:-1] + (7,)), 2, axis=-1)
+
+
+def test_joins_that_do_not_follow_one_tensor_still_need_the_rank():
+    """Tensors of two roots, or a join on another axis: their other axes may differ."""
+    concatenate = catalogue.lookup("keras.ops.concatenate")
+    x, y = Tensor(None, label="x", free=True), Tensor(None, label="y", free=True)
+    for tensors, where in (([x, y], -1), ([x, Tensor.last_axis_replaced(x, 3)], 1)):
+        ctx = LayerCtx()
+        out = concatenate.apply(ctx, [ListValue(tensors)], {"axis": where})
+        assert not (isinstance(out, Tensor) and out.rank_root() is x and not ctx.opaques and ctx.merges), where
+    assert not x.known and not y.known
+
+
 def test_every_registered_function_is_documented():
     """docs/supported.md lists the catalogue: each registered function's name appears in its section."""
     from pathlib import Path

@@ -265,6 +265,9 @@ def _concatenate(default_axis):
         if tensors is None:
             return ctx.opaque("concatenate of a weight and a batch of another rank")
         dtype = INT if all(t.dtype == INT for t in tensors) else None
+        joined = _joined_on_the_last_axis(ctx, tensors, where) if dtype is None else None
+        if joined is not None:
+            return joined
         if dtype == INT or where == 0 and tensors[0].batched:
             return _joined(ctx, tensors, where, dtype)
         if not tensors[0].batched:
@@ -297,6 +300,25 @@ def _joined_weights(ctx, tensors, where):
         out.batched = False
         return out
     return ctx.opaque("concatenate of weights not understood")
+
+
+def _last_axis_replaced(x: Tensor, size) -> Tensor:
+    out = Tensor.last_axis_replaced(x, size)
+    out.dtype = x.dtype
+    return out
+
+
+def _joined_on_the_last_axis(ctx, tensors, where):
+    """Tensors that follow one tensor whose rank is not known (``x[..., :h]``, ``-x[..., h:]``,
+    ``ops.cos(x)``) joined on their last axis: whatever that rank, they share every other
+    axis, so the join holds (a merge checked as proven) and only the last axis adds up.
+    None for any other join."""
+    if plain_int(where) != -1 or any(t.known or not t.channels_last for t in tensors):
+        return None
+    if len({id(t.rank_root()) for t in tensors}) != 1:
+        return None
+    ctx.check_merge("concat", tensors, axis=None)
+    return Tensor.last_axis_replaced(tensors[0].rank_root(), _sum([t.channels_dim() for t in tensors]))
 
 
 def _joined(ctx, tensors, where, dtype):
@@ -367,6 +389,8 @@ def stack(ctx, args, kwargs):
 
 
 def _pieces(ctx, x, shape, position, lengths):
+    if shape is None:
+        return ListValue([_last_axis_replaced(x, length) for length in lengths])
     out = []
     for length in lengths:
         piece = list(shape)
@@ -380,13 +404,17 @@ def split(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
     sections = arg(args, kwargs, 1, "indices_or_sections")
     where = arg(args, kwargs, 2, "axis", 0)
-    if x is None or not x.known:
+    if x is None or not x.known and not (plain_int(where) == -1 and x.channels_last):
         return ctx.opaque("split of a tensor of unknown rank")
-    shape = full(x)
-    position = axis(where, len(shape))
-    if position is None:
-        return ctx.opaque("split axis not understood")
-    size = shape[position]
+    if x.known:
+        shape = full(x)
+        position = axis(where, len(shape))
+        if position is None:
+            return ctx.opaque("split axis not understood")
+        size = shape[position]
+    else:
+        # along the last axis, whatever the rank: pieces that follow x (ops.split(x, 2, axis=-1))
+        shape, position, size = None, None, x.channels_dim()
     count = plain_int(sections)
     if count is not None:
         if count < 1:
