@@ -329,7 +329,7 @@ class Analysis:
         sizes = [var >= 1 for _, var, _, role in free if role in ("channels", "spatial") and S.is_sym(var)]
         data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
-        terms = list(terms) + [dim >= 1 for dim in data_dims] + sizes
+        terms = list(terms) + [dim >= 1 for dim in data_dims] + sizes + _truth_links(self.free_params)
         if any(isinstance(p.value, Unknown) and p.value.used_as == "unread" and p.default is _MISSING
                for p in self.free_params):
             return None  # an argument went where nobody learnt what it must be: no call to write down
@@ -510,6 +510,17 @@ def _free_views(name, value, default, free: list) -> None:
         free.append((name, value._str, None, "str"))
     elif S.is_sym(value):
         free.append((name, value, default, _int_role(name)))
+
+
+def _truth_links(free_params) -> list:
+    """A free argument tested for truth (``if not self.head_dim:``) on one path and used as
+    an int on another is one value: it is true exactly when it is not 0."""
+    links = []
+    for param in free_params:
+        value = param.value
+        if isinstance(value, Unknown) and value._int is not None and value._bool is not None:
+            links.append(value._bool == (value._int != 0))
+    return links
 
 
 def _int_role(name: str) -> str:

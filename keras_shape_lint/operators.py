@@ -33,6 +33,8 @@ _SYMBOLIC = {
     "Modulo": S.mod,
 }
 
+_DIVISIONS = ("Divide", "FloorDivide", "Modulo")
+
 # element-wise tensor operators and the merge they perform
 TENSOR_MERGES = {"Add": "+", "Subtract": "-", "Multiply": "*"}
 
@@ -78,6 +80,12 @@ def binary_operation(interp, op, left, right, st, node) -> list:
     if isinstance(right, Unknown) and _is_number(left):
         right = right.as_int()
     if _is_number(left) and _is_number(right):
+        if op in _DIVISIONS and (S.is_sym(left) or S.is_sym(right)) and not isinstance(right, bool):
+            # Python raises ZeroDivisionError: the path goes on only where the divisor is not 0
+            if not S.is_sym(right) and right == 0:
+                return []
+            if S.is_sym(right):
+                st.add(S.ne(right, 0))
         return [(st, _numeric(op, left, right))]
     if op == "Add":
         if isinstance(left, str) and isinstance(right, str):

@@ -53,6 +53,9 @@ def subscript(interp, st, value, keys):
         return value.item(key)
     if isinstance(value, Unknown) and value.free and S.is_sym(key) and S.is_int_like(key):
         return _unknown_item(interp, value, key)
+    for part in (value, key):
+        if isinstance(part, Unknown) and part.free:
+            part.unread()  # nobody learnt what it must be: a witness cannot write it down
     return opaque("subscript of an unknown value")
 
 
@@ -62,6 +65,8 @@ def _unknown_item(interp, value: Unknown, key) -> Unknown:
     cache = interp.__dict__.setdefault("_symbolic_items", {})
     found = cache.get((id(value), key.get_id()))
     if found is None:
+        # what the sequence must hold is not learnt: a witness cannot write it down
+        value.unread()
         found = (opaque(f"an item of {value.label} for an index that is not known"), value, key)
         cache[(id(value), key.get_id())] = found
     return found[0]

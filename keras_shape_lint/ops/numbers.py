@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import z3
+
 from .. import symbolic as S
 from ..values import Unknown, opaque
 from . import arg
@@ -26,7 +28,13 @@ def sqrt(ctx, args, kwargs):
     value = _number(ctx, args, kwargs)
     if isinstance(value, (int, float)) and value >= 0:
         return math.sqrt(value)
-    return S.opaque_int() if S.is_sym(value) else opaque("sqrt of a non-number")
+    if not S.is_sym(value):
+        return opaque("sqrt of a non-number")
+    # what shapes need of a square root (a scale such as 1 / sqrt(head_dim)): Python raises
+    # below 0, and it is 0 exactly at 0, so a division by it needs a size that is not 0
+    root = z3.Real(f"sqrt({value})")
+    ctx.state.add(S.conj(value >= 0, root >= 0, (root == 0) == (value == 0)))
+    return root
 
 
 @function("numpy.ceil")

@@ -1,0 +1,92 @@
+"""Python values whose type or truth the code learns as it goes: free arguments used as ints,
+tested for truth, divided by, and isinstance() of tensors."""
+
+from __future__ import annotations
+
+import textwrap
+
+from keras_shape_lint.analysis import analyse_text
+
+
+def _findings(source: str):
+    findings, _ = analyse_text(textwrap.dedent(source))
+    return findings
+
+
+def test_a_witness_never_divides_by_zero():
+    # with heads at its default (128) and width at 64, width // heads is 0: Python raises at
+    # the division before the Add, so the witness must pick sizes where it is not 0
+    findings = _findings("""
+        import math
+        from keras import layers
+
+
+        def block(x, width, heads=128):
+            scale = 1.0 / math.sqrt(width // heads)
+            y = layers.Rescaling(scale)(layers.Dense(width)(x))
+            return layers.Add()([x, y])
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
+    args = findings[0].witness.args
+    assert args["width"] // args.get("heads", 128) != 0, args
+
+
+def test_a_free_argument_tested_for_truth_and_used_as_an_int_is_one_value():
+    # the KSL101 needs head_dim falsy; the other path reads it as an int: the witness must not
+    # give a truthy int for the falsy path
+    findings = _findings("""
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, head_dim, **kwargs):
+                super().__init__(**kwargs)
+                self.head_dim = head_dim
+
+            def build(self, input_shape):
+                if self.head_dim:
+                    self.width = self.head_dim
+                else:
+                    self.width = input_shape[-1] * 2
+                self.proj = layers.Dense(self.width)
+
+            def call(self, x):
+                return x + self.proj(x)
+    """)
+    by_code = {f.code: f for f in findings}
+    assert set(by_code) == {"KSL101", "KSL102"}, [f.message for f in findings]
+    assert not by_code["KSL101"].witness.args["head_dim"], by_code["KSL101"].witness
+    assert by_code["KSL102"].witness.args["head_dim"], by_code["KSL102"].witness
+
+
+def test_free_arguments_divided_are_ints():
+    findings = _findings("""
+        from keras import layers
+
+
+        class AddPositions(layers.Layer):
+            def __init__(self, image_size, patch_size, width, **kwargs):
+                super().__init__(**kwargs)
+                grid = image_size // patch_size
+                self.table = self.add_weight(shape=(1, grid, grid, width))
+
+            def call(self, x):
+                return x + self.table
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
+    args = findings[0].witness.args
+    assert args["image_size"] // args["patch_size"] >= 1, args
+
+
+def test_isinstance_of_a_tensor_is_false_for_builtin_types():
+    findings = _findings("""
+        from keras import layers
+
+
+        def block(x, width):
+            y = layers.Dense(width)(x)
+            if isinstance(y, (tuple, list)):
+                y = y[0]
+            return layers.Add()([x, y])
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
