@@ -90,3 +90,31 @@ def test_isinstance_of_a_tensor_is_false_for_builtin_types():
             return layers.Add()([x, y])
     """)
     assert [f.code for f in findings] == ["KSL102"]
+
+
+def test_an_activation_named_by_the_caller_keeps_the_shape_and_its_witness_names_one():
+    findings = _findings("""
+        import keras
+        from keras import layers
+
+
+        class GatedFeedForward(layers.Layer):
+            def __init__(self, hidden_dim, hidden_activation, **kwargs):
+                super().__init__(**kwargs)
+                if hidden_activation == "gelu_approximate":
+                    self.act_fn = lambda x: keras.activations.gelu(x, approximate=True)
+                else:
+                    self.act_fn = keras.activations.get(hidden_activation)
+                self.gate = layers.Dense(hidden_dim)
+
+            def call(self, x):
+                return x + self.act_fn(self.gate(x))
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
+    name = findings[0].witness.args["hidden_activation"]
+    assert name == "gelu_approximate" or name in {"relu", "gelu", "linear", "tanh", "sigmoid", "silu", "swish",
+                                                  "elu", "selu", "softplus", "softsign", "relu6", "mish",
+                                                  "exponential", "hard_sigmoid", "hard_silu", "hard_swish",
+                                                  "leaky_relu", "log_sigmoid", "celu", "softmax", "log_softmax",
+                                                  "hard_tanh", "tanh_shrink", "soft_shrink", "hard_shrink",
+                                                  "squareplus", "sparse_plus", "sparse_sigmoid", "threshold"}, name

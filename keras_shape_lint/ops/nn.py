@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import z3
+
+from .. import symbolic as S
 from ..values import FunctionValue, Imported, Unknown, opaque
 from . import OPS, arg
 from ._common import axes, full, function, keras_op, result, same_shape, tensor, unary
@@ -88,4 +91,15 @@ def activation_get(ctx, args, kwargs):
         # passes one by the parameter's name, or None, which is ``linear``)
         identifier.mark("activation")
         return Imported("keras.activations.linear")
+    if isinstance(identifier, Unknown) and identifier.free and identifier.used_as == "str":
+        # a name already compared with others (``if name == "gelu_approximate": ...``): on this
+        # path it is one of the names Keras knows, which a witness then spells out
+        text = identifier.as_str()
+        ctx.state.add(S.disj(*[text == z3.StringVal(name) for name in _activation_names()]))
+        return Imported("keras.activations.linear")
     return opaque("activation not understood")  # a function, not a tensor
+
+
+def _activation_names() -> list:
+    prefix = "keras.activations."
+    return sorted(name[len(prefix):] for name in OPS if name.startswith(prefix) and name != prefix + "get")
