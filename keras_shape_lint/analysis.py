@@ -245,6 +245,8 @@ class Analysis:
             # an input whose shape build() asks for by name is one Keras needs, even if call() defaults it
             needed = _shape_names(build) if isinstance(build, FunctionValue) else set()
             call_args = self._free_arguments(call, "call", needed) if isinstance(call, FunctionValue) else None
+            if call_args is not None and call_args[0]:
+                self._split_unpacked_input(call, build, call_args[0])
             finished = []
             for s, instance in interp.calls.instantiate(entry, *init_args, st, None):
                 if call_args is None:
@@ -299,6 +301,24 @@ class Analysis:
             self.free_params.append(FreeParam(name, value, default, group, param in params.kwonly_params))
             out.append((param, value))
         return out
+
+    def _split_unpacked_input(self, call: FunctionValue, build, args: list) -> None:
+        """``hidden, context = inputs`` at the top of ``call`` (or ``a_shape, b_shape =
+        input_shape`` in ``build``): the caller passes that many tensors as one sequence, each
+        of them a free input of its own (a witness gives a list of inputs)."""
+        first = args[0]
+        count = _unpacked_count(call, 1)
+        if count is None and isinstance(build, FunctionValue):
+            count = _unpacked_count(build, 1)
+        if count is None or not isinstance(first, Unknown) or first.used_as is not None:
+            return
+        items = tuple(first.item(index) for index in range(count))
+        first.used_as = "list"
+        first._length = count
+        args[0] = items
+        for param in self.free_params:
+            if param.value is first:
+                param.value = items
 
     def _free_arguments(self, method: FunctionValue, group: str, inputs=frozenset()):
         """Free positional and keyword arguments for a method (``self`` excluded)."""
@@ -510,6 +530,28 @@ def _free_views(name, value, default, free: list) -> None:
         free.append((name, value._str, None, "str"))
     elif S.is_sym(value):
         free.append((name, value, default, _int_role(name)))
+    elif isinstance(value, tuple) and all(isinstance(item, Unknown) for item in value):
+        for index, item in enumerate(value):
+            _free_views(f"{name}[{index}]", item, None, free)
+
+
+def _unpacked_count(fn: FunctionValue, position: int) -> int | None:
+    """How many names a top-level ``a, b = param`` in ``fn`` unpacks the parameter at
+    ``position`` (``self`` is 0) into, or None."""
+    params = list(fn.node.params.posonly_params) + list(fn.node.params.params)
+    if len(params) <= position:
+        return None
+    name = params[position].name.value
+    body = fn.node.body.body if isinstance(fn.node.body, cst.IndentedBlock) else ()
+    for line in body:
+        for stmt in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+            if (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0].target, (cst.Tuple, cst.List))
+                    and isinstance(stmt.value, cst.Name) and stmt.value.value == name):
+                elements = stmt.targets[0].target.elements
+                if len(elements) >= 2 and all(isinstance(e, cst.Element) for e in elements):
+                    return len(elements)
+    return None
 
 
 def _truth_links(free_params) -> list:
@@ -555,6 +597,8 @@ def _witness_of(value, model):
         if z3.is_bool(value):
             return bool(z3.is_true(model.eval(value, model_completion=True)))
         return _evaluate(value, model)
+    if isinstance(value, tuple) and value and all(isinstance(item, Unknown) for item in value):
+        return [_witness_of(item, model) for item in value]  # inputs passed as one sequence
     return _MISSING
 
 

@@ -379,6 +379,7 @@ def _input_shape(inputs):
         return ShapeOf(inputs)
     if isinstance(inputs, (ListValue, tuple)):
         items = inputs.items if isinstance(inputs, ListValue) else inputs
+        items = [t.as_tensor() if isinstance(t, Unknown) and t.free else t for t in items]
         return ListValue([ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items])
     return opaque("input shape")
 

@@ -361,6 +361,8 @@ def call_on_data(layer, witness) -> BaseException | None:
     def data(value):
         if isinstance(value, dict) and "shape" in value:
             return np.zeros([1] + [d or 1 for d in value["shape"][1:]], dtype="float32")
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            return [data(item) for item in value]  # several inputs passed as one sequence
         return witness_value(value)
 
     (_, first), *rest = witness["call"].items()
