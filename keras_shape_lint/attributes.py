@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import symbolic as S
-from .classes import bind_method, lookup_class_attribute
+from .classes import base_attribute, bind_method, lookup_class_attribute
 from .frontend import normalise
 from .keras_api import _shape_dims
 from .values import (
@@ -79,6 +79,9 @@ def get_attribute(interp, st, value, name: str):
             return _method(interp, st, found, value, value.cls)
         if found is not None:
             return found
+        inherited = base_attribute(value, name)  # from a catalogue layer the class subclasses
+        if inherited is not None:
+            return inherited
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
             return KERAS_LAYER_METHODS[name]
         return opaque(f"attribute {name} of {value.cls.name}")
@@ -88,6 +91,9 @@ def get_attribute(interp, st, value, name: str):
             return _method(interp, st, found, value.receiver, value.receiver.cls)
         if found is not None:
             return found
+        inherited = base_attribute(value.receiver, name)
+        if inherited is not None:
+            return inherited
         return BuiltinValue(f"super().{name}", lambda calls, st, args, kwargs, node: None)
     if isinstance(value, ClassValue):
         found = lookup_class_attribute(value, name)

@@ -9,7 +9,8 @@ import libcst as cst
 from . import keras_api, layers, ops
 from . import symbolic as S
 from .checks import describe_origin
-from .classes import bind_method, lookup_class_attribute
+from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
+                      lookup_class_attribute)
 from .provenance import Origin
 from .state import widen_results
 from .layer_context import LayerContext
@@ -261,6 +262,9 @@ class Calls:
     def instantiate(self, cls: ClassValue, args, kwargs, st, node) -> list:
         instance = InstanceValue(cls)
         init = lookup_class_attribute(cls, "__init__")
+        if init is None and catalogue_base(cls) is not None:
+            init_base(self, st, instance, args, kwargs, node)  # the catalogue layer's __init__
+            return [(st, instance)]
         if not isinstance(init, FunctionValue):
             return [(st, instance)]
         return self._holding(st, instance, lambda s, held: [
@@ -295,11 +299,18 @@ class Calls:
         cls = instance.cls
         if cls.keras_base:
             call = lookup_class_attribute(cls, "call")
+            build = lookup_class_attribute(cls, "build")
+            base = instance.attrs.get(BASE_LAYER)
+            inherited = inherited_call(instance)
+            if inherited is not None:
+                # the catalogue layer's own call, on the configuration its __init__ was given
+                return self.call(inherited, args, kwargs, st, node)
             if not isinstance(call, FunctionValue):
                 declared = self._declared_output(instance, args, kwargs, st, node)
                 return [(st, declared if declared is not None else opaque(f"{cls.name} without call()"))]
             held = [(st, instance)]
-            build = lookup_class_attribute(cls, "build")
+            if build is None and base is not None and not _is_built(instance):
+                build_base_on_call(self, st, instance, call, args, kwargs, node)
             if isinstance(build, FunctionValue) and not _is_built(instance):
                 instance.attrs["__built__"] = True
                 shapes = _build_arguments(build, call, args, kwargs)

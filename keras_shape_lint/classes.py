@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .values import ClassValue, FunctionValue
+from .values import BuiltinValue, ClassValue, FunctionValue, InstanceValue, opaque
 
 
 def bind_method(fn: FunctionValue, receiver) -> FunctionValue:
@@ -39,3 +39,135 @@ def lookup_class_attribute(cls: ClassValue, name: str, skip_self: bool = False, 
         if name in current.attrs:
             return current.attrs[name]
     return None
+
+
+# ------------------------------------------------- catalogue layers as base classes
+#
+# A user class that subclasses a catalogue layer (``class Cached(MultiHeadAttention)``)
+# inherits what that layer's class sets up: the attributes ``__init__`` stores, the
+# sublayers ``build`` creates, private methods.  Those facts live in the layer catalogue
+# (:mod:`keras_shape_lint.layers.bases`); here they are bound to an instance.
+
+BASE_LAYER = "__base_layer__"  # instance attribute: the catalogue layer the instance is, once initialised
+_FAILURES = (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError)
+
+
+def catalogue_base(cls: ClassValue):
+    """(layer model, base-class facts) of the catalogue layer ``cls`` subclasses, or None."""
+    from . import layers
+    from .layers.bases import lookup_base
+
+    if not cls.keras_base:
+        return None
+    model = layers.lookup(cls.keras_base)
+    return None if model is None else (model, lookup_base(model.name))
+
+
+def inherited_call(instance: InstanceValue):
+    """The catalogue layer whose own ``call`` runs for ``instance``, or None: the class
+    overrides neither ``call`` nor ``build`` nor a method the base class's facts name
+    (``_compute_attention``), and the base's ``__init__`` was read."""
+    from .values import LayerValue
+
+    layer = instance.attrs.get(BASE_LAYER)
+    found = catalogue_base(instance.cls)
+    if not isinstance(layer, LayerValue) or found is None:
+        return None
+    overridable = ("call", "build", "compute_output_shape", *found[1].methods)
+    if any(lookup_class_attribute(instance.cls, name) is not None for name in overridable):
+        return None
+    return layer
+
+
+def base_attribute(instance: InstanceValue, name: str):
+    """What ``instance.name`` is when only the catalogue base class defines it: a
+    callable for ``__init__``, ``build`` and the base's methods; None otherwise."""
+    found = catalogue_base(instance.cls)
+    if found is None:
+        return None
+    model, base = found
+    if name == "__init__":
+        return BuiltinValue(f"{model.name}.__init__", lambda calls, st, args, kwargs, node: init_base(
+            calls, st, instance, args, kwargs, node))
+    if name == "build" and base.build is not None:
+        return BuiltinValue(f"{model.name}.build", lambda calls, st, args, kwargs, node: _run(
+            calls, st, instance, f"{model.name}.build", node,
+            lambda ctx: base.build(ctx, instance.attrs, _bound_shapes(base.build_params, args, kwargs))))
+    method = base.methods.get(name)
+    if method is None:
+        return None
+
+    def run(calls, st, args, kwargs, node):
+        bound = method.bind(args, kwargs)
+        if bound is None:
+            return opaque(f"{model.name}.{name} with unexpected arguments")
+        bound = {key: _shape_tensor(value) if key.endswith("_shape") else value for key, value in bound.items()}
+        return _run(calls, st, instance, f"{model.name}.{name}", node, lambda ctx: method.apply(ctx, instance.attrs, bound))
+
+    return BuiltinValue(f"{model.name}.{name}", run)
+
+
+def init_base(calls, st, instance: InstanceValue, args, kwargs, node):
+    """The catalogue base's ``__init__``: its arguments bound to the layer's parameters."""
+    from .values import LayerValue
+
+    model, base = catalogue_base(instance.cls)
+    cfg = model.bind(list(args), dict(kwargs))
+    if cfg is None:
+        return None  # arguments not understood: the attributes stay unknown
+    instance.attrs[BASE_LAYER] = LayerValue(model, cfg, node)
+    return _run(calls, st, instance, f"{model.name}.__init__", node, lambda ctx: base.init(ctx, cfg))
+
+
+def build_base_on_call(calls, st, instance: InstanceValue, call: FunctionValue, args, kwargs, node) -> None:
+    """Keras's build on the first call: the base's ``build`` with each input's shape,
+    matched by name (``query`` -> ``query_shape``)."""
+    model, base = catalogue_base(instance.cls)
+    if base.build is None:
+        return
+    instance.attrs["__built__"] = True
+    names = [p.name.value for p in list(call.node.params.posonly_params) + list(call.node.params.params)][1:]
+    given = dict(zip(names, args))
+    given.update(kwargs)
+    shapes = {name: _shape_tensor(given.get(name[: -len("_shape")]), shape=False) for name in base.build_params}
+    _run(calls, st, instance, f"{model.name}.build", node, lambda ctx: base.build(ctx, instance.attrs, shapes))
+
+
+def _bound_shapes(params, args, kwargs) -> dict:
+    given = dict(zip(params, args))
+    given.update(kwargs)
+    return {name: _shape_tensor(given.get(name)) for name in params}
+
+
+def _shape_tensor(value, shape: bool = True):
+    """The tensor a shape stands for (``query_shape``: a ``ShapeOf`` or a tuple with the batch
+    axis first), or the tensor itself when ``shape`` is False; None when there is none."""
+    from .keras_api import batch_shape_dims
+    from .values import ShapeOf, Tensor, Unknown
+
+    if isinstance(value, Unknown) and not shape:
+        value = value.as_tensor()
+    if isinstance(value, Tensor):
+        return value
+    if value is None or not shape:
+        return None
+    if isinstance(value, ShapeOf):
+        return value.tensor
+    dims = batch_shape_dims(value)
+    return Tensor(dims) if dims is not None else None
+
+
+def _run(calls, st, instance: InstanceValue, display: str, node, step):
+    """Run one base-class step; its attributes go on the instance, its sublayers are built."""
+    from .layer_context import LayerContext
+
+    ctx = LayerContext(calls, st, node, display)
+    try:
+        built = step(ctx)
+    except _FAILURES as error:
+        calls.analysis.note_internal(f"{display}: {type(error).__name__}: {error}")
+        return ctx.opaque(f"{display} failed")
+    instance.attrs.update(built.attrs)
+    for layer, x in built.builds:
+        calls.keep_build(layer, x, st)
+    return built.result

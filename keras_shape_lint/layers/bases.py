@@ -1,0 +1,73 @@
+"""What a catalogue layer's class gives the user classes that subclass it.
+
+A user class may subclass a Keras layer and write its own ``call`` from the
+pieces the base class sets up: the attributes its ``__init__`` stores (the
+configuration), the sublayers its ``build`` creates from the input shapes, and
+private methods (``MultiHeadAttention._compute_attention``).  :data:`BASES`
+maps a layer model's name (as :func:`keras_shape_lint.layers.layer` registers
+it) to a :class:`BaseClass` that states those facts; the interpreter reads
+them for a subclass instance and knows no layer by name.
+
+- ``init(ctx, cfg)`` -> ``{attribute: value}``: what ``__init__`` stores,
+  ``cfg`` being the constructor's arguments bound to the layer model's
+  parameters.  Keras's refusals become assumptions (``ctx.assume``).
+- ``build(ctx, attrs, shapes)`` -> :class:`Built`, or None when the shapes are
+  not understood: ``shapes`` maps the build parameters (``build_params``) to
+  the input tensors (non-batch dims, None where Keras passes none), ``attrs``
+  the instance's attributes as they stand (a subclass may have changed them).
+- ``methods``: name -> :class:`Method` (a parameter named ``*_shape`` receives
+  the tensor the shape stands for).  A method's ``apply(ctx, attrs,
+  args)`` gets the call's arguments bound to its parameters and returns a
+  :class:`Built` too: the result, and the attributes it sets on the instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import bind_params
+
+
+@dataclass
+class Built:
+    """What a base-class step gives: attributes set on the instance, the sublayers it
+    builds with the input each one is built on, and a result (for a method)."""
+
+    attrs: dict = field(default_factory=dict)
+    builds: list = field(default_factory=list)  # (LayerValue, Tensor it is built on)
+    result: Any = None
+
+
+@dataclass
+class Method:
+    params: list  # (name, default or REQUIRED), after self
+    apply: Callable
+
+    def bind(self, args, kwargs) -> dict | None:
+        return bind_params(self.params, list(args), dict(kwargs))
+
+
+@dataclass
+class BaseClass:
+    init: Callable
+    build: Callable | None = None
+    build_params: tuple = ()
+    methods: dict = field(default_factory=dict)
+
+
+BASES: dict[str, BaseClass] = {}
+
+
+def base_class(model_name: str, base: BaseClass) -> BaseClass:
+    BASES[model_name] = base
+    return base
+
+
+# a layer with no entry: its __init__ stores nothing the analyser reads, and a subclass
+# that leaves call alone is the layer itself on the configuration it was given
+PLAIN = BaseClass(init=lambda ctx, cfg: Built())
+
+
+def lookup_base(model_name: str) -> BaseClass:
+    return BASES.get(model_name, PLAIN)
