@@ -10,7 +10,7 @@ from . import keras_api, layers, ops
 from . import symbolic as S
 from .checks import describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
-                      lookup_class_attribute)
+                      lookup_class_attribute, rank_build_inputs)
 from .provenance import Origin
 from .state import widen_results
 from .layer_context import LayerContext
@@ -314,6 +314,7 @@ class Calls:
             if isinstance(build, FunctionValue) and not _is_built(instance):
                 instance.attrs["__built__"] = True
                 shapes = _build_arguments(build, call, args, kwargs)
+                rank_build_inputs(instance, shapes)
                 held = self._holding(st, instance, lambda s, inst: [
                     r for r, _ in self.call_user(bind_method(build, inst), shapes, {}, s, node)])
             out = []

@@ -171,3 +171,19 @@ def _run(calls, st, instance: InstanceValue, display: str, node, step):
     for layer, x in built.builds:
         calls.keep_build(layer, x, st)
     return built.result
+
+
+def rank_build_inputs(instance: InstanceValue, shapes) -> None:
+    """Before a subclass's own ``build`` runs on these shapes: a free input of unknown rank
+    takes the rank the catalogue base gives such inputs (its build reads ``len(shape)``)."""
+    from .values import ShapeOf
+
+    found = catalogue_base(instance.cls)
+    rank = found[1].input_rank if found is not None else None
+    if rank is None:
+        return
+    tensors = [s.tensor for s in shapes if isinstance(s, ShapeOf)]
+    known = next((t.rank for t in tensors if t.known), rank)
+    for tensor in tensors:
+        if not tensor.known:
+            tensor.choose_rank(known)

@@ -158,7 +158,8 @@ def _build(ctx, attrs, given) -> Built:
     key = value if key is None else key
     sizes = _sizes(ctx, attrs)
     known = next((t.rank for t in (query, value, key) if t is not None and t.known), None)
-    if sizes is None or not all(_ranked(t, known) for t in (query, value, key)):
+    if sizes is None or not all(_ranked(t, known) for t in (query, value, key) if t is not None) or query is None \
+            or value is None:
         return _unbuilt("MultiHeadAttention built on inputs of unknown rank or sizes not understood")
     heads, key_dim, value_dim, out = sizes
     ok = shapes.require(ctx, built_equal_dims(value.dims[:-1], key.dims[:-1]))
@@ -310,6 +311,7 @@ base_class("MultiHeadAttention", BaseClass(
     init=_init,
     build=_build,
     build_params=BUILD_PARAMS,
+    input_rank=2,  # a sequence of vectors
     methods={
         "_build_attention": Method([("rank", REQUIRED)], lambda ctx, attrs, args: _build_attention(
             ctx, attrs, args["rank"])),

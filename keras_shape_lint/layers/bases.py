@@ -54,6 +54,9 @@ class BaseClass:
     build: Callable | None = None
     build_params: tuple = ()
     methods: dict = field(default_factory=dict)
+    # the rank (batch axis excluded) a free input of unknown rank is given when the layer is
+    # built, by the base's build or a subclass's own: the shapes Keras passes build have a rank
+    input_rank: int | None = None
 
 
 BASES: dict[str, BaseClass] = {}
