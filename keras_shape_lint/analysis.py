@@ -57,6 +57,9 @@ class Analysis:
         self.deadline = (started if started is not None else time.monotonic()) + self.options.time_budget_s
         self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
+        # merges that compared an axis Keras does not size at build time (None): proven only
+        # as far as the build goes
+        self.unsized_merges: set = set()
         self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
         self.entered: set = set()  # ids of the function nodes whose bodies ran
         self.owners: dict = {}  # id of a method's node -> the class that defines it

@@ -51,12 +51,15 @@ def caller_contract(a, b) -> bool:
     return _raw_input_dim(a) and _raw_input_dim(b) and not a.eq(b)
 
 
-def _fail_term(a, b):
-    """Keras rejects the pair exactly when they differ and neither is 1."""
+def _fail_term(a, b, role=None):
+    """Keras rejects the pair exactly when they differ and neither is 1 (it broadcasts); the
+    axes a concatenation does not join must be equal, 1 or not."""
     if not S.is_sym(a) and not S.is_sym(b):
-        return a != b and a != 1 and b != 1
+        return a != b if role == "concat" else a != b and a != 1 and b != 1
     if S.is_sym(a) and S.is_sym(b) and a.eq(b):
         return False
+    if role == "concat":
+        return S.ne(a, b)
     return S.conj(S.ne(a, b), S.ne(a, 1), S.ne(b, 1))
 
 
@@ -106,11 +109,12 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     contract = []  # the caller's to keep: not reported, but Keras got past only if it held
     for role, index, a, b in pairs:
         if a is None or b is None:
+            analysis.unsized_merges.add(node)
             continue
         if caller_contract(a, b):
-            contract.append(_fail_term(a, b))
+            contract.append(_fail_term(a, b, role))
             continue
-        fail = _fail_term(a, b)
+        fail = _fail_term(a, b, role)
         if fail is False:
             continue
         fails.append((role, index, a, b, fail))
@@ -185,7 +189,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
         for (role, index, ra, rb), (_, _, a, b) in zip(real_pairs, shadow_pairs):
             if (ra is not None and rb is not None) or a is None or b is None or caller_contract(a, b):
                 continue
-            fail = _fail_term(a, b)
+            fail = _fail_term(a, b, role)
             if fail is False or analysis.solver.check_path(st.pc, [fail]) is not True:
                 continue
             if tainted or _depends_on_opaque(fail, st.pc):
@@ -254,7 +258,7 @@ def _failure(code, a, b):
     """When the merge fails (KSL105: when it broadcasts one channel)."""
     if code == "KSL105":
         return S.disj(S.conj(S.eq(a, 1), S.ne(b, 1)), S.conj(S.eq(b, 1), S.ne(a, 1)))
-    return _fail_term(a, b)
+    return _fail_term(a, b, "concat" if code == "KSL104" else None)
 
 
 def _code(kind, role, analysis, conditions, fail, a=None, b=None) -> str:

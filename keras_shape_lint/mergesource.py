@@ -98,7 +98,7 @@ class Source:
     def _merge_site(self, node: ast.expr, statement: ast.stmt) -> MergeSite | None:
         function = self.function_around(statement.lineno)
         if isinstance(node, ast.BinOp):
-            symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}.get(type(node.op), "?")
+            symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}.get(type(node.op), "?")
             return MergeSite(node, statement, function, [node.left, node.right], symbol)
         if isinstance(node, ast.Call):
             layer = called_name(node.func.func if isinstance(node.func, ast.Call) else node.func)

@@ -36,7 +36,7 @@ _SYMBOLIC = {
 _DIVISIONS = ("Divide", "FloorDivide", "Modulo")
 
 # element-wise tensor operators and the merge they perform
-TENSOR_MERGES = {"Add": "+", "Subtract": "-", "Multiply": "*"}
+TENSOR_MERGES = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/"}
 
 _MAX_CONCRETE = 10**12
 
@@ -159,6 +159,10 @@ _INDEX_OPERATORS = ("Add", "Subtract", "Multiply", "FloorDivide", "Modulo", "Pow
 
 
 def _tensor_operation(interp, op, left, right, st, node):
+    if op == "MatrixMultiply":
+        # ``x @ w`` is ops.matmul(x, w)
+        results = interp.calls.call_imported("keras.ops.matmul", [left, right], {}, st, node)
+        return results[0][1] if len(results) == 1 and results[0][0] is st else opaque("matmul that forks")
     if isinstance(left, Tensor) and isinstance(right, Tensor):
         if left.dtype == INT and right.dtype == INT and op in _INDEX_OPERATORS:
             # index arithmetic (positions, masks) is not a model merge
