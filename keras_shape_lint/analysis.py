@@ -301,6 +301,8 @@ class Analysis:
             value = _free_value(name, default)
             if group == "init" and isinstance(value, Unknown):
                 value.config = True
+            elif group == "call" and isinstance(value, Unknown):
+                value.input = True
             self.free_params.append(FreeParam(name, value, default, group, param in params.kwonly_params))
             out.append((param, value))
         return out

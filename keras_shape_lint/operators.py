@@ -59,6 +59,11 @@ def _both_ints(op, left: Unknown, right: Unknown) -> bool:
     return op == "Subtract" and bool(left.config and right.config)
 
 
+def _input_tensor(value) -> bool:
+    """A layer's call() input nothing has typed yet: a tensor, whatever it meets."""
+    return isinstance(value, Unknown) and value.input and value.used_as in (None, "tensor")
+
+
 def _compared_as_ints(op, a: Unknown, b: Unknown) -> bool:
     """Two values of unknown type compared where one is already used as an int
     (``self.input_filters == self.output_filters`` after ``Conv2D(output_filters)``)."""
@@ -71,6 +76,12 @@ def _compared_as_ints(op, a: Unknown, b: Unknown) -> bool:
 def binary_operation(interp, op, left, right, st, node) -> list:
     if (left is None or right is None) and op in _CONCRETE:
         return []  # Python raises TypeError: the path ends here
+    if isinstance(left, Tensor) or isinstance(right, Tensor):
+        return [(st, _tensor_operation(interp, op, left, right, st, node))]
+    if _is_number(right) and _input_tensor(left):
+        left = left.as_tensor()  # ``x * scale`` in a layer's call(): x is the input tensor
+    elif _is_number(left) and _input_tensor(right):
+        right = right.as_tensor()
     if isinstance(left, Tensor) or isinstance(right, Tensor):
         return [(st, _tensor_operation(interp, op, left, right, st, node))]
     if isinstance(left, Unknown) and isinstance(right, Unknown) and _both_ints(op, left, right):
@@ -142,7 +153,8 @@ def _numeric(op, left, right):
             for _ in range(right):
                 result = S.mul(result, left)
             return result
-        return opaque("symbolic power")
+        # a number all the same (a scale such as hidden_dim ** 0.5), whose value is not modelled
+        return S.to_real(S.opaque_int("**"))
     fn = _SYMBOLIC.get(op)
     if fn is None:
         return opaque(f"symbolic operator {op}")

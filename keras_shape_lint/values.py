@@ -184,7 +184,7 @@ class Unknown:
     """
 
     __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
-                 "_length", "config")
+                 "_length", "config", "input")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
@@ -195,6 +195,7 @@ class Unknown:
         self._items = None  # used as a sequence: index -> the item, itself free
         self._length = None
         self.config = False  # a layer's constructor argument: a setting, not an input tensor
+        self.input = False  # an argument of a layer's call() with no default: an input tensor
         self._tensor = None
         self._int = None
         self._bool = None

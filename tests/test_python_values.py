@@ -118,3 +118,21 @@ def test_an_activation_named_by_the_caller_keeps_the_shape_and_its_witness_names
                                                   "leaky_relu", "log_sigmoid", "celu", "softmax", "log_softmax",
                                                   "hard_tanh", "tanh_shrink", "soft_shrink", "hard_shrink",
                                                   "squareplus", "sparse_plus", "sparse_sigmoid", "threshold"}, name
+
+
+def test_a_fractional_power_of_a_size_is_a_number():
+    findings = _findings("""
+        from keras import layers
+
+
+        class Scaled(layers.Layer):
+            def __init__(self, hidden_dim, **kwargs):
+                super().__init__(**kwargs)
+                self.hidden_dim = hidden_dim
+                self.proj = layers.Dense(hidden_dim)
+
+            def call(self, x):
+                scale = self.hidden_dim ** 0.5
+                return x * scale + self.proj(x)
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
