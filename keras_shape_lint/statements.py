@@ -163,6 +163,10 @@ class Statements:
             if isinstance(value, ShapeOf) and not value.tensor.known and not starred:
                 value.tensor.with_rank(len(elements) - 1)
             items = self.iterate_concrete(value)
+            if items is None and _free_sequence(value) and not starred:
+                # a sequence the caller passes, unpacked into that many names: each item free
+                st.add(value.length() == len(elements))
+                items = [value.item(index) for index in range(len(elements))]
             if items is None:
                 if isinstance(value, Unknown):
                     items = [opaque("unpacked unknown") for _ in elements]
@@ -217,3 +221,7 @@ def _undecidable(truth) -> bool:
         return False
     names = S.variables(truth)
     return bool(names) and all(S.is_opaque_name(n) for n in names)
+
+
+def _free_sequence(value) -> bool:
+    return isinstance(value, Unknown) and value.free and value.used_as in (None, "list")
