@@ -14,9 +14,11 @@ from . import symbolic as S
 from .frontend import children
 from .provenance import Origin
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint
-from .values import ListValue, RepeatedList, Tensor, Unknown, opaque
+from .values import DictValue, FunctionValue, InstanceValue, ListValue, RepeatedList, Tensor, Unknown, opaque
 
 _INDEX_IDS = itertools.count(1)
+_NONE_FITS = object()  # no value stands for both (see _generalised)
+_MAX_PATHS_TRIED = 4  # paths of one loop each tried for a summary (each try runs the body again)
 
 
 class Loops:
@@ -77,9 +79,10 @@ class Loops:
             if not states:
                 break
             if snapshot is not None and len(states) == 1:
-                grown = loop_fixpoint(snapshot, states[0], self._targets(stmt), self._equal_on(states[0]))
+                grown = loop_fixpoint(snapshot, states[0], self._ignored_on(stmt, snapshot), self._equal_on(states[0]))
                 if grown is not None:
-                    return [self._summarise(states[0], grown, len(rest), concrete=True)]
+                    summary = self._summarise(states[0], grown, len(rest), concrete=True)
+                    return [self._forget_killed(stmt, snapshot, states[0], summary)]
         return states
 
     def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False,
@@ -93,6 +96,7 @@ class Loops:
         (:meth:`_any_iteration`), and when that leaves the state as it found it the loop is
         summarised the same way; on the last try any body is, over widened sizes."""
         index = start
+        summaries: list = []  # paths whose loop was summarised, each after all its iterations
         for number in range(self.budget.max_symbolic_unroll + 1):
             cont = S.conj(index < stop) if S.is_sym(index) or S.is_sym(stop) else index < stop
             running = []
@@ -104,29 +108,41 @@ class Loops:
                         finished.extend(self._exhausted(stmt, [s2]))
             # tried after the iterations unrolled anyway but the last one or two: the paths that
             # leave the loop early (a short stack, a stop where a size stops dividing) are still
-            # explored one by one, and the first iterations (``if i == 0``) are behind
+            # explored one by one, and the first iterations (``if i == 0``) are behind.  Each
+            # path is tried on its own (one that took a branch on a flag the caller passes
+            # runs the loop with that flag as its own)
             last_try = number == self.budget.max_symbolic_unroll
             tries = any_item is not None and number >= max(1, self.budget.max_symbolic_unroll - 1)
-            if tries and len(running) == 1 and (reads_index or last_try):
-                # sizes are widened only on the last try
-                summary = self._any_iteration(stmt, running[0], index, stop, step, any_item, widen=last_try)
-                if summary is not None:
-                    return [summary]
-            states = [r for s in running for r in self.assign(stmt.target, item_at(index), s)]
-            if not states:
-                return []
-            snapshot = None if reads_index else self._snapshot(states)
-            states = self._after_iteration(self.exec_suite(stmt.body, states), finished)
+            if tries and (reads_index or last_try) and len(running) <= _MAX_PATHS_TRIED:
+                unsummarised = []
+                for s in running:
+                    # sizes are widened only on the last try
+                    summary = self._any_iteration(stmt, s, index, stop, step, any_item, widen=last_try)
+                    (unsummarised if summary is None else summaries).append(s if summary is None else summary)
+                running = unsummarised
+            states = []
+            for s in running:
+                entered = self.assign(stmt.target, item_at(index), s)
+                snapshot = None if reads_index else self._snapshot(entered)
+                after = self._after_iteration(self.exec_suite(stmt.body, entered), finished)
+                if snapshot is not None and len(after) == 1:
+                    ignored = self._ignored_on(stmt, snapshot)
+                    grown = loop_fixpoint(snapshot, after[0], ignored, self._equal_on(after[0]))
+                    if grown is not None:
+                        # the iterations left: as many as fit between the next index and ``stop``
+                        following = S.add(index, step)
+                        left = S.maximum(0, S.ceildiv(S.sub(stop, following), step) if step != 1
+                                         else S.sub(stop, following))
+                        summary = self._summarise(after[0], grown, left)
+                        summaries.append(self._forget_killed(stmt, snapshot, after[0], summary))
+                        continue
+                states.extend(after)
             index = S.add(index, step)
-            if snapshot is not None and len(states) == 1:
-                grown = loop_fixpoint(snapshot, states[0], self._targets(stmt), self._equal_on(states[0]))
-                if grown is not None:
-                    # the iterations left: as many as fit between ``index`` and ``stop``
-                    left = S.maximum(0, S.ceildiv(S.sub(stop, index), step) if step != 1 else S.sub(stop, index))
-                    return [self._summarise(states[0], grown, left)]
+            if not states:
+                return summaries
         if states:
             self.analysis.note_budget("symbolic loop bound")
-        return []
+        return summaries
 
     def _any_iteration(self, stmt, st: State, index, stop, step, any_item, widen: bool = True):
         """The path after every iteration left of a range loop whose body reads the index,
@@ -179,7 +195,7 @@ class Loops:
             _restore(self.analysis, kept)
             return None, None
         sources: list = []
-        grown = loop_fixpoint(st, after, self._targets(stmt), self._equal_on(after), sources, covering)
+        grown = loop_fixpoint(st, after, self._ignored_on(stmt, st), self._equal_on(after), sources, covering)
         if grown is None:
             _restore(self.analysis, kept)
             return None, after
@@ -200,7 +216,7 @@ class Loops:
             summarised.unchecked = (undecided + checked + [(stmt.iter, st.modules[-1])])[0]
         if type(stmt.target) is cst.Name and any_item(k) is k:  # the last index the range gave
             summarised.assign(stmt.target.value, S.add(index, S.mul(step, S.sub(left, 1))))
-        return summarised, None
+        return self._forget_killed(stmt, st, after, summarised), None
 
     def _uniform_conditions(self, after: State, k, in_range, covering=None):
         """The conditions the iteration added, when those that name ``k`` hold for every ``k``
@@ -220,20 +236,22 @@ class Loops:
         return uniform
 
     def _widened(self, stmt, before: State, after: State):
-        """``before`` with each local the iteration changed, a size or a tensor of the same
-        rank, replaced by one whose differing sizes nobody knows; with those sizes' names.
-        None when something else changed."""
+        """``before`` with each value the iteration changed, a size, a flag or a tensor of the
+        same rank (held by a local, in a tuple, an instance's attribute, a list's item, or the
+        last item of a list the iteration appended to), replaced by one whose differing sizes
+        nobody knows; with those sizes' names.  None when something else changed."""
         widened = before.fork()
         frame, changed = widened.frames[-1], after.frames[-1]
-        targets = self._targets(stmt)
+        targets = self._ignored_on(stmt, before)
         equal = self._equal_on(after)
         covering: set = set()
         origin = Origin("a size that changes from one iteration to the next", stmt.iter, before.modules[-1])
+        seen: set = set()
         for name, value in list(frame.items()):
-            if name in targets or name not in changed or _same(value, changed[name], {}, _LoopComparison(equal)):
+            if name in targets or name not in changed:
                 continue
-            general = _general(value, changed[name], equal, origin, covering)
-            if general is None:
+            general = _generalised(value, changed[name], equal, origin, covering, seen)
+            if general is _NONE_FITS:
                 return None, None
             frame[name] = general
         if not covering:
@@ -272,6 +290,45 @@ class Loops:
 
     def _targets(self, stmt) -> frozenset:
         return frozenset(_names(stmt.target))
+
+    def _ignored(self, stmt) -> frozenset:
+        """The locals whose value at the start of an iteration does not matter: the loop
+        variables, and those the body assigns before anything reads them."""
+        key = ("killed", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (stmt, self._targets(stmt) | _assigned_before_read(stmt.body))
+        return found[1]
+
+    def _ignored_on(self, stmt, st: State) -> frozenset:
+        """:meth:`_ignored`, but only the loop variables where a function of the path closes
+        over the loop's own scope (calling it could read any local)."""
+        frame = st.frames[-1]
+        if any(isinstance(value, FunctionValue) and any(scope is frame for scope in value.closure)
+               for value in frame.values()):
+            return self._targets(stmt)
+        return self._ignored(stmt)
+
+    def _forget_killed(self, stmt, before: State, after: State, summary: State) -> State:
+        """``summary`` with each local the body assigns before reading it, when its value
+        differs between ``before`` and ``after`` (``i_name = f(i)``), made a value nobody
+        knows: after the loop it holds what the last iteration gave it, which no iteration
+        that was run need have given."""
+        killed = self._ignored_on(stmt, before) - self._targets(stmt)
+        if not killed:
+            return summary
+        frame, old, new = summary.frames[-1], before.frames[-1], after.frames[-1]
+        comparison = _LoopComparison(self._equal_on(after))
+        origin = Origin("a value the last iteration of a loop left", stmt.iter, before.modules[-1])
+        for name in killed:
+            if name not in new:
+                continue  # the iteration left it unbound (an exit before it): as before
+            if name in old and name in frame and _same(old[name], new[name], {}, comparison):
+                continue
+            forgotten = opaque(origin.reason)
+            forgotten.origin = origin
+            frame[name] = forgotten
+        return summary
 
     def _reads_target(self, stmt) -> bool:
         """Does the loop body read the loop variable (outside f-strings, which name things)?"""
@@ -390,6 +447,10 @@ def _general(value, other, equal, origin, covering: set):
 
     if S.is_int_like(value) and S.is_int_like(other) and not isinstance(value, bool) and not isinstance(other, bool):
         return size()
+    if S.is_bool_like(value) and S.is_bool_like(other):  # a flag that changes (``i % 2 == 0``)
+        flag = S.opaque_bool(origin=origin)
+        covering.add(flag.decl().name())
+        return flag
     if isinstance(value, Unknown) or isinstance(other, Unknown):
         if not all(isinstance(v, Unknown) or S.is_int_like(v) for v in (value, other)):
             return None
@@ -416,6 +477,56 @@ def _general(value, other, equal, origin, covering: set):
     tensor.dtype = value.dtype
     tensor.origin = origin
     return tensor
+
+
+def _generalised(value, other, equal, origin, covering: set, seen: set):
+    """:func:`_general` through containers: ``value`` (of the widened state, its lists and
+    instances changed in place) standing for itself and ``other`` (the same place one
+    iteration later); a list that grew by one item keeps its length, its last item standing
+    for the new one too.  ``_NONE_FITS`` where no such value is found."""
+    if _same(value, other, {}, _LoopComparison(equal)):
+        return value
+    if isinstance(value, tuple) and isinstance(other, tuple):
+        if len(value) != len(other):
+            return _NONE_FITS
+        items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
+        return _NONE_FITS if any(item is _NONE_FITS for item in items) else tuple(items)
+    if isinstance(value, (ListValue, InstanceValue, DictValue)):
+        if type(other) is not type(value):
+            return _NONE_FITS
+        if id(value) in seen:
+            return value
+        seen.add(id(value))
+        if isinstance(value, InstanceValue):
+            if value.cls is not other.cls or value.attrs.keys() != other.attrs.keys():
+                return _NONE_FITS
+            mapping, others = value.attrs, other.attrs
+        elif isinstance(value, DictValue):
+            if value.items.keys() != other.items.keys():
+                return _NONE_FITS
+            mapping, others = value.items, other.items
+        else:
+            grew = len(other.items) == len(value.items) + 1 and value.items
+            if len(other.items) != len(value.items) and not grew:
+                return _NONE_FITS
+            mapping = dict(enumerate(value.items))
+            others = dict(enumerate(other.items[:len(value.items)]))
+            if grew:  # the last item stands for the one appended as well
+                last = _generalised(value.items[-1], other.items[-1], equal, origin, covering, seen)
+                if last is _NONE_FITS:
+                    return _NONE_FITS
+                mapping[len(value.items) - 1] = value.items[-1] = last
+                others[len(value.items) - 1] = last
+        for key in list(mapping):
+            general = _generalised(mapping[key], others[key], equal, origin, covering, seen)
+            if general is _NONE_FITS:
+                return _NONE_FITS
+            mapping[key] = general
+        if isinstance(value, ListValue):
+            value.items = [mapping[i] for i in range(len(value.items))]
+        return value
+    general = _general(value, other, equal, origin, covering)
+    return _NONE_FITS if general is None else general
 
 
 def _watching(analysis, undecided: list, checked: list):
@@ -459,6 +570,57 @@ def _names(target) -> list:
     if type(target) in (cst.Tuple, cst.List):
         return [name for element in target.elements for name in _names(element.value)]
     return []
+
+
+def _assigned_before_read(body) -> frozenset:
+    """Names the statements of ``body`` bind (``name = ...`` at the top of the body, or in
+    both branches of an ``if``) before any earlier statement, or the value bound, names
+    them: their value when the body starts is never read."""
+    return frozenset(_kills(getattr(body, "body", ()), set()))
+
+
+def _kills(statements, seen: set) -> set:
+    """The names ``statements`` bind before reading (see :func:`_assigned_before_read`);
+    ``seen`` (every name met so far, read or bound) is updated."""
+    killed: set = set()
+    for statement in statements:
+        if type(statement) is cst.If and statement.orelse is not None:
+            before = seen | _all_names(statement.test)
+            body = _kills(statement.body.body, set(before))
+            orelse = statement.orelse
+            other = _kills(orelse.body.body if type(orelse) is cst.Else else [orelse], set(before))
+            killed |= (body & other) - seen
+            seen |= _all_names(statement)
+            continue
+        small = statement.body if type(statement) is cst.SimpleStatementLine else None
+        for part in small if small is not None else (statement,):
+            bound = _plain_assignment(part)
+            if bound is not None:
+                targets, value = bound
+                read = _all_names(value)
+                killed |= {name for name in targets if name not in seen and name not in read}
+                seen |= read | set(targets)
+            else:
+                seen |= _all_names(part)
+    return killed
+
+
+def _plain_assignment(node):
+    """([names], value) of ``a = b = value`` whose targets are all plain names; else None."""
+    if type(node) is cst.Assign and all(type(t.target) is cst.Name for t in node.targets):
+        return [t.target.value for t in node.targets], node.value
+    return None
+
+
+def _all_names(node) -> set:
+    found: set = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is cst.Name:
+            found.add(current.value)
+        stack.extend(children(current))
+    return found
 
 
 def _reads(node, names: frozenset) -> bool:

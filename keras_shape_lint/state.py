@@ -404,7 +404,9 @@ def _join(a: State, b: State, dead=None):
 
 def _same(x, y, memo: dict, loop=None) -> bool:
     if x is y:
-        return True
+        # an opaque value in the same place on both sides is renamed to itself (so no other
+        # value of ``after`` stands for it elsewhere)
+        return loop is None or type(x) is not Unknown or loop.keep(x)
     key = (id(x), id(y))
     if key in memo:
         return memo[key]
@@ -425,6 +427,35 @@ class _LoopComparison:
         self.covering = covering
         self.grown: list = []
         self.sources: list = []  # the list of ``before`` each grown list of ``after`` is
+        self.renamed: dict = {}  # id of an opaque value of ``before`` -> the one of ``after`` in its place
+        self.renamed_back: dict = {}
+
+    def rename(self, x, y) -> bool:
+        """May the opaque value ``y`` of ``after`` stand where ``x`` stands in ``before``?  Two
+        values nobody knows and nothing has read yet, made by the same code, are told apart
+        only by which places hold them: each iteration making its own is the same state, as
+        long as one of ``before`` always meets the same one of ``after`` (and back)."""
+        if not (_fresh_opaque(x) and _fresh_opaque(y) and x.reason == y.reason and x.used_as == y.used_as
+                and x.config == y.config and _made_at(x) is _made_at(y)):
+            return False
+        return self.keep(x, y)
+
+    def keep(self, x, y=None) -> bool:
+        """Record that ``y`` (``x`` itself by default) of ``after`` stands where ``x`` stands
+        in ``before``: False when either already stands for another."""
+        y = x if y is None else y
+        return self.renamed.setdefault(id(x), y) is y and self.renamed_back.setdefault(id(y), x) is x
+
+
+def _fresh_opaque(value) -> bool:
+    """An opaque value no view of which was taken (no size, tensor or truth value of it is
+    on any path)."""
+    return (isinstance(value, Unknown) and not value.free and value._tensor is None and value._int is None
+            and value._bool is None and value._str is None and value._items is None and value._length is None)
+
+
+def _made_at(value):
+    return value.origin.node if value.origin is not None else None
 
 
 def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms, sources=None, covering=None):
@@ -455,13 +486,21 @@ def _compare(x, y, memo, loop=None) -> bool:
 
     if loop is not None and loop.covering:
         if S.is_sym(x) and x.decl().name() in loop.covering:
+            if S.is_bool_like(x):
+                return S.is_bool_like(y)  # a widened flag covers any flag
             return S.is_int_like(y) and not isinstance(y, bool)  # a widened size covers any size
         if isinstance(x, Unknown) and id(x) in loop.covering:
             return isinstance(y, Unknown) or (S.is_int_like(y) and not isinstance(y, bool))
+    if loop is not None and isinstance(x, Unknown) and isinstance(y, Unknown) and loop.rename(x, y):
+        return True
     if type(x) is not type(y):
+        if loop is None:
+            return False
         # a size the iteration computed for any index, against the number it was before
-        return (loop is not None and S.is_int_like(x) and S.is_int_like(y) and not isinstance(x, bool)
-                and not isinstance(y, bool) and loop.equal_terms(x, y))
+        if S.is_int_like(x) and S.is_int_like(y) and not isinstance(x, bool) and not isinstance(y, bool):
+            return loop.equal_terms(x, y)
+        # a flag the iteration computed for any index (``i == 0``), against the one it was before
+        return S.is_bool_like(x) and S.is_bool_like(y) and loop.equal_terms(x, y)
     if isinstance(x, (int, float, str, bool)):
         return x == y
     if S.is_sym(x):
