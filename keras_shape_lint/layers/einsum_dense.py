@@ -67,9 +67,13 @@ def _partial_shape(ctx, value):
 @positional_tensors
 def einsum_dense(ctx, cfg, inputs):
     equation, bias_axes = cfg.get("equation"), cfg.get("bias_axes")
+    if not isinstance(bias_axes, (str, type(None))):
+        # a choice the code leaves open (``"d" if use_bias else None``): a bias never changes
+        # the output's shape, and the letters Keras refuses are not checked then
+        bias_axes = None
     partial = _partial_shape(ctx, cfg.get("output_shape"))
     x = ctx.tensor(inputs)
-    if not isinstance(equation, str) or partial is None or x is None or not isinstance(bias_axes, (str, type(None))):
+    if not isinstance(equation, str) or partial is None or x is None:
         return ctx.opaque("EinsumDense configuration not understood")
     form = parse(equation)
     if form is REJECTED:
