@@ -430,6 +430,13 @@ class _LoopComparison:
         self.renamed: dict = {}  # id of an opaque value of ``before`` -> the one of ``after`` in its place
         self.renamed_back: dict = {}
 
+    def apart(self) -> "_LoopComparison":
+        """A comparison of two values on their own: the same sizes, lists grown into the
+        same record, its own renaming."""
+        other = _LoopComparison(self.equal_terms, self.covering)
+        other.grown, other.sources = self.grown, self.sources
+        return other
+
     def rename(self, x, y) -> bool:
         """May the opaque value ``y`` of ``after`` stand where ``x`` stands in ``before``?  Two
         values nobody knows and nothing has read yet, made by the same code, are told apart
@@ -510,8 +517,10 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, ListValue):
         if loop is not None and len(y.items) == len(x.items) + 1 and x.items:
             # one iteration appended an item equal to the one the iteration before appended
+            # (the new item is compared with the last one on its own: the same value of ``before``
+            # meets its own copy in the list and the new item's value, which is no renaming)
             if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)) and _same(
-                    x.items[-1], y.items[-1], memo, loop):
+                    x.items[-1], y.items[-1], {}, loop.apart()):
                 loop.grown.append((y, y.items[-1]))
                 loop.sources.append(x)
                 return True

@@ -311,6 +311,13 @@ def test_opaque_values_are_renamed_one_for_one():
     # one value kept in one place and replaced in the other: no longer one value
     assert loop_fixpoint(state(a=u, b=u), state(a=u, b=v), frozenset(), equal) is None
     assert loop_fixpoint(state(a=u, b=w), state(a=u, b=w), frozenset(), equal) == []
+    # a list grown by an item like its last but for its own opaque value: the new item is
+    # compared with the last on its own (the last keeps its value in place)
+    from keras_shape_lint.values import ListValue as Items
+    first, second = opaque("call"), opaque("call")
+    grown = loop_fixpoint(state(blocks=Items([(first,)])), state(blocks=Items([(first,), (second,)])),
+                          frozenset(), equal)
+    assert grown is not None and len(grown) == 1
     # a value something has read (its size is on the path) is not renamed
     u.as_int()
     assert loop_fixpoint(state(a=u), state(a=v), frozenset(), equal) is None
