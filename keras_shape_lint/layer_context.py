@@ -53,6 +53,12 @@ class LayerContext:
         single = self.int(value)
         return None if single is None else (single,) * n
 
+    def assume_on_data(self, term) -> None:
+        """What data must satisfy to get past this call, though Keras builds without checking
+        it (a -1 in a batch's reshape): the path goes on where it holds."""
+        if term is not True:
+            self.state.add(term)
+
     def assume(self, term) -> None:
         if self.real is not None and not S.is_sym(term):
             return  # Keras does not check sizes it does not know at build time

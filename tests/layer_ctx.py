@@ -12,6 +12,7 @@ class LayerCtx:
     def __init__(self, image_data_format: str = "channels_last", call_args=(), call_kwargs=None):
         self.image_data_format = image_data_format
         self.assumptions: list = []
+        self.data_assumptions: list = []  # what data must satisfy; Keras does not check it at build time
         self.opaques: list[str] = []
         self.merges: list = []
         # the call's arguments after its inputs: layer(x, value, mask=m) -> [value], {"mask": m}
@@ -45,6 +46,9 @@ class LayerCtx:
 
     def assume(self, term):
         self.assumptions.append(term)
+
+    def assume_on_data(self, term):
+        self.data_assumptions.append(term)
 
     def proves(self, term):
         import z3

@@ -920,3 +920,14 @@ def test_tile_by_a_size_keras_does_not_know():
     """``ops.tile(cls_token, (batch_size, 1, 1))`` with ``batch_size = ops.shape(x)[0]``."""
     ctx, out = run_model("tile", (T(1, 8), (None, 3, 1)), {})
     assert not ctx.opaques and out.dims == (3, 8)
+
+
+
+def test_a_batch_reshaped_with_a_placeholder_must_divide_on_data():
+    """Keras builds reshape of a (None, 8, 4) batch to (-1, 3, 8) without a check, but no batch of such
+    examples holds a multiple of 24 values per example: data fails there, so the path goes on
+    only where the named sizes divide each example."""
+    ctx, _ = run_model("reshape", [T(8, 4), (-1, 3, 8)], {})
+    assert ctx.data_assumptions and not all(ctx.data_assumptions), ctx.data_assumptions
+    ctx, _ = run_model("reshape", [T(8, 4), (-1, 4, 8)], {})
+    assert ctx.data_assumptions and all(ctx.data_assumptions), ctx.data_assumptions

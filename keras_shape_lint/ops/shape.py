@@ -93,7 +93,23 @@ def reshape(ctx, args, kwargs):
             if not require(ctx, rest >= 1) or not require(ctx, S.eq(S.mod(whole, rest), 0)):
                 return ctx.opaque("reshape of a weight to sizes that do not divide it")
             out[placeholders[0]] = S.floordiv(whole, rest)
+    elif placeholders and x.batched and x.known and all(size is not None for size in x.dims):
+        _divides_on_data(ctx, x, shape, placeholders[0])
     return result(ctx, out, x, x.dtype)
+
+
+def _divides_on_data(ctx, x, shape, placeholder) -> None:
+    """A batch reshaped with a -1 (in the batch's place, or beside a batch size Keras does not
+    know): Keras cannot check it at build time, but on data the sizes the target names must
+    divide each example's, whatever the batch size.  The path goes on where they do."""
+    if placeholder != 0 and shape[0] is not None:
+        return  # a batch position given as a number: not a batch of any size
+    named = [size for i, size in enumerate(shape) if i != placeholder and i != 0]
+    whole, rest = total(x.dims), total(named)
+    if whole is None or rest is None or not S.is_sym(rest) and rest < 1:
+        return
+    ctx.assume_on_data(rest >= 1)
+    ctx.assume_on_data(S.eq(S.mod(whole, rest), 0))
 
 
 # ---------------------------------------------------------------- permutations
