@@ -296,15 +296,21 @@ def _concatenate(default_axis):
     return apply
 
 
+def _join_position(ctx, tensors, where, dtype):
+    """The axis of a concatenation as a position in the whole shape, or the tensor to give
+    when there is none (ranks that differ or are unknown, an axis Keras rejects)."""
+    if not _same_rank(tensors):
+        return unknown_rank(ctx, "concatenate", dtype)
+    position = axis(where, len(full(tensors[0])))
+    return ctx.opaque("concatenate axis Keras rejects") if position is None else position
+
+
 def _joined_weights(ctx, tensors, where):
     """Weights (no batch axis) concatenated: checked as the Concatenate layer checks a batch
     of them, each seen with a batch axis in front, the axis one further on."""
-    if not _same_rank(tensors):
-        return unknown_rank(ctx, "concatenate", None)
-    rank = len(full(tensors[0]))
-    position = axis(where, rank)
-    if position is None:
-        return ctx.opaque("concatenate axis Keras rejects")
+    position = _join_position(ctx, tensors, where, None)
+    if not isinstance(position, int):
+        return position  # no position: why, as a tensor
     phantoms = []
     for t in tensors:
         phantom = Tensor(t.dims, channels_last=t.channels_last)
@@ -339,12 +345,9 @@ def _joined_on_the_last_axis(ctx, tensors, where):
 
 def _joined(ctx, tensors, where, dtype):
     """Concatenation along the batch axis (checked as a merge), or of index tensors (not)."""
-    if not _same_rank(tensors):
-        return unknown_rank(ctx, "concatenate", dtype)
-    rank = len(full(tensors[0]))
-    position = axis(where, rank)
-    if position is None:
-        return ctx.opaque("concatenate axis Keras rejects")
+    position = _join_position(ctx, tensors, where, dtype)
+    if not isinstance(position, int):
+        return position
     if dtype != INT:
         ctx.check_merge("concat", tensors, axis=None)
     else:
