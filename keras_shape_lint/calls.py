@@ -137,10 +137,17 @@ class Calls:
         """The first input a layer sees sizes its weights; a later input must agree on
         those axes, or Keras raises there (the path goes on only where they agree)."""
         axes_of = WEIGHT_AXES.get(layer.model.name)
-        if axes_of is None or (layer.built is None and not x.known):
+        if axes_of is None:
+            return
+        channels_last = self.analysis.options.data_format != "channels_first"
+        if layer.built is None and not x.known:
+            # rank unknown yet: weights sized by the last axis alone (Dense, a channels-last
+            # convolution) are sized by the channel size of a channels-last tensor
+            if x.channels_last and axes_of(layer.config, None, channels_last) == [-1]:
+                layer.built = (None, {-1: x.channels_dim()})
             return
         if layer.built is None:
-            axes = axes_of(layer.config, x.rank, self.analysis.options.data_format != "channels_first")
+            axes = axes_of(layer.config, x.rank, channels_last)
             if axes is None or not all(0 <= p < x.rank for p in axes):
                 return  # a rank these weights cannot be sized from: Keras says so, not this
             layer.built = (x.rank, {p - x.rank: x.dims[p] for p in axes})

@@ -57,3 +57,123 @@ def test_a_build_for_a_shape_without_axes_is_not_an_error():
                 return x + self.dense(x)
     """)
     assert stats["internal_errors"] == []
+
+
+def test_a_dense_built_on_an_input_of_unknown_rank_keeps_its_channels():
+    # y's rank is the caller's: Dense is built on its last axis all the same, so shared(x)
+    # raises unless y is 16 wide, and the add of y and x is proven (it was flagged, with a
+    # witness y: (None, 64) that Keras refuses at shared(x))
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+        def twin(y):
+            x = keras.Input((16,))
+            shared = layers.Dense(32)
+            shared(y)
+            shared(x)
+            return layers.Add()([y, x])
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
+
+
+def test_a_build_on_unknown_rank_still_flags_what_the_agreed_sizes_refuse():
+    # the reuse makes y 16 wide: an add with a 24-wide tensor never fits, and is not proven
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+        def twin(y):
+            x = keras.Input((16,))
+            shared = layers.Dense(32)
+            shared(y)
+            shared(x)
+            return layers.Add()([y, keras.Input((24,))])
+    """)
+    assert [f.code for f in findings] == ["KSL101"]
+    assert findings[0].witness.args["y"]["shape"][-1] == 16
+    assert stats["proven"] == 0
+
+
+def test_only_weights_of_the_last_axis_are_kept_before_the_rank_is_known():
+    # a normalisation over the first feature axis: nothing names that axis before the rank
+    # is known, so the reuse ties nothing and the add stays flagged
+    findings, _ = _lint("""
+        import keras
+        from keras import layers
+
+        def twin(y):
+            x = keras.Input((16,))
+            norm = layers.LayerNormalization(axis=1)
+            norm(y)
+            norm(x)
+            return layers.Add()([y, x])
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
+
+
+def test_a_loop_built_stack_of_one_shared_layer_applied_twice():
+    # every position holds the same Dense: the first pass builds it on y (rank unknown),
+    # the second on x, which Keras refuses unless y is 16 wide
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+        def stack(y, n):
+            x = keras.Input((16,))
+            shared = layers.Dense(32)
+            blocks = [shared]
+            for _ in range(n):
+                blocks.append(shared)
+            g = y
+            for block in blocks:
+                g = block(g)
+            h = x
+            for block in blocks:
+                h = block(h)
+            return layers.Add()([y, x])
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
+
+
+def test_a_loop_built_stack_applied_twice_to_tensors_of_different_widths():
+    # blocks[0] is built on y in the first pass, then called on x in the second
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+        def stack(y, n):
+            x = keras.Input((16,))
+            blocks = []
+            for _ in range(n):
+                blocks.append(layers.Dense(32))
+            if n < 1:
+                raise ValueError("an empty stack")
+            g = y
+            for block in blocks:
+                g = block(g)
+            h = x
+            for block in blocks:
+                h = block(h)
+            return layers.Add()([y, x])
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
+
+
+def test_an_einsum_dense_over_the_last_axis_keeps_it_before_the_rank_is_known():
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+        def twin(y):
+            x = keras.Input((16,))
+            shared = layers.EinsumDense("...b,bc->...c", output_shape=32)
+            shared(y)
+            shared(x)
+            return layers.Add()([y, x])
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
