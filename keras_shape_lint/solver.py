@@ -13,8 +13,8 @@ import z3
 from .symbolic import variables
 
 # Candidate values tried, in order, when a witness picks a free value.
-SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3)
-CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2)
+SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3, 1)
+CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2, 1)  # 1 last: a size that only broadcasts
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
 WITNESS_TIMEOUT_FACTOR = 10  # the limit of a witness's preference checks, in solver timeouts

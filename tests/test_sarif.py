@@ -123,11 +123,13 @@ def test_results_match_the_fixtures_expectations(fixtures_sarif):
     got = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"]) for r in results}
     assert got == expected
-    by_key = {(item["path"], item["line"], item["code"]): item for item in report}
+    # two merges on one line may each have a finding of the same code: the column tells them apart
+    by_key = {(item["path"], item["line"], item["column"], item["code"]): item for item in report}
+    assert len(by_key) == len(report) == len(results)
     for result in results:
         location = result["locations"][0]["physicalLocation"]
-        item = by_key[(location["artifactLocation"]["uri"], location["region"]["startLine"], result["ruleId"])]
-        assert location["region"]["startColumn"] == item["column"]
+        item = by_key[(location["artifactLocation"]["uri"], location["region"]["startLine"],
+                       location["region"]["startColumn"], result["ruleId"])]
         assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
         assert result["message"]["text"] == item["message"]
         assert result["properties"]["witness"] == item["witness"]
