@@ -630,6 +630,8 @@ def test_tensorflow_functions_match_traced_shapes():
         ("tensorflow.einsum", lambda x: tf.einsum("bij,bkj->bik", x, x), (None, 8, 4), (), {}),
         ("tensorflow.tile", lambda x: tf.tile(x, [1, 2, 3]), (None, 8, 4), ((1, 2, 3),), {}),
         ("tensorflow.concat", lambda x: tf.concat([x, x], axis=1), (None, 8, 4), (), {"axis": 1}),
+        ("tensorflow.gather", lambda x: tf.gather(x, [0, 2, 5], axis=1), (None, 8, 4), ([0, 2, 5],), {"axis": 1}),
+        ("tensorflow.gather", lambda x: tf.gather(x, [3], axis=-1), (None, 8, 4), ([3],), {"axis": -1}),
     ]
     for name, function, shape, extra, kwargs in cases:
         traced = tf.function(function, input_signature=[tf.TensorSpec(shape)]).get_concrete_function()
