@@ -112,9 +112,8 @@ def _outcomes(analysis) -> dict[int, str]:
     rank = {"proven": 0, "undecided": 1, "flagged": 2}
     found: dict = {}
     for node, outcome in analysis.outcomes.items():
-        try:
-            line = analysis.main.start(node).line
-        except (KeyError, AttributeError):
+        line = _line(analysis, node)
+        if line is None:
             continue
         if rank.get(outcome, 1) >= rank.get(found.get(line), -1):
             found[line] = outcome
