@@ -318,8 +318,6 @@ class Analysis:
         if count is None or not isinstance(first, Unknown) or first.used_as is not None:
             return
         items = tuple(first.item(index) for index in range(count))
-        first.used_as = "list"
-        first._length = count
         args[0] = items
         for param in self.free_params:
             if param.value is first:
