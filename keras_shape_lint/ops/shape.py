@@ -637,17 +637,6 @@ def take(ctx, args, kwargs):
     return result(ctx, shape[:position] + indices + shape[position + 1:], x, x.dtype, batched(x, given))
 
 
-@function("tensorflow.gather", "tensorflow.compat.v1.gather")
-def tf_gather(ctx, args, kwargs):
-    """``tf.gather(params, indices, validate_indices, axis, batch_dims)``: ``take`` along
-    ``axis`` (0 when not given); a ``batch_dims`` other than 0 is opaque."""
-    params, indices = arg(args, kwargs, 0, "params"), arg(args, kwargs, 1, "indices")
-    where = arg(args, kwargs, 3, "axis")
-    if arg(args, kwargs, 4, "batch_dims", 0) != 0:
-        return ctx.opaque("tf.gather with batch_dims")
-    return take(ctx, [params, indices], {"axis": 0 if where is None else where})
-
-
 @keras_op("numpy", "take_along_axis")
 def take_along_axis(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x"))
