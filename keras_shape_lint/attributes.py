@@ -6,6 +6,7 @@ from . import symbolic as S
 from .classes import base_attribute, bind_method, lookup_class_attribute
 from .frontend import normalise
 from .keras_api import _shape_dims
+from .layers.weights import UNDECIDED, weight_attribute
 from .values import (
     BoundMethod,
     BuiltinValue,
@@ -111,6 +112,9 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, LayerValue):
         if name in ("add", "build", "compute_output_shape"):
             return BoundMethod(value, name)
+        weight = weight_attribute(value, name)  # ``self.proj.bias is not None``
+        if weight is not UNDECIDED:
+            return weight
         return opaque(f"layer attribute {name}")
     return opaque(f"attribute {name}")
 

@@ -85,3 +85,93 @@ def _normalised_axes(cfg, rank, channels_last):
         return None
     positions = [_position(a, rank) for a in axes]
     return None if any(p is None for p in positions) else positions
+
+
+# ------------------------------------------------------------ weight attributes
+
+UNDECIDED = object()  # :func:`weight_attribute`'s answer when the weight's presence is not known
+
+_CONVOLUTIONS = tuple(f"{kind}{rank}D" for rank in (1, 2, 3)
+                      for kind in ("Conv", "ConvTranspose", "SeparableConv", "DepthwiseConv"))
+
+
+def _flag(cfg, name, default=True):
+    value = cfg.get(name, default)
+    return value if isinstance(value, bool) else None
+
+
+def _bias_present(model_name, cfg):
+    if model_name == "EinsumDense":
+        bias_axes = cfg.get("bias_axes")
+        return True if isinstance(bias_axes, str) else False if bias_axes is None else None
+    return _flag(cfg, "use_bias")
+
+
+def _gamma_present(model_name, cfg):
+    scale = _flag(cfg, "scale")
+    if model_name == "LayerNormalization":
+        rms = _flag(cfg, "rms_scaling", False)
+        return None if scale is None or rms is None else scale or rms
+    return scale
+
+
+def _beta_present(model_name, cfg):
+    center = _flag(cfg, "center")
+    if model_name == "LayerNormalization":
+        rms = _flag(cfg, "rms_scaling", False)
+        return None if center is None or rms is None else center and not rms
+    return center
+
+
+def _always(model_name, cfg):
+    return True
+
+
+# the weights a built layer has, each by what decides whether it is there (None when not)
+_WEIGHTS = {
+    **{name: {"bias": _bias_present} for name in ("Dense", "EinsumDense", *_CONVOLUTIONS)},
+    **{name: {"bias": _bias_present, "kernel": _always}
+       for name in ("Dense", "EinsumDense", *[c for c in _CONVOLUTIONS if c.startswith("Conv")])},
+    "BatchNormalization": {"gamma": _gamma_present, "beta": _beta_present},
+    "LayerNormalization": {"gamma": _gamma_present, "beta": _beta_present},
+}
+
+# the constructor argument a bias is sized by, for a layer whose bias is one axis
+_BIAS_SIZE = {"Dense": "units", **{name: "filters" for name in _CONVOLUTIONS if "Depthwise" not in name}}
+
+
+def weight_attribute(layer, name: str):
+    """``layer.bias`` (``kernel``, ``gamma``, ``beta``) of a built catalogue layer: None where the
+    constructor's ``use_bias`` (``bias_axes``, ``scale``, ``center``) leaves the layer
+    without it, else the weight (no batch axis; its shape where one size gives it).
+
+    Keras sets these attributes when it builds the layer, so code that reads them runs
+    on a built layer (an unbuilt one raises there).  :data:`UNDECIDED` when the
+    argument is not a plain value, or when the constructor had positional arguments
+    beyond those the catalogue binds (one of them might be the flag).
+    """
+    from .. import symbolic as S
+    from ..values import Tensor
+
+    decide = _WEIGHTS.get(layer.model.name, {}).get(name)
+    if decide is None or _unbound_positional(layer):
+        return UNDECIDED
+    present = decide(layer.model.name, layer.config)
+    if present is None:
+        return UNDECIDED
+    if not present:
+        return None
+    size = layer.config.get(_BIAS_SIZE.get(layer.model.name, ""), None) if name == "bias" else None
+    weight = Tensor((size,) if S.is_int_like(size) and not isinstance(size, bool) else None)
+    weight.batched = False
+    return weight
+
+
+def _unbound_positional(layer) -> bool:
+    import libcst as cst
+
+    node = layer.call_node
+    if not isinstance(node, cst.Call):
+        return True
+    positional = [a for a in node.args if a.keyword is None]
+    return any(a.star for a in positional) or len(positional) > len(layer.model.params)
