@@ -71,6 +71,7 @@ class Analysis:
         self.internal_errors: list = []
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
+        self.entry_class: ClassValue | None = None
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
         self.import_seconds = 0.0  # spent reading and running the project modules imported
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
@@ -239,6 +240,7 @@ class Analysis:
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
         self.entry_name = getattr(entry, "qualname", "") or entry.name
+        self.entry_class = entry if isinstance(entry, ClassValue) else None  # its dtype: dtypes.py
         if isinstance(entry, ClassValue):
             # construct the layer with free arguments, then call it on free inputs
             init = lookup_class_attribute(entry, "__init__")
@@ -530,7 +532,7 @@ def _free_views(name, value, default, free: list) -> None:
     elif isinstance(value, Unknown) and value._bool is not None:
         free.append((name, value._bool, None, "bool"))
     elif isinstance(value, Unknown) and value._str is not None:
-        free.append((name, value._str, None, "str"))
+        free.append((name, value._str, default if isinstance(default, str) else None, "str"))
     elif S.is_sym(value):
         free.append((name, value, default, _int_role(name)))
     elif isinstance(value, tuple) and all(isinstance(item, Unknown) for item in value):

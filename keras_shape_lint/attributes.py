@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import dtypes
 from . import symbolic as S
 from .classes import base_attribute, bind_method, lookup_class_attribute
 from .frontend import normalise
@@ -59,12 +60,16 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, Unknown):
         if name == "shape":
             return ShapeOf(value.as_tensor())
+        if name == "dtype" and value.input:  # an input of the entry layer's call()
+            return dtypes.tensor_dtype(interp.analysis, st, value.as_tensor())
         return opaque(f"attribute {name} of an unknown value")
     if isinstance(value, Tensor):
         if name == "shape":
             return ShapeOf(value)
         if name in ("get_shape",):
             return BuiltinValue(name, lambda calls, st, args, kwargs, node: ShapeOf(value))
+        if name == "dtype":
+            return dtypes.tensor_dtype(interp.analysis, st, value)
         return opaque(f"tensor attribute {name}")
     if isinstance(value, ShapeOf):
         if name in ("as_list",):
@@ -85,6 +90,10 @@ def get_attribute(interp, st, value, name: str):
             return inherited
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
             return KERAS_LAYER_METHODS[name]
+        if value.cls.keras_base and name in dtypes.LAYER_DTYPE_ATTRIBUTES + ("dtype_policy",):
+            found = dtypes.layer_dtype(interp.analysis, st, value, name)
+            if found is not None:
+                return found
         return opaque(f"attribute {name} of {value.cls.name}")
     if isinstance(value, SuperProxy):
         found = lookup_class_attribute(value.receiver.cls, name, after=value.owner)
@@ -101,6 +110,9 @@ def get_attribute(interp, st, value, name: str):
         if isinstance(found, FunctionValue) and found.kind == "class":
             return bind_method(found, value)
         return found if found is not None else opaque(f"class attribute {name}")
+    if isinstance(value, dtypes.DTypePolicy):
+        found = dtypes.policy_attribute(value, name)
+        return found if found is not None else opaque(f"dtype policy attribute {name}")
     if isinstance(value, RepeatedList):
         value.spoiled = True  # its items are no longer all known
         return opaque(f"method {name} of a list built by a loop")

@@ -228,6 +228,8 @@ class Calls:
             self.analysis.note_opaque("recursion")
             return [(st, opaque(f"recursive call of {fn.name}"))]
         frame = bind_arguments(fn, args, kwargs)
+        if frame is None and _takes_no_keyword(fn, kwargs):
+            return []  # Python raises TypeError there: no path goes on
         if frame is None:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
         if fn.module is not None and fn.name in fn.module.generators:
@@ -401,6 +403,15 @@ def _input_shape(inputs):
         items = [t.as_tensor() if isinstance(t, Unknown) and t.free else t for t in items]
         return ListValue([ShapeOf(t) if isinstance(t, Tensor) else opaque("input shape") for t in items])
     return opaque("input shape")
+
+
+def _takes_no_keyword(fn: FunctionValue, kwargs) -> bool:
+    """Is a keyword argument passed that ``fn`` has no parameter for (and no ``**kwargs``)?"""
+    params = fn.node.params
+    if params.star_kwarg is not None:
+        return False
+    named = {p.name.value for p in list(params.params) + list(params.kwonly_params)}
+    return any(isinstance(name, str) and name not in named for name in kwargs)
 
 
 def bind_arguments(fn: FunctionValue, args, kwargs) -> dict | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import layers
+from . import dtypes, layers
 from .layers import REQUIRED, LayerModel, bind_params
 from .values import DictValue, Imported, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
 
@@ -92,6 +92,21 @@ def int_shape(calls, st, args, kwargs, node):
     if isinstance(value, Tensor):
         return ShapeOf(value)
     return opaque("shape of a non-tensor")
+
+
+@api("keras.backend.standardize_dtype", "keras.src.backend.standardize_dtype")
+def standardize_dtype(calls, st, args, kwargs, node):
+    """A dtype by its one name (``standardize_dtype(x.dtype) == "float16"``): see dtypes.py."""
+    return dtypes.standardize(args[0] if args else kwargs.get("dtype"))
+
+
+@api("keras.ops.dtype", "keras.backend.dtype", "keras.ops.core.dtype")
+def tensor_dtype(calls, st, args, kwargs, node):
+    """``ops.dtype(x)``: the tensor's dtype."""
+    value = args[0] if args else kwargs.get("x")
+    if isinstance(value, Tensor):
+        return dtypes.tensor_dtype(calls.analysis, st, value)
+    return dtypes.UNKNOWN
 
 
 @api("keras.backend.image_data_format", "keras.config.image_data_format")

@@ -6,6 +6,7 @@ import operator
 
 import z3
 
+from . import dtypes
 from . import symbolic as S
 from .ops._common import INT, index_broadcast
 from .values import ListValue, Tensor, Unknown, opaque
@@ -39,6 +40,9 @@ _DIVISIONS = ("Divide", "FloorDivide", "Modulo")
 TENSOR_MERGES = {"Add": "+", "Subtract": "-", "Multiply": "*", "Divide": "/"}
 
 _MAX_CONCRETE = 10**12
+
+
+_DTYPES = (dtypes.DType, dtypes.DTypePolicy)
 
 
 def _is_number(value) -> bool:
@@ -233,6 +237,8 @@ def compare(interp, op, a, b):
             return None
         found = S.disj(*verdicts)
         return found if op == "In" else S.neg(found)
+    if isinstance(a, _DTYPES) or isinstance(b, _DTYPES):
+        return dtypes.compare(op, a, b)
     if isinstance(a, Unknown) and isinstance(b, Unknown) and _compared_as_ints(op, a, b):
         a, b = a.as_int(), b.as_int()
     if isinstance(a, Unknown) and _is_number(b):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from . import symbolic as S
 from .attributes import get_attribute
-from .classes import lookup_class_attribute
+from .classes import lookup_class_attribute, mro
+from .dtypes import DType, DTypePolicy
+from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .state import _copy_value
 from .values import (
     BuiltinValue,
@@ -12,6 +14,7 @@ from .values import (
     DictValue,
     FunctionValue,
     InstanceValue,
+    LayerValue,
     ListValue,
     RepeatedList,
     ShapeOf,
@@ -243,28 +246,51 @@ def _isinstance(calls, st, args, kwargs, node):
     if len(args) != 2:
         return opaque("isinstance")
     value, kinds = args
-    names = set()
-    for kind in kinds if isinstance(kinds, tuple) else (kinds,):
-        if isinstance(kind, BuiltinValue):
-            names.add(kind.name)
-        else:
-            return opaque("isinstance of a non-builtin type")
-    python_type = {
+    verdicts = [_instance_of(value, kind) for kind in (kinds if isinstance(kinds, tuple) else (kinds,))]
+    if any(v is True for v in verdicts):
+        return True
+    unknown = next((v for v in verdicts if isinstance(v, Unknown)), None)
+    if unknown is not None:
+        return unknown
+    if any(S.is_sym(v) for v in verdicts):
+        return S.disj(*verdicts)
+    return False
+
+
+def _python_type(value):
+    """The builtin type's name of a value the analyser holds (``Tensor`` for a tensor, a
+    Keras layer for a layer), or None while it is not known."""
+    found = {
         bool: "bool", int: "int", float: "float", str: "str", tuple: "tuple", type(None): "NoneType",
     }.get(type(value))
+    if found is not None:
+        return found
     if isinstance(value, ListValue):
-        python_type = "list"
-    elif isinstance(value, DictValue):
-        python_type = "dict"
-    elif isinstance(value, Tensor):
-        python_type = "Tensor"  # none of the builtin types
-    elif S.is_sym(value):
-        python_type = "bool" if S.is_bool_like(value) else "int" if S.is_int_like(value) else None
-    if python_type is None:
-        return opaque("isinstance of a symbolic value")
-    if python_type == "bool" and "int" in names:
-        return True
-    return python_type in names
+        return "list"
+    if isinstance(value, DictValue):
+        return "dict"
+    if isinstance(value, (Tensor, LayerValue, InstanceValue, FunctionValue, ClassValue, DType, DTypePolicy)):
+        return "object"  # none of the builtin types
+    if S.is_sym(value):
+        return "bool" if S.is_bool_like(value) else "int" if S.is_int_like(value) else None
+    return None
+
+
+def _instance_of(value, kind):
+    """``isinstance(value, kind)`` for one kind: a bool, a z3 bool, or an opaque value."""
+    if isinstance(kind, BuiltinValue):
+        python_type = _python_type(value)
+        if python_type is None:
+            return opaque("isinstance of a symbolic value")
+        return (python_type == "bool" and kind.name == "int") or python_type == kind.name
+    if isinstance(kind, ClassValue):
+        # a class of the analysed code: only its own instances, and those of its subclasses
+        if isinstance(value, InstanceValue):
+            return any(c is kind or c.node is kind.node for c in mro(value.cls))
+        if isinstance(value, ClassValue) or _python_type(value) is not None:
+            return False
+        return opaque("isinstance of an unknown value")
+    return opaque("isinstance of a non-builtin type")
 
 
 @builtin("str", "repr", "format")
@@ -295,9 +321,36 @@ def _getattr(calls, st, args, kwargs, node):
 
 @builtin("hasattr")
 def _hasattr(calls, st, args, kwargs, node):
-    if len(args) == 2 and isinstance(args[0], (InstanceValue,)) and isinstance(args[1], str):
-        return args[1] in args[0].attrs or lookup_class_attribute(args[0].cls, args[1]) is not None
+    if len(args) != 2 or not isinstance(args[1], str):
+        return opaque("hasattr")
+    value, name = args
+    if isinstance(value, InstanceValue):
+        if name in value.attrs or lookup_class_attribute(value.cls, name) is not None:
+            return True
+        if value.cls.keras_base and name in KERAS_LAYER_ATTRIBUTES:
+            return True  # every Keras layer has them (a user layer inherits them)
+        if not name.startswith("__") and not value.cls.keras_base and not _has_foreign_base(value.cls):
+            return False  # a plain class of the analysed code: only what it sets or defines
+        return opaque("hasattr")
+    if isinstance(value, LayerValue):
+        return True if name in KERAS_LAYER_ATTRIBUTES else opaque("hasattr of a layer")
+    if isinstance(value, (FunctionValue, BuiltinValue)):
+        return name in _FUNCTION_ATTRIBUTES  # ``lambda x: x`` in place of a layer: no ``build``
+    python = {int: int, float: float, str: str, tuple: tuple, type(None): type(None), bool: bool}.get(type(value))
+    if python is None:
+        python = list if isinstance(value, ListValue) else dict if isinstance(value, DictValue) else None
+    if python is not None:
+        return hasattr(python, name)
     return opaque("hasattr")
+
+
+def _has_foreign_base(cls) -> bool:
+    """Does a class build on one the analyser does not read (from another package)?"""
+    return any(not isinstance(base, ClassValue) and base is not None for c in mro(cls) for base in c.bases)
+
+
+# what every Python function has (``callable``'s attributes): nothing a layer adds
+_FUNCTION_ATTRIBUTES = frozenset(dir(lambda: None))
 
 
 @builtin("super")

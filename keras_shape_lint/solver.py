@@ -164,7 +164,8 @@ def relevant(conditions, terms) -> list:
 def candidates_for(var, default=None, role: str = "int"):
     """Alternatives for one free value, most ordinary first."""
     if var.sort() == z3.StringSort():
-        return []  # the literals the code compares it with decide it
+        # the literals the code compares it with decide it; else its default (a dtype's float32)
+        return [var == z3.StringVal(default)] if isinstance(default, str) else []
     if z3.is_bool(var):
         values = [default, not default] if isinstance(default, bool) else [False, True]
         return [var == z3.BoolVal(v) for v in values]

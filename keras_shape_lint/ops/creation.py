@@ -131,3 +131,20 @@ def linspace(ctx, args, kwargs):
         return ctx.opaque("linspace between tensors")
     count = int_value(arg(args, kwargs, 2, "num", 50))
     return result(ctx, [count if isinstance(count, int) and count >= 0 else None], None, None)
+
+
+def _random(default_int: bool):
+    """``keras.random.normal(shape, ...)`` and its kin: a tensor of the shape asked for
+    (``randint``'s dtype is int32 unless ``dtype=`` says otherwise)."""
+
+    def apply(ctx, args, kwargs):
+        given = {name: kwargs[name] for name in ("shape", "dtype") if name in kwargs}
+        if default_int:
+            given.setdefault("dtype", "int32")
+        return _filled(0)(ctx, args[:1], given)
+
+    return apply
+
+
+function("keras.random.normal", "keras.random.uniform", "keras.random.truncated_normal")(_random(False))
+function("keras.random.randint")(_random(True))
