@@ -356,12 +356,21 @@ class Loops:
     def stmt_While(self, stmt, st):
         states = [st]
         finished = []
+        symbolic = 0  # rounds entered on a test that is no plain bool on some path
         for _ in range(self.budget.max_unroll):
+            if symbolic > self.budget.max_symbolic_unroll:
+                # as a ``for`` over a symbolic range: the paths still running go no further
+                self.analysis.note_budget("symbolic loop bound")
+                return self.cap(finished)
             nxt = []
+            decided = True
             for s in states:
                 for s2, value in self.eval(stmt.test, s):
-                    for s3, taken in self.branch(s2, self.truth(value)):
+                    truth = self.truth(value)
+                    decided = decided and isinstance(truth, bool)
+                    for s3, taken in self.branch(s2, truth):
                         (nxt if taken else finished).append(s3)
+            symbolic += not decided
             states = self.exec_suite(stmt.body, nxt)
             states = self._after_iteration(states, finished)
             if not states:
