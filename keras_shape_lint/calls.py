@@ -12,7 +12,7 @@ from .checks import describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
                       lookup_class_attribute, rank_build_inputs)
 from .provenance import Origin
-from .state import widen_results
+from .state import join_results, widen_results
 from .layer_context import LayerContext
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
@@ -259,6 +259,10 @@ class Calls:
             s.flow = None
             s.retval = None
             out.append((s, value))
+        if len(out) > 1:
+            # paths that return the same value and leave the caller's variables alike go on as
+            # one, under the disjunction of their conditions (as after an ``if``)
+            out = join_results(out)
         if len(out) > 1:
             # paths that parted on conditions nothing decides go on as one
             out = widen_results(out, Origin(f"the result of {fn.name}() on an undecidable path", node,

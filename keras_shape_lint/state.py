@@ -280,6 +280,21 @@ def widen_results(results: list, origin, since: int) -> list:
     return [(first, value)] + apart
 
 
+def join_results(results: list) -> list:
+    """A call's ``(state, value)`` results, those that returned the same value on paths whose
+    variables are all alike joined into one (:func:`merge_paths` with the value compared too):
+    nothing later code can read tells them apart, so the disjunction of their conditions
+    stands for both and the caller goes on once instead of once per path."""
+    kept: list = []
+    for st, value in results:
+        for other, known in kept:
+            if _same(known, value, {}) and _join(other, st) is not None:
+                break
+        else:
+            kept.append((st, value))
+    return kept
+
+
 def widen(states: list, origin) -> list:
     """Join the paths out of a branch on an undecidable condition into one.
 

@@ -1,0 +1,85 @@
+"""Paths that part inside a called function and come back alike go on as one; a ``while``
+whose test no path can decide runs as many rounds as a ``for`` over a symbolic range."""
+
+from __future__ import annotations
+
+import textwrap
+
+from keras_shape_lint.analysis import analyse_text
+
+CALLS = 12  # 2**12 paths if nothing joined: far over the default budget of 32
+
+
+def _stack(second_branch_width: str) -> str:
+    """Twelve calls of a helper that returns early on one side of a flag."""
+    params = ", ".join(f"f{i}=False" for i in range(CALLS))
+    calls = "\n".join(f"    x = step(x, f{i})" for i in range(CALLS))
+    return textwrap.dedent("""
+        from keras import layers
+
+
+        def step(x, flag):
+            if flag:
+                return layers.Dense(8, activation="relu")(x)
+            return layers.Dense({width})(x)
+
+    """).format(width=second_branch_width) + (
+        f"\ndef block(inputs, {params}):\n"
+        "    x = layers.Dense(8)(inputs)\n"
+        f"{calls}\n"
+        "    return layers.Add()([x, layers.Dense(4)(inputs)])\n"
+    )
+
+
+def test_returns_of_the_same_value_go_on_as_one_path():
+    findings, analysis = analyse_text(_stack("8"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+    assert "8 and 4 channels" in findings[0].message
+    # one path through the twelve calls: the steps grow with the calls, not with 2**12 paths
+    assert analysis.interp.steps < 1000, analysis.interp.steps
+
+
+def test_returns_of_different_values_stay_apart():
+    findings, analysis = analyse_text(_stack("4"))
+    # each call gives two widths: the paths multiply until the budget stops them
+    assert analysis.budget_notes["path budget"] > 0
+    assert analysis.interp.steps > 1000, analysis.interp.steps
+    # the last call decides the width: the path where it returned 8 channels fails
+    assert [f.code for f in findings] == ["KSL101"]
+    assert findings[0].witness.args["f11"] is True
+
+
+def test_a_while_loop_on_a_test_no_path_decides_stops_at_the_symbolic_bound():
+    source = textwrap.dedent("""
+        from keras import layers
+
+
+        def block(inputs, size):
+            while size > 1:
+                size = size // 2
+            return layers.Add()([layers.Dense(size)(inputs), layers.Dense(1)(inputs)])
+    """)
+    _, analysis = analyse_text(source)
+    assert analysis.budget_notes["symbolic loop bound"] == 1
+    assert "while loop" not in analysis.budget_notes
+    # five rounds at most (the default symbolic unrolling is 4), not 512
+    assert analysis.interp.steps < 200, analysis.interp.steps
+    assert analysis.statistics()["proven"] == 1
+
+
+def test_a_while_loop_on_a_concrete_test_runs_to_its_end():
+    source = textwrap.dedent("""
+        from keras import layers
+
+
+        def block(inputs):
+            size = 64
+            while size > 1:
+                size = size // 2
+            return layers.Add()([layers.Dense(size)(inputs), layers.Dense(1)(inputs)])
+    """)
+    findings, analysis = analyse_text(source)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert not findings
+    assert analysis.statistics()["proven"] == 1
