@@ -24,7 +24,18 @@ _INTROSPECTION = frozenset({"locals", "vars", "eval", "exec", "dir"})
 
 
 def dead_after_ifs(function) -> dict:
-    """``id(if node) -> (node, names)`` for the ``if`` statements of ``function``.
+    """``id(if node) -> (node, names)`` for the ``if`` statements of ``function``."""
+    return {key: found for key, found in _dead_after(function).items() if type(found[0]) is cst.If}
+
+
+def dead_after_loops(function) -> dict:
+    """``id(loop node) -> (node, names)`` for the ``for`` and ``while`` statements of
+    ``function`` that are not inside another loop: the names only the loop mentions."""
+    return {key: found for key, found in _dead_after(function).items() if type(found[0]) is not cst.If}
+
+
+def _dead_after(function) -> dict:
+    """``id(node) -> (node, names)`` for the ``if`` and loop statements of ``function``.
 
     Only a ``def`` has such statements; any other node gives an empty table.
     One walk counts each name's occurrences in the whole function and inside
@@ -47,11 +58,12 @@ def dead_after_ifs(function) -> dict:
         if isinstance(node, _SCOPES):
             spoiled.update(ifs)
             nested = True
-        elif isinstance(node, _LOOPS):
-            nested = True
-        elif isinstance(node, cst.If) and not nested:
+        elif isinstance(node, (cst.If, *_LOOPS)) and not nested:
             inside[id(node)] = (node, Counter())
             ifs = ifs + (id(node),)
+            nested = isinstance(node, _LOOPS)
+        elif isinstance(node, _LOOPS):
+            nested = True
         stack.extend((child, ifs, nested) for child in children(node))
     if everywhere.keys() & _INTROSPECTION:
         return {}

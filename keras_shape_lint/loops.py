@@ -12,8 +12,9 @@ import libcst as cst
 from . import symbolic as S
 
 from .frontend import children
+from .liveness import dead_after_loops
 from .provenance import Origin
-from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint
+from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
 from .values import DictValue, FunctionValue, InstanceValue, ListValue, RepeatedList, Tensor, Unknown, opaque
 
 _INDEX_IDS = itertools.count(1)
@@ -26,7 +27,18 @@ class Loops:
         out = []
         for s, iterable in self.eval(stmt.iter, st):
             out.extend(self.run_loop(stmt, s, iterable))
-        return self.cap(out)
+        # the paths out of the loop (each number of iterations a free length allows) that
+        # agree on every name read after it go on as one
+        return self.cap(merge_paths(out, lambda: self._dead_after_loop(stmt)))
+
+    def _dead_after_loop(self, stmt) -> frozenset:
+        """Local names nothing reads once the loop ``stmt`` is done."""
+        function = self.scopes[-1] if self.scopes else None
+        key = ("dead after loops", id(function))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (function, dead_after_loops(function))
+        return found[1].get(id(stmt), (None, frozenset()))[1]
 
     def run_loop(self, stmt, st: State, iterable) -> list:
         """Run a ``for`` loop: unrolled over a concrete sequence, or over a symbolic range
@@ -113,6 +125,11 @@ class Loops:
             # runs the loop with that flag as its own)
             last_try = number == self.budget.max_symbolic_unroll
             tries = any_item is not None and number >= max(1, self.budget.max_symbolic_unroll - 1)
+            if tries and last_try and len(running) > _MAX_PATHS_TRIED:
+                # too many paths to try one by one (each number of blocks a free length allows):
+                # joined, what they disagree on made a value nobody knows, rather than dropped
+                running = widen(running, Origin("a value that differs between the paths into a loop's later"
+                                                " iterations", stmt.iter, running[0].modules[-1]))
             if tries and (reads_index or last_try) and len(running) <= _MAX_PATHS_TRIED:
                 unsummarised = []
                 for s in running:
@@ -137,6 +154,9 @@ class Loops:
                         summaries.append(self._forget_killed(stmt, snapshot, after[0], summary))
                         continue
                 states.extend(after)
+            # paths that took different branches in this iteration but left the same values
+            # (a block of one layer or of several, each as wide) run the next iteration as one
+            states = merge_paths(states)
             index = S.add(index, step)
             if not states:
                 return summaries
@@ -187,6 +207,11 @@ class Loops:
             done: list = []
             states = list(self.assign(stmt.target, any_item(k), trial))
             states = self._after_iteration(self.exec_suite(stmt.body, states), done) if states else []
+            if not done and 1 < len(states) <= _MAX_PATHS_TRIED:
+                # the iteration branched (a block of no layers or of some): its paths, each checked
+                # on its own above, go on joined, what they disagree on a value nobody knows
+                states = widen(states, Origin("a value that differs between the branches of a loop's body",
+                                              stmt.iter, st.modules[-1]))
         finally:
             self.analysis.__dict__.pop("record_outcome", None)
         after = states[0] if not done and len(states) == 1 else None

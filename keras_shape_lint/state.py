@@ -527,7 +527,7 @@ def _compare(x, y, memo, loop=None) -> bool:
         return x == y
     if S.is_sym(x):
         return x.eq(y) or (loop is not None and loop.equal_terms(x, y))
-    if isinstance(x, tuple):
+    if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):
         if loop is not None and len(y.items) == len(x.items) + 1 and x.items:

@@ -452,3 +452,84 @@ def test_a_loop_over_a_list_the_caller_passes_is_summarised_over_widened_sizes()
     assert not analysis.budget_notes, analysis.budget_notes
     assert findings == []
     assert (stats["merges"], stats["proven"]) == (1, 1)
+
+
+# ------------------------------------------------------------------ joins at loop exits
+
+
+def test_layer_configurations_holding_lists_compare_by_their_items():
+    # keras.Sequential keeps its layers as a plain list in its configuration: two blocks built
+    # the same way by two iterations are the same state
+    from keras_shape_lint.state import _same
+
+    n = S.free_int("n")
+    assert _same({"layers": [1, n]}, {"layers": [1, n]}, {})
+    assert not _same({"layers": [1, n]}, {"layers": [1, n, 2]}, {})
+    assert not _same([1, 2], [1, 3], {})
+
+
+def test_names_only_a_loop_mentions_are_dead_after_it():
+    import libcst as cst
+
+    from keras_shape_lint.liveness import dead_after_ifs, dead_after_loops
+
+    function = cst.parse_module(textwrap.dedent("""
+        def block(x, n):
+            for num in range(n):
+                y = f(x, num)
+                x = g(y)
+            return x
+    """)).body[0]
+    (node, names), = dead_after_loops(function).values()
+    assert type(node) is cst.For
+    assert {"num", "y"} <= names and not names & {"x", "n"}  # x is read after the loop, n before it
+    assert dead_after_ifs(function) == {}
+
+
+def test_a_loop_inside_another_loop_has_no_dead_names_of_its_own():
+    import libcst as cst
+
+    from keras_shape_lint.liveness import dead_after_loops
+
+    function = cst.parse_module(textwrap.dedent("""
+        def stack(x, ns):
+            for n in ns:
+                for num in range(n):
+                    x = f(x, num)
+            return x
+    """)).body[0]
+    assert [type(node) for node, _ in dead_after_loops(function).values()] == [cst.For]
+
+
+def test_stages_of_free_depth_each_possibly_empty_are_summarised():
+    # each stage has as many convolutions as the caller says, none included: the paths out of
+    # a stage (no convolution, some) are joined for the stages after the first few
+    findings, analysis, stats = _analyse("""
+        import keras
+        from keras import layers
+
+
+        class Stages(keras.Model):
+            def __init__(self, stackwise_num_repeats, stackwise_num_filters, image_shape=(None, None, 3)):
+                inputs = keras.Input(shape=image_shape)
+                x = inputs
+                for stack_index in range(len(stackwise_num_repeats)):
+                    x = stage(x, stackwise_num_repeats[stack_index], stackwise_num_filters[stack_index])
+                y = layers.Conv2D(8, 1)(x)
+                outputs = layers.Add()([y, layers.Conv2D(8, 3, padding="same")(y)])
+                super().__init__(inputs=inputs, outputs=outputs)
+
+
+        def stage(x, num_layers, filters):
+            for num in range(1, num_layers + 1):
+                x = layers.Conv2D(filters, 3, padding="same", name=f"conv{num}")(x)
+            if filters > 64:
+                x = layers.Conv2D(filters, 1, name="wide")(x)
+            else:
+                x = layers.Conv2D(filters, 1)(x)
+            x = layers.MaxPooling2D((2, 2), (2, 2))(x)
+            return x
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == []
+    assert (stats["merges"], stats["proven"]) == (1, 1)
