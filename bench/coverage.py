@@ -25,6 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the analyser of this checkout, not an installed copy of an older one
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nonkeras_corpus import keras_applications, keras_hub_models  # noqa: E402
 
