@@ -289,6 +289,8 @@ def join_results(results: list) -> list:
     for st, value in results:
         for other, known in kept:
             if _same(known, value, {}) and _join(other, st) is not None:
+                # a merge left unchecked on either path may fail before anything after the call
+                other.unchecked = other.unchecked or st.unchecked
                 break
         else:
             kept.append((st, value))
