@@ -404,6 +404,9 @@ class Loops:
         return self.cap(finished)
 
     def ex_ListComp(self, node, st):
+        repeated = self._repeated_comprehension(node, st)
+        if repeated is not None:
+            return repeated
         return [(s, ListValue(items) if items is not None else opaque("comprehension"))
                 for s, items in self.comprehension(node.elt, node.for_in, st)]
 
@@ -416,6 +419,29 @@ class Loops:
 
     def ex_DictComp(self, node, st):
         return [(st, opaque("dict comprehension"))]
+
+    def _repeated_comprehension(self, node, st):
+        """``[value for _ in range(n)]`` with a symbolic ``n``: ``n`` copies of one plain value
+        (an int, a string, a tuple of them) the element computes without reading the target or
+        calling anything; None for any other comprehension."""
+        for_in = node.for_in
+        loop = for_in.iter
+        if (for_in.ifs or for_in.inner_for_in is not None or not isinstance(loop, cst.Call)
+                or not isinstance(loop.func, cst.Name) or loop.func.value != "range"
+                or _has_call(loop.args) or _has_call(node.elt)
+                or _reads(node.elt, frozenset(_all_names(for_in.target)))):
+            return None
+        ranges = self.eval(loop, st)
+        if len(ranges) != 1 or ranges[0][0] is not st:
+            return None
+        bounds = self.symbolic_range(ranges[0][1])
+        if bounds is None or bounds[2] != 1:
+            return None
+        values = self.eval(node.elt, st)
+        if len(values) != 1 or values[0][0] is not st or not _plain(values[0][1]):
+            return None
+        start, stop, _ = bounds
+        return [(st, RepeatedList([], values[0][1], S.maximum(S.sub(stop, start), 0)))]
 
     def comprehension(self, elt, for_in, st):
         """Evaluate a comprehension in a child frame; [(state, items or None)]."""
@@ -644,6 +670,23 @@ def _plain_assignment(node):
     if type(node) is cst.Assign and all(type(t.target) is cst.Name for t in node.targets):
         return [t.target.value for t in node.targets], node.value
     return None
+
+
+def _plain(value) -> bool:
+    """A value copies of which can share one object: a number, a string, None, a tuple of them."""
+    if value is None or isinstance(value, (bool, int, float, str)) or S.is_sym(value):
+        return True
+    return isinstance(value, tuple) and all(_plain(v) for v in value)
+
+
+def _has_call(node) -> bool:
+    stack = list(node) if isinstance(node, (tuple, list)) else [node]
+    while stack:
+        current = stack.pop()
+        if type(current) in (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield):
+            return True
+        stack.extend(children(current))
+    return False
 
 
 def _all_names(node) -> set:

@@ -230,13 +230,18 @@ def _reversed(calls, st, args, kwargs, node):
 @builtin("sum")
 def _sum(calls, st, args, kwargs, node):
     items = calls.interp.iterate_concrete(args[0]) if args else None
+    repeated = args[0] if args and isinstance(args[0], RepeatedList) and not args[0].spoiled else None
+    if repeated is not None:
+        items = repeated.items + [repeated.item]  # the last one stands for ``count`` copies
     if items is None:
         return opaque("sum of an unknown sequence")
     total = args[1] if len(args) > 1 else 0
-    for item in items:
+    for at, item in enumerate(items):
         item = _int_arg(item) if not isinstance(item, float) else item
         if item is None:
             return opaque("sum of non-numbers")
+        if repeated is not None and at == len(items) - 1:
+            item = S.mul(repeated.count, item)
         total = S.add(total, item)
     return total
 

@@ -136,3 +136,30 @@ def test_a_fractional_power_of_a_size_is_a_number():
                 return x * scale + self.proj(x)
     """)
     assert [f.code for f in findings] == ["KSL102"]
+
+
+def test_a_comprehension_repeating_one_value_over_a_free_range_is_counted():
+    # [points for _ in range(levels)] has `levels` items, each `points`: its sum sizes the
+    # Dense, so the Add needs the input exactly levels * points wide; a comprehension that
+    # calls something (a layer per level) stays unknown, so its merge is not flagged
+    repeated = _findings("""
+        from keras import layers
+
+
+        def block(x, levels, points=4):
+            counts = [points for _ in range(levels)]
+            return layers.Add()([x, layers.Dense(sum(counts) + len(counts))(x)])
+    """)
+    assert [f.code for f in repeated] == ["KSL102"]
+    args = repeated[0].witness.args
+    width = args["x"]["shape"][-1]
+    assert width != max(args["levels"], 0) * (args.get("points", 4) + 1), (args, width)
+    called = _findings("""
+        from keras import layers
+
+
+        def block(x, levels):
+            counts = [int(levels) for _ in range(levels)]
+            return layers.Add()([x, layers.Dense(sum(counts))(x)])
+    """)
+    assert called == []
