@@ -288,7 +288,7 @@ def join_results(results: list) -> list:
     kept: list = []
     for st, value in results:
         for other, known in kept:
-            if _same(known, value, {}) and _join(other, st) is not None:
+            if _same(known, value, {}) and _join(other, st, conditions=_parted_on_opaque) is not None:
                 # a merge left unchecked on either path may fail before anything after the call
                 other.unchecked = other.unchecked or st.unchecked
                 break
@@ -396,7 +396,7 @@ def _widen_value(a, b, memo: dict, origin):
     return value
 
 
-def _join(a: State, b: State, dead=None):
+def _join(a: State, b: State, dead=None, conditions=None):
     if a.flow is not None or b.flow is not None or a.chain != b.chain:
         return None
     if len(a.frames) != len(b.frames) or a.modules != b.modules:
@@ -415,8 +415,54 @@ def _join(a: State, b: State, dead=None):
             return None
         for name in differ:
             local_a.pop(name, None)
+    if conditions is not None:  # a narrower join, which may refuse
+        return a if conditions(a, b) else None
     _join_conditions(a, b)
     return a
+
+
+def _parted_on_opaque(a: State, b: State) -> bool:
+    """Give ``a`` the conditions both paths hold, when beyond those the two cover every way
+    their own branches go, or (both already hanging on an undecidable branch) assumed only
+    things about values nobody knows, joined into one condition; else False (``a`` unchanged).
+    No size is assumed less than before, and no path is newly tainted by a branch on a value
+    nobody knows (a check refuses to flag a merge on such a path)."""
+    common = 0
+    for ca, cb in zip(a.pc, b.pc):
+        if ca is not cb:
+            break
+        common += 1
+    held = {c.term.get_id() for c in b.pc[common:]}
+    mine = {c.term.get_id() for c in a.pc[common:]}
+    shared = tuple(c for c in a.pc[common:] if c.term.get_id() in held)
+    only_a = [c for c in a.pc[common:] if c.term.get_id() not in held]
+    only_b = [c for c in b.pc[common:] if c.term.get_id() not in mine]
+    either = S.disj(S.conj(*[c.term for c in only_a]), S.conj(*[c.term for c in only_b]))
+    if either is not True and _always(either):
+        either = True  # the two paths cover every way their branches go: nothing is assumed
+    if either is not True:
+        if not all(c.names and all(S.is_opaque_name(n) for n in c.names) for c in only_a + only_b):
+            return False  # a size or a flag one of them assumed would be weakened
+        if not all(any(c.branch and c.opaque for c in st.pc) for st in (a, b)):
+            return False  # the joined path would hang on an undecidable branch one of them never took
+    a.pc = a.pc[:common] + shared + (() if either is True else (Condition(either, branch=True),))
+    kept = 0
+    for da, db in zip(a.decisions, b.decisions):
+        if da != db:
+            break
+        kept += 1
+    a.decisions = a.decisions[:kept]
+    return True
+
+
+def _always(term) -> bool:
+    """Does ``term`` (about values nobody knows) hold whatever they are?"""
+    import z3
+
+    solver = z3.Solver()
+    solver.set("timeout", 50)
+    solver.add(z3.Not(term))
+    return solver.check() == z3.unsat
 
 
 def _same(x, y, memo: dict, loop=None) -> bool:

@@ -83,3 +83,27 @@ def test_a_while_loop_on_a_concrete_test_runs_to_its_end():
     assert not analysis.budget_notes, analysis.budget_notes
     assert not findings
     assert analysis.statistics()["proven"] == 1
+
+
+def test_paths_apart_only_on_an_undecidable_branch_are_joined_untainted():
+    # both sides of a branch nobody can decide build the same width: the merge after the call
+    # does not depend on the branch, so it is flagged (a path hanging on the branch would not be)
+    source = textwrap.dedent("""
+        import numpy as np
+        from keras import layers
+
+
+        def step(x, heads):
+            if np.random.rand() > 0.5:
+                return layers.Dense(heads * 8, activation="relu")(x)
+            return layers.Dense(heads * 8)(x)
+
+
+        def block(inputs, heads=4):
+            x = step(inputs, heads)
+            return layers.Add()([x, layers.Dense(16)(inputs)])
+    """)
+    findings, analysis = analyse_text(source)
+    assert [f.code for f in findings] == ["KSL102"]
+    assert findings[0].witness.args["heads"] != 2
+    assert analysis.statistics()["undecided"] == 0
