@@ -27,6 +27,7 @@ from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .syntax_facts import SyntaxFacts, read_syntax
 from .classes import bind_method, lookup_class_attribute
+from .own_code import defined_nodes, runs_own_code
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 
@@ -50,6 +51,7 @@ class Analysis:
         self.path = path
         self.tree = tree  # the standard library's syntax tree of the same text, if parsed
         self._facts = facts
+        self._own = None
         self.suppress_checks = 0
         self.options = options or Options()
         self.budget = self.options
@@ -163,6 +165,13 @@ class Analysis:
         return self.findings()
 
     @property
+    def own_definitions(self) -> set:
+        """Ids of the classes, functions and lambdas written in this file (walked once)."""
+        if self._own is None:
+            self._own = defined_nodes(self.module)
+        return self._own
+
+    @property
     def facts(self) -> SyntaxFacts:
         """What the standard library's syntax tree says (read once, here if the caller did not)."""
         if self._facts is None:
@@ -212,7 +221,8 @@ class Analysis:
             if isinstance(value, FunctionValue) and value.node is stmt:
                 entries.append(value)
             elif isinstance(value, ClassValue) and value.node is stmt and value.keras_base.startswith(KERAS_BASES):
-                if isinstance(lookup_class_attribute(value, "call"), FunctionValue) or _builds_in_init(value):
+                runs = isinstance(lookup_class_attribute(value, "call"), FunctionValue) or _builds_in_init(value)
+                if runs and runs_own_code(value, self.own_definitions):
                     entries.append(value)
             elif isinstance(value, ClassValue) and value.node is stmt:
                 # a plain class of builders: its static and class methods are functions

@@ -1,0 +1,95 @@
+"""Does running a class as an entry point run any code of the analysed file?
+
+A class written as attributes alone (``backbone_cls = MyBackbone``, ``tokenizer_cls = ...``)
+on a base from another module inherits every method it runs: constructing and calling it
+executes only the other modules' code, whose merges are counted where those modules are
+linted, and no call on the way is written in this file, so no finding could be placed here.
+Such an entry point is not run at all.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .classes import mro
+from .values import ClassValue, DictValue, FunctionValue, InstanceValue, ListValue
+
+# statements of a class body that run nothing later: names bound to values (no call), docstrings
+_INERT = (cst.Assign, cst.AnnAssign, cst.Expr, cst.Pass)
+
+
+def defined_nodes(module: cst.Module) -> set:
+    """Ids of every class, function and lambda written in ``module``."""
+    found: set = set()
+
+    class _Definitions(cst.CSTVisitor):
+        def visit_ClassDef(self, node):
+            found.add(id(node))
+
+        def visit_FunctionDef(self, node):
+            found.add(id(node))
+
+        def visit_Lambda(self, node):
+            found.add(id(node))
+
+    module.visit(_Definitions())
+    return found
+
+
+def runs_own_code(cls: ClassValue, own: set) -> bool:
+    """Would constructing and calling ``cls`` run code written in the file whose definitions
+    are ``own`` (:func:`defined_nodes`)?  True unless every class of its hierarchy written
+    there is a body of plain attributes holding nothing defined there."""
+    for current in mro(cls):
+        if id(current.node) not in own:
+            continue
+        if not _inert_body(current.node):
+            return True
+        if any(_holds_own(value, own, set()) for value in current.attrs.values()):
+            return True
+    return False
+
+
+def _inert_body(node) -> bool:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+    for line in body:
+        if not isinstance(line, cst.SimpleStatementLine):
+            return False  # a method, a nested class, an if ...
+        for statement in line.body:
+            if not isinstance(statement, _INERT) or _calls_or_defines(statement):
+                return False
+    return True
+
+
+def _calls_or_defines(node) -> bool:
+    found = []
+
+    class _Finder(cst.CSTVisitor):
+        def visit_Call(self, node):
+            found.append(node)
+            return False
+
+        def visit_Lambda(self, node):
+            found.append(node)
+            return False
+
+    node.visit(_Finder())
+    return bool(found)
+
+
+def _holds_own(value, own: set, seen: set) -> bool:
+    """Does ``value`` hold a function or class written in the analysed file?"""
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
+    if isinstance(value, (FunctionValue, ClassValue)):
+        return id(value.node) in own
+    if isinstance(value, InstanceValue):
+        return _holds_own(value.cls, own, seen) or any(_holds_own(v, own, seen) for v in value.attrs.values())
+    if isinstance(value, ListValue):
+        return any(_holds_own(v, own, seen) for v in value.items)
+    if isinstance(value, DictValue):
+        return any(_holds_own(v, own, seen) for v in value.items.values())
+    if isinstance(value, tuple):
+        return any(_holds_own(v, own, seen) for v in value)
+    return False
