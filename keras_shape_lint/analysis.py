@@ -326,7 +326,7 @@ class Analysis:
         first = args[0]
         count = _unpacked_count(call, 1)
         if count is None and isinstance(build, FunctionValue):
-            count = _unpacked_count(build, 1)
+            count = _unpacked_count(build, 1, shapes=True)
         if count is None or not isinstance(first, Unknown) or first.used_as is not None:
             return
         items = tuple(first.item(index) for index in range(count))
@@ -550,9 +550,11 @@ def _free_views(name, value, default, free: list) -> None:
             _free_views(f"{name}[{index}]", item, None, free)
 
 
-def _unpacked_count(fn: FunctionValue, position: int) -> int | None:
+def _unpacked_count(fn: FunctionValue, position: int, shapes: bool = False) -> int | None:
     """How many names a top-level ``a, b = param`` in ``fn`` unpacks the parameter at
-    ``position`` (``self`` is 0) into, or None."""
+    ``position`` (``self`` is 0) into, or None.  With ``shapes`` (build()'s input shape), only
+    names of shapes count (``query_shape, value_shape = input_shape``): ``batch, length, dim =
+    input_shape`` reads the axes of one shape."""
     params = list(fn.node.params.posonly_params) + list(fn.node.params.params)
     if len(params) <= position:
         return None
@@ -565,6 +567,9 @@ def _unpacked_count(fn: FunctionValue, position: int) -> int | None:
                     and isinstance(stmt.value, cst.Name) and stmt.value.value == name):
                 elements = stmt.targets[0].target.elements
                 if len(elements) >= 2 and all(isinstance(e, cst.Element) for e in elements):
+                    named = [e.value.value for e in elements if isinstance(e.value, cst.Name)]
+                    if shapes and not any(n.endswith("shape") for n in named):
+                        return None
                     return len(elements)
     return None
 
@@ -643,8 +648,8 @@ SEQUENCE = 16  # the length a witness gives the other axis of an input whose ran
 def _witness_dims(tensor: Tensor) -> tuple:
     """The dims a witness gives a free input; one whose rank the code never fixed is a
     sequence of channel vectors (a rank Dense, normalisation and attention layers take)."""
-    if tensor.known:
-        return tensor.dims
+    if tensor.known or tensor.channels_last and tensor.least_dims(SEQUENCE) is not None:
+        return tensor.least_dims(SEQUENCE)  # its last axes as the code read them
     channels = tensor.channels_dim()
     return (SEQUENCE, channels) if tensor.channels_last else (channels, SEQUENCE)
 

@@ -20,6 +20,7 @@ import z3
 from . import provenance
 from . import symbolic as S
 from .solver import candidates_for
+from .values import choose_common_rank, shared_frame
 
 
 @dataclass
@@ -69,7 +70,17 @@ def aligned_pairs(kind, first, other, axis):
         other.with_rank(first.rank)
     elif other.known and not first.known:
         first.with_rank(other.rank)
+    if not first.known and not other.known and shared_frame([first, other]) is None:
+        choose_common_rank([first, other])  # inputs of two callers' choosing: one rank for both
     if not first.known or not other.known:
+        frame = shared_frame([first, other]) if kind == "elementwise" or axis == -1 else None
+        if frame is not None:
+            # one root, one rank: the axes before the tails are the same ones; the tails line up
+            tails = frame[2]
+            if kind != "elementwise":  # joined on the last axis: the others must be equal
+                return [("concat", None, a, b) for a, b in list(zip(*tails))[:-1]]
+            return [("channels" if k == len(tails[0]) - 1 else "spatial", None, a, b)
+                    for k, (a, b) in enumerate(zip(*tails))]
         if kind == "elementwise" and first.rank != 0 and other.rank != 0:  # a scalar has no channels
             return [("channels", None, first.channels_dim(), other.channels_dim())]
         return []
@@ -104,7 +115,8 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     unknown = [t for t in tensors if not t.known]  # after the pairs gave what they could a rank
     # an operand of unknown rank: only its channels are compared, and Keras may still refuse
     # the other axes; a later finding's witness must not lean on this merge (marked once checked)
-    partly = bool(unknown) and (len(unknown) < len(tensors) or len({id(t.rank_root()) for t in unknown}) > 1)
+    partly = bool(unknown) and (len(unknown) < len(tensors) or len({id(t.rank_root()) for t in unknown}) > 1
+                                or len({t.rank_offset() for t in unknown}) > 1)
     fails = []
     contract = []  # the caller's to keep: not reported, but Keras got past only if it held
     for role, index, a, b in pairs:

@@ -20,11 +20,13 @@ from .values import (
     DictValue,
     LazyImport,
     ListValue,
+    ShapeOf,
     Slice,
     Tensor,
     Unknown,
     hashable,
     opaque,
+    spread_shape,
 )
 
 
@@ -100,7 +102,9 @@ class Expressions:
                 for s2, value in self.eval(element.value, s):
                     if type(element) is cst.StarredElement:
                         items = self.iterate_concrete(value)
-                        if items is None:
+                        if items is None and not values and isinstance(value, ShapeOf):
+                            items = [_Spread(value)]  # a shape of unknown rank, first: values.spread_shape
+                        elif items is None:
                             return [(s2, None)]
                         nxt.append((s2, values + list(items)))
                     else:
@@ -109,14 +113,14 @@ class Expressions:
         return results
 
     def ex_Tuple(self, node, st):
-        return [(s, tuple(v) if v is not None else opaque("tuple")) for s, v in self._elements(node.elements, st)]
+        return [(s, _built(v, tuple, "tuple")) for s, v in self._elements(node.elements, st)]
 
     def ex_List(self, node, st):
-        return [(s, ListValue(v) if v is not None else opaque("list")) for s, v in self._elements(node.elements, st)]
+        return [(s, _built(v, ListValue, "list")) for s, v in self._elements(node.elements, st)]
 
     def ex_Set(self, node, st):
         # only membership tests matter here: a tuple answers them the same way
-        return [(s, tuple(v) if v is not None else opaque("set")) for s, v in self._elements(node.elements, st)]
+        return [(s, _built(v, tuple, "set")) for s, v in self._elements(node.elements, st)]
 
     def ex_Dict(self, node, st):
         results = [(st, {})]
@@ -336,3 +340,24 @@ def _find_calls(node) -> list:
 
 _TENSOR_COMPARISONS = {"Equal": "equal", "NotEqual": "not_equal", "LessThan": "less", "LessThanEqual": "less_equal",
                        "GreaterThan": "greater", "GreaterThanEqual": "greater_equal"}
+
+
+class _Spread:
+    """``*ops.shape(x)`` of a tensor of unknown rank, first in a tuple or list being built."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def _built(items, kind, what):
+    """A tuple or list of evaluated items; one that spreads a shape of unknown rank first is
+    a shape that follows it (values.spread_shape), else opaque."""
+    if items is None:
+        return opaque(what)
+    if items and isinstance(items[0], _Spread):
+        rest = items[1:]
+        found = None if any(isinstance(i, _Spread) for i in rest) else spread_shape(items[0].shape, rest)
+        return found if found is not None else opaque(what)
+    return kind(items)

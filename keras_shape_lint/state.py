@@ -616,7 +616,9 @@ def _compare(x, y, memo, loop=None) -> bool:
         if x.dims is None and y.dims is None and x.channels_last == y.channels_last:
             # ranks not known yet: the same rank (one root) and the same channels
             return (x.rank_root() is y.rank_root() and x._channels is not None and y._channels is not None
-                    and x.dtype == y.dtype and _same(x._channels, y._channels, memo, loop))
+                    and x.dtype == y.dtype and _same(x._channels, y._channels, memo, loop)
+                    and x._drop == y._drop and len(x._tail) == len(y._tail)
+                    and all(_same(i, j, memo, loop) for i, j in zip(x._tail, y._tail)))
         if x.dims is None or y.dims is None or x.channels_last != y.channels_last or x.free != y.free \
                 or x.batched != y.batched:
             return False

@@ -138,10 +138,22 @@ def _shape_item(shape: ShapeOf, key):
             return full[key]
         return opaque("shape index")
     tensor = shape.tensor
+    if isinstance(key, Slice) and key.lower is None and key.step is None and tensor.channels_last:
+        # ``ops.shape(x)[:-1]``: the shape of x without its last axes, whatever its rank
+        drop = key.upper
+        if drop is None:
+            return shape
+        if isinstance(drop, int) and not isinstance(drop, bool) and drop < 0:
+            follower = Tensor.follow(tensor, -drop, ())
+            if follower is not None:
+                return ShapeOf(follower)
     if isinstance(key, int) and not isinstance(key, bool) and key == 0:
         return None  # the batch size, which Keras never knows when it builds
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:
         return tensor.channels_dim()
+    if isinstance(key, int) and not isinstance(key, bool) and key < 0 and tensor.channels_last:
+        # ``x.shape[-2]``: whatever its rank, x has that axis (its caller gives it one)
+        return tensor.axis_from_end(-key)
     if isinstance(key, int) and not isinstance(key, bool) and tensor.choose_rank(max(2, key if key > 0 else -key - 1)):
         return _shape_item(shape, key)  # a free input: the rank its caller gives it
     return opaque("shape index on a tensor of unknown rank")
@@ -162,17 +174,15 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     plain = [k for k in keys if k is not None and k is not ELLIPSIS]
     if keys.count(ELLIPSIS) > 1:
         return opaque("two ellipses in a subscript")
-    if not tensor.known:
-        last = _last_axis_slice(tensor, keys, proves)
+    if not tensor.known:  # (a tensor that follows one whose rank is known by now is known)
+        last = _trailing_slice(tensor, keys, proves)
         if last is not None:
             return last
         root = tensor.rank_root()
-        if root.known:
-            tensor.with_rank(root.rank)  # it follows a tensor whose rank is known by now
         # ``x[:, 0]`` leaves any further axes in place: the keys tell the rank only as a
         # choice, which a free input (the caller's to pick) allows, and so what follows its
         # rank (``self.proj(x)[:, None, :]``); an opaque one does not
-        elif ELLIPSIS in keys or not plain or not root.free:
+        if ELLIPSIS in keys or not plain or not root.free:
             return opaque("slice of a tensor of unknown rank")
         elif not tensor.with_rank(len(plain) - 1):
             return opaque("slice of a tensor of another rank")
@@ -205,20 +215,34 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     return from_full_dims(out, tensor.batched, tensor.channels_last)
 
 
-def _last_axis_slice(tensor: Tensor, keys, proves):
-    """``x[..., a:b]`` (or ``x[:, ..., a:b]``) of a tensor whose rank is not known yet: whatever
-    rank it has, the result has it too, with only the last axis sliced (the halves of a
-    rotary embedding, ``x[..., :half]``).  None for any other subscript."""
+def _trailing_slice(tensor: Tensor, keys, proves):
+    """``x[..., a:b]``, ``x[..., 0]``, ``x[..., None]``, ``x[:, ..., 1:, :]`` of a tensor whose
+    rank is not known yet: the keys after the ellipsis take its last axes, so whatever rank it
+    has, the result keeps the axes before them (the halves of a rotary embedding,
+    ``x[..., :half]``; the real part ``x[..., 0]``).  None for any other subscript."""
     if not tensor.channels_last or keys.count(ELLIPSIS) != 1:
         return None
     at = keys.index(ELLIPSIS)
     before, after = keys[:at], keys[at + 1:]
-    if len(after) != 1 or not isinstance(after[0], Slice) or len(before) > 1:
+    if len(before) > 1 or not after:
         return None
     # a leading ``:`` takes the batch axis, which every tensor of unknown rank has before its last
     if any(not isinstance(k, Slice) or (k.lower, k.upper, k.step) != (None, None, None) for k in before):
         return None
-    return Tensor.last_axis_replaced(tensor, _slice_length(tensor.channels_dim(), after[0], proves))
+    taken = [k for k in after if k is not None]
+    if any(not isinstance(k, Slice) and not (S.is_int_like(k) and not isinstance(k, bool)) for k in taken):
+        return None
+    sizes = [tensor.axis_from_end(k) for k in range(len(taken), 0, -1)]  # channels last: each is there
+    tail = []
+    for key in after:
+        if key is None:
+            tail.append(1)
+            continue
+        size = sizes.pop(0)
+        if isinstance(key, Slice):
+            tail.append(_slice_length(size, key, proves))
+        # an index drops its axis
+    return Tensor.follow(tensor, len(taken), tail)
 
 
 _UNKNOWN_KEY = object()  # a symbolic key that is not an index (a condition)

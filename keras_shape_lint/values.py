@@ -25,8 +25,8 @@ class Tensor:
     or opaque tensor sees the same dims.
     """
 
-    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "shadow", "dtype", "origin",
-                 "batched")
+    __slots__ = ("dims", "label", "free", "channels_last", "_channels", "_source", "_drop", "_tail", "shadow",
+                 "dtype", "origin", "batched")
 
     def __init__(self, dims, label: str = "", free: bool = False, channels_last: bool = True):
         self.dims = tuple(dims) if dims is not None else None
@@ -34,7 +34,13 @@ class Tensor:
         self.free = free
         self.channels_last = channels_last
         self._channels = None
+        # while the rank is unknown: the tensor whose leading axes this one shares (a root, whose
+        # own ``_source`` is None), how many of that root's last axes it leaves out (``_drop``),
+        # and the sizes that follow them (``_tail``).  A root's ``_tail`` holds the last axes
+        # read so far (fresh sizes); it has at least that many.
         self._source = None
+        self._drop = 0
+        self._tail = ()
         # where Keras knows a size only when data flows (None), the same tensor with
         # those sizes as symbols, so a mismatch that only data reveals can be seen
         self.shadow = None
@@ -49,12 +55,94 @@ class Tensor:
     @classmethod
     def last_axis_replaced(cls, source: "Tensor", size) -> "Tensor":
         """``source`` with its last axis resized (Dense), even while its rank is unknown."""
+        out = cls.follow(source, 1, (size,))
+        if out is None and source.known:
+            return cls((size,))  # (a tensor with no axis but its batch: a vector of one size)
+        return out
+
+    @classmethod
+    def follow(cls, source: "Tensor", drop: int, tail=()):
+        """``source`` without its last ``drop`` axes, followed by the sizes ``tail``, even
+        while its rank is unknown (then the result's rank follows it).  None where that
+        cannot be said: a channels-first tensor of unknown rank, or fewer axes than ``drop``."""
+        tail = tuple(tail)
         if source.known:
-            return cls(source.dims[:-1] + (size,))
+            if len(source.dims) < drop:
+                return None
+            return cls(source.dims[:len(source.dims) - drop] + tail)
+        if not source.channels_last:
+            if (drop, len(tail)) != (1, 1):
+                return None
+            tensor = cls(None, channels_last=False)
+            tensor._channels, tensor._source, tensor._drop = tail[0], source, 1
+            return tensor
+        root = source.rank_root()
+        if root is source:
+            base_drop, base_tail = 0, ()
+        else:
+            base_drop, base_tail = source._drop, source._tail
+        if drop <= len(base_tail):
+            new_drop, new_tail = base_drop, base_tail[:len(base_tail) - drop] + tail
+        else:
+            new_drop, new_tail = base_drop + drop - len(base_tail), tail
+        if root.known:
+            return cls.follow(root, new_drop, new_tail)
+        if new_drop and root.axis_from_end(new_drop) is None:
+            return None
         tensor = cls(None)
-        tensor._channels = size
-        tensor._source = source
+        tensor._source, tensor._drop, tensor._tail = root, new_drop, new_tail
+        tensor._channels = new_tail[-1] if new_tail else None
         return tensor
+
+    def axis_from_end(self, k: int):
+        """The size of axis ``-k`` (``k >= 1``) of ``dims``, even while the rank is unknown: a
+        tensor of unknown rank then has at least ``k`` axes besides its batch axis, the least
+        rank any later use must give it.  None where that cannot be said."""
+        if k < 1:
+            return None
+        if self.known:
+            return self.dims[-k] if k <= len(self.dims) else None
+        if not self.channels_last:
+            return self.channels_dim() if k == 1 and self._source is None else None
+        if self._source is not None:
+            if k <= len(self._tail):
+                return self._tail[len(self._tail) - k]
+            return self._source.axis_from_end(k - len(self._tail) + self._drop)
+        while len(self._tail) < k:
+            at = len(self._tail) + 1
+            size = self._var("channels") if at == 1 else self._var(str(-at))
+            self._tail = (size,) + self._tail
+        self._channels = self._tail[-1]
+        return self._tail[len(self._tail) - k]
+
+    def least_dims(self, fill, rank: int = 2):
+        """A root's dims at the least rank its uses allow, and at least ``rank``: its last
+        axes as read so far, after sizes ``fill``.  None for any other tensor of unknown rank."""
+        if self.known:
+            return self.dims
+        if self._source is not None or not self.channels_last:
+            return None
+        self.channels_dim()
+        return (fill,) * max(0, rank - len(self._tail)) + self._tail
+
+    def frame(self):
+        """``(root, drop, tail)`` of a tensor of unknown rank (channels last): the root's axes but
+        its last ``drop``, then ``tail``.  None for any other tensor."""
+        if self.known or not self.channels_last:
+            return None
+        if self._source is None:
+            return self, 0, ()
+        return self._source, self._drop, self._tail
+
+    def axis_tail(self) -> tuple:
+        """A root's last axes read so far (sizes, the last its channels)."""
+        return self._tail
+
+    def rank_offset(self):
+        """This tensor's rank less its root's, while both are unknown (0 for a root)."""
+        if self.known or self._source is None:
+            return 0
+        return len(self._tail) - self._drop
 
     def __repr__(self) -> str:
         if self.dims is None:
@@ -63,6 +151,8 @@ class Tensor:
 
     @property
     def known(self) -> bool:
+        if self.dims is None and self._source is not None and self._source.known:
+            self.with_rank(self._source.rank - self._drop + len(self._tail) if self.channels_last else self._source.rank)
         return self.dims is not None
 
     def _var(self, what: str):
@@ -75,20 +165,28 @@ class Tensor:
         """Give an unknown-rank tensor ``rank`` dims; False if it has another rank."""
         if self.dims is not None:
             return len(self.dims) == rank
-        if rank < 1:
+        if rank < (0 if self._source is not None else 1):  # (x[..., 0] of a batch of vectors has no axis left)
             return False
         if self._source is not None:
-            if not self._source.with_rank(rank):
+            if not self.channels_last:
+                if not self._source.with_rank(rank):
+                    return False
+                self.dims = (self._channels,) + self._source.dims[1:]
+                return True
+            if not self._source.with_rank(rank + self._drop - len(self._tail)):
                 return False
-            self.dims = self._source.dims[:-1] + (self._channels,)
+            source = self._source.dims
+            self.dims = source[:len(source) - self._drop] + self._tail
             return True
-        channels = self.channels_dim()
         if self.channels_last:
-            spatial = [self._var(str(i + 1)) for i in range(rank - 1)]
-            self.dims = tuple(spatial) + (channels,)
+            self.channels_dim()
+            if rank < len(self._tail):
+                return False
+            spatial = [self._var(str(i + 1)) for i in range(rank - len(self._tail))]
+            self.dims = tuple(spatial) + self._tail
         else:
             spatial = [self._var(str(i + 2)) for i in range(rank - 1)]
-            self.dims = (channels,) + tuple(spatial)
+            self.dims = (self.channels_dim(),) + tuple(spatial)
         return True
 
     def choose_rank(self, rank: int = 2) -> bool:
@@ -98,7 +196,7 @@ class Tensor:
         root = self.rank_root()
         if self.known or not root.free or root.known:
             return False
-        return root.with_rank(rank) and self.with_rank(rank)
+        return root.with_rank(rank - self.rank_offset()) and self.known
 
     def rank_root(self) -> "Tensor":
         """The tensor whose rank this one takes once it is known (itself, for most)."""
@@ -111,13 +209,48 @@ class Tensor:
         """The channel size, available even before the rank is known."""
         if self.dims is not None:
             return self.dims[-1] if self.channels_last else self.dims[0]
+        if self.channels_last:
+            return self.axis_from_end(1)
         if self._channels is None:
             self._channels = self._var("channels")
         return self._channels
 
     @property
     def rank(self):
-        return None if self.dims is None else len(self.dims)
+        return len(self.dims) if self.known else None
+
+
+def choose_common_rank(tensors) -> bool:
+    """Tensors that follow free inputs of unknown rank, one input each, meeting in a merge:
+    their caller's choice of ranks, taken as one rank for all, the least each input allows
+    and at least 2 (a sequence of vectors, the rank witnesses give such inputs).  False
+    (nothing chosen) for any other tensors."""
+    roots = [t.rank_root() for t in tensors]
+    if any(t.known or not t.channels_last or not r.free or r.known for t, r in zip(tensors, roots)):
+        return False
+    if len({id(r) for r in roots}) != len(roots):
+        return False
+    rank = max([2] + [max(1, len(r.axis_tail())) + t.rank_offset() for t, r in zip(tensors, roots)])
+    return all(t.choose_rank(rank) for t in tensors)
+
+
+def shared_frame(tensors):
+    """Tensors of unknown rank (channels last) that follow one root and have one rank:
+    ``(root, drop, tails)``, where each tensor is the root's axes but its last ``drop``
+    followed by its own tail, all tails of one length.  The axes before the tails are the
+    root's own in every tensor, so only the tails may differ.  None otherwise."""
+    if not tensors or any(t.known or not t.channels_last for t in tensors):
+        return None
+    root = tensors[0].rank_root()
+    if any(t.rank_root() is not root for t in tensors) or len({t.rank_offset() for t in tensors}) != 1:
+        return None
+    own = [(t._drop, t._tail) if t is not root else (0, ()) for t in tensors]
+    drop = max(d for d, _ in own)
+    tails = []
+    for d, tail in own:
+        lead = tuple(root.axis_from_end(k) for k in range(drop, d, -1))
+        tails.append(lead + tuple(tail))
+    return root, drop, tails
 
 
 def full_dims(tensor: Tensor):
@@ -168,7 +301,7 @@ def _batched_view(weight: Tensor, like: Tensor) -> Tensor:
         dims = tuple(weight.dims[-like.rank:]) if weight.rank > like.rank else weight.dims
         view = Tensor((1,) * (like.rank - len(dims)) + tuple(dims), channels_last=like.channels_last)
     elif like.channels_last:
-        view = Tensor.last_axis_replaced(like.rank_root(), weight.dims[-1])
+        view = Tensor.last_axis_replaced(like, weight.dims[-1])
     else:
         return weight
     view.dtype = weight.dtype
@@ -437,6 +570,21 @@ class ShapeOf:
         if not self.tensor.known:
             return None
         return tuple(full_dims(self.tensor))
+
+
+def spread_shape(shape: "ShapeOf", rest: list):
+    """``(*ops.shape(x)[:-1], n)``: the shape of a tensor of unknown rank spread first in a
+    tuple, more sizes after it, is the shape of a tensor that follows that one with those
+    sizes last (a -1 among them stays, for ``reshape`` to read).  None where an item is no size."""
+    sizes = []
+    for item in rest:
+        if isinstance(item, Unknown):
+            item = item.as_int()
+        if item is not None and (isinstance(item, bool) or not S.is_int_like(item)):
+            return None
+        sizes.append(item)
+    follower = Tensor.follow(shape.tensor, 0, sizes)
+    return None if follower is None else ShapeOf(follower)
 
 
 class Results(list):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import symbolic as S
-from ..values import ListValue, Tensor, batched_views
+from ..values import ListValue, Tensor, batched_views, shared_frame
 from . import layer
 
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
@@ -54,7 +54,21 @@ def elementwise_shape(ctx, tensors):
 def same_rank_merge(ctx, tensors):
     """The merge of tensors whose rank is unknown but shared (a Dense on ``x`` merged with
     ``x``): only their channels can differ, and they broadcast.  None otherwise."""
-    if any(t.known for t in tensors) or len({id(t.rank_root()) for t in tensors}) != 1:
+    frame = shared_frame(tensors)
+    if frame is None:
+        return _channels_first_merge(ctx, tensors)
+    root, drop, tails = frame
+    out = []
+    for sizes in zip(*tails):
+        size = 1
+        for other in sizes:
+            size = _broadcast(ctx, size, other)
+        out.append(size)
+    return Tensor.follow(root, drop, out)
+
+
+def _channels_first_merge(ctx, tensors):
+    if any(t.known or t.channels_last for t in tensors) or len({id(t.rank_root()) for t in tensors}) != 1:
         return None
     channels = 1
     for t in tensors:

@@ -130,7 +130,9 @@ def _merge(name: str):
         ctx.check_merge("elementwise", tensors)
         if not all(t.known for t in tensors):
             # the merge check gave an unknown-rank operand the other's rank where it could
-            return ctx.opaque(f"{name}() of tensors of unknown rank")
+            from ..layers.merging import same_rank_merge
+
+            return same_rank_merge(ctx, tensors) or ctx.opaque(f"{name}() of tensors of unknown rank")
         # the operands broadcast as numpy's do, the batch axis included
         return result(ctx, broadcast(ctx, [full(t) for t in tensors], checked=True), tensors[0])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import layers
 from .. import symbolic as S
-from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown, batch_first
+from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown, batch_first, shared_frame
 from . import arg
 from ._common import (
     INT,
@@ -71,8 +71,9 @@ def reshape(ctx, args, kwargs):
     if x is None:
         return ctx.opaque("reshape of a non-tensor")
     if isinstance(target, ShapeOf) and not target.tensor.known:
-        # the shape of a tensor of unknown rank: that tensor's shape
-        return same_shape(ctx, target.tensor, x.dtype)
+        # the shape of a tensor of unknown rank: that tensor's shape, where it may end in sizes
+        # the code gives, a -1 among them (``(*ops.shape(x)[:-1], -1, 2)``)
+        return _reshaped_like(ctx, target.tensor, x.dtype)
     shape = _shape(ctx, target)
     if shape is None:
         return ctx.opaque("reshape target not understood")
@@ -96,6 +97,26 @@ def reshape(ctx, args, kwargs):
     elif placeholders and x.batched and x.known and all(size is not None for size in x.dims):
         _divides_on_data(ctx, x, shape, placeholders[0])
     return result(ctx, out, x, x.dtype)
+
+
+def _reshaped_like(ctx, target: Tensor, dtype):
+    """A reshape to the shape of ``target``, a tensor of unknown rank whose last sizes the code
+    wrote: the batch size leads it, which Keras never knows, so a -1 is a size it does not know."""
+    frame = target.frame()
+    if frame is None:
+        return same_shape(ctx, target, dtype)
+    root, drop, tail = frame
+    placeholders = [size for size in tail if isinstance(size, int) and size < 0]
+    if not require(ctx, len(placeholders) <= 1 and all(size == -1 for size in placeholders)):
+        return ctx.opaque("reshape target Keras rejects")
+    for size in tail:
+        if S.is_sym(size):
+            ctx.assume(size >= 0)
+    out = Tensor.follow(root, drop, [None if isinstance(size, int) and size == -1 else size for size in tail])
+    if out is None:
+        return unknown_rank(ctx, "reshape", dtype)
+    out.dtype = dtype
+    return out
 
 
 def _divides_on_data(ctx, x, shape, placeholder) -> None:
@@ -183,11 +204,11 @@ def expand_dims(ctx, args, kwargs):
     where = arg(args, kwargs, 1, "axis")
     if x is None:
         return ctx.opaque("expand_dims of a non-tensor")
-    if isinstance(x, Tensor) and not x.known:
-        return unknown_rank(ctx, "expand_dims", x.dtype)
-    shape = full(x) if isinstance(x, Tensor) else []  # a number is a tensor of rank 0
     items = sequence(where)
     positions = items if items is not None else [where]
+    if isinstance(x, Tensor) and not x.known:
+        return _expanded_from_the_end(ctx, x, positions)
+    shape = full(x) if isinstance(x, Tensor) else []  # a number is a tensor of rank 0
     rank = len(shape) + len(positions)
     found = axes(positions, rank)
     if found is None:
@@ -197,6 +218,46 @@ def expand_dims(ctx, args, kwargs):
     return result(ctx, [1 if i in found else next(sizes) for i in range(rank)], like, like and like.dtype)
 
 
+def _expanded_from_the_end(ctx, x, positions):
+    """``ops.expand_dims(mask, -1)`` of a tensor whose rank is not known: axes counted from the
+    end are placed whatever that rank (the new axes and the last axes of ``x`` after the first
+    of them make the result's tail).  Axes counted from the front are not."""
+    found = [plain_int(p) for p in positions]
+    if not x.channels_last or not found or any(p is None or p >= 0 for p in found) or len(set(found)) != len(found):
+        return unknown_rank(ctx, "expand_dims", x.dtype)
+    span = -min(found)  # the result's axes from the first new one to the end
+    kept = span - len(found)  # the last axes of x among them
+    sizes = iter([x.axis_from_end(k) for k in range(kept, 0, -1)])
+    out = Tensor.follow(x, kept, [1 if -k in found else next(sizes) for k in range(span, 0, -1)])
+    if out is None:
+        return unknown_rank(ctx, "expand_dims", x.dtype)
+    out.dtype = x.dtype
+    return out
+
+
+def _squeezed_from_the_end(ctx, x, where):
+    """``ops.squeeze(x, -1)`` of a tensor whose rank is not known: the axes counted from the end
+    must be 1, and go."""
+    found = [plain_int(p) for p in (sequence(where) if sequence(where) is not None else [where])]
+    if not x.channels_last or not found or any(p is None or p >= 0 for p in found) or len(set(found)) != len(found):
+        return unknown_rank(ctx, "squeeze", x.dtype)
+    span = -min(found)
+    kept = []
+    for k in range(span, 0, -1):
+        size = x.axis_from_end(k)
+        if -k not in found:
+            kept.append(size)
+        elif size is None:
+            return ctx.opaque("squeeze of an axis of unknown size")
+        elif not require(ctx, S.eq(size, 1)):
+            return ctx.opaque("squeeze of an axis that is not 1")
+    out = Tensor.follow(x, span, kept)
+    if out is None:
+        return unknown_rank(ctx, "squeeze", x.dtype)
+    out.dtype = x.dtype
+    return out
+
+
 @keras_op("numpy", "squeeze", other=("tensorflow.squeeze",))
 def squeeze(ctx, args, kwargs):
     x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input")))
@@ -204,7 +265,7 @@ def squeeze(ctx, args, kwargs):
     if x is None:
         return ctx.opaque("squeeze of a non-tensor")
     if not x.known:
-        return unknown_rank(ctx, "squeeze", x.dtype)
+        return _squeezed_from_the_end(ctx, x, where) if where is not None else unknown_rank(ctx, "squeeze", x.dtype)
     shape = full(x)
     if where is None:
         kept = []
@@ -335,12 +396,16 @@ def _joined_on_the_last_axis(ctx, tensors, where):
     ``ops.cos(x)``) joined on their last axis: whatever that rank, they share every other
     axis, so the join holds (a merge checked as proven) and only the last axis adds up.
     None for any other join."""
-    if plain_int(where) != -1 or any(t.known or not t.channels_last for t in tensors):
+    if plain_int(where) != -1:
         return None
-    if len({id(t.rank_root()) for t in tensors}) != 1:
+    frame = shared_frame(tensors)
+    if frame is None:
         return None
-    ctx.check_merge("concat", tensors, axis=None)
-    return Tensor.last_axis_replaced(tensors[0].rank_root(), _sum([t.channels_dim() for t in tensors]))
+    root, drop, tails = frame
+    if not tails[0]:
+        return None
+    ctx.check_merge("concat", tensors, axis=-1)
+    return Tensor.follow(root, drop, tails[0][:-1] + (_sum([tail[-1] for tail in tails]),))
 
 
 def _joined(ctx, tensors, where, dtype):

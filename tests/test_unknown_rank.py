@@ -1,0 +1,204 @@
+"""Tensors whose rank is not known yet: what is known of their last axes.
+
+A tensor of unknown rank follows a root (a free or opaque input) with the root's axes but
+its last few, then a tail of sizes it knows.  Each operation here is checked against Keras's
+own output shapes (``keras.ops`` on ``KerasTensor``) at every rank the root may later be
+given: the tensor, given that rank, has Keras's shape for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import z3
+
+from keras_shape_lint import ops as catalogue
+from keras_shape_lint import symbolic as S
+from keras_shape_lint.subscripts import slice_tensor
+from keras_shape_lint.values import ELLIPSIS, ShapeOf, Slice, Tensor, shared_frame
+
+from layer_ctx import LayerCtx
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+RANKS = [(None, 3, 8), (None, 5, 3, 8), (None, 2, 4, 3, 8), (None, 2, None, 7, 3, 8)]
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return pytest.importorskip("keras")
+
+
+def _value(term, root, shape):
+    """A size of ours with the root's sizes set to ``shape``'s (which has its batch axis)."""
+    if not S.is_sym(term):
+        return term
+    pairs = [(d, z3.IntVal(v)) for d, v in zip(root.dims, shape[1:]) if S.is_sym(d) and v is not None]
+    found = z3.simplify(z3.substitute(term, *pairs)) if pairs else term
+    return found.as_long() if z3.is_int_value(found) else found
+
+
+def _same_as_keras(out, root, shape, expected):
+    """Give the root the rank of ``shape``: ``out`` must then have Keras's shape ``expected``."""
+    assert isinstance(out, Tensor) and not out.known and not root.known  # nothing chose the rank
+    assert root.with_rank(len(shape) - 1) and out.known
+    assert len(out.dims) == len(expected) - 1
+    for ours, theirs, position in zip(out.dims, expected[1:], range(len(expected))):
+        if theirs is None:
+            # Keras does not know it: ours is the root's own size there, also unknown
+            assert ours is None or ours is root.dims[position], (ours, expected)
+        else:
+            assert _value(ours, root, shape) == theirs, (out.dims, expected)
+
+
+class _Keys:
+    def __getitem__(self, keys):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        return [ELLIPSIS if k is Ellipsis else Slice(k.start, k.stop, k.step) if isinstance(k, slice) else k
+                for k in keys]
+
+
+TRAILING = ["x[..., 0]", "x[..., 1]", "x[..., None]", "x[..., 1:, :]", "x[..., 0, :2]", "x[:, ..., None, 1]",
+            "x[..., -1, None, ::2]", "x[..., 0, 1]"]
+
+
+@pytest.mark.parametrize("shape", RANKS)
+@pytest.mark.parametrize("expression", TRAILING)
+def test_keys_after_an_ellipsis_follow_every_rank(keras, shape, expression):
+    """``x[..., 0]`` (the real part of pairs), ``x[..., None]``: the keys after the ellipsis
+    take the last axes, so the result keeps x's others whatever rank x is given."""
+    expected = tuple(eval(expression, {"x": keras.KerasTensor(shape)}).shape)
+    x = Tensor(None, label="x", free=True)
+    out = slice_tensor(x, eval(expression.replace("x[", "keys["), {"keys": _Keys()}))
+    _same_as_keras(out, x, shape, expected)
+
+
+EXPANSIONS = [-1, -2, -3, (-1, -2), (-1, -4), (-2, -3)]
+
+
+@pytest.mark.parametrize("shape", RANKS)
+@pytest.mark.parametrize("where", EXPANSIONS)
+def test_expand_dims_from_the_end_follows_every_rank(keras, shape, where):
+    """``ops.expand_dims(mask, -1)``, ``ops.expand_dims(freqs, -4)``: axes counted from the end."""
+    expected = tuple(keras.ops.expand_dims(keras.KerasTensor(shape), where).shape)
+    x = Tensor(None, label="x", free=True)
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.expand_dims").apply(ctx, [x, where], {})
+    assert not ctx.opaques
+    _same_as_keras(out, x, shape, expected)
+
+
+@pytest.mark.parametrize("where", [0, 1, (1, -1)])
+def test_expand_dims_from_the_front_still_needs_the_rank(where):
+    x = Tensor(None, label="x", free=True)
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.expand_dims").apply(ctx, [x, where], {})
+    assert not isinstance(out, Tensor) or not out.known and out.rank_root() is not x
+
+
+@pytest.mark.parametrize("shape", [(None, 3, 1), (None, 5, 3, 1), (None, 2, 4, 1, 1)])
+@pytest.mark.parametrize("where", [-1, (-1,)])
+def test_squeeze_from_the_end_follows_every_rank(keras, shape, where):
+    """``ops.squeeze(x, -1)``: the last axis must be 1 (assumed, as Keras requires), and goes."""
+    expected = tuple(keras.ops.squeeze(keras.KerasTensor(shape), where).shape)
+    x = Tensor(None, label="x", free=True)
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.squeeze").apply(ctx, [x, where], {})
+    assert not ctx.opaques and len(ctx.assumptions) == 1
+    assert ctx.assumptions[0].eq(S.eq(x.channels_dim(), 1))
+    _same_as_keras(out, x, shape, expected)
+    with pytest.raises(ValueError):
+        keras.ops.squeeze(keras.KerasTensor(shape[:-1] + (4,)), where)
+
+
+def test_a_size_counted_from_the_end_is_there_at_every_rank(keras):
+    """``x.shape[-2]`` of a tensor of unknown rank: the size its axis -2 will have, and x has
+    at least two axes besides its batch; the witness gives x its last axes as read."""
+    from keras_shape_lint.subscripts import _shape_item
+
+    x = Tensor(None, label="x", free=True)
+    second = _shape_item(ShapeOf(x), -2)
+    last = _shape_item(ShapeOf(x), -1)
+    assert S.is_sym(second) and S.is_sym(last) and not x.known
+    assert x.least_dims(16) == (second, last)
+    assert x.least_dims(16, rank=3) == (16, second, last)
+    x.with_rank(3)
+    assert x.dims[1:] == (second, last)
+    assert not x.with_rank(1) and Tensor(None, label="y").with_rank(1)
+
+
+def test_followers_of_one_root_line_up_in_a_merge(keras):
+    """``xq[..., 0] * freqs[..., 0]`` where both follow one root with one rank: the axes
+    before their tails are the root's in both, so only the tails are compared; a follower of
+    another rank, or of another root, does not line up."""
+    x = Tensor(None, label="x", free=True)
+    real = slice_tensor(x, [ELLIPSIS, 0])
+    pairs = Tensor.follow(x, 1, ())
+    widened = slice_tensor(x, [ELLIPSIS, None])
+    root, drop, tails = shared_frame([real, pairs, x.__class__.follow(x, 2, (x.axis_from_end(2),))])
+    assert root is x and drop == 2 and tails[0] == tails[1] == tails[2] == (x.axis_from_end(2),)
+    assert shared_frame([real, widened]) is None  # ranks differ
+    assert shared_frame([real, slice_tensor(Tensor(None, label="y", free=True), [ELLIPSIS, 0])]) is None
+    # the merge of the two is Keras's broadcast at any rank
+    multiply = catalogue.lookup("keras.ops.multiply")
+    ctx = LayerCtx()
+    y = Tensor(None, label="y", free=True)
+    out = multiply.apply(ctx, [slice_tensor(y, [ELLIPSIS, 0]), slice_tensor(y, [ELLIPSIS, Slice(None, 1, None), 1])],
+                         {})
+    shape = (None, 4, 5, 2)
+    k = keras.KerasTensor(shape)
+    expected = tuple(keras.ops.multiply(k[..., 0], k[..., :1, 1]).shape)
+    _same_as_keras(out, y, shape, expected)
+
+
+@pytest.mark.parametrize("shape", [(None, 8), (None, 5, 8), (None, 2, 5, 8), (None, 2, None, 5, 8)])
+@pytest.mark.parametrize("tail", [(-1, 2), (4, 2), (8,), (2, 2, 2)])
+def test_reshape_to_a_spread_shape_follows_every_rank(keras, shape, tail):
+    """``ops.reshape(x, (*ops.shape(x)[:-1], -1, 2))`` (complex pairs of a rotary embedding):
+    x's axes but its last, then the sizes written; a -1 is a size Keras does not know (the
+    batch size, unknown, leads the target)."""
+    from keras_shape_lint.subscripts import _shape_item
+    from keras_shape_lint.values import spread_shape
+
+    k = keras.KerasTensor(shape)
+    expected = tuple(keras.ops.reshape(k, (*keras.ops.shape(k)[:-1], *tail)).shape)
+    x = Tensor(None, label="x", free=True)
+    target = spread_shape(_shape_item(ShapeOf(x), Slice(None, -1, None)), list(tail))
+    assert isinstance(target, ShapeOf) and not target.tensor.known
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.reshape").apply(ctx, [x, target], {})
+    assert not ctx.opaques
+    _same_as_keras(out, x, shape, expected)
+
+
+def test_a_spread_shape_takes_sizes_only():
+    from keras_shape_lint.values import spread_shape
+
+    x = Tensor(None, label="x", free=True)
+    assert spread_shape(ShapeOf(x), ["a"]) is None and spread_shape(ShapeOf(x), [True]) is None
+    ctx = LayerCtx()
+    two_placeholders = spread_shape(ShapeOf(x), [-1, -1])
+    out = catalogue.lookup("keras.ops.reshape").apply(ctx, [x, two_placeholders], {})
+    assert ctx.opaques and False in ctx.assumptions  # Keras refuses two -1s
+
+
+def test_inputs_of_two_callers_meet_at_one_rank(keras):
+    """``sequence * ops.expand_dims(mask, -1)`` with both free and of unknown rank: the caller
+    chooses their ranks; the analysis takes one for both, the least each allows, and compares
+    every axis (the mask's first axis meets the sequence's)."""
+    from keras_shape_lint.values import choose_common_rank
+
+    sequence, mask = Tensor(None, label="s", free=True), Tensor(None, label="m", free=True)
+    ctx = LayerCtx()
+    expanded = catalogue.lookup("keras.ops.expand_dims").apply(ctx, [mask, -1], {})
+    assert choose_common_rank([sequence, expanded])
+    assert sequence.rank == expanded.rank == 2 and mask.rank == 1 and expanded.dims[-1] == 1
+    expected = tuple(keras.ops.multiply(keras.KerasTensor((None, 10, 32)),
+                                        keras.ops.expand_dims(keras.KerasTensor((None, 10)), -1)).shape)
+    assert len(expected) - 1 == sequence.rank
+    # opaque inputs, or two followers of one input, choose nothing
+    opaque = Tensor(None, label="o")
+    assert not choose_common_rank([opaque, Tensor(None, label="p", free=True)]) and not opaque.known
+    root = Tensor(None, label="r", free=True)
+    assert not choose_common_rank([root, Tensor.follow(root, 0, (1,))]) and not root.known
