@@ -78,6 +78,7 @@ class Analysis:
         self.import_seconds = 0.0  # spent reading and running the project modules imported
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
         self.undecorated: dict = {}
+        self._merge_nodes: set | None = None
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -172,6 +173,13 @@ class Analysis:
         return self._own
 
     @property
+    def merge_nodes(self) -> set:
+        """Ids of the merges written in this file (found once)."""
+        if self._merge_nodes is None:
+            self._merge_nodes = {id(node) for node in merge_sites(self.module)}
+        return self._merge_nodes
+
+    @property
     def facts(self) -> SyntaxFacts:
         """What the standard library's syntax tree says (read once, here if the caller did not)."""
         if self._facts is None:
@@ -244,8 +252,13 @@ class Analysis:
         self.data_inputs.append(shadow)
         return shadow
 
-    def _run_entry(self, interp: Interpreter, entry, module_scope: dict):
+    def _run_entry(self, interp: Interpreter, entry, module_scope: dict, freed=frozenset()):
+        """Run one entry point on free arguments.  When every path raises on a test that read
+        a parameter's default (``if stage_type not in ("dark", "csp"): raise`` with
+        ``stage_type=None``), the default is one no caller can keep: the entry runs once more
+        with those parameters free (``freed``)."""
         interp.steps = 0  # the step budget is per entry point
+        interp.rejected, interp.passed_over = set(), []
         self.data_inputs = []
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
@@ -254,7 +267,7 @@ class Analysis:
         if isinstance(entry, ClassValue):
             # construct the layer with free arguments, then call it on free inputs
             init = lookup_class_attribute(entry, "__init__")
-            init_args = self._free_arguments(init, "init") if isinstance(init, FunctionValue) else ([], {})
+            init_args = self._free_arguments(init, "init", freed=freed) if isinstance(init, FunctionValue) else ([], {})
             call = lookup_class_attribute(entry, "call")
             build = lookup_class_attribute(entry, "build")
             # an input whose shape build() asks for by name is one Keras needs, even if call() defaults it
@@ -263,15 +276,20 @@ class Analysis:
             if call_args is not None and call_args[0]:
                 self._split_unpacked_input(call, build, call_args[0])
             finished = []
-            for s, instance in interp.calls.instantiate(entry, *init_args, st, None):
+            built = interp.calls.instantiate(entry, *init_args, st, None)
+            retry = _rejected_defaults(init, interp.rejected) if not built and not freed else None
+            if retry:
+                return self._run_entry(interp, entry, module_scope, retry)
+            for s, instance in built:
                 if call_args is None:
                     finished.append(s)
                 else:
                     finished.extend(r for r, _ in interp.calls.call_instance(instance, *call_args, s, None))
             self.complete_builds(finished)
+            self._run_past_defaults(interp, init, entry, module_scope, freed)
             return
         frame: dict = {}
-        named = self._free_parameters(entry, "args", skip_first=entry.bound_self is not None)
+        named = self._free_parameters(entry, "args", skip_first=entry.bound_self is not None, freed=freed)
         if entry.bound_self is not None:  # a class method: its first parameter is the class
             first = (list(entry.node.params.posonly_params) + list(entry.node.params.params))[0]
             frame[first.name.value] = entry.bound_self
@@ -286,6 +304,9 @@ class Analysis:
         self.entered.add(id(entry.node))
         interp.scopes[:] = [entry.node]
         finished = interp.exec_suite(entry.node.body, [st])
+        retry = _rejected_defaults(entry, interp.rejected) if not finished and not freed else None
+        if retry:
+            return self._run_entry(interp, entry, module_scope, retry)
         applied = []
         for s in finished:
             if s.flow == "return" and isinstance(s.retval, FunctionValue):
@@ -298,10 +319,25 @@ class Analysis:
             else:
                 applied.append(s)
         self.complete_builds(applied)
+        self._run_past_defaults(interp, entry, entry, module_scope, freed)
 
-    def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False, inputs=frozenset()):
+    def _run_past_defaults(self, interp: Interpreter, fn, entry, module_scope: dict, freed) -> None:
+        """A merge that a test on a parameter's default kept every path away from (``if
+        low_level_feature_key:`` with its default None) is one a caller reaches by passing
+        something else: the entry runs once more with those parameters free."""
+        if freed:
+            return
+        names = {name for names, nodes in interp.passed_over if any(n not in self.outcomes for n in nodes)
+                 for name in names}
+        retry = _rejected_defaults(fn, names)
+        if retry:
+            self._run_entry(interp, entry, module_scope, retry)
+
+    def _free_parameters(self, fn: FunctionValue, group: str, skip_first: bool = False, inputs=frozenset(),
+                         freed=frozenset()):
         """Each named parameter of ``fn`` with a free value (recorded for witnesses);
-        those named in ``inputs`` are free inputs whatever their default."""
+        those named in ``inputs`` are free inputs whatever their default, those in ``freed``
+        free whatever their default (which a witness still prefers)."""
         params = fn.node.params
         named = list(params.posonly_params) + list(params.params)
         if skip_first:
@@ -310,7 +346,7 @@ class Analysis:
         for param in named + list(params.kwonly_params):
             name = param.name.value
             default = _MISSING if name in inputs else fn.defaults.get(name, _MISSING)
-            value = _free_value(name, default)
+            value = _free_value(name, default) if name not in freed else _freed_value(name, default)
             if group == "init" and isinstance(value, Unknown):
                 value.config = True
             elif group == "call" and isinstance(value, Unknown):
@@ -335,10 +371,10 @@ class Analysis:
             if param.value is first:
                 param.value = items
 
-    def _free_arguments(self, method: FunctionValue, group: str, inputs=frozenset()):
+    def _free_arguments(self, method: FunctionValue, group: str, inputs=frozenset(), freed=frozenset()):
         """Free positional and keyword arguments for a method (``self`` excluded)."""
         args, kwargs = [], {}
-        for param, value in self._free_parameters(method, group, skip_first=True, inputs=inputs):
+        for param, value in self._free_parameters(method, group, skip_first=True, inputs=inputs, freed=freed):
             if param in method.node.params.kwonly_params:
                 kwargs[param.name.value] = value
             else:
@@ -512,6 +548,23 @@ def _builds_in_init(cls: ClassValue) -> bool:
     return isinstance(init, FunctionValue)
 
 
+def _rejected_defaults(fn, names: set) -> frozenset:
+    """The parameters of ``fn`` among ``names`` whose default the analysis keeps as a plain
+    value (None, a string, a float: ints and bools are free already)."""
+    if not isinstance(fn, FunctionValue) or not names:
+        return frozenset()
+    return frozenset(name for name, default in fn.defaults.items()
+                     if name in names and _free_value(name, default) is default)
+
+
+def _freed_value(name: str, default):
+    """A parameter whose default kept paths from merges or raised, made free: a float any
+    rational, anything else a value of a type its use says."""
+    if isinstance(default, float):
+        return S.free_real(name)
+    return Unknown(name, free=True)
+
+
 def _free_value(name: str, default):
     if default is _MISSING:
         return Unknown(name, free=True)
@@ -525,6 +578,11 @@ def _free_value(name: str, default):
 def _free_views(name, value, default, free: list) -> None:
     """The solver variables that stand for a free value, each with how to prefer its
     witness value (appended to ``free`` as (name, variable, default, role))."""
+    if isinstance(value, Unknown) and value._sequence is not None:
+        # a list where the code used it as one, and its scalar view for the other paths
+        free.append((name, value._sequence, value._items is not None, "bool"))
+        if value._items is not None and value._int is not None:
+            free.append((name, value._int, None, _int_role(name)))
     if isinstance(value, Unknown) and value._items is not None:
         if value._length is not None:
             free.append((name, value._length, None, "length"))
@@ -597,8 +655,8 @@ def _witness_value(param: FreeParam, model):
 
 def _witness_of(value, model):
     """A free value as the witness gives it: an int, a bool, an input shape, a list."""
-    if isinstance(value, Unknown) and value._items is not None:
-        used = {i: _witness_of(item, model) for i, item in value._items.items()}
+    if isinstance(value, Unknown) and _passed_as_list(value, model):
+        used = {i: _witness_of(item, model) for i, item in (value._items or {}).items()}
         length = _evaluate(value._length, model) if value._length is not None else max(used, default=-1) + 1
         fill = next((v for v in used.values() if v is not None), 1)
         return [used.get(i, fill) if used.get(i) is not None else fill for i in range(max(length or 0, 0))]
@@ -633,6 +691,14 @@ _PLACEHOLDERS = (
 )
 
 
+def _passed_as_list(value: Unknown, model) -> bool:
+    """Does the witness pass a list?  Where the path asked ``isinstance(x, list)``, as its
+    answer says; else where the code used the value as a sequence."""
+    if value._sequence is not None:
+        return bool(z3.is_true(model.eval(value._sequence, model_completion=True)))
+    return value._items is not None
+
+
 def _placeholder(name: str):
     """A valid value for a parameter the path never read, by what its name says it is."""
     lowered = name.lower().rsplit("[", 1)[0]
@@ -660,6 +726,8 @@ def _evaluate(dim, model):
     if not S.is_sym(dim):
         return dim
     result = model.eval(dim, model_completion=True)
+    if z3.is_rational_value(result) and not z3.is_int_value(result):
+        return float(result.as_fraction())  # a free float (``se_ratio``)
     return result.as_long() if z3.is_int_value(result) else None
 
 

@@ -65,6 +65,10 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         self.scopes: list = []  # the function nodes whose bodies are running, innermost last
         self.naming = (None, None)  # (the value an assignment is evaluating, the name it binds)
         self.calls = Calls(self)
+        # names read by tests that no free value decided and that sent a path to a raise, and
+        # (names, merges) of those that kept a path from merges (see Statements.note_decided)
+        self.rejected: set = set()
+        self.passed_over: list = []
 
     def tick(self) -> None:
         self.steps += 1

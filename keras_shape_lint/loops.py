@@ -14,6 +14,7 @@ from . import symbolic as S
 from .frontend import children
 from .liveness import dead_after_loops
 from .provenance import Origin
+from .pybuiltins import Enumerated
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
 from .values import DictValue, FunctionValue, InstanceValue, ListValue, RepeatedList, Tensor, Unknown, opaque
 
@@ -61,6 +62,15 @@ class Loops:
             states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True,
                                     any_item=lambda k: _any_item(iterable, k))
             return self.cap(finished + self._exhausted(stmt, states))
+        if isinstance(iterable, Enumerated):
+            # ``enumerate`` of a sequence the caller passes: the same loop, each item numbered
+            sequence, first = iterable.sequence, iterable.start
+            length = sequence.length()
+            st.add(length >= 0)
+            states = self._symbolic(stmt, [st], finished, 0, length, 1,
+                                    lambda index: (S.add(first, index), sequence.item(index)), reads_index=True,
+                                    any_item=lambda k: (S.add(first, k), _any_item(sequence, k)))
+            return self.cap(finished + self._exhausted(stmt, states))
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:
             bounds = (iterable.start, iterable.stop, iterable.step)
@@ -70,8 +80,15 @@ class Loops:
         else:
             at = None
         if bounds is None:
+            # a sequence nobody knows (what an unknown call returned): as many iterations as an
+            # unknown length allows, each over an unknown item, rather than no path at all
             self.analysis.note_opaque("iteration over an unknown sequence")
-            return []
+            origin = Origin("an unknown sequence", stmt.iter, st.modules[-1])
+            length = S.opaque_int(origin=origin)
+            st.add(length >= 0)
+            states = self._symbolic(stmt, [st], finished, 0, length, 1,
+                                    lambda index: opaque("an item of an unknown sequence"))
+            return self.cap(finished + self._exhausted(stmt, states))
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
         states = self._symbolic(stmt, [st], finished, start, stop, step, at or (lambda index: index),

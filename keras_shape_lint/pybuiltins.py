@@ -40,6 +40,16 @@ class SymbolicRange:
         return list(values) if len(values) <= limit else None
 
 
+class Enumerated:
+    """``enumerate(sequence, start)`` of a sequence a caller passes (its length free): a
+    ``for`` over it runs as over the sequence, each item paired with its number."""
+
+    __slots__ = ("sequence", "start")
+
+    def __init__(self, sequence, start):
+        self.sequence, self.start = sequence, start
+
+
 BUILTINS: dict = {}
 LIBRARY: dict = {}
 
@@ -208,6 +218,9 @@ def _dict(calls, st, args, kwargs, node):
 def _enumerate(calls, st, args, kwargs, node):
     items = calls.interp.iterate_concrete(args[0]) if args else None
     start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    if items is None and isinstance(start, int) and args and isinstance(args[0], Unknown) \
+            and args[0].free and (args[0].used_as in (None, "list") or args[0]._sequence is not None):
+        return Enumerated(args[0], start)  # (a list where ``isinstance`` says the caller passes one)
     if items is None or not isinstance(start, int):
         return opaque("enumerate of an unknown sequence")
     return tuple((start + i, item) for i, item in enumerate(items))
@@ -284,6 +297,9 @@ def _python_type(value):
 def _instance_of(value, kind):
     """``isinstance(value, kind)`` for one kind: a bool, a z3 bool, or an opaque value."""
     if isinstance(kind, BuiltinValue):
+        if isinstance(value, Unknown) and value.free and kind.name in ("list", "tuple") \
+                and value.used_as in (None, "list"):
+            return value.is_sequence()  # the caller passes a list or not
         python_type = _python_type(value)
         if python_type is None:
             return opaque("isinstance of a symbolic value")

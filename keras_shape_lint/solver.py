@@ -169,6 +169,9 @@ def candidates_for(var, default=None, role: str = "int"):
     if z3.is_bool(var):
         values = [default, not default] if isinstance(default, bool) else [False, True]
         return [var == z3.BoolVal(v) for v in values]
+    if var.sort() == z3.RealSort():  # a float: its default, then ratios
+        values = [default] if isinstance(default, float) else []
+        return [var == z3.RealVal(v) for v in values + [0.25, 0.5, 1.0, 2.0]]
     if role == "spatial":
         values = list(SPATIAL_SIZES)
     elif role == "channels":

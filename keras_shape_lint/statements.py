@@ -11,12 +11,13 @@ import libcst as cst
 from . import symbolic as S
 from .liveness import dead_after_ifs
 from .provenance import Origin
-from .state import State, merge_paths, widen
+from .state import State, _copy_value, merge_paths, widen
 from .values import (
     ClassValue,
     DictValue,
     InstanceValue,
     ListValue,
+    RepeatedList,
     ShapeOf,
     Unknown,
     hashable,
@@ -106,13 +107,16 @@ class Statements:
             undecidable = undecidable or _undecidable(truth)
             for s2, taken in self.branch(s, truth, stmt.test):
                 if taken:
-                    out.extend(self.exec_suite(stmt.body, [s2]))
+                    after = self.exec_suite(stmt.body, [s2])
                 elif stmt.orelse is None:
-                    out.append(s2)
+                    after = [s2]
                 elif type(stmt.orelse) is cst.If:
-                    out.extend(self.stmt_If(stmt.orelse, s2))
+                    after = self.stmt_If(stmt.orelse, s2)
                 else:
-                    out.extend(self.exec_suite(stmt.orelse.body, [s2]))
+                    after = self.exec_suite(stmt.orelse.body, [s2])
+                if isinstance(truth, bool):
+                    self.note_decided(stmt, taken, after)
+                out.extend(after)
         out = merge_paths(out, lambda: self.dead_after(stmt))
         if undecidable and len(out) > 1:
             # a condition nothing can decide (no caller chooses it): one path goes on, holding
@@ -120,6 +124,34 @@ class Statements:
             out = widen(out, Origin("a value that depends on an undecidable condition", stmt.test,
                                     st.modules[-1]))
         return self.cap(out)
+
+    def note_decided(self, stmt, taken: bool, after: list) -> None:
+        """An ``if`` whose test no free value decided: if it sent the path to a raise, or kept
+        it from merges, the names its test reads may hold a default a caller would change
+        (see :meth:`Analysis._run_past_defaults`)."""
+        if not after and (taken or type(stmt.orelse) is not cst.If):
+            self.rejected.update(self._test_names(stmt))
+        skipped = stmt.body if not taken else stmt.orelse
+        if skipped is not None:
+            merges = self._merges_in(skipped)
+            if merges:
+                self.passed_over.append((self._test_names(stmt), merges))
+
+    def _test_names(self, stmt) -> frozenset:
+        key = ("test names", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (stmt, frozenset(_names_in(stmt.test)))
+        return found[1]
+
+    def _merges_in(self, suite) -> tuple:
+        """The merges of the analysed file written inside ``suite``."""
+        key = ("merges in", id(suite))
+        found = self._node_facts.get(key)
+        if found is None:
+            sites = self.analysis.merge_nodes
+            found = self._node_facts[key] = (suite, tuple(n for n in _calls_in(suite) if id(n) in sites))
+        return found[1]
 
     def dead_after(self, stmt) -> frozenset:
         """Local names nothing reads once ``stmt`` (an ``if``) is done."""
@@ -163,6 +195,15 @@ class Statements:
             if isinstance(value, ShapeOf) and not value.tensor.known and not starred:
                 value.tensor.with_rank(len(elements) - 1)
             items = self.iterate_concrete(value)
+            if items is None and isinstance(value, RepeatedList) and not value.spoiled and not starred:
+                # ``a, b = parts`` of a list whose length is a size: Python raises unless it is 2
+                fits = [s for s, taken in self.branch(st, S.eq(S.add(value.count, len(value.items)), len(elements)))
+                        if taken]
+                if not fits or len(value.items) > len(elements):
+                    return []
+                st = fits[0]
+                more = len(elements) - len(value.items)
+                items = list(value.items) + [_copy_value(value.item, {}) for _ in range(more)]
             if items is None and _free_sequence(value) and not starred:
                 # a sequence the caller passes, unpacked into that many names: each item free
                 st.add(value.length() == len(elements))
@@ -221,6 +262,36 @@ def _undecidable(truth) -> bool:
         return False
     names = S.variables(truth)
     return bool(names) and all(S.is_opaque_name(n) for n in names)
+
+
+def _calls_in(node) -> list:
+    calls = []
+
+    class Reader(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            calls.append(call)
+
+    node.visit(Reader())
+    return calls
+
+
+def _names_in(node) -> set:
+    """The plain names an expression reads (``stage_type`` in ``stage_type not in (...)``),
+    and those of the attributes it reads of ``self`` (where a constructor keeps its arguments)."""
+    names = set()
+
+    class Reader(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            names.add(name.value)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            if isinstance(attribute.value, cst.Name) and attribute.value.value == "self":
+                names.add(attribute.attr.value)
+            attribute.value.visit(self)  # ``obj.x``: the object's name, not the attribute's
+            return False
+
+    node.visit(Reader())
+    return names
 
 
 def _free_sequence(value) -> bool:

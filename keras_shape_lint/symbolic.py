@@ -42,6 +42,11 @@ def free_int(name: str) -> z3.ArithRef:
     return z3.Int(name)
 
 
+def free_real(name: str) -> z3.ArithRef:
+    """A float a caller chooses (``se_ratio``), exact as a rational."""
+    return z3.Real(name)
+
+
 def free_str(name: str) -> z3.SeqRef:
     """A string a caller chooses (``block_type``), compared with the literals the code names."""
     return z3.String(name)

@@ -317,7 +317,7 @@ class Unknown:
     """
 
     __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
-                 "_length", "config", "input")
+                 "_length", "config", "input", "_sequence")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
@@ -325,6 +325,7 @@ class Unknown:
         self.reason = reason
         self.origin = None if free else provenance.here(reason)
         self._str = None
+        self._sequence = None  # whether the caller passes a list (``isinstance(x, list)``)
         self._items = None  # used as a sequence: index -> the item, itself free
         self._length = None
         self.config = False  # a layer's constructor argument: a setting, not an input tensor
@@ -364,6 +365,13 @@ class Unknown:
             self._str = S.free_str(self.label)
             self.used_as = self.used_as or "str"
         return self._str
+
+    def is_sequence(self):
+        """``isinstance(x, (list, tuple))`` of a free value: the caller chooses (a witness
+        passes a list exactly where it is true)."""
+        if self._sequence is None:
+            self._sequence = S.free_bool(f"isinstance({self.label}, list)")
+        return self._sequence
 
     def item(self, index: int) -> "Unknown":
         """Item ``index`` of a free sequence (``stackwise_filters[0]``): free too, its type

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import layers
 from .. import symbolic as S
-from ..values import LayerValue, ListValue, ShapeOf, Tensor, Unknown, batch_first, shared_frame
+from ..values import LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, batch_first, shared_frame
 from . import arg
 from ._common import (
     INT,
@@ -509,6 +509,13 @@ def split(ctx, args, kwargs):
         if not require(ctx, S.eq(S.mod(size, count), 0)):
             return ctx.opaque("split of a size that does not divide")
         return _pieces(ctx, x, shape, position, [S.floordiv(size, count)] * count)
+    if S.is_sym(sections) and S.is_int_like(sections):
+        # as many equal parts as a size says (``ops.split(x, c // (e // 2))``): one piece,
+        # repeated; unpacking the parts into names fixes their number
+        if not require(ctx, sections >= 1 if size is None else S.conj(sections >= 1, S.eq(S.mod(size, sections), 0))):
+            return ctx.opaque("split of a size that does not divide")
+        length = None if size is None else S.floordiv(size, sections)
+        return RepeatedList([], _pieces(ctx, x, shape, position, [length]).items[0], sections)
     indices = sequence(sections)
     if indices is None or not all(plain_int(i) is not None and i >= 0 for i in indices):
         return ctx.opaque("split indices not understood")
