@@ -16,7 +16,8 @@ from .liveness import dead_after_loops
 from .provenance import Origin
 from .pybuiltins import Enumerated
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
-from .values import DictValue, FunctionValue, InstanceValue, ListValue, RepeatedList, Tensor, Unknown, opaque
+from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListValue, RepeatedList, Tensor, Unknown,
+                     opaque)
 
 _INDEX_IDS = itertools.count(1)
 _NONE_FITS = object()  # no value stands for both (see _generalised)
@@ -87,7 +88,8 @@ class Loops:
             length = S.opaque_int(origin=origin)
             st.add(length >= 0)
             states = self._symbolic(stmt, [st], finished, 0, length, 1,
-                                    lambda index: opaque("an item of an unknown sequence"))
+                                    lambda index: opaque("an item of an unknown sequence"),
+                                    any_item=lambda k: opaque("an item of an unknown sequence"))
             return self.cap(finished + self._exhausted(stmt, states))
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
@@ -528,32 +530,71 @@ def _general(value, other, equal, origin, covering: set):
         flag = S.opaque_bool(origin=origin)
         covering.add(flag.decl().name())
         return flag
-    if isinstance(value, Unknown) or isinstance(other, Unknown):
-        if not all(isinstance(v, Unknown) or S.is_int_like(v) for v in (value, other)):
+    if isinstance(value, Unknown) or isinstance(other, Unknown) or (_is_real(value) and _is_real(other)):
+        # (a float that changes, ``head_dim ** -0.5`` of a widened size: a number nobody knows;
+        # a tensor one iteration leaves where another leaves a value nobody knows)
+        if not all(isinstance(v, (Unknown, Tensor)) or S.is_int_like(v) or _is_real(v) for v in (value, other)):
             return None
-        anything = opaque(origin.reason)
-        anything.origin = origin
-        covering.add(id(anything))
-        return anything
-    if not (isinstance(value, Tensor) and isinstance(other, Tensor) and value.known and other.known):
+        return _anything(origin, covering)
+    if not (isinstance(value, Tensor) and isinstance(other, Tensor)):
         return None
+    if not (value.known and other.known):  # each iteration's tensor of a rank nobody knows yet
+        return _anything(origin, covering)
     if (value.rank != other.rank or value.channels_last != other.channels_last or value.dtype != other.dtype
-            or not value.batched or not other.batched):
+            or value.batched != other.batched or (value.shadow is None) != (other.shadow is None)):
         return None
-    dims = []
-    for a, b in zip(value.dims, other.dims):
-        if a is None or b is None:
-            if a is not b:
-                return None
-            dims.append(None)
-        elif _same(a, b, {}, _LoopComparison(equal)):
-            dims.append(a)
-        else:
-            dims.append(size())
+    widened: dict = {}  # axis -> the fresh size standing for both
+    dims = _general_dims(value.dims, other.dims, equal, size, widened)
+    if dims is None:
+        return None
     tensor = Tensor(dims, channels_last=value.channels_last)
     tensor.dtype = value.dtype
     tensor.origin = origin
+    tensor.batched = value.batched
+    if value.shadow is not None:
+        # the data-time sizes (a sequence length broadcast against another input's each layer)
+        # are widened alike: an axis widened above keeps its one fresh size in the shadow
+        shadow, others = value.shadow, other.shadow
+        if not (shadow.known and others.known and shadow.rank == others.rank == value.rank):
+            return None
+        shadow_dims = _general_dims(shadow.dims, others.dims, equal, size, widened, reuse=True)
+        if shadow_dims is None:
+            return None
+        tensor.shadow = Tensor(shadow_dims, label=shadow.label, channels_last=shadow.channels_last)
+        tensor.shadow.dtype = shadow.dtype
     return tensor
+
+
+def _general_dims(dims, others, equal, size, widened: dict, reuse: bool = False):
+    """Sizes standing for ``dims`` and ``others`` axis by axis: those alike kept, each other
+    one a fresh size (``size()``), noted by axis in ``widened`` (or, with ``reuse``, the one
+    already noted for that axis); None where one leaves an axis unknown and the other not."""
+    out = []
+    for axis, (a, b) in enumerate(zip(dims, others)):
+        if a is None or b is None:
+            if a is not b:
+                return None
+            out.append(None)
+        elif _same(a, b, {}, _LoopComparison(equal)):
+            out.append(a)
+        elif reuse and axis in widened:
+            out.append(widened[axis])
+        else:
+            out.append(widened.setdefault(axis, size()))
+    return out
+
+
+def _anything(origin, covering: set) -> Unknown:
+    """A value nobody knows, standing for any number, tuple or tensor (its id added to ``covering``)."""
+    anything = opaque(origin.reason)
+    anything.origin = origin
+    covering.add(id(anything))
+    return anything
+
+
+def _is_real(value) -> bool:
+    """A float, or a real-valued term."""
+    return isinstance(value, float) or (S.is_sym(value) and hasattr(value, "is_real") and value.is_real())
 
 
 def _generalised(value, other, equal, origin, covering: set, seen: set):
@@ -564,8 +605,8 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
     if _same(value, other, {}, _LoopComparison(equal)):
         return value
     if isinstance(value, tuple) and isinstance(other, tuple):
-        if len(value) != len(other):
-            return _NONE_FITS
+        if len(value) != len(other):  # a tuple each iteration adds to (``outputs += (x,)``)
+            return _anything(origin, covering)
         items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
         return _NONE_FITS if any(item is _NONE_FITS for item in items) else tuple(items)
     if isinstance(value, (ListValue, InstanceValue, DictValue)):
@@ -601,6 +642,21 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
             mapping[key] = general
         if isinstance(value, ListValue):
             value.items = [mapping[i] for i in range(len(value.items))]
+        return value
+    if isinstance(value, LayerValue):  # a Keras layer each iteration configures with its own sizes
+        if (type(other) is not LayerValue or other.model is not value.model or other.call_node is not value.call_node
+                or value.config.keys() != other.config.keys()
+                or not _same(value.built, other.built, {}, _LoopComparison(equal))):
+            return _NONE_FITS
+        if id(value) in seen:
+            return value
+        seen.add(id(value))
+        config = {}
+        for key, setting in value.config.items():
+            config[key] = _generalised(setting, other.config[key], equal, origin, covering, seen)
+            if config[key] is _NONE_FITS:
+                return _NONE_FITS
+        value.config = config  # the widened path's own copy of the layer (its configuration is shared)
         return value
     general = _general(value, other, equal, origin, covering)
     return _NONE_FITS if general is None else general
@@ -683,9 +739,11 @@ def _kills(statements, seen: set) -> set:
 
 
 def _plain_assignment(node):
-    """([names], value) of ``a = b = value`` whose targets are all plain names; else None."""
-    if type(node) is cst.Assign and all(type(t.target) is cst.Name for t in node.targets):
-        return [t.target.value for t in node.targets], node.value
+    """([names], value) of ``a = b = value`` or ``a, b = value`` whose targets are names or
+    unpack into names (those bound; an item stored elsewhere, ``a, self.b = value``, binds no
+    local); else None."""
+    if type(node) is cst.Assign and all(type(t.target) in (cst.Name, cst.Tuple, cst.List) for t in node.targets):
+        return [name for t in node.targets for name in _names(t.target)], node.value
     return None
 
 

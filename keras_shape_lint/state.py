@@ -469,7 +469,10 @@ def _same(x, y, memo: dict, loop=None) -> bool:
     if x is y:
         # an opaque value in the same place on both sides is renamed to itself (so no other
         # value of ``after`` stands for it elsewhere)
-        return loop is None or type(x) is not Unknown or loop.keep(x)
+        if loop is None or type(x) is not Unknown:
+            # (a tensor whose rank is not known yet keeps its rank's root likewise: _same_root)
+            return loop is None or getattr(x, "dims", ()) is not None or loop.keep(x.rank_root())
+        return loop.keep(x)
     key = (id(x), id(y))
     if key in memo:
         return memo[key]
@@ -551,6 +554,23 @@ def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_ter
     return loop.grown
 
 
+def _same_root(x, y, memo, loop) -> bool:
+    """The tensors of unknown rank whose rank others take (:meth:`Tensor.rank_root`) of two
+    values: the same one, or, one loop iteration apart, two that nothing tells apart but their
+    identity (each iteration's output of a layer nobody knows, with the same sizes read from its
+    end), the one of ``after`` standing for the one of ``before`` as opaque values do."""
+    if loop is None:
+        return x is y
+    if x is not y and not (x.dims is None and y.dims is None and x.channels_last == y.channels_last
+                           and x.free == y.free and x.dtype == y.dtype and x.shadow is None and y.shadow is None
+                           and (x._channels is None) == (y._channels is None) and len(x._tail) == len(y._tail)):
+        return False
+    if x is not y and not ((x._channels is None or _same(x._channels, y._channels, memo, loop))
+                           and all(_same(i, j, memo, loop) for i, j in zip(x._tail, y._tail))):
+        return False
+    return loop.keep(x, y)
+
+
 def _compare(x, y, memo, loop=None) -> bool:
     from .values import Tensor
 
@@ -559,8 +579,9 @@ def _compare(x, y, memo, loop=None) -> bool:
             if S.is_bool_like(x):
                 return S.is_bool_like(y)  # a widened flag covers any flag
             return S.is_int_like(y) and not isinstance(y, bool)  # a widened size covers any size
-        if isinstance(x, Unknown) and id(x) in loop.covering:
-            return isinstance(y, Unknown) or (S.is_int_like(y) and not isinstance(y, bool))
+        if isinstance(x, Unknown) and id(x) in loop.covering:  # any number (a size, a float), tuple, tensor or value
+            return (isinstance(y, (Unknown, float, tuple, Tensor)) or (S.is_int_like(y) and not isinstance(y, bool))
+                    or (S.is_sym(y) and hasattr(y, "is_real") and y.is_real()))
     if loop is not None and isinstance(x, Unknown) and isinstance(y, Unknown) and loop.rename(x, y):
         return True
     if type(x) is not type(y):
@@ -613,9 +634,13 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, Imported):
         return x.qualname == y.qualname
     if isinstance(x, Tensor):
+        # ``known`` first gives a tensor whose rank follows a source of known rank that rank
+        if x.known != y.known:
+            return False
         if x.dims is None and y.dims is None and x.channels_last == y.channels_last:
             # ranks not known yet: the same rank (one root) and the same channels
-            return (x.rank_root() is y.rank_root() and x._channels is not None and y._channels is not None
+            return (_same_root(x.rank_root(), y.rank_root(), memo, loop)
+                    and x._channels is not None and y._channels is not None
                     and x.dtype == y.dtype and _same(x._channels, y._channels, memo, loop)
                     and x._drop == y._drop and len(x._tail) == len(y._tail)
                     and all(_same(i, j, memo, loop) for i, j in zip(x._tail, y._tail)))

@@ -217,17 +217,17 @@ def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loo
 
 
 def test_a_body_that_changes_what_cannot_be_widened_still_stops_at_the_bound():
-    # a tuple one longer each iteration: no tuple stands for every later one
+    # a string one longer each iteration: nothing stands for every later one
     findings, analysis, stats = _analyse("""
         from keras import layers
 
 
         def encoder(x, num_layers):
-            hidden_states = ()
+            name = ""
             for i in range(num_layers):
-                hidden_states = hidden_states + (x,)
+                name = name + "x"
                 x = layers.Dense(8)(x)
-            return layers.Add()([x, layers.Dense(8)(x)])
+            return layers.Add()([x, layers.Dense(8, name=name)(x)])
     """)
     assert analysis.budget_notes["symbolic loop bound"] == 1
 
@@ -263,6 +263,98 @@ def test_a_list_of_tuples_of_sizes_read_by_index_is_widened():
                 spatial_shapes.append((h, h))
             x = layers.Dense(8)(x)
             return layers.Add()([x, layers.Dense(8)(x)]), spatial_shapes
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
+
+
+# ------------------------------------------------------------------ widening what keeps changing
+
+
+def test_a_tuple_each_iteration_adds_to_is_widened_and_nothing_is_claimed_of_it():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def encoder(x, num_layers):
+            x = layers.Dense(8)(x)
+            hidden_states = ()
+            for i in range(num_layers):
+                hidden_states = hidden_states + (x,)
+                x = layers.Dense(8)(x)
+            y = layers.Add()([x, layers.Dense(8)(x)])
+            return layers.Add()([y, hidden_states[2]])
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    # the third hidden state is there only when num_layers > 2: never proven
+    assert findings == [] and (stats["merges"], stats["proven"], stats["undecided"]) == (2, 1, 1)
+
+
+def test_a_keras_layer_configured_by_each_iteration_is_widened():
+    findings, analysis, stats = _analyse("""
+        import keras
+        from keras import layers
+
+
+        def stages(x, patch_sizes, num_stages):
+            pads = []
+            for i in range(num_stages):
+                pads.append(layers.ZeroPadding2D(padding=patch_sizes[i] // 2))
+            x = layers.Conv2D(8, 3)(x)
+            return layers.Add()([x, layers.Conv2D(8, 1)(x)]), pads
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
+
+
+def test_a_float_each_iteration_computes_is_widened():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def stack(x, head_dims, num_layers):
+            scales = []
+            for i in range(num_layers):
+                scales.append(head_dims[i] ** -0.5)
+            x = layers.Dense(8)(x)
+            return layers.Add()([x, layers.Dense(8)(x)]), scales
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
+
+
+def test_names_an_unpacking_binds_before_reading_are_not_part_of_the_loop_state():
+    # each quantizer (nobody knows which) returns new values unpacked into the same names; the
+    # lists hold the earlier ones: only the names' own values differ, and nothing reads them next
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def quantize(x, quantizers):
+            codes, losses = [], []
+            x = layers.Dense(8)(x)
+            for quantizer in quantizers:
+                code, loss = quantizer(x)
+                codes.append(code)
+                losses.append(loss)
+            return layers.Add()([x, layers.Dense(8)(x)]), codes, losses
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
+
+
+def test_a_loop_over_a_sequence_nobody_knows_is_summarised():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def heads(x, backbone, widths):
+            features = backbone(x)
+            outputs = []
+            for i, feature in enumerate(features):
+                outputs.append(layers.Dense(widths[i])(feature))
+            x = layers.Dense(8)(x)
+            return layers.Add()([x, layers.Dense(8)(x)]), outputs
     """)
     assert not analysis.budget_notes, analysis.budget_notes
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
