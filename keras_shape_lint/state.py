@@ -250,7 +250,10 @@ def merge_paths(states: list, dead=None) -> list:
         return states
     merged: list = []
     for st in states:
-        for index, kept in enumerate(merged):
+        # each path is tried against the last few kept ones only: a join saves work and is
+        # never needed, and trying every pair of many distinct paths costs their square
+        for index in range(max(len(merged) - _JOIN_WINDOW, 0), len(merged)):
+            kept = merged[index]
             joined = _join(kept, st, dead)
             if joined is not None:
                 merged[index] = joined
@@ -258,6 +261,9 @@ def merge_paths(states: list, dead=None) -> list:
         else:
             merged.append(st)
     return merged
+
+
+_JOIN_WINDOW = 16  # kept paths a new one is tried against (merge_paths)
 
 
 def widen_results(results: list, origin, since: int) -> list:
@@ -408,8 +414,18 @@ def _join(a: State, b: State, dead=None, conditions=None):
         if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
             return None
     local_a, local_b = a.frames[-1], b.frames[-1]
-    differ = (local_a.keys() ^ local_b.keys()) | {
-        k for k in local_a.keys() & local_b.keys() if not _same(local_a[k], local_b[k], memo)}
+    differ = local_a.keys() ^ local_b.keys()
+    if differ and dead is None:
+        return None
+    forgettable = None
+    for k in local_a.keys() & local_b.keys():
+        if not _same(local_a[k], local_b[k], memo):
+            if dead is None:
+                return None  # the first difference decides: no need to compare the rest
+            forgettable = dead() if forgettable is None else forgettable
+            if k not in forgettable:
+                return None
+            differ.add(k)
     if differ:
         if dead is None or not differ <= dead():
             return None

@@ -141,3 +141,22 @@ def test_the_walk_skips_only_layout():
             seen += isinstance(node, cst.Name)
             stack.extend(children(node))
         assert seen == expected.count
+
+
+def test_joining_many_distinct_paths_costs_a_bounded_number_of_comparisons(monkeypatch):
+    # merge_paths tries each path against the last few kept ones only: 400 paths nothing joins
+    # cost at most 400 * window comparisons, not 400 * 400 / 2, and paths alike within the
+    # window are still joined
+    from keras_shape_lint import state
+
+    calls = []
+
+    def fake_join(kept, st, dead=None):
+        calls.append(1)
+        return kept if kept == st else None
+
+    monkeypatch.setattr(state, "_join", fake_join)
+    distinct = list(range(400))
+    assert state.merge_paths(distinct) == distinct
+    assert len(calls) <= 400 * state._JOIN_WINDOW
+    assert state.merge_paths([1, 2, 1, 3, 2, 1]) == [1, 2, 3]
