@@ -14,6 +14,8 @@ from . import symbolic as S
 from .attributes import get_attribute
 from .operators import binary_operation, compare
 from .pybuiltins import BUILTINS
+from .state import widen_results
+from .statements import _undecidable
 from .subscripts import subscript
 from .values import (
     ELLIPSIS,
@@ -200,8 +202,17 @@ class Expressions:
                     if (S.is_int_like(a) and S.is_int_like(b)) or (S.is_bool_like(a) and S.is_bool_like(b)):
                         out.append((s, S.ite(cond, a, b)))
                         continue
+            since = len(s.pc)
+            chosen = []
             for s2, taken in self.branch(s, cond, node.test):
-                out.extend(self.eval(node.body if taken else node.orelse, s2))
+                chosen.extend(self.eval(node.body if taken else node.orelse, s2))
+            if len(chosen) > 1 and _undecidable(cond):
+                # a choice nothing can decide (no caller chooses it), as after an ``if`` on such
+                # a test: one path goes on, its value what both sides agree on, instead of every
+                # later test doubling the pair
+                chosen = widen_results(chosen, Origin("a value that depends on an undecidable condition",
+                                                      node.test, s.modules[-1]), since)
+            out.extend(chosen)
         return out
 
     def _has_calls(self, node) -> bool:

@@ -160,3 +160,33 @@ def test_joining_many_distinct_paths_costs_a_bounded_number_of_comparisons(monke
     assert state.merge_paths(distinct) == distinct
     assert len(calls) <= 400 * state._JOIN_WINDOW
     assert state.merge_paths([1, 2, 1, 3, 2, 1]) == [1, 2, 3]
+
+
+def _environment_choices(test: str) -> str:
+    """Twelve values each chosen by a conditional expression on ``test`` (a call in each branch),
+    then a residual of 8 and 4 channels."""
+    choices = "\n".join(f"    tag{i} = str({i}).upper() if {test} else None" for i in range(FLAGS))
+    return (
+        "import keras\nfrom keras import layers\n\n\n"
+        "def block(inputs, flag=False):\n"
+        "    x = layers.Dense(8)(inputs)\n"
+        f"{choices}\n"
+        "    return layers.Add()([x, layers.Dense(4)(inputs)])\n"
+    )
+
+
+def test_conditional_expressions_on_undecidable_tests_go_on_as_one_path():
+    # nobody can answer the query before the code runs: each choice is widened into one path
+    # (2**12 paths otherwise, far past the budget, and the merge never checked)
+    findings, analysis = analyse_text(_environment_choices("keras.config.is_flash_attention_enabled()"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+    assert analysis.interp.steps < 500, analysis.interp.steps
+
+
+def test_conditional_expressions_on_a_callers_flag_keep_their_paths():
+    # a flag the caller passes is not widened: it decides every choice alike, so the first
+    # fork decides the rest and two paths go on
+    findings, analysis = analyse_text(_environment_choices("flag"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
