@@ -41,7 +41,10 @@ def _add_weight(calls, st, args, kwargs, node):
         return opaque("add_weight of an unknown shape")
     for size in dims:
         if S.is_sym(size):
-            st.add(size >= 0)  # Keras refuses a weight of a negative size
+            # Keras refuses a negative size and builds an empty weight, but nobody configures
+            # one on purpose and TensorFlow then adds it another way (BiasAdd raises, not the
+            # merge): a weight has at least one element on every path a finding is shown on
+            st.add(size >= 1)
     weight = Tensor(dims)
     weight.batched = False
     return weight

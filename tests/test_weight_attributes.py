@@ -87,3 +87,26 @@ def test_a_branch_on_a_bias_follows_the_constructor():
     stats = analysis.statistics()
     assert stats["merges"] == 2
     assert stats["proven"] == 1 and stats["unreached"] == 1 and stats["undecided"] == 0, stats
+
+
+def test_a_witness_never_leaves_a_weight_empty():
+    # rows = image_size // patch_size: with patch_size at 64 the first image size tried (32)
+    # gives an empty table, which Keras builds but TensorFlow then adds another way (BiasAdd
+    # raises, not the merge); the witness must give the table at least one row
+    source = (
+        "from keras import layers, ops\n\n"
+        "class Positions(layers.Layer):\n"
+        "    def __init__(self, width, patch_size, image_size, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.width = width\n"
+        "        self.rows = image_size // patch_size\n"
+        "        self.projection = layers.Conv1D(width, patch_size, strides=patch_size)\n\n"
+        "    def build(self, input_shape):\n"
+        "        self.table = self.add_weight(shape=(1, self.rows, self.width))\n\n"
+        "    def call(self, signal):\n"
+        "        return ops.add(self.projection(signal), self.table)\n"
+    )
+    findings, _ = analyse_text(source, Options(), "snippet.py")
+    assert [f.code for f in findings] == ["KSL103"], [f.message for f in findings]
+    args = findings[0].witness.args
+    assert args["image_size"] // args["patch_size"] >= 1, args
