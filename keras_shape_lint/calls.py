@@ -14,6 +14,7 @@ from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_bas
 from .provenance import Origin
 from .state import join_results, widen_results
 from .layer_context import LayerContext
+from .layers.core import POSITIVE_INT_ARGUMENTS
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
 from .methods import call_method
@@ -80,6 +81,9 @@ class Calls:
             cfg = model.bind(args, kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
+            for name in POSITIVE_INT_ARGUMENTS.get(model.name, ()):
+                if isinstance(cfg.get(name), Unknown):  # a caller passed an int, or Keras raised here
+                    st.add(cfg[name].as_int() >= 1)
             return [(st, LayerValue(model, cfg, node))]
         model = layers.lookup_functional(qualname)
         if model is not None:

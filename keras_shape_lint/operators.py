@@ -123,7 +123,12 @@ def binary_operation(interp, op, left, right, st, node) -> list:
     if isinstance(left, Unknown) and isinstance(right, (Unknown,)):
         left.unread()
         right.unread()
-        return [(st, opaque("operation on unknown values"))]
+        result = opaque("operation on unknown values")
+        if op in ("Add", "Subtract", "Multiply"):
+            # tensors or numbers, nobody knows yet; once the result is used as a size (an
+            # arange's stop, a shape) both were ints, and the size is their sum or product
+            result.derive_int(lambda: _numeric(op, left.as_int(), right.as_int()))
+        return [(st, result)]
     return [(st, opaque(f"operator {op}"))]
 
 

@@ -317,7 +317,7 @@ class Unknown:
     """
 
     __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
-                 "_length", "config", "input", "_sequence")
+                 "_length", "config", "input", "_sequence", "_derived")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
@@ -334,6 +334,7 @@ class Unknown:
         self._int = None
         self._bool = None
         self.used_as = None
+        self._derived = None  # how its int view follows from others' (set by :meth:`derive_int`)
 
     def __repr__(self) -> str:
         return f"Unknown({self.label!r}, free={self.free})"
@@ -346,10 +347,20 @@ class Unknown:
         return self._tensor
 
     def as_int(self):
+        if self._int is None and self._derived is not None:
+            self._int = self._derived()
         if self._int is None:
             self._int = S.free_int(self.label) if self.free else S.opaque_int(origin=self.origin)
-            self.used_as = self.used_as or "int"
+        if self.used_as in (None, "unread"):
+            # an int now, though it went somewhere unread before (``heads * head_size`` of two
+            # unknowns, then ``head_size // 2``): a witness writes it down as one
+            self.used_as = "int"
         return self._int
+
+    def derive_int(self, make) -> None:
+        """Its int view, should it be used as one, is ``make()`` (``length1 + length2`` of two
+        values of unknown type: used as a size, both were ints and the sum is theirs)."""
+        self._derived = make
 
     def as_bool(self):
         if self._bool is None:

@@ -93,6 +93,10 @@ def prelu(ctx, cfg, inputs):
     return x
 
 
+# constructor arguments Keras refuses, when the layer is made, unless they are positive ints
+POSITIVE_INT_ARGUMENTS = {"Dense": ("units",), "Embedding": ("input_dim", "output_dim")}
+
+
 @layer("Dense", params=[("units", REQUIRED), ("activation", None)])
 def dense(ctx, cfg, inputs):
     units = ctx.int(cfg.get("units"))
