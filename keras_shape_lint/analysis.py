@@ -75,6 +75,8 @@ class Analysis:
         self.free_params: list[FreeParam] = []
         self.entry_class: ClassValue | None = None
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
+        # the entry read its inputs' batch size as a number (``ops.zeros((ops.shape(x)[0], n))``)
+        self.batch_read = False
         self.import_seconds = 0.0  # spent reading and running the project modules imported
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
         self.undecorated: dict = {}
@@ -260,6 +262,7 @@ class Analysis:
         interp.steps = 0  # the step budget is per entry point
         interp.rejected, interp.passed_over = set(), []
         self.data_inputs = []
+        self.batch_read = False
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
         self.entry_name = getattr(entry, "qualname", "") or entry.name
@@ -385,6 +388,19 @@ class Analysis:
         return {p.name: p.default for p in self.free_params if p.default is not _MISSING}
 
     # ------------------------------------------------------------ witnesses
+    def _free_views(self) -> list:
+        free = []
+        for param in self.free_params:
+            _free_views(param.name, param.value, param.default, free)
+        return free
+
+    def input_sizes(self, free=None) -> list:
+        """``size >= 1`` for each size of the entry's free inputs: Keras refuses a negative one
+        before any merge, and no witness gives an empty one, so a merge that fails only there
+        is proven."""
+        free = self._free_views() if free is None else free
+        return [var >= 1 for _, var, _, role in free if role in ("channels", "spatial") and S.is_sym(var)]
+
     def witness(self, terms, soft=(), with_data: bool = False) -> dict | None:
         """Concrete entry arguments satisfying ``terms`` (None if none found).
 
@@ -393,11 +409,8 @@ class Analysis:
         """
         if time.monotonic() > self.deadline:
             return None
-        free = []
-        for param in self.free_params:
-            _free_views(param.name, param.value, param.default, free)
-        # an input's sizes are positive: Keras refuses a negative one before any merge
-        sizes = [var >= 1 for _, var, _, role in free if role in ("channels", "spatial") and S.is_sym(var)]
+        free = self._free_views()
+        sizes = self.input_sizes(free)
         data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
         terms = list(terms) + [dim >= 1 for dim in data_dims] + sizes + _truth_links(self.free_params)
@@ -408,8 +421,12 @@ class Analysis:
         if model is None:
             return None
         groups: dict = {}
+        # a function called on Keras inputs sees their batch size as None, and ops.zeros or
+        # ops.tile refuses None: where the entry reads it as a number, the inputs have one (in a
+        # layer's call() Keras traces it as a tensor, and any batch size works)
+        batch = WITNESS_BATCH if self.batch_read and all(p.group != "call" for p in self.free_params) else None
         for param in self.free_params:
-            value = _witness_value(param, model)
+            value = _witness_value(param, model, batch)
             if value is not _MISSING:
                 groups.setdefault("call" if param.group == "call" else "args", {})[param.name] = value
         if with_data:
@@ -649,20 +666,24 @@ def _int_role(name: str) -> str:
     return "stride" if any(word in lowered for word in ("stride", "dilation", "pool")) else "int"
 
 
-def _witness_value(param: FreeParam, model):
-    return _witness_of(param.value, model)
+WITNESS_BATCH = 2  # the batch size of a witness's inputs, where it gives them one
 
 
-def _witness_of(value, model):
-    """A free value as the witness gives it: an int, a bool, an input shape, a list."""
+def _witness_value(param: FreeParam, model, batch=None):
+    return _witness_of(param.value, model, batch)
+
+
+def _witness_of(value, model, batch=None):
+    """A free value as the witness gives it: an int, a bool, an input shape (of batch size
+    ``batch``), a list."""
     if isinstance(value, Unknown) and _passed_as_list(value, model):
-        used = {i: _witness_of(item, model) for i, item in (value._items or {}).items()}
+        used = {i: _witness_of(item, model, batch) for i, item in (value._items or {}).items()}
         length = _evaluate(value._length, model) if value._length is not None else max(used, default=-1) + 1
         fill = next((v for v in used.values() if v is not None), 1)
         return [used.get(i, fill) if used.get(i) is not None else fill for i in range(max(length or 0, 0))]
     if isinstance(value, Unknown):
         if value._tensor is not None:
-            return {"shape": [None] + [_evaluate(d, model) for d in _witness_dims(value._tensor)]}
+            return {"shape": [batch] + [_evaluate(d, model) for d in _witness_dims(value._tensor)]}
         if value._int is not None:
             return _evaluate(value._int, model)
         if value._bool is not None:
@@ -676,7 +697,7 @@ def _witness_of(value, model):
             return bool(z3.is_true(model.eval(value, model_completion=True)))
         return _evaluate(value, model)
     if isinstance(value, tuple) and value and all(isinstance(item, Unknown) for item in value):
-        return [_witness_of(item, model) for item in value]  # inputs passed as one sequence
+        return [_witness_of(item, model, batch) for item in value]  # inputs passed as one sequence
     return _MISSING
 
 

@@ -149,8 +149,9 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     if st.unchecked is not None:
         earlier, where = st.unchecked
         blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
+    sizes = analysis.input_sizes()
     for role, index, a, b, fail in fails:
-        verdict = analysis.solver.check_path(st.pc, [fail])
+        verdict = analysis.solver.check_path(st.pc, [fail] + _sharing(sizes, fail))
         if verdict is False:
             continue
         if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
@@ -179,6 +180,12 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             st.add(S.neg(fail))
         else:
             st.add(False)
+
+
+def _sharing(facts, term) -> list:
+    """The facts that name a variable of ``term``."""
+    names = S.variables(term)
+    return [fact for fact in facts if S.variables(fact) & names]
 
 
 def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=None) -> None:

@@ -24,6 +24,9 @@ def subscript(interp, st, value, keys):
         return opaque("multi-dimensional subscript")
     key = keys[0]
     if isinstance(value, ShapeOf):
+        first = key.lower if isinstance(key, Slice) else key
+        if first is None or type(first) is int and first == 0:  # the batch size, alone or leading
+            interp.analysis.batch_read = True
         return _shape_item(value, key)
     if isinstance(value, DictValue):
         if S.is_sym(key) or isinstance(key, (Unknown, ListValue, DictValue)):

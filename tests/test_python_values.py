@@ -163,3 +163,106 @@ def test_a_comprehension_repeating_one_value_over_a_free_range_is_counted():
             return layers.Add()([x, layers.Dense(sum(counts))(x)])
     """)
     assert called == []
+
+
+def test_a_free_argument_used_as_an_int_after_going_unread_is_written_down():
+    # register() is not read, so head_size went where nobody learnt its type; head_size // 2
+    # then makes it an int, and the witness can pass one
+    findings = _findings("""
+        from keras import layers
+        from project_registry import register
+
+
+        def block(x, head_size):
+            register(head_size)
+            y = layers.Dense(head_size // 2)(x)
+            return layers.Add()([x, y])
+    """)
+    assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
+    args = findings[0].witness.args
+    assert args["head_size"] // 2 != args["x"]["shape"][-1], args
+
+
+def test_a_sum_of_two_untyped_arguments_used_as_a_size_makes_both_ints():
+    # length1 + length2 could be two tensors; arange() then reads the sum as a size, so both
+    # were ints and the witness can write length1 down
+    findings = _findings("""
+        from keras import ops
+
+
+        def join(sequence, length1, length2, width):
+            total = length1 + length2
+            positions = ops.arange(total)
+            padding = ops.zeros((2, length2, width))
+            return ops.concatenate([sequence, padding], axis=1)
+    """)
+    assert [f.code for f in findings] == ["KSL104"], [f.message for f in findings]
+    args = findings[0].witness.args
+    assert isinstance(args["length1"], int) and args["width"] != args["sequence"]["shape"][-1], args
+
+
+def test_a_function_that_reads_the_batch_size_gets_inputs_with_one():
+    # on Keras inputs ops.shape(x)[0] is None and ops.zeros refuses it: the witness's inputs
+    # have a batch size; a layer's call() is traced with one Keras does not know, and keeps None
+    findings = _findings("""
+        from keras import layers, ops
+
+
+        def pad(sequence, length, width):
+            padding = ops.zeros((ops.shape(sequence)[0], length, width))
+            return ops.concatenate([sequence, padding], axis=1)
+
+
+        class Pad(layers.Layer):
+            def __init__(self, length, width, **kwargs):
+                super().__init__(**kwargs)
+                self.length, self.width = length, width
+
+            def call(self, sequence):
+                padding = ops.zeros((ops.shape(sequence)[0], self.length, self.width))
+                return ops.concatenate([sequence, padding], axis=1)
+    """)
+    assert [f.code for f in findings] == ["KSL104", "KSL104"], [f.message for f in findings]
+    function, layer = findings
+    assert function.witness.args["sequence"]["shape"][0] == 2, function.witness
+    assert layer.witness.call["sequence"]["shape"][0] is None, layer.witness
+
+
+def test_a_merge_that_fails_only_on_an_empty_input_is_proven():
+    # the shifted sequence has max(length, 0) steps, which differs from length only where the
+    # length is negative: no input has one
+    _, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers, ops
+
+
+        class Shift(layers.Layer):
+            def call(self, x):
+                shifted = ops.pad(x, [[0, 0], [1, 0], [0, 0]])[:, :-1, :]
+                return shifted - x
+    """))
+    stats = analysis.statistics()
+    assert stats["merges"] == 1 and stats["proven"] == 1, stats
+
+
+def test_a_dense_layer_made_with_an_untyped_product_makes_its_factors_ints():
+    # Dense refuses anything but a positive int when it is made, so patch * patch * channels
+    # is one, before the layer is applied after the merge
+    findings = _findings("""
+        import keras
+        from keras import layers, ops
+
+
+        class Last(keras.Model):
+            def __init__(self, width, patch, channels):
+                super().__init__()
+                self.linear = layers.Dense(patch * patch * channels)
+                self.modulation = layers.Dense(2 * width)
+
+            def call(self, x, condition):
+                shift, scale = ops.split(self.modulation(condition), 2, axis=-1)
+                x = x * (1 + scale[:, None, :]) + shift[:, None, :]
+                return self.linear(x)
+    """)
+    assert findings and {f.code for f in findings} <= {"KSL102", "KSL103"}, [f.message for f in findings]
+    args = findings[0].witness.args
+    assert all(isinstance(args[name], int) and args[name] >= 1 for name in ("patch", "channels")), args
