@@ -329,7 +329,8 @@ class Expressions:
                     for s2, values in self.eval_seq(present, s):
                         it = iter(values)
                         lower, upper, step = (next(it) if b is not None else None for b in bounds)
-                        nxt.append((s2, keys + [Slice(lower, upper, step)]))
+                        data_time = any(v is None for v in values)  # a bound Keras learns from data
+                        nxt.append((s2, keys + [Slice(lower, upper, step, data_time)]))
             results = nxt
         return results
 

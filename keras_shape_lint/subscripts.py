@@ -19,6 +19,10 @@ def subscript(interp, st, value, keys):
             if value.shadow is not None:
                 shadow = slice_tensor(value.shadow, keys, proves)
                 result.shadow = shadow if isinstance(shadow, Tensor) and shadow.known else None
+            elif result.known and any(isinstance(k, Slice) and k.data_time for k in keys):
+                # sliced where only the data says: on data its sizes are not the ones it was
+                # built with (``positions[:, :ops.shape(x)[1]]``), and nothing here knows them
+                result.shadow = _sizes_known_on_data_only(result)
         return result
     if len(keys) != 1:
         return opaque("multi-dimensional subscript")
@@ -130,6 +134,13 @@ def _prover(interp, st):
         return interp.analysis.solver.check_path(st.pc, [S.neg(term)]) is False
 
     return proves
+
+
+def _sizes_known_on_data_only(tensor: Tensor) -> Tensor:
+    shadow = Tensor(tuple(d if d is None else S.opaque_int("a size known only on data") for d in tensor.dims),
+                    channels_last=tensor.channels_last)
+    shadow.batched, shadow.dtype = tensor.batched, tensor.dtype
+    return shadow
 
 
 def _shape_item(shape: ShapeOf, key):

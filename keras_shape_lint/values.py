@@ -280,6 +280,8 @@ def batch_first(tensor: Tensor) -> Tensor:
         return tensor
     out = Tensor(tensor.dims[1:], channels_last=tensor.channels_last)
     out.dtype = tensor.dtype
+    if tensor.shadow is not None:
+        out.shadow = batch_first(tensor.shadow)  # its sizes on data go with it
     return out
 
 
@@ -565,10 +567,15 @@ class BoundMethod:
 
 
 class Slice:
-    __slots__ = ("lower", "upper", "step")
+    """``a:b:c``; ``data_time``: a bound written in the code is None when the model is built
+    (``x[:, :ops.shape(y)[1]]`` with y's length unknown), so Keras slices the whole axis then,
+    and only the data fixes where it ends."""
 
-    def __init__(self, lower, upper, step):
+    __slots__ = ("lower", "upper", "step", "data_time")
+
+    def __init__(self, lower, upper, step, data_time=False):
         self.lower, self.upper, self.step = lower, upper, step
+        self.data_time = data_time
 
 
 ELLIPSIS = Ellipsis
