@@ -709,6 +709,10 @@ _PLACEHOLDERS = (
     (("activation",), "relu"),
     (("initializer",), "glorot_uniform"),
     (("use_bias", "center", "scale"), True),
+    # counts and widths the layers a path never built still take: one head (or expert,
+    # group) divides any width, and a width of 64 is what the witnesses' inputs use
+    (("heads", "experts", "groups"), 1),
+    (("intermediate", "_dim", "units"), 64),
 )
 
 
