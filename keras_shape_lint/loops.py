@@ -13,6 +13,7 @@ from . import symbolic as S
 
 from .frontend import children
 from .liveness import dead_after_loops
+from .plain_loops import plain_loop_facts, plain_loop_summary
 from .provenance import Origin
 from .pybuiltins import Enumerated
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
@@ -50,6 +51,9 @@ class Loops:
         if items is not None and len(items) <= self.budget.max_unroll:
             states = self._unroll(stmt, [st], items, finished)
             return finished + self._exhausted(stmt, states)
+        summary = self._plain_loop(stmt, st, iterable)
+        if summary is not None:  # any number of iterations over plain values: what they may change forgotten
+            return [summary]
         if isinstance(iterable, RepeatedList) and not iterable.spoiled:
             states = self._unroll(stmt, [st], iterable.items, finished)
             item = iterable.item
@@ -382,6 +386,17 @@ class Loops:
             found = self._node_facts[key] = (stmt, _reads(stmt.body, self._targets(stmt)))
         return found[1]
 
+    def _plain_loop(self, stmt, st: State, iterable=None):
+        """The path after a loop over plain Python values (see :mod:`.plain_loops`), or None."""
+        key = ("plain loop", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (stmt, plain_loop_facts(stmt))
+        summary = plain_loop_summary(found[1], stmt, st, iterable)
+        if summary is not None:
+            self.analysis.note_opaque("a loop over plain Python values")
+        return summary
+
     def _after_iteration(self, states, finished):
         running = []
         for s in states:
@@ -411,6 +426,10 @@ class Loops:
             for s in states:
                 for s2, value in self.eval(stmt.test, s):
                     truth = self.truth(value)
+                    summary = None if isinstance(truth, bool) else self._plain_loop(stmt, s2)
+                    if summary is not None:
+                        finished.append(summary)
+                        continue
                     decided = decided and isinstance(truth, bool)
                     for s3, taken in self.branch(s2, truth):
                         (nxt if taken else finished).append(s3)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import textwrap
 from types import SimpleNamespace
 
+import libcst as cst
 import z3
 
 from keras_shape_lint import symbolic as S
-from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.analysis import Options, analyse_text
+from keras_shape_lint.loops import Loops
+from keras_shape_lint.plain_loops import plain_loop_facts
 from keras_shape_lint.solver import Solver
 from keras_shape_lint.state import State
 from keras_shape_lint.subscripts import subscript
@@ -625,3 +628,114 @@ def test_stages_of_free_depth_each_possibly_empty_are_summarised():
     assert not analysis.budget_notes, analysis.budget_notes
     assert findings == []
     assert (stats["merges"], stats["proven"]) == (1, 1)
+
+
+# ------------------------------------------------------------------ loops over plain Python values
+
+_PLAIN_TRIM = """
+    from keras import layers
+    from helpers import budget_of, lengths_of
+
+
+    def block(x, segments):
+        lengths = lengths_of(segments)
+        limit = budget_of(segments)
+        cut = []
+        for b in range(len(lengths)):
+            low, high = -1, lengths[b] * 4
+            while low <= high:
+                mid = (low + high) // 2
+                count = 0
+                for s in range(4):
+                    count += min(lengths[b], (mid - s) // 4 + 1)
+                if count >= limit:
+                    high = mid - 1
+                else:
+                    low = mid + 1
+            cut.append(high)
+        return layers.Add()([layers.Dense(8)(x), layers.Dense(8)(x)])
+"""
+
+
+def test_a_search_over_lengths_nobody_knows_is_summarised_not_run_path_by_path():
+    # a binary search in a loop over a batch: only numbers, so no merge inside; the merge after it is proven
+    # within a step budget the search run round by round exceeds
+    findings, analysis = analyse_text(textwrap.dedent(_PLAIN_TRIM), Options(max_steps=400))
+    stats = analysis.statistics()
+    assert findings == []
+    assert stats["budget"] == {}
+    assert stats["proven"] == 1
+
+
+def test_without_the_plain_loop_summary_the_same_search_exceeds_that_step_budget(monkeypatch):
+    monkeypatch.setattr(Loops, "_plain_loop", lambda self, stmt, st, iterable=None: None)
+    _, analysis = analyse_text(textwrap.dedent(_PLAIN_TRIM), Options(max_steps=400))
+    assert analysis.statistics()["budget"] != {}
+
+
+def test_a_size_a_plain_loop_changes_is_unknown_after_it():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def block(x, n):
+            width = 8
+            for _ in range(n):
+                width = width * 2
+            return layers.Add()([layers.Dense(width)(x), layers.Dense(8)(x)])
+    """)
+    assert findings == []
+    assert stats["proven"] == 0 and stats["undecided"] == 1
+
+
+def test_a_list_a_plain_loop_stores_into_is_unknown_after_it():
+    # sizes[0] is no longer 8 after any iteration: the merge must not be proven
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def block(x, n):
+            sizes = [8]
+            for _ in range(n):
+                sizes[0] = sizes[0] * 2 + 1
+            return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
+    """)
+    assert findings == []
+    assert stats["proven"] == 0 and stats["undecided"] == 1
+
+
+def test_a_loop_that_reads_a_tensor_is_not_summarised_as_plain():
+    # y = x on every path: summarised as plain, y would be unknown and the merge undecided
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def block(x, n):
+            x = layers.Dense(8)(x)
+            y = x
+            for _ in range(n):
+                y = x
+            return layers.Add()([x, y])
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
+
+
+def test_plain_loop_syntax_admits_builtins_and_list_methods_only():
+    def facts(source):
+        return plain_loop_facts(cst.parse_statement(textwrap.dedent(source)))
+
+    plain = facts("""
+        for b in range(n):
+            row = [len(s) for s in segments[b]]
+            out.append(min(row) + self.offset)
+    """)
+    assert plain is not None and plain.mutates
+    assert plain.binds == {"b", "row"} and plain.local == {"s"}
+    assert ("self", "offset") in plain.attributes and "self" not in plain.reads
+    assert facts("for b in range(n):\n    total += b\n").mutates  # ``+=`` may extend a list in place
+    assert not facts("for b in range(n):\n    total = total + b\n").mutates
+    for body in ("y = layers.Dense(4)(y)", "y = helper(y)", "return y", "self.count = b", "y = self.x.shape",
+                 "y = (lambda: b)()", "raise ValueError(b)"):
+        assert facts(f"for b in range(n):\n    {body}\n") is None, body
+    assert facts("for b in range(n):\n    pass\nelse:\n    pass\n") is None

@@ -1,0 +1,316 @@
+"""Loops over plain Python values: summarised by what they may change, not run.
+
+A loop whose body (and, for a ``while``, its test) only computes with numbers, strings
+and containers of them, calling nothing but Python builtins and list/dict methods,
+can reach no merge: no tensor or layer is in the state it reads, and nothing it calls
+could make one.  Running it path by path (a binary search over lengths nobody knows,
+nested in a loop over a batch nobody knows) only multiplies paths.  Its effect after
+any number of iterations (zero included) is summarised instead: every name it binds
+holds a value nobody knows, and so does every list or dict it could reach when it
+mutates any; names it only reads keep their values.
+
+Whether a loop qualifies is decided twice: from its syntax (:func:`plain_loop_facts`,
+once per loop) and from the values of the names it reads on the path that meets it
+(:func:`plain_loop_summary`).  A parameter whose type nobody has learnt yet, a tensor,
+a layer, an instance or a function anywhere in those values keeps the loop run as
+before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from . import symbolic as S
+
+from .frontend import children
+from .provenance import Origin
+from .pybuiltins import SymbolicRange
+from .state import State
+from .values import ClassValue, DictValue, InstanceValue, ListValue, RepeatedList, Unknown, opaque
+
+# builtins that compute on plain values and call no code of the user's on them
+_BUILTINS = frozenset({
+    "len", "range", "min", "max", "sum", "abs", "int", "float", "bool", "str", "list", "tuple", "dict", "set",
+    "enumerate", "zip", "reversed", "sorted", "isinstance", "any", "all", "divmod", "round", "print",
+})
+# methods of lists, dicts, sets and strings (on any other value the loop is not plain)
+_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "copy", "index", "count", "keys", "values", "items",
+    "get", "setdefault", "update", "add", "sort", "reverse", "join", "split", "strip", "lower", "upper",
+    "startswith", "endswith", "replace", "format",
+})
+_MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "setdefault", "update", "add",
+                       "sort", "reverse"})
+_CONSTANTS = frozenset({"True", "False", "None"})
+_REJECTED = (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await, cst.Attribute)
+_SMALL = (cst.Pass, cst.Break, cst.Continue)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PlainLoopFacts:
+    reads: frozenset  # every name the loop reads (builtins included)
+    attributes: frozenset  # (name, attribute) of each ``name.attribute`` it reads
+    binds: frozenset  # names it binds in the function's own scope
+    local: frozenset  # names its comprehensions bind in their own scope
+    mutates: bool  # stores into a subscript, calls a mutating method or updates in place
+
+
+def plain_loop_facts(stmt) -> PlainLoopFacts | None:
+    """What the loop ``stmt`` (a ``for``, whose iterable is already evaluated, or a
+    ``while``, test included) reads, binds and mutates, when its syntax is that of a plain
+    loop; else None."""
+    if stmt.orelse is not None:
+        return None
+    found = {"reads": set(), "attributes": set(), "binds": set(), "local": set(), "mutates": False}
+    try:
+        if type(stmt) is cst.For:
+            _target(stmt.target, found)
+        elif type(stmt) is cst.While:
+            _expression(stmt.test, found)
+        else:
+            return None
+        _suite(stmt.body, found)
+    except _NotPlain:
+        return None
+    return PlainLoopFacts(frozenset(found["reads"]), frozenset(found["attributes"]), frozenset(found["binds"]),
+                          frozenset(found["local"]), found["mutates"])
+
+
+def _suite(suite, found) -> None:
+    for statement in getattr(suite, "body", ()):
+        _statement(statement, found)
+
+
+def _statement(statement, found) -> None:
+    kind = type(statement)
+    if kind is cst.SimpleStatementLine:
+        for small in statement.body:
+            _small(small, found)
+    elif kind is cst.If:
+        _expression(statement.test, found)
+        _suite(statement.body, found)
+        orelse = statement.orelse
+        if type(orelse) is cst.If:
+            _statement(orelse, found)
+        elif orelse is not None:
+            _suite(orelse.body, found)
+    elif kind in (cst.For, cst.While):
+        if statement.orelse is not None:
+            raise _NotPlain
+        if kind is cst.For:
+            _expression(statement.iter, found)
+            _target(statement.target, found)
+        else:
+            _expression(statement.test, found)
+        _suite(statement.body, found)
+    else:
+        raise _NotPlain
+
+
+def _small(small, found) -> None:
+    kind = type(small)
+    if kind is cst.Assign:
+        for target in small.targets:
+            _target(target.target, found)
+        _expression(small.value, found)
+    elif kind is cst.AugAssign:
+        # ``items += more`` extends a list in place, seen by every alias
+        found["mutates"] = True
+        _target(small.target, found)
+        _expression(small.target, found)
+        _expression(small.value, found)
+    elif kind is cst.AnnAssign and small.value is not None:
+        _target(small.target, found)
+        _expression(small.value, found)
+    elif kind is cst.Expr:
+        _expression(small.value, found)
+    elif kind not in _SMALL:
+        raise _NotPlain
+
+
+def _target(target, found) -> None:
+    kind = type(target)
+    if kind is cst.Name:
+        found["binds"].add(target.value)
+    elif kind in (cst.Tuple, cst.List):
+        for element in target.elements:
+            _target(element.value, found)
+    elif kind is cst.StarredElement:
+        _target(target.value, found)
+    elif kind is cst.Subscript:
+        found["mutates"] = True
+        _expression(target, found)
+    else:
+        raise _NotPlain
+
+
+def _expression(node, found) -> None:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is cst.Name:
+            found["reads"].add(current.value)
+        elif kind is cst.Call:
+            func = current.func
+            if type(func) is cst.Name and func.value in _BUILTINS:
+                found["reads"].add(func.value)
+            elif type(func) is cst.Attribute and func.attr.value in _METHODS:
+                found["mutates"] = found["mutates"] or func.attr.value in _MUTATING
+                stack.append(func.value)
+            else:
+                raise _NotPlain
+            for argument in current.args:
+                stack.append(argument.value)  # not its keyword, which names no value
+        elif kind is cst.Attribute and type(current.value) is cst.Name:
+            # ``self.start_value``: an attribute the instance holds (checked on the path)
+            found["attributes"].add((current.value.value, current.attr.value))
+        elif kind in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
+            for_in = current.for_in
+            while for_in is not None:
+                found["local"].update(_target_names(for_in.target))
+                for_in = for_in.inner_for_in
+            stack.extend(children(current))
+        elif kind is cst.CompFor:
+            stack.append(current.iter)
+            stack.extend(condition.test for condition in current.ifs)
+            if current.inner_for_in is not None:
+                stack.append(current.inner_for_in)
+        elif isinstance(current, _REJECTED):
+            raise _NotPlain
+        else:
+            stack.extend(children(current))
+
+
+def _target_names(target) -> set:
+    if type(target) is cst.Name:
+        return {target.value}
+    if type(target) in (cst.Tuple, cst.List):
+        return {name for element in target.elements for name in _target_names(element.value)}
+    if type(target) is cst.StarredElement:
+        return _target_names(target.value)
+    raise _NotPlain
+
+
+def plain_value(value, seen: set) -> bool:
+    """A number, string, symbolic size or flag, a value nobody knows that is no parameter
+    or input still to be typed, or a tuple, list or dict of them."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, range)) or S.is_sym(value):
+        return True
+    if isinstance(value, SymbolicRange):
+        return all(plain_value(bound, seen) for bound in (value.start, value.stop, value.step))
+    if isinstance(value, Unknown):
+        # (one used as a tensor elsewhere still meets no tensor here: operations on values
+        # nobody knows give values nobody knows, and no builtin makes a tensor of one)
+        return not (value.free or value.input or value.config)
+    if id(value) in seen:
+        return True
+    seen.add(id(value))
+    if isinstance(value, tuple):
+        return all(plain_value(item, seen) for item in value)
+    if isinstance(value, ListValue):
+        return all(plain_value(item, seen) for item in value.items)
+    if isinstance(value, RepeatedList):
+        return all(plain_value(item, seen) for item in value.items) and plain_value(value.item, seen) \
+            and plain_value(value.count, seen)
+    if isinstance(value, DictValue):
+        return all(plain_value(key, seen) and plain_value(item, seen) for key, item in value.items.items())
+    return False
+
+
+def _containers(value, found: dict) -> None:
+    """Every list and dict ``value`` holds (itself included), by id."""
+    if id(value) in found:
+        return
+    if isinstance(value, (ListValue, DictValue, RepeatedList)):
+        found[id(value)] = value
+    if isinstance(value, tuple):
+        items = value
+    elif isinstance(value, ListValue):
+        items = value.items
+    elif isinstance(value, RepeatedList):
+        items = value.items + [value.item]
+    elif isinstance(value, DictValue):
+        items = list(value.items) + list(value.items.values())
+    else:
+        return
+    for item in items:
+        _containers(item, found)
+
+
+def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=None) -> State | None:
+    """The path ``st`` after the plain loop ``stmt`` (a ``for`` over ``iterable``) ran any
+    number of times, or None when it is not one on this path (see the module's documentation)."""
+    if facts is None or st.flow is not None:
+        return None
+    read: dict = {}
+    seen: set = set()
+    if not plain_value(iterable, seen):
+        return None
+    for name in facts.reads:
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            if name in facts.binds or name in facts.local or name in _BUILTINS or name in _CONSTANTS:
+                continue
+            return None
+        if not plain_value(value, seen):
+            return None
+        if facts.mutates and name not in st.frames[-1] and isinstance(value, (tuple, ListValue, DictValue,
+                                                                              RepeatedList)):
+            return None  # a global's or enclosing function's container: not forgotten by a new path
+        read[name] = value
+    for name, attribute in facts.attributes:
+        value = _instance_attribute(st, name, attribute)
+        if value is _MISSING or not plain_value(value, seen):
+            return None
+        read[f"{name}.{attribute}"] = value
+    memo: dict = {}
+    origin = Origin("a value a loop over plain Python values left", stmt, st.modules[-1])
+    if facts.mutates:
+        containers: dict = {}
+        for value in read.values():
+            _containers(value, containers)
+        for key in containers:
+            memo[key] = _forgotten(origin)
+    summary = st.fork(memo)
+    for name in facts.binds:
+        summary.assign(name, _forgotten(origin))
+    return summary
+
+
+_MISSING = object()
+
+
+def _instance_attribute(st: State, name: str, attribute: str):
+    """The value an instance ``name`` holds as ``attribute`` in its own attributes, when no
+    class of the user's it derives from names that attribute (a property could); else
+    ``_MISSING``."""
+    try:
+        instance = st.lookup(name)
+    except KeyError:
+        return _MISSING
+    if not isinstance(instance, InstanceValue) or attribute not in instance.attrs:
+        return _MISSING
+    classes, seen = [instance.cls], set()
+    while classes:
+        cls = classes.pop()
+        if not isinstance(cls, ClassValue) or id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        if attribute in cls.attrs or "__getattribute__" in cls.attrs or "__getattr__" in cls.attrs:
+            return _MISSING
+        classes.extend(cls.bases)
+    return instance.attrs[attribute]
+
+
+def _forgotten(origin: Origin) -> Unknown:
+    value = opaque(origin.reason)
+    value.origin = origin
+    return value
