@@ -232,14 +232,23 @@ class Expressions:
                 else:
                     out.append((s, left))
                 continue
+            since = len(s.pc)
+            chosen = []
             for s2, right in self.eval(node.right, s):
                 right_truth = self.truth(right)
                 if S.is_bool_like(left) and S.is_bool_like(right_truth) and S.is_bool_like(right):
                     combined = S.conj(truth, right_truth) if is_and else S.disj(truth, right_truth)
-                    out.append((s2, combined))
+                    chosen.append((s2, combined))
                 else:
                     for s3, taken in self.branch(s2, truth):
-                        out.append((s3, right if taken == is_and else left))
+                        chosen.append((s3, right if taken == is_and else left))
+            if len(chosen) > 1 and _undecidable(truth):
+                # ``hasattr(keras.config, ...) and keras.config.backend() == "jax"``: nothing
+                # decides the left operand, so one path goes on with the value both operands
+                # agree on, as a conditional expression on such a test does
+                chosen = widen_results(chosen, Origin("a value that depends on an undecidable condition",
+                                                      node.left, s.modules[-1]), since)
+            out.extend(chosen)
         return out
 
     def ex_UnaryOperation(self, node, st):

@@ -190,3 +190,46 @@ def test_conditional_expressions_on_a_callers_flag_keep_their_paths():
     findings, analysis = analyse_text(_environment_choices("flag"))
     assert not analysis.budget_notes, analysis.budget_notes
     assert [f.code for f in findings] == ["KSL101"]
+
+
+def _environment_operands(test: str) -> str:
+    """Twelve values each an ``and`` or ``or`` of ``test`` and a call, then a residual of 8
+    and 4 channels."""
+    operands = "\n".join(f"    tag{i} = {test} {'and' if i % 2 == 0 else 'or'} str({i}).upper()"
+                         for i in range(FLAGS))
+    return (
+        "import keras\nfrom keras import layers\n\n\n"
+        "def block(inputs, flag=False):\n"
+        "    x = layers.Dense(8)(inputs)\n"
+        f"{operands}\n"
+        "    return layers.Add()([x, layers.Dense(4)(inputs)])\n"
+    )
+
+
+def test_boolean_operations_on_undecidable_operands_go_on_as_one_path():
+    # keras-hub's fused_attention_op_available(): ``hasattr(keras.config, ...) and ...``; nothing
+    # decides the first operand, so each operation is widened into one path (2**12 otherwise)
+    findings, analysis = analyse_text(_environment_operands('hasattr(keras.config, "is_flash_attention_enabled")'))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+    assert analysis.interp.steps < 500, analysis.interp.steps
+
+
+def test_boolean_operations_on_a_callers_flag_keep_their_paths():
+    # the caller chooses ``flag``: not widened, the first fork decides the rest
+    findings, analysis = analyse_text(_environment_operands("flag"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+
+
+def test_a_size_an_and_of_a_callers_flag_chooses_stays_known():
+    # ``flag and 4 or 8``: each side of the flag keeps its size, so the residual is flagged
+    # where flag=True (widened, the width would be a value nobody knows and the merge undecided)
+    findings, analysis = analyse_text(
+        "from keras import layers\n\n\n"
+        "def block(inputs, flag=False):\n"
+        "    units = flag and 4 or 8\n"
+        "    return layers.Add()([layers.Dense(8)(inputs), layers.Dense(units)(inputs)])\n")
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    assert "flag=True" in findings[0].message
