@@ -28,7 +28,7 @@ from .frontend import children
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
-from .values import ClassValue, DictValue, InstanceValue, ListValue, RepeatedList, Unknown, opaque
+from .values import ClassValue, DictValue, Imported, InstanceValue, ListValue, RepeatedList, Unknown, opaque
 
 # builtins that compute on plain values and call no code of the user's on them
 _BUILTINS = frozenset({
@@ -43,6 +43,7 @@ _METHODS = frozenset({
 })
 _MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "setdefault", "update", "add",
                        "sort", "reverse"})
+_MODULES = frozenset({"random", "math"})  # their functions take and give plain values
 _CONSTANTS = frozenset({"True", "False", "None"})
 _REJECTED = (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await, cst.Attribute)
 _SMALL = (cst.Pass, cst.Break, cst.Continue)
@@ -56,6 +57,7 @@ class _NotPlain(Exception):
 class PlainLoopFacts:
     reads: frozenset  # every name the loop reads (builtins included)
     attributes: frozenset  # (name, attribute) of each ``name.attribute`` it reads
+    modules: frozenset  # names it calls functions of (``random.random()``): Python's random or math
     binds: frozenset  # names it binds in the function's own scope
     local: frozenset  # names its comprehensions bind in their own scope
     mutates: bool  # stores into a subscript, calls a mutating method or updates in place
@@ -67,7 +69,8 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
     loop; else None."""
     if stmt.orelse is not None:
         return None
-    found = {"reads": set(), "attributes": set(), "binds": set(), "local": set(), "mutates": False}
+    found = {"reads": set(), "attributes": set(), "modules": set(), "binds": set(), "local": set(),
+             "mutates": False}
     try:
         if type(stmt) is cst.For:
             _target(stmt.target, found)
@@ -78,8 +81,8 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
         _suite(stmt.body, found)
     except _NotPlain:
         return None
-    return PlainLoopFacts(frozenset(found["reads"]), frozenset(found["attributes"]), frozenset(found["binds"]),
-                          frozenset(found["local"]), found["mutates"])
+    return PlainLoopFacts(frozenset(found["reads"]), frozenset(found["attributes"]), frozenset(found["modules"]),
+                          frozenset(found["binds"]), frozenset(found["local"]), found["mutates"])
 
 
 def _suite(suite, found) -> None:
@@ -164,6 +167,11 @@ def _expression(node, found) -> None:
             elif type(func) is cst.Attribute and func.attr.value in _METHODS:
                 found["mutates"] = found["mutates"] or func.attr.value in _MUTATING
                 stack.append(func.value)
+            elif type(func) is cst.Attribute and type(func.value) is cst.Name:
+                # a function of a module (checked on the path to be Python's random or math);
+                # ``random.shuffle`` shuffles a list in place
+                found["modules"].add(func.value.value)
+                found["mutates"] = found["mutates"] or func.attr.value == "shuffle"
             else:
                 raise _NotPlain
             for argument in current.args:
@@ -266,6 +274,13 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
                                                                               RepeatedList)):
             return None  # a global's or enclosing function's container: not forgotten by a new path
         read[name] = value
+    for name in facts.modules:
+        try:
+            module = st.lookup(name)
+        except KeyError:
+            return None
+        if not (isinstance(module, Imported) and module.qualname in _MODULES):
+            return None
     for name, attribute in facts.attributes:
         value = _instance_attribute(st, name, attribute)
         if value is _MISSING or not plain_value(value, seen):

@@ -739,3 +739,22 @@ def test_plain_loop_syntax_admits_builtins_and_list_methods_only():
                  "y = (lambda: b)()", "raise ValueError(b)"):
         assert facts(f"for b in range(n):\n    {body}\n") is None, body
     assert facts("for b in range(n):\n    pass\nelse:\n    pass\n") is None
+
+
+def test_a_loop_calling_functions_of_pythons_random_module_is_plain_and_keras_ops_are_not():
+    facts = plain_loop_facts(cst.parse_statement("for b in range(n):\n    if random.random() < rate:\n"
+                                                 "        random.shuffle(order)\n"))
+    assert facts is not None and facts.modules == {"random"} and facts.mutates
+    # ops is Keras's: the loop is run, y stays a (4, 8) tensor and the merge after it is proven
+    findings, analysis, stats = _analyse("""
+        from keras import ops
+
+
+        def block(n):
+            y = ops.ones((4, 8))
+            for _ in range(n):
+                y = ops.ones((4, 8))
+            return ops.add(y, ops.ones((4, 8)))
+    """)
+    assert findings == []
+    assert stats["proven"] == 1
