@@ -53,7 +53,7 @@ class Loops:
             return finished + self._exhausted(stmt, states)
         summary = self._plain_loop(stmt, st, iterable)
         if summary is not None:  # any number of iterations over plain values: what they may change forgotten
-            return [summary]
+            return summary
         if isinstance(iterable, RepeatedList) and not iterable.spoiled:
             states = self._unroll(stmt, [st], iterable.items, finished)
             item = iterable.item
@@ -387,7 +387,7 @@ class Loops:
         return found[1]
 
     def _plain_loop(self, stmt, st: State, iterable=None):
-        """The path after a loop over plain Python values (see :mod:`.plain_loops`), or None."""
+        """The paths out of a loop over plain Python values (see :mod:`.plain_loops`), or None."""
         key = ("plain loop", id(stmt))
         found = self._node_facts.get(key)
         if found is None:
@@ -428,7 +428,7 @@ class Loops:
                     truth = self.truth(value)
                     summary = None if isinstance(truth, bool) else self._plain_loop(stmt, s2)
                     if summary is not None:
-                        finished.append(summary)
+                        finished.extend(summary)
                         continue
                     decided = decided and isinstance(truth, bool)
                     for s3, taken in self.branch(s2, truth):

@@ -61,6 +61,7 @@ class PlainLoopFacts:
     binds: frozenset  # names it binds in the function's own scope
     local: frozenset  # names its comprehensions bind in their own scope
     mutates: bool  # stores into a subscript, calls a mutating method or updates in place
+    returns: bool  # returns from the function it is in
 
 
 def plain_loop_facts(stmt) -> PlainLoopFacts | None:
@@ -70,7 +71,7 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
     if stmt.orelse is not None:
         return None
     found = {"reads": set(), "attributes": set(), "modules": set(), "binds": set(), "local": set(),
-             "mutates": False}
+             "mutates": False, "returns": False}
     try:
         if type(stmt) is cst.For:
             _target(stmt.target, found)
@@ -82,7 +83,8 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
     except _NotPlain:
         return None
     return PlainLoopFacts(frozenset(found["reads"]), frozenset(found["attributes"]), frozenset(found["modules"]),
-                          frozenset(found["binds"]), frozenset(found["local"]), found["mutates"])
+                          frozenset(found["binds"]), frozenset(found["local"]), found["mutates"],
+                          found["returns"])
 
 
 def _suite(suite, found) -> None:
@@ -133,6 +135,12 @@ def _small(small, found) -> None:
         _expression(small.value, found)
     elif kind is cst.Expr:
         _expression(small.value, found)
+    elif kind is cst.Return:
+        found["returns"] = True
+        if small.value is not None:
+            _expression(small.value, found)
+    elif kind is cst.Raise:
+        pass  # the path ends there, as where the loop is run (its exception is never built)
     elif kind not in _SMALL:
         raise _NotPlain
 
@@ -252,9 +260,10 @@ def _containers(value, found: dict) -> None:
         _containers(item, found)
 
 
-def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=None) -> State | None:
-    """The path ``st`` after the plain loop ``stmt`` (a ``for`` over ``iterable``) ran any
-    number of times, or None when it is not one on this path (see the module's documentation)."""
+def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=None) -> list | None:
+    """The paths out of the plain loop ``stmt`` (a ``for`` over ``iterable``) on ``st``, after
+    any number of iterations: on past it, and, where it returns, out of the function with a
+    value nobody knows; None when it is not one on this path (see the module's documentation)."""
     if facts is None or st.flow is not None:
         return None
     read: dict = {}
@@ -297,7 +306,11 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
     summary = st.fork(memo)
     for name in facts.binds:
         summary.assign(name, _forgotten(origin))
-    return summary
+    if not facts.returns:
+        return [summary]
+    returned = summary.fork()
+    returned.flow, returned.retval = "return", _forgotten(origin)
+    return [summary, returned]
 
 
 _MISSING = object()

@@ -735,9 +735,11 @@ def test_plain_loop_syntax_admits_builtins_and_list_methods_only():
     assert ("self", "offset") in plain.attributes and "self" not in plain.reads
     assert facts("for b in range(n):\n    total += b\n").mutates  # ``+=`` may extend a list in place
     assert not facts("for b in range(n):\n    total = total + b\n").mutates
-    for body in ("y = layers.Dense(4)(y)", "y = helper(y)", "return y", "self.count = b", "y = self.x.shape",
-                 "y = (lambda: b)()", "raise ValueError(b)"):
+    for body in ("y = layers.Dense(4)(y)", "y = helper(y)", "self.count = b", "y = self.x.shape",
+                 "y = (lambda: b)()", "y = helper.a.b(y)"):
         assert facts(f"for b in range(n):\n    {body}\n") is None, body
+    assert facts("for b in range(n):\n    return b\n").returns
+    assert not facts("for b in range(n):\n    raise ValueError(helper(b))\n").returns  # that path ends
     assert facts("for b in range(n):\n    pass\nelse:\n    pass\n") is None
 
 
@@ -758,3 +760,24 @@ def test_a_loop_calling_functions_of_pythons_random_module_is_plain_and_keras_op
     """)
     assert findings == []
     assert stats["proven"] == 1
+
+
+def test_a_plain_loop_that_returns_leaves_its_function_with_a_value_nobody_knows():
+    # first_over returns 8 only when the loop runs out: the merge must not be proven
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def first_over(limit, n):
+            for i in range(n):
+                if i * 2 > limit:
+                    return i
+            return 8
+
+
+        def block(x, n):
+            width = first_over(10, n)
+            return layers.Add()([layers.Dense(width)(x), layers.Dense(8)(x)])
+    """)
+    assert findings == []
+    assert stats["proven"] == 0 and stats["undecided"] == 1
