@@ -294,6 +294,8 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         value = _instance_attribute(st, name, attribute)
         if value is _MISSING or not plain_value(value, seen):
             return None
+        if facts.mutates and name not in st.frames[-1]:
+            return None  # an instance a global or an enclosing function holds (see above)
         read[f"{name}.{attribute}"] = value
     memo: dict = {}
     origin = Origin("a value a loop over plain Python values left", stmt, st.modules[-1])
