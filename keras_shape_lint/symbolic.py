@@ -445,6 +445,23 @@ def conditionals(term) -> list:
     return found
 
 
+_ORDER = {z3.Z3_OP_LE: "min", z3.Z3_OP_LT: "min", z3.Z3_OP_GE: "max", z3.Z3_OP_GT: "max"}
+
+
+def _min_or_max(condition, then, otherwise):
+    """``"min"`` for ``a if a <= b else b`` (or ``b if a > b else a`` ...), ``"max"`` for the
+    other way round, else None."""
+    kind = _ORDER.get(condition.decl().kind()) if z3.is_app(condition) else None
+    if kind is None or condition.num_args() != 2:
+        return None
+    left, right = condition.children()
+    if then.eq(left) and otherwise.eq(right):
+        return kind
+    if then.eq(right) and otherwise.eq(left):
+        return "max" if kind == "min" else "min"
+    return None
+
+
 def _is_broadcast(term) -> bool:
     """``b if a == 1 else a``: the size of an element-wise merge of ``a`` and ``b``."""
     condition, _, otherwise = term.children()
@@ -557,6 +574,9 @@ class _Renderer:
         if _is_broadcast(term):
             # exact wherever Keras accepted the merge: equal sizes, or one of them 1
             return f"max({self.show(otherwise)[0]}, {self.show(then)[0]})", _ATOM
+        extreme = _min_or_max(condition, then, otherwise)
+        if extreme is not None:  # ``a if a <= b else b``: a slice bound clamped to its axis
+            return f"{extreme}({self.show(then)[0]}, {self.show(otherwise)[0]})", _ATOM
         return f"{self.wrap(then, -3)} if {self.wrap(condition, -3)} else {self.wrap(otherwise, -3)}", -4
 
     def _arithmetic(self, kind, args) -> tuple[str, int]:

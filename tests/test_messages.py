@@ -93,6 +93,19 @@ def test_broadcast_sizes_never_show_as_conditionals(analyser_findings):
         assert " if " not in found["message"] and "== 1 else" not in found["message"]
 
 
+def test_a_size_clamped_to_its_axis_reads_as_min_or_max():
+    # a slice x[..., :n] keeps min(n, channels): z3 holds it as a conditional, shown as min/max
+    import z3
+
+    from keras_shape_lint import symbolic as S
+
+    n, c = z3.Ints("n c")
+    assert S.show(z3.If(n <= c, n, c)) == "min(n, c)"
+    assert S.show(z3.If(n < c, c, n)) == "max(c, n)"
+    assert S.show(z3.If(n >= c, n, c)) == "max(n, c)"
+    assert " if " in S.show(z3.If(n <= c, n + 1, c))  # not a min: the sides are not the operands
+
+
 # --------------------------------------------------------------------------- the code
 
 
