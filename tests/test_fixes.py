@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.analysis import Options, analyse_text
 from keras_shape_lint.fixcheck import apply_edits, line_map, plan
 
 from oracle import (REPO_ROOT, _broadcasts_one_channel, build_from_witness, eval_oracle, fixture_paths,
@@ -34,6 +34,10 @@ from oracle import (REPO_ROOT, _broadcasts_one_channel, build_from_witness, eval
 SOURCES = fixture_paths() + [REPO_ROOT / "examples" / "resnext_block.py"]
 TWOFILE = REPO_ROOT / "fixtures" / "twofile" / "model_bad.py"
 ALL = SOURCES + [TWOFILE]
+# the fixtures finish well within the default budget on an idle machine; a loaded one must not
+# make a file stop early in one of the runs compared here and not in the other
+BUDGET_S = 120
+OPTIONS = Options(time_budget_s=BUDGET_S)
 
 
 def _relative(path: Path) -> str:
@@ -58,10 +62,10 @@ def _fixed(root: Path):
     for source in ALL:
         copy = root / _relative(source)
         text = copy.read_text(encoding="utf-8")
-        findings, _ = analyse_text(text, None, str(copy))
-        before[_relative(source)] = (text, findings, plan(text, findings, None, str(copy)))
+        findings, _ = analyse_text(text, OPTIONS, str(copy))
+        before[_relative(source)] = (text, findings, plan(text, findings, OPTIONS, str(copy)))
     result = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--fix", "--isolated", "--no-gitignore",
-                             "--format", "json", "fixtures", "examples"],
+                             "--format", "json", "--timeout", str(BUDGET_S), "fixtures", "examples"],
                             cwd=root, capture_output=True, text=True, timeout=900)
     return root, before, result
 
@@ -72,7 +76,7 @@ def test_fix_clears_every_offered_finding_and_adds_none(fixed_tree, source):
     text, findings, fixes = before[_relative(source)]
     copy = root / _relative(source)
     fixed = copy.read_text(encoding="utf-8")
-    after, _ = analyse_text(fixed, None, str(copy))
+    after, _ = analyse_text(fixed, OPTIONS, str(copy))
     lines = line_map(text, fixed)
     now = {(f.code, f.line) for f in after}
     offered = [f for f, fix in zip(findings, fixes) if fix is not None]
@@ -91,7 +95,7 @@ def test_fix_reports_what_remains_and_exits_by_it(fixed_tree):
     assert result.returncode == (1 if remaining else 0), result.stderr[-2000:]
     for item in remaining:
         fixed = (root / item["path"]).read_text(encoding="utf-8")
-        assert (item["code"], item["line"]) in {(f.code, f.line) for f in analyse_text(fixed, None,
+        assert (item["code"], item["line"]) in {(f.code, f.line) for f in analyse_text(fixed, OPTIONS,
                                                                                        str(root / item["path"]))[0]}
     offered = sum(1 for _, _, fixes in before.values() for fix in fixes if fix is not None)
     assert offered >= 20, f"only {offered} findings have a suggested fix"
@@ -148,14 +152,14 @@ def test_each_suggested_fix_alone(tmp_path, source):
     """A fix as --explain shows it, applied alone: what it names is gone, nothing is new,
     and Keras builds the witnesses of what it names."""
     text = source.read_text(encoding="utf-8")
-    findings, _ = analyse_text(text, None, str(source))
-    fixes = plan(text, findings, None, str(source))
+    findings, _ = analyse_text(text, OPTIONS, str(source))
+    fixes = plan(text, findings, OPTIONS, str(source))
     failures = []
     for fix in {id(f): f for f in fixes if f is not None}.values():
         fixed = apply_edits(text, fix.edits)
         copy = tmp_path / f"fix{len(list(tmp_path.iterdir()))}_{source.name}"
         copy.write_text(fixed, encoding="utf-8")
-        after, _ = analyse_text(fixed, None, str(source))
+        after, _ = analyse_text(fixed, OPTIONS, str(source))
         lines = line_map(text, fixed)
         now = {(f.code, f.line) for f in after}
         for cleared in fix.clears:
@@ -174,11 +178,11 @@ def test_diff_prints_what_fix_does_and_changes_nothing(tmp_path):
     for name in names:
         shutil.copy(REPO_ROOT / "fixtures" / name, tmp_path / name)
     original = {name: (tmp_path / name).read_text(encoding="utf-8") for name in names}
-    shown = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--diff", "--isolated", *names],
+    shown = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--diff", "--isolated", "--timeout", str(BUDGET_S), *names],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert {name: (tmp_path / name).read_text(encoding="utf-8") for name in names} == original
     assert shown.returncode == 1  # --diff changes nothing: the findings are still there
-    fixed = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--fix", "--isolated", *names],
+    fixed = subprocess.run([sys.executable, "-m", "keras_shape_lint", "--fix", "--isolated", "--timeout", str(BUDGET_S), *names],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert fixed.returncode == 1  # siamese_subtract.py has no suggested fix: its finding remains
     assert "siamese_subtract.py" in fixed.stdout and "seed_resnext_block.py" not in fixed.stdout
