@@ -36,12 +36,7 @@ class Loops:
 
     def _dead_after_loop(self, stmt) -> frozenset:
         """Local names nothing reads once the loop ``stmt`` is done."""
-        function = self.scopes[-1] if self.scopes else None
-        key = ("dead after loops", id(function))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (function, dead_after_loops(function))
-        return found[1].get(id(stmt), (None, frozenset()))[1]
+        return self.dead_names(stmt, "dead after loops", dead_after_loops)
 
     def run_loop(self, stmt, st: State, iterable) -> list:
         """Run a ``for`` loop: unrolled over a concrete sequence, or over a symbolic range

@@ -348,12 +348,7 @@ def _join_conditions(a: "State", b: "State", needed=None) -> None:
     a.pc = a.pc[:common]
     if either is not True and (needed is None or needed(rest)):
         a.pc = a.pc + (Condition(either, branch=any(c.branch for c in rest)),)
-    shared = 0
-    for da, db in zip(a.decisions, b.decisions):
-        if da != db:
-            break
-        shared += 1
-    a.decisions = a.decisions[:shared]
+    a.decisions = _common_decisions(a, b)
 
 
 def _undecided_branch(condition: Condition) -> bool:
@@ -462,13 +457,18 @@ def _parted_on_opaque(a: State, b: State) -> bool:
         if not all(any(c.branch and c.opaque for c in st.pc) for st in (a, b)):
             return False  # the joined path would hang on an undecidable branch one of them never took
     a.pc = a.pc[:common] + shared + (() if either is True else (Condition(either, branch=True),))
+    a.decisions = _common_decisions(a, b)
+    return True
+
+
+def _common_decisions(a: State, b: State) -> tuple:
+    """The branch decisions two joined paths took alike, up to the first they took apart."""
     kept = 0
     for da, db in zip(a.decisions, b.decisions):
         if da != db:
             break
         kept += 1
-    a.decisions = a.decisions[:kept]
-    return True
+    return a.decisions[:kept]
 
 
 def _always(term) -> bool:

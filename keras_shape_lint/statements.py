@@ -155,11 +155,16 @@ class Statements:
 
     def dead_after(self, stmt) -> frozenset:
         """Local names nothing reads once ``stmt`` (an ``if``) is done."""
+        return self.dead_names(stmt, "dead", dead_after_ifs)
+
+    def dead_names(self, stmt, kind: str, find) -> frozenset:
+        """Local names nothing reads once ``stmt`` is done: ``find(function)`` maps each
+        statement of the function being run to them, worked out once per function."""
         function = self.scopes[-1] if self.scopes else None
-        key = ("dead", id(function))
+        key = (kind, id(function))
         found = self._node_facts.get(key)
         if found is None:
-            found = self._node_facts[key] = (function, dead_after_ifs(function))
+            found = self._node_facts[key] = (function, find(function))
         return found[1].get(id(stmt), (None, frozenset()))[1]
 
     def stmt_With(self, stmt, st):
