@@ -57,6 +57,7 @@ def test_a_while_loop_on_a_test_no_path_decides_stops_at_the_symbolic_bound():
 
         def block(inputs, size):
             while size > 1:
+                inputs = layers.Dense(size)(inputs)  # a layer call: not a loop over plain values
                 size = size // 2
             return layers.Add()([layers.Dense(size)(inputs), layers.Dense(1)(inputs)])
     """)
