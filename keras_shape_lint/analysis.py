@@ -64,7 +64,6 @@ class Analysis:
         self.unsized_merges: set = set()
         self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
         self.entered: set = set()  # ids of the function nodes whose bodies ran
-        self.owners: dict = {}  # id of a method's node -> the class that defines it
         self.skipped: set = set()  # ids of the entry points the time budget left unanalysed
         self.drafts: dict = {}
         self.pending: list = []  # this entry point's drafts whose witness needs a finished build
@@ -78,6 +77,7 @@ class Analysis:
         # the entry read its inputs' batch size as a number (``ops.zeros((ops.shape(x)[0], n))``)
         self.batch_read = False
         self.import_seconds = 0.0  # spent reading and running the project modules imported
+        self.modules_charged: set = set()  # cache keys of the project modules whose steps it paid
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
         self.undecorated: dict = {}
         self._merge_nodes: set | None = None
@@ -194,14 +194,17 @@ class Analysis:
             self._facts = read_syntax(tree)
         return self._facts
 
-    def execute_module(self, info: ModuleInfo, loader) -> None:
-        """Run an imported module's top level (its merges are checked where they are called)."""
+    def execute_module(self, info: ModuleInfo, loader) -> bool:
+        """Run an imported module's top level (its merges are checked where they are called).
+        False when a budget stopped it part way."""
         info.loader = loader
+        budget_notes = sum(self.budget_notes.values())
         self.suppress_checks += 1
         try:
             self._guarded(lambda: self.interp.exec_block(info.tree.body, [State(info.scope, info)]), str(info.path))
         finally:
             self.suppress_checks -= 1
+        return sum(self.budget_notes.values()) == budget_notes
 
     def _guarded(self, action, where: str):
         try:

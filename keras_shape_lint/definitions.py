@@ -149,7 +149,6 @@ class Definitions:
         for method in cls.attrs.values():
             if isinstance(method, FunctionValue):
                 method.qualname = f"{cls.name}.{method.name}"
-                self.analysis.owners[id(method.node)] = cls  # where super() inside it starts
         for s in states or [st]:
             s.assign(stmt.name.value, cls)
         return states or [st]

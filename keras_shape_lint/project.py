@@ -12,6 +12,12 @@ flake8 pays for each module once.  The cache holds at most about 1 MB of
 source, least recently used first out: every cached module stays alive as
 tens of thousands of objects, and Python's full garbage collections walk them
 all (a sweep that kept 300 TensorFlow modules paused for 4 s per collection).
+
+What a file's analysis finds must not depend on the files analysed before it in
+the same process (a flake8 job lints many): a module is kept per import depth
+(its own imports are read only down to ``_MAX_DEPTH``), a module whose top level
+a budget cut short is not kept, and a module read for an earlier file costs each
+later analysis the steps its reading cost, once, as reading it again would.
 """
 
 from __future__ import annotations
@@ -34,8 +40,19 @@ _IMPORT_SHARE = 0.4  # at most this share of a file's time budget goes to readin
 
 _CACHE_BYTES = 1_000_000  # source bytes of the modules kept parsed between files (about 0.8M objects)
 
-# (path, mtime, size, data format) -> ModuleInfo, least recently used first
+# (path, mtime, size, data format, import depth) -> ModuleInfo, least recently used first
 _CACHE: OrderedDict = OrderedDict()
+# the same keys -> (steps its own top level took, keys of the modules loaded while it ran)
+_COST: dict = {}
+_LOADING = threading.local()  # a _Reading for each module being read, innermost last
+
+
+class _Reading:
+    """While a module's top level runs: the modules it loads and the steps their loads took."""
+
+    def __init__(self):
+        self.keys: list = []
+        self.steps = 0
 # the same keys -> the keys of the modules loaded through that module's imports, whenever they
 # were (an import is loaded when its name is first used, perhaps while another file is analysed)
 _DEPENDS: dict = {}
@@ -102,6 +119,39 @@ def _unchanged(key) -> bool:
     return True
 
 
+def _charge(analysis, key) -> bool:
+    """Charge this analysis, once, for a module it uses: a module read for an earlier file
+    costs the steps its top level took then (with those of the modules it loaded meanwhile),
+    so that the step budget trips where it would in a fresh process.  False when the
+    budget is spent (the module is then refused, as a fresh read would have been)."""
+    charged = analysis.modules_charged
+    if key in charged:
+        return True
+    steps, stack = 0, [key]
+    while stack:
+        current = stack.pop()
+        if current in charged or current not in _COST:
+            continue
+        charged.add(current)
+        cost, loaded = _COST[current]
+        steps += cost
+        stack.extend(loaded)
+    interp = getattr(analysis, "interp", None)
+    if interp is None or not steps:
+        return True
+    interp.steps += steps
+    if interp.steps > interp.budget.max_steps:
+        analysis.note_budget(f"{key[0]}: step budget")  # as reading it here would have said
+        return False
+    return True
+
+
+def _loading_note(key) -> None:
+    frames = getattr(_LOADING, "frames", None)
+    if frames:
+        frames[-1].keys.append(key)
+
+
 def project_root(path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     current = folder
@@ -119,6 +169,7 @@ ACTIVE: list = [None]  # the Analysis running in this process (set by Analysis.r
 
 class ModuleLoader:
     key = None  # the _CACHE key of the module whose imports this loader reads (None: the linted file)
+    loaded_key = None  # the _CACHE key of the module its last load returned
 
     def __init__(self, analysis, importer: str | None, depth: int = 0):
         self._analysis = analysis
@@ -164,7 +215,21 @@ class ModuleLoader:
                 return None
             current = os.path.dirname(current)
 
+    def charge(self, key) -> bool:
+        """Charge the analysis running now for a module an import resolved earlier (perhaps
+        for another file); False when its step budget is spent."""
+        return key is None or _charge(self.analysis, key)
+
     def load(self, path: str) -> ModuleInfo | None:
+        interp = getattr(self.analysis, "interp", None)
+        before = interp.steps if interp is not None else 0
+        info = self._load(path)
+        frames = getattr(_LOADING, "frames", None)
+        if frames and interp is not None:
+            frames[-1].steps += interp.steps - before  # not the importing module's own cost
+        return info
+
+    def _load(self, path: str) -> ModuleInfo | None:
         if self.depth >= _MAX_DEPTH or os.path.abspath(path) == self.importer:
             return None
         import time
@@ -179,17 +244,24 @@ class ModuleLoader:
             status = os.stat(path)
         except OSError:
             return None
-        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
+        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format,
+               self.depth)
         _note(key, self.key)
+        _loading_note(key)
         if status.st_size > _MAX_BYTES:
             analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
         if key in _CACHE and not _unchanged(key):
             del _CACHE[key]  # what it imported has changed since: read it again
             _DEPENDS.pop(key, None)
+            _COST.pop(key, None)
         if key in _CACHE:
             _CACHE.move_to_end(key)
-            return _CACHE[key]
+            info = _CACHE[key]
+            if info is None or not _charge(analysis, key):
+                return None
+            self.loaded_key = key
+            return info
         _CACHE[key] = None  # a cycle of imports sees the module as unknown
         try:
             with open(path, encoding="utf-8") as handle:
@@ -210,9 +282,25 @@ class ModuleLoader:
         info = ModuleInfo(tree, path, scope={}, syntax=text)
         loader = ModuleLoader(self.analysis, path, self.depth + 1)
         loader.key = key
-        self.analysis.execute_module(info, loader)
+        interp = analysis.interp
+        steps_before = interp.steps
+        frames = _LOADING.__dict__.setdefault("frames", [])
+        frames.append(_Reading())
+        try:
+            completed = analysis.execute_module(info, loader)
+        finally:
+            reading = frames.pop()
         if self.depth == 0:
             analysis.import_seconds += time.monotonic() - started
+        if not completed:
+            # a budget stopped its top level part way: what it defined so far is this
+            # analysis's view only; a later one reads it again
+            del _CACHE[key]
+            _note_refused(self.key)
+            return None
+        _COST[key] = (interp.steps - steps_before - reading.steps, tuple(reading.keys))
+        analysis.modules_charged.add(key)
+        self.loaded_key = key
         _CACHE[key] = info
         _evict()
         return info
@@ -224,6 +312,7 @@ def _evict() -> None:
     while held > _CACHE_BYTES and len(_CACHE) > 1:
         key, _ = _CACHE.popitem(last=False)
         _DEPENDS.pop(key, None)
+        _COST.pop(key, None)
         held -= key[2]
 
 

@@ -374,6 +374,17 @@ def _has_foreign_base(cls) -> bool:
 _FUNCTION_ATTRIBUTES = frozenset(dir(lambda: None))
 
 
+def _defining_class(receiver, method):
+    """The class of ``receiver``'s MRO whose body defines the method ``method`` (the node of the
+    ``def`` running): where ``super()`` inside it starts.  Read from the classes themselves, so
+    that a class of a module read for an earlier file answers as it would in a fresh process."""
+    for cls in mro(receiver.cls):
+        for value in cls.attrs.values():
+            if isinstance(value, FunctionValue) and value.node is method:
+                return cls
+    return None
+
+
 @builtin("super")
 def _super(calls, st, args, kwargs, node):
     if len(args) == 2:  # super(Owner, self)
@@ -381,7 +392,7 @@ def _super(calls, st, args, kwargs, node):
     else:
         receiver = st.locals.get("self")
         method = st.chain[-1][2] if st.chain else None
-        owner = calls.analysis.owners.get(id(method))
+        owner = _defining_class(receiver, method) if isinstance(receiver, InstanceValue) else None
     if not isinstance(receiver, InstanceValue):
         return opaque("super()")
     return SuperProxy(receiver, owner if isinstance(owner, ClassValue) else receiver.cls)

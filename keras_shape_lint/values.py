@@ -513,18 +513,21 @@ class LazyImport:
     parsing a module costs far more than finding its file.
     """
 
-    __slots__ = ("loader", "path", "member", "_value")
+    __slots__ = ("loader", "path", "member", "_value", "_key")
 
     def __init__(self, loader, path: str, member: str | None = None):
         self.loader, self.path, self.member = loader, path, member
-        self._value = None
+        self._value = self._key = None
 
     def resolve(self):
+        if self._value is not None and not self.loader.charge(self._key):
+            return opaque(f"unreadable project module {self.path}")  # the step budget is spent
         if self._value is None:
             info = self.loader.load(self.path)
             if info is None:
                 # not kept: a refusal for lack of time belongs to this analysis, not the next
                 return opaque(f"unreadable project module {self.path}")
+            self._key = self.loader.loaded_key
             if self.member is None:
                 self._value = ModuleValue(info)
             else:

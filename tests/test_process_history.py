@@ -1,0 +1,117 @@
+"""What a file's analysis finds does not depend on the files analysed before it in the same
+process (a flake8 job, an editor, ``-j 1`` against ``-j 2``): the project modules kept parsed
+between files must answer as a fresh read would."""
+
+from __future__ import annotations
+
+import pytest
+
+from keras_shape_lint import project
+from keras_shape_lint.analysis import Options, analyse_text
+
+
+@pytest.fixture
+def fresh_cache(monkeypatch):
+    monkeypatch.setattr(project, "_CACHE", project.OrderedDict())
+    monkeypatch.setattr(project, "_DEPENDS", {})
+    monkeypatch.setattr(project, "_COST", {})
+
+
+def _write(folder, files: dict) -> None:
+    (folder / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    package = folder / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, text in files.items():
+        (package / name).write_text(text)
+
+
+def _outcome(folder, name, options=None):
+    path = folder / "pkg" / name
+    findings, analysis = analyse_text(path.read_text(), options, str(path))
+    stats = analysis.statistics()
+    return ([(f.line, f.code) for f in findings],
+            {key: stats[key] for key in ("merges", "proven", "flagged", "undecided")},
+            sorted(stats["budget"]))
+
+
+def _clear():
+    project._CACHE.clear()
+    project._DEPENDS.clear()
+    project._COST.clear()
+
+
+# a chain of imports: chain_a -> chain_b -> chain_c -> blocks -> conv.  Read from chain_a,
+# ``blocks`` is three imports deep and may not read ``conv`` (imports are read three deep);
+# read from model.py it is one import deep and reads it.
+CHAIN = {
+    "conv.py": "from keras import layers\n\n\ndef project(x, filters):\n    return layers.Conv2D(filters, 1)(x)\n",
+    "blocks.py": "from .conv import project\n\n\ndef block(x, filters):\n    return project(x, filters)\n",
+    "chain_c.py": "from .blocks import block\n\n\ndef third(x):\n    return block(x, 8)\n",
+    "chain_b.py": "from .chain_c import third\n\n\ndef second(x):\n    return third(x)\n",
+    "chain_a.py": ("from keras import layers\nfrom .chain_b import second\n\n\n"
+                   "def first(x):\n    return layers.Add()([x, second(x)])\n"),
+    "model.py": ("from keras import layers\nfrom .blocks import block\n\n\n"
+                 "def residual(x, filters):\n    return layers.Add()([x, block(x, filters)])  # KSL102\n"),
+}
+
+
+def test_a_module_read_deep_for_one_file_reads_its_imports_for_the_next(tmp_path, fresh_cache):
+    _write(tmp_path, CHAIN)
+    alone = _outcome(tmp_path, "model.py")
+    assert alone[0] == [(6, "KSL102")]  # blocks.py read conv.py: the channels may differ
+    _clear()
+    _outcome(tmp_path, "chain_a.py")  # reads blocks.py three imports deep
+    assert _outcome(tmp_path, "model.py") == alone
+
+
+HIERARCHY = {
+    "base.py": (
+        "from keras import layers\n\n\n"
+        "class Base(layers.Layer):\n"
+        "    def __init__(self, filters, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.filters = filters\n\n\n"
+        "class Middle(Base):\n"
+        "    def __init__(self, filters, **kwargs):\n"
+        "        super().__init__(filters, **kwargs)\n"
+        "        self.conv = layers.Conv2D(self.filters, 1)  # set by Base.__init__\n"),
+    "leaf.py": (
+        "from keras import layers\nfrom .base import Middle\n\n\n"
+        "class Leaf(Middle):\n"
+        "    def call(self, x):\n"
+        "        return layers.Add()([x, self.conv(x)])  # KSL102\n"),
+}
+
+
+def test_super_in_a_class_read_for_an_earlier_file_starts_after_its_own_class(tmp_path, fresh_cache):
+    # ``super()`` inside Middle.__init__ continues at Base, whoever defined Middle's module first
+    _write(tmp_path, HIERARCHY)
+    first = _outcome(tmp_path, "leaf.py")
+    assert first[0] == [(7, "KSL102")] and "call depth" not in first[2]
+    assert _outcome(tmp_path, "leaf.py") == first
+
+
+COSTLY = {
+    "tables.py": ("from keras import layers\n\n"
+                  + "".join(f"SIZE_{i} = {i} * 2 + 1\n" for i in range(300))
+                  + "\n\ndef widen(x):\n    return layers.Dense(SIZE_3)(x)\n"),
+    "first.py": ("from keras import layers\nfrom .tables import widen\n\n\n"
+                 "def net(x):\n    return layers.Add()([x, widen(x)])\n"),
+    "second.py": ("from keras import layers\nfrom .tables import widen\n\n\n"
+                  "def net(x):\n    return layers.Add()([x, widen(x)])\n"),
+}
+
+
+def test_a_module_read_for_an_earlier_file_costs_the_same_steps(tmp_path, fresh_cache):
+    # the step budget trips where it would in a fresh process, not only for the first file
+    _write(tmp_path, COSTLY)
+    roomy = _outcome(tmp_path, "second.py", Options(max_steps=100_000))
+    assert roomy[2] == [] and roomy[1]["flagged"] == 1
+    tight = Options(max_steps=400)  # the entry alone fits; reading tables.py's 300 names does not
+    _clear()
+    alone = _outcome(tmp_path, "second.py", tight)
+    assert any("step budget" in note for note in alone[2])
+    _clear()
+    _outcome(tmp_path, "first.py", Options(max_steps=100_000))
+    assert _outcome(tmp_path, "second.py", tight) == alone
