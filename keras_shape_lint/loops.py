@@ -15,7 +15,7 @@ from .frontend import children
 from .liveness import dead_after_loops
 from .plain_loops import plain_loop_facts, plain_loop_summary
 from .provenance import Origin
-from .pybuiltins import Enumerated
+from .pybuiltins import Enumerated, SymbolicRange
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
 from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListValue, RepeatedList, Tensor, Unknown,
                      opaque)
@@ -70,6 +70,16 @@ class Loops:
             states = self._symbolic(stmt, [st], finished, 0, length, 1,
                                     lambda index: (S.add(first, index), sequence.item(index)), reads_index=True,
                                     any_item=lambda k: (S.add(first, k), _any_item(sequence, k)))
+            return self.cap(finished + self._exhausted(stmt, states))
+        downward = _downward_range(iterable)
+        if downward is not None:
+            # ``range(top, bottom, -s)``: the n-th iteration (from 0) gets ``top - s * n``, for as
+            # many as fit above ``bottom``
+            top, bottom, step = downward
+            count = S.maximum(0, S.ceildiv(S.sub(top, bottom), -step) if step != -1 else S.sub(top, bottom))
+            value_at = (lambda n: S.add(top, S.mul(step, n)))
+            states = self._symbolic(stmt, [st], finished, 0, count, 1, value_at,
+                                    reads_index=self._reads_target(stmt), any_item=value_at)
             return self.cap(finished + self._exhausted(stmt, states))
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:
@@ -522,6 +532,18 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _downward_range(iterable):
+    """(start, stop, step) of a ``range`` with a negative step and a symbolic bound, else None."""
+    if not isinstance(iterable, SymbolicRange):
+        return None
+    start, stop, step = iterable.start, iterable.stop, iterable.step
+    if not isinstance(step, int) or isinstance(step, bool) or step >= 0:
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) or S.is_int_like(v) for v in (start, stop)):
+        return None
+    return start, stop, step
 
 
 def _any_item(sequence: Unknown, k) -> Unknown:

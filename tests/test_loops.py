@@ -781,3 +781,40 @@ def test_a_plain_loop_that_returns_leaves_its_function_with_a_value_nobody_knows
     """)
     assert findings == []
     assert stats["proven"] == 0 and stats["undecided"] == 1
+
+
+# ------------------------------------------------------------------ downward ranges
+
+
+def test_a_downward_range_with_a_symbolic_bound_runs_as_many_iterations_as_fit():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def pyramid(x, num_levels, filters=32):
+            x = layers.Conv2D(filters, 1)(x)
+            for i in range(num_levels, 0, -1):
+                y = layers.Conv2D(filters, 3, padding="same", name=f"p{i}")(x)
+                if i == 1:
+                    y = layers.Conv2D(filters, 1)(y)
+                x = layers.Add()([x, y])
+            return layers.Add()([x, layers.Conv2D(filters, 1)(x)])
+    """)
+    assert "iteration over an unknown sequence" not in analysis.opaque_reasons
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and (stats["merges"], stats["proven"]) == (2, 2)
+
+
+def test_a_downward_range_that_runs_no_iteration_gives_a_finding_with_its_bound():
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def head(x, top, filters=32):
+            for i in range(top, 2, -1):
+                x = layers.Conv2D(filters, 1, name=f"level_{i}")(x)
+            return layers.Add()([x, layers.Conv2D(filters, 1)(x)])
+    """)
+    # no iteration when top <= 2: the input's own channels meet `filters`
+    assert [(f.line, f.code) for f in findings] == [(8, "KSL102")]
+    assert findings[0].witness.args["top"] <= 2
