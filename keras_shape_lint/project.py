@@ -14,10 +14,13 @@ tens of thousands of objects, and Python's full garbage collections walk them
 all (a sweep that kept 300 TensorFlow modules paused for 4 s per collection).
 
 What a file's analysis finds must not depend on the files analysed before it in
-the same process (a flake8 job lints many): a module is kept per import depth
-(its own imports are read only down to ``_MAX_DEPTH``), a module whose top level
-a budget cut short is not kept, and a module read for an earlier file costs each
-later analysis the steps its reading cost, once, as reading it again would.
+the same process (a flake8 job lints many): a module is read the same whoever
+imports it first (imports are followed as deep as they are used, within the
+file's budgets, never to a depth that depends on the first reader), a module
+whose top level a budget cut short is not kept, a module read for an earlier
+file costs each later analysis the steps its reading cost, once, as reading it
+again would, and a module leaves the cache together with the modules that hold
+its values (a class read twice would be two classes).
 """
 
 from __future__ import annotations
@@ -34,13 +37,12 @@ from .state import ModuleInfo
 _MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _FRAMEWORKS = ("keras", "tensorflow", "tf_keras")
 _INSTALLED = ("site-packages", "dist-packages")
-_MAX_DEPTH = 3
 _MAX_BYTES = 200_000  # larger modules are libraries, not blocks: left opaque
 _IMPORT_SHARE = 0.4  # at most this share of a file's time budget goes to reading imports
 
 _CACHE_BYTES = 1_000_000  # source bytes of the modules kept parsed between files (about 0.8M objects)
 
-# (path, mtime, size, data format, import depth) -> ModuleInfo, least recently used first
+# (path, mtime, size, data format) -> ModuleInfo, least recently used first
 _CACHE: OrderedDict = OrderedDict()
 # the same keys -> (steps its own top level took, keys of the modules loaded while it ran)
 _COST: dict = {}
@@ -230,7 +232,7 @@ class ModuleLoader:
         return info
 
     def _load(self, path: str) -> ModuleInfo | None:
-        if self.depth >= _MAX_DEPTH or os.path.abspath(path) == self.importer:
+        if os.path.abspath(path) == self.importer:
             return None
         import time
 
@@ -244,8 +246,7 @@ class ModuleLoader:
             status = os.stat(path)
         except OSError:
             return None
-        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format,
-               self.depth)
+        key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
         _note(key, self.key)
         _loading_note(key)
         if status.st_size > _MAX_BYTES:
@@ -302,18 +303,40 @@ class ModuleLoader:
         analysis.modules_charged.add(key)
         self.loaded_key = key
         _CACHE[key] = info
-        _evict()
+        _evict(analysis.modules_charged)
         return info
 
 
-def _evict() -> None:
-    """Forget the least recently used modules while the cache holds too much source."""
+def _evict(in_use=frozenset()) -> None:
+    """Forget the least recently used modules while the cache holds too much source, each with
+    the modules that read it through their imports (they hold its classes and functions: kept,
+    they would meet a second reading of it as another module).  Modules the running analysis
+    uses stay."""
     held = sum(key[2] for key in _CACHE)
-    while held > _CACHE_BYTES and len(_CACHE) > 1:
-        key, _ = _CACHE.popitem(last=False)
-        _DEPENDS.pop(key, None)
-        _COST.pop(key, None)
-        held -= key[2]
+    for key in list(_CACHE):
+        if held <= _CACHE_BYTES or len(_CACHE) <= 1:
+            break
+        group = _importers(key) if key in _CACHE else ()
+        if not group or not group.isdisjoint(in_use):
+            continue
+        for gone in group:
+            if gone in _CACHE:
+                del _CACHE[gone]
+                held -= gone[2]
+            _DEPENDS.pop(gone, None)
+            _COST.pop(gone, None)
+
+
+def _importers(key) -> set:
+    """``key`` and every cached module that read it, directly or through others."""
+    found, stack = {key}, [key]
+    while stack:
+        current = stack.pop()
+        for importer, loaded in _DEPENDS.items():
+            if current in loaded and importer not in found:
+                found.add(importer)
+                stack.append(importer)
+    return found
 
 
 def _module_file(base: str, parts: list) -> str | None:

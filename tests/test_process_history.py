@@ -42,8 +42,8 @@ def _clear():
 
 
 # a chain of imports: chain_a -> chain_b -> chain_c -> blocks -> conv.  Read from chain_a,
-# ``blocks`` is three imports deep and may not read ``conv`` (imports are read three deep);
-# read from model.py it is one import deep and reads it.
+# ``blocks`` is three imports deep; read from model.py, one: it reads ``conv`` either way
+# (a limit on the depth kept with the module would leave it unread for model.py).
 CHAIN = {
     "conv.py": "from keras import layers\n\n\ndef project(x, filters):\n    return layers.Conv2D(filters, 1)(x)\n",
     "blocks.py": "from .conv import project\n\n\ndef block(x, filters):\n    return project(x, filters)\n",
@@ -115,3 +115,30 @@ def test_a_module_read_for_an_earlier_file_costs_the_same_steps(tmp_path, fresh_
     _clear()
     _outcome(tmp_path, "first.py", Options(max_steps=100_000))
     assert _outcome(tmp_path, "second.py", tight) == alone
+
+
+def test_a_module_leaves_the_cache_with_the_modules_that_read_it(fresh_cache, monkeypatch):
+    # a module kept after one it read was dropped would meet a second reading of that one as
+    # another module (its classes, read twice, would be two classes)
+    def key(name, size=100):
+        return (f"/p/{name}.py", 0, size, "channels_last")
+
+    for name in ("base", "mid", "top", "other", "new"):
+        project._CACHE[key(name)] = object()
+    project._DEPENDS.update({key("mid"): {key("base")}, key("top"): {key("mid")}})
+    monkeypatch.setattr(project, "_CACHE_BYTES", 300)
+    project._evict()
+    # base is the least recently used: it goes, and mid and top, which read it, with it
+    assert [k[0] for k in project._CACHE] == ["/p/other.py", "/p/new.py"]
+
+
+def test_modules_the_running_analysis_uses_stay(fresh_cache, monkeypatch):
+    def key(name):
+        return (f"/p/{name}.py", 0, 100, "channels_last")
+
+    for name in ("base", "mid", "other", "new"):
+        project._CACHE[key(name)] = object()
+    project._DEPENDS.update({key("mid"): {key("base")}})
+    monkeypatch.setattr(project, "_CACHE_BYTES", 300)
+    project._evict(in_use={key("mid")})  # the analysis holds mid's values, and through them base's
+    assert [k[0] for k in project._CACHE] == ["/p/base.py", "/p/mid.py", "/p/new.py"]
