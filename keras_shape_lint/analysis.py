@@ -278,7 +278,7 @@ class Analysis:
             build = lookup_class_attribute(entry, "build")
             # an input whose shape build() asks for by name is one Keras needs, even if call() defaults it
             needed = _shape_names(build) if isinstance(build, FunctionValue) else set()
-            call_args = self._free_arguments(call, "call", needed) if isinstance(call, FunctionValue) else None
+            call_args = self._free_arguments(call, "call", needed | freed) if isinstance(call, FunctionValue) else None
             if call_args is not None and call_args[0]:
                 self._split_unpacked_input(call, build, call_args[0])
             finished = []
@@ -291,6 +291,10 @@ class Analysis:
                     finished.append(s)
                 else:
                     finished.extend(r for r, _ in interp.calls.call_instance(instance, *call_args, s, None))
+            # every call raised on a default of its own (``valid_inputs[0]`` with all inputs None)
+            retry = _rejected_defaults(call, interp.rejected) if built and not finished and not freed else None
+            if retry:
+                return self._run_entry(interp, entry, module_scope, retry)
             self.complete_builds(finished)
             self._run_past_defaults(interp, init, entry, module_scope, freed)
             return

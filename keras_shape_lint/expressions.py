@@ -6,6 +6,8 @@ one state to ``[(state, value), ...]``.
 
 from __future__ import annotations
 
+import math
+
 import libcst as cst
 
 from . import provenance
@@ -16,9 +18,10 @@ from .operators import binary_operation, compare
 from .pybuiltins import BUILTINS
 from .state import widen_results
 from .statements import _undecidable
-from .subscripts import subscript
+from .subscripts import RAISES, subscript
 from .values import (
     ELLIPSIS,
+    Imported,
     DictValue,
     LazyImport,
     ListValue,
@@ -40,7 +43,7 @@ class Expressions:
         except KeyError:
             pass
         else:
-            return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
+            return [(st, _constant(value.resolve() if isinstance(value, LazyImport) else value))]
 
         if name in BUILTINS:
             return [(st, BUILTINS[name])]
@@ -148,7 +151,7 @@ class Expressions:
         return [(st, self.make_function(node, st, is_lambda=True))]
 
     def ex_Attribute(self, node, st):
-        return [(s, get_attribute(self, s, value, node.attr.value)) for s, value in self.eval(node.value, st)]
+        return [(s, _constant(get_attribute(self, s, value, node.attr.value))) for s, value in self.eval(node.value, st)]
 
     def ex_Call(self, node, st):
         out = []
@@ -320,7 +323,9 @@ class Expressions:
         out = []
         for s, value in self.eval(node.value, st):
             for s2, keys in self.eval_slices(node.slice, s):
-                out.append((s2, subscript(self, s2, value, keys)))
+                item = subscript(self, s2, value, keys, node)
+                if item is not RAISES:  # else Python raises: the path ends here
+                    out.append((s2, item))
         return out
 
     def eval_slices(self, elements, st):
@@ -345,6 +350,17 @@ class Expressions:
 
     def ex_NamedExpr(self, node, st):
         return [(s2, v) for s, v in self.eval(node.value, st) for s2 in self.assign(node.target, v, s)]
+
+
+# numbers the standard library and numpy name (``coords * (2 * math.pi)``)
+_CONSTANTS = {"math.pi": math.pi, "math.e": math.e, "math.tau": math.tau, "math.inf": math.inf,
+              "numpy.pi": math.pi, "numpy.e": math.e, "numpy.inf": math.inf}
+
+
+def _constant(value):
+    if isinstance(value, Imported):
+        return _CONSTANTS.get(value.qualname, value)
+    return value
 
 
 def _find_calls(node) -> list:

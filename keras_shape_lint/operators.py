@@ -86,6 +86,9 @@ def binary_operation(interp, op, left, right, st, node) -> list:
         left = left.as_tensor()  # ``x * scale`` in a layer's call(): x is the input tensor
     elif _is_number(left) and _input_tensor(right):
         right = right.as_tensor()
+    elif _input_tensor(left) and _input_tensor(right) and (op in TENSOR_MERGES or op == "MatrixMultiply"):
+        # ``queries + query_pos_embedding`` of two call() inputs: two tensors
+        left, right = left.as_tensor(), right.as_tensor()
     if isinstance(left, Tensor) or isinstance(right, Tensor):
         return [(st, _tensor_operation(interp, op, left, right, st, node))]
     if isinstance(left, Unknown) and isinstance(right, Unknown) and _both_ints(op, left, right):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from . import symbolic as S
 from .state import _copy_value, _same
 from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, opaque
 from .values import from_full_dims, full_dims
 
 
-def subscript(interp, st, value, keys):
+RAISES = object()  # a subscript Python refuses (an index out of range): the path ends there
+
+
+def subscript(interp, st, value, keys, node=None):
     if isinstance(value, Unknown) and any(isinstance(k, Slice) or k is ELLIPSIS or k is None for k in keys):
         value = value.as_tensor()
     if isinstance(value, Tensor):
@@ -31,6 +36,16 @@ def subscript(interp, st, value, keys):
         first = key.lower if isinstance(key, Slice) else key
         if first is None or type(first) is int and first == 0:  # the batch size, alone or leading
             interp.analysis.batch_read = True
+        full = value.as_tuple()
+        if full is None and _plain_int(key) and key > 0 and node is not None:
+            # ``shape[1]`` ... ``shape[3]``: the rank a free input is given is one every index the
+            # function reads from the same shape allows, not just the first read
+            value.tensor.choose_rank(max(2, _highest_index(st, node)))
+            full = value.as_tuple()
+        if full is not None and _plain_int(key) and not -len(full) <= key < len(full) and st.unchecked is None:
+            # Python raises here; for a rank a free input was given by choice, another rank
+            # would have gone on: nothing after this on the path is checked against that rank
+            st.unchecked = (node, st.modules[-1]) if node is not None else st.unchecked
         return _shape_item(value, key)
     if isinstance(value, DictValue):
         if S.is_sym(key) or isinstance(key, (Unknown, ListValue, DictValue)):
@@ -53,6 +68,11 @@ def subscript(interp, st, value, keys):
             return _slice_sequence(value, key)
         if isinstance(key, int) and not isinstance(key, bool) and -len(value) <= key < len(value):
             return value[key]
+        if _plain_int(key):
+            # ``valid_inputs[0]`` of an empty list: Python raises IndexError.  The defaults of the
+            # running function's parameters (``points=None``) may be why: a caller passes others
+            _blame_defaults(interp, st)
+            return RAISES
         return opaque("index of a sequence")
     if isinstance(value, Unknown) and value.free and isinstance(key, int) and not isinstance(key, bool) and key >= 0:
         # a sequence the caller passes (``stackwise_num_filters[0]``): at least that long
@@ -64,6 +84,57 @@ def subscript(interp, st, value, keys):
         if isinstance(part, Unknown) and part.free:
             part.unread()  # nobody learnt what it must be: a witness cannot write it down
     return opaque("subscript of an unknown value")
+
+
+def _blame_defaults(interp, st) -> None:
+    function = st.chain[-1][2] if st.chain else None
+    if function is not None and hasattr(interp, "rejected"):
+        params = function.params
+        interp.rejected.update(p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params]
+                               if p.default is not None)
+
+
+def _plain_int(key) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool)
+
+
+_HIGHEST: dict = {}  # id of a subscript node -> (the function, the node, the highest index)
+
+
+def _highest_index(st, node) -> int:
+    """The highest constant index the running function applies to the expression ``node``
+    subscripts (``shape`` in ``shape[0], shape[1], shape[2], shape[3]``): 0 where unknown."""
+    function = st.chain[-1][2] if st.chain else None
+    if function is None:
+        return 0
+    found = _HIGHEST.get(id(node))
+    if found is None or found[0] is not function or found[1] is not node:
+        if len(_HIGHEST) > 4096:
+            _HIGHEST.clear()
+        found = _HIGHEST[id(node)] = (function, node, _scan_indices(function, node.value))
+    return found[2]
+
+
+def _scan_indices(function, target) -> int:
+    highest = 0
+    for found in _subscripts(function):
+        if len(found.slice) != 1 or not isinstance(found.slice[0].slice, cst.Index):
+            continue
+        index = found.slice[0].slice.value
+        if isinstance(index, cst.Integer) and found.value.deep_equals(target):
+            highest = max(highest, int(index.evaluated_value))
+    return highest
+
+
+def _subscripts(function) -> list:
+    out = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Subscript(self, sub):
+            out.append(sub)
+
+    function.visit(Visitor())
+    return out
 
 
 def _unknown_item(interp, value: Unknown, key) -> Unknown:

@@ -202,3 +202,36 @@ def test_inputs_of_two_callers_meet_at_one_rank(keras):
     assert not choose_common_rank([opaque, Tensor(None, label="p", free=True)]) and not opaque.known
     root = Tensor(None, label="r", free=True)
     assert not choose_common_rank([root, Tensor.follow(root, 0, (1,))]) and not root.known
+
+
+@pytest.mark.parametrize("target", [(None, 6, 4), (None, 5, 6, 4)])
+def test_broadcast_to_gives_a_free_input_the_target_rank(keras, target):
+    """``ops.broadcast_to(labels[..., None], ops.shape(embeddings))``: a free input of unknown
+    rank takes the target's rank (its caller's choice), and each of its sizes must then be 1 or
+    the target's, as Keras requires; any other size is refused."""
+    expected = tuple(keras.ops.broadcast_to(keras.KerasTensor(target[:-1] + (1,)), target).shape)
+    x = Tensor(None, label="x", free=True)
+    ctx = LayerCtx()
+    out = catalogue.lookup("keras.ops.broadcast_to").apply(ctx, [x, target], {})
+    assert x.known and len(x.dims) == len(target) - 1 and not ctx.opaques
+    assert tuple(out.dims) == expected[1:]
+    # each size is held to 1 or the target's
+    for size, allowed in [(3, False), (1, True), (target[1], True)]:
+        solver = z3.Solver()
+        solver.add(*ctx.assumptions, x.dims[0] == size)
+        assert (solver.check() == z3.sat) == allowed, size
+    with pytest.raises(ValueError):
+        keras.ops.broadcast_to(keras.KerasTensor((None, 3) + target[2:]), target)
+
+
+def test_every_index_a_function_reads_from_a_shape_sets_the_rank():
+    """``batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]``: the rank a
+    free input is given is one the highest index allows, chosen at the first read."""
+    import libcst as cst
+
+    from keras_shape_lint.subscripts import _scan_indices
+
+    function = cst.parse_module("def f(x):\n    shape = g(x)\n    a, b = shape[1], shape[3]\n    c = x[5]\n").body[0]
+    assert _scan_indices(function, cst.Name("shape")) == 3
+    assert _scan_indices(function, cst.Name("x")) == 5
+    assert _scan_indices(function, cst.Name("y")) == 0

@@ -614,7 +614,8 @@ def broadcast_to(ctx, args, kwargs):
     target = _shape(ctx, arg(args, kwargs, 1, "shape"))
     if x is None or target is None:
         return ctx.opaque("broadcast_to arguments not understood")
-    if not x.known:
+    if not x.known and not x.choose_rank(len(target) - 1):
+        # (a free input is given the target's rank, so its sizes are held to the target's)
         return result(ctx, target, x, x.dtype)
     shape = full(x)
     if len(shape) > len(target):
