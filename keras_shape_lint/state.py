@@ -290,17 +290,32 @@ def join_results(results: list) -> list:
     """A call's ``(state, value)`` results, those that returned the same value on paths whose
     variables are all alike joined into one (:func:`merge_paths` with the value compared too):
     nothing later code can read tells them apart, so the disjunction of their conditions
-    stands for both and the caller goes on once instead of once per path."""
-    kept: list = []
-    for st, value in results:
-        for other, known in kept:
-            if _same(known, value, {}) and _join(other, st, conditions=_parted_on_opaque) is not None:
-                # a merge left unchecked on either path may fail before anything after the call
-                other.unchecked = other.unchecked or st.unchecked
-                break
-        else:
-            kept.append((st, value))
-    return kept
+    stands for both and the caller goes on once instead of once per path.  Joined paths are
+    tried again (two joined on one flag may then part only on another)."""
+    while True:
+        kept: list = []
+        for st, value in results:
+            for other, known in kept:
+                if _alike_results(known, value, {}, {}) and _join(other, st, conditions=_parted_on_opaque) is not None:
+                    # a merge left unchecked on either path may fail before anything after the call
+                    other.unchecked = other.unchecked or st.unchecked
+                    break
+            else:
+                kept.append((st, value))
+        if len(kept) == len(results) or len(kept) < 2:
+            return kept
+        results = kept
+
+
+def _alike_results(x, y, renamed: dict, back: dict) -> bool:
+    """Two results a caller cannot tell apart: the same value, or values nobody knows and
+    nothing has read yet (each of one side always meeting the same one of the other), in
+    tuples alike."""
+    if _fresh_opaque(x) and _fresh_opaque(y):
+        return renamed.setdefault(id(x), y) is y and back.setdefault(id(y), x) is x
+    if type(x) is tuple and type(y) is tuple:
+        return len(x) == len(y) and all(_alike_results(i, j, renamed, back) for i, j in zip(x, y))
+    return _same(x, y, {})
 
 
 def widen(states: list, origin) -> list:

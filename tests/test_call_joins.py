@@ -108,3 +108,45 @@ def test_paths_apart_only_on_an_undecidable_branch_are_joined_untainted():
     assert [f.code for f in findings] == ["KSL102"]
     assert findings[0].witness.args["heads"] != 2
     assert analysis.statistics()["undecided"] == 0
+
+
+def _unknown_steps() -> str:
+    """Twelve calls of a helper that returns what one of two unknown functions gives."""
+    params = ", ".join(f"f{i}=False" for i in range(CALLS))
+    calls = "\n".join(f"    y = step(y, f{i})" for i in range(CALLS))
+    return textwrap.dedent("""
+        import mystery
+        from keras import layers
+
+
+        def step(x, flag):
+            if flag:
+                return mystery.encode(x)
+            return mystery.decode(x)
+
+    """) + (
+        f"\ndef block(inputs, {params}):\n"
+        "    y = mystery.start()\n"
+        f"{calls}\n"
+        "    return layers.Add()([layers.Dense(8)(inputs), layers.Dense(4)(inputs)]), y\n"
+    )
+
+
+def test_returns_of_values_nobody_knows_go_on_as_one_path():
+    findings, analysis = analyse_text(_unknown_steps())
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert [f.code for f in findings] == ["KSL101"]
+    assert "8 and 4 channels" in findings[0].message
+    assert analysis.interp.steps < 1000, analysis.interp.steps
+
+
+def test_results_nobody_knows_are_alike_only_where_they_alias_alike():
+    from keras_shape_lint.state import _alike_results
+    from keras_shape_lint.values import opaque
+
+    a, b, c, d = (opaque("an unknown call") for _ in range(4))
+    assert _alike_results((a, b), (c, d), {}, {})
+    # one side returns one value twice, the other two values: a caller can tell them apart
+    assert not _alike_results((a, a), (c, d), {}, {})
+    assert not _alike_results((a, b), (c, c), {}, {})
+    assert not _alike_results((a, b), (c,), {}, {})
