@@ -645,11 +645,6 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
             return _anything(origin, covering)
         items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
         return _NONE_FITS if any(item is _NONE_FITS for item in items) else tuple(items)
-    if type(value) is list and type(other) is list:  # what a layer's configuration holds (Sequential's layers)
-        if len(value) != len(other):
-            return _NONE_FITS
-        items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
-        return _NONE_FITS if any(item is _NONE_FITS for item in items) else items
     if isinstance(value, (ListValue, InstanceValue, DictValue)):
         if type(other) is not type(value):
             return _NONE_FITS

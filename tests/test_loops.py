@@ -818,36 +818,3 @@ def test_a_downward_range_that_runs_no_iteration_gives_a_finding_with_its_bound(
     # no iteration when top <= 2: the input's own channels meet `filters`
     assert [(f.line, f.code) for f in findings] == [(8, "KSL102")]
     assert findings[0].witness.args["top"] <= 2
-
-
-def test_a_loop_over_a_free_sequence_building_sequential_branches_is_summarised():
-    # each iteration appends a Sequential configured with its item: the item of the iterations
-    # run one by one and the one of any later index are widened inside the Sequential's layers
-    findings, analysis, stats = _analyse("""
-        import keras
-        from keras import layers
-
-
-        class Pyramid(layers.Layer):
-            def __init__(self, dilation_rates, filters=32, **kwargs):
-                super().__init__(**kwargs)
-                self.dilation_rates = dilation_rates
-                self.filters = filters
-
-            def build(self, input_shape):
-                self.branches = []
-                for i, rate in enumerate(self.dilation_rates):
-                    branch = keras.Sequential([
-                        layers.Conv2D(self.filters, 3, padding="same", dilation_rate=rate, name=f"conv_{i}"),
-                        layers.BatchNormalization(),
-                    ])
-                    branch.build(input_shape)
-                    self.branches.append(branch)
-                self.project = layers.Conv2D(self.filters, 1)
-
-            def call(self, x):
-                y = self.project(x)
-                return layers.Add()([y, layers.Conv2D(self.filters, 3, padding="same")(y)])
-    """)
-    assert not analysis.budget_notes, analysis.budget_notes
-    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1)
