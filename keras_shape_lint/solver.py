@@ -10,7 +10,7 @@ import time
 
 import z3
 
-from .symbolic import variables
+from .symbolic import term_id, unchecked, variables
 
 # Candidate values tried, in order, when a witness picks a free value.
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3, 1)
@@ -33,6 +33,9 @@ class Solver:
         # settled answers by the set of term ids: z3 shares equal terms, and the
         # entry holds its terms, so an id cannot be reused while it is cached
         self._answers: dict = {}
+        # the variable-sharing groups of each path condition asked about (see Cones)
+        self._cones = Cones()
+        self._models = Models()
 
     def _time_left(self, limit_ms: int | None = None) -> bool:
         """Set the next query's limit (``limit_ms``, else the solver's), shortened to the time
@@ -52,20 +55,29 @@ class Solver:
         terms = [t for t in terms if t is not True]
         if any(t is False for t in terms):
             return False
+        return self._check(terms, [term_id(t) for t in terms])
+
+    def _check(self, terms: list, idents: list) -> bool | None:
+        """:meth:`check` of terms that are all z3 terms, with their ids."""
         if not terms:
             return True
-        key = frozenset(t.get_id() for t in terms)
+        key = frozenset(idents)
         cached = self._answers.get(key)
         if cached is not None:
             return cached[1]
         if not self._time_left():
             self.unknowns += 1
             return None
+        if self._models.satisfy(terms, idents):
+            self._answers[key] = (terms, True)
+            return True
         solver = self._solver
         solver.push()
         try:
-            solver.add(*terms)
+            _assert(solver, terms)
             answer = self._verdict(solver.check())
+            if answer:
+                self._models.remember(solver.model(), terms, idents)
         finally:
             solver.pop()
         if answer is not None:  # "gave up" may change with more time: never cached
@@ -81,7 +93,13 @@ class Solver:
         terms = [t for t in terms if t is not True]
         if any(t is False for t in terms):
             return False
-        return self.check(relevant(conditions, terms) + terms)
+        if not isinstance(conditions, tuple):
+            return self.check(relevant(conditions, terms) + terms)
+        chosen = self._cones.relevant_conditions(conditions, terms)
+        if chosen is None:
+            return False
+        chosen = [c for c in chosen if c.term is not True]
+        return self._check([c.term for c in chosen] + terms, [c.ident for c in chosen] + [term_id(t) for t in terms])
 
     def model(self, terms, preferences=()) -> z3.ModelRef | None:
         """A model of ``terms``, steered by ``preferences``.
@@ -132,6 +150,178 @@ class Solver:
             return False
         self.unknowns += 1
         return None
+
+
+class Models:
+    """The models of the last few satisfiable queries, each with the terms it was asked
+    to satisfy and those it was found to satisfy or not since.
+
+    A query that one of them satisfies is satisfiable, and z3 need not be asked: the next
+    branch of a path asks its path condition (satisfied by the model that answered the
+    last branch) with one more term, which is only evaluated in that model.  A model
+    that does not satisfy a query says nothing about it (z3 is asked).
+    """
+
+    KEPT = 4
+
+    def __init__(self):
+        self._recent: list = []  # [(model, {term id: (term, holds)})], the newest last
+        self.answered = 0  # queries answered by a model (a count, for tests)
+
+    def remember(self, model, terms, idents) -> None:
+        # z3 found the model for these terms: each holds there
+        self._recent.append((model, {ident: (term, True) for ident, term in zip(idents, terms)}))
+        if len(self._recent) > self.KEPT:
+            del self._recent[0]
+
+    def satisfy(self, terms, idents) -> bool:
+        for model, holds in reversed(self._recent):
+            if all(_holds(model, holds, ident, term) for ident, term in zip(idents, terms)):
+                self.answered += 1
+                return True
+        return False
+
+
+def _holds(model, holds: dict, ident: int, term) -> bool:
+    """Is ``term`` true in ``model`` (completed where the model leaves a variable free)?"""
+    known = holds.get(ident)
+    if known is not None:
+        return known[1]
+    ctx = model.ctx.ref()
+    value = (z3.Ast * 1)()
+    # only a literal truth value counts: anything else (a term z3 left unevaluated) does not.
+    # (z3 keeps the value it returns alive until it returns another.)
+    result = bool(_model_eval(ctx, model.model, term.ast, True, value)) and \
+        _bool_value(ctx, value[0]) == z3.Z3_L_TRUE
+    holds[ident] = (term, result)
+    return result
+
+
+class Cones:
+    """:func:`relevant` for many questions about a few path conditions.
+
+    A path condition is asked about again and again (both sides of each branch, every
+    merge on the path), and most of its conjuncts share no variable with the question.
+    Its conjuncts are grouped, connected where they share a variable; a question's
+    relevant conjuncts are then the groups its own variables meet, in the order of the
+    path condition: the same set as :func:`relevant`'s.  Groups are kept for path
+    conditions held as tuples (a path's ``pc``, never changed in place); a path
+    condition one conjunct longer than one already grouped (the next branch of a path)
+    extends that one's groups rather than starting again.
+    """
+
+    LIMIT = 1024  # path conditions remembered before the table starts over
+
+    def __init__(self):
+        self._groups: dict = {}
+        self.built = 0  # path conditions grouped from their first conjunct (a count, for tests)
+
+    def groups(self, conditions: tuple):
+        """The groups of ``conditions`` (None when one of them is False)."""
+        found = self._groups.get(conditions, self)
+        if found is not self:
+            return found
+        if len(self._groups) >= self.LIMIT:
+            self._groups.clear()
+        shorter = self._groups.get(conditions[:-1], self) if conditions else self
+        if shorter is None:  # a False conjunct stays
+            found = None
+        elif shorter is not self:
+            found = shorter.extended(conditions[-1], len(conditions) - 1)
+        else:
+            self.built += 1
+            found = _Groups()
+            for position, condition in enumerate(conditions):
+                found = found.extended(condition, position, in_place=True)
+                if found is None:
+                    break
+        self._groups[conditions] = found
+        return found
+
+    def relevant(self, conditions, terms) -> list:
+        """:func:`relevant`, through the groups when ``conditions`` is a tuple."""
+        if not isinstance(conditions, tuple):
+            return relevant(conditions, terms)
+        chosen = self.relevant_conditions(conditions, terms)
+        return [False] if chosen is None else [c.term for c in chosen]
+
+    def relevant_conditions(self, conditions: tuple, terms) -> list | None:
+        """The conditions :func:`relevant` chooses the terms of, in order (None when one
+        of ``conditions`` is False)."""
+        groups = self.groups(conditions)
+        if groups is None:
+            return None
+        owner, members = groups.owner, groups.members
+        roots = set()
+        for term in terms:
+            for name in variables(term):
+                root = owner.get(name)
+                if root is not None:
+                    roots.add(root)
+        if not roots:
+            return []
+        if len(roots) == 1:
+            chosen = members[roots.pop()]
+        else:
+            chosen = sorted(i for root in roots for i in members[root])
+        return [conditions[i] for i in chosen]
+
+
+class _Groups:
+    """The conjuncts of one path condition connected where they share a variable:
+    ``owner`` maps each variable to its group's name (one of its variables), ``members``
+    each group's name to the positions of its conjuncts, in order."""
+
+    __slots__ = ("owner", "members")
+
+    def __init__(self, owner=None, members=None):
+        self.owner: dict = {} if owner is None else owner
+        self.members: dict = {} if members is None else members
+
+    def extended(self, condition, position: int, in_place: bool = False):
+        """These groups with the conjunct ``condition`` at ``position`` added (None when it is
+        False): a copy, unless ``in_place``."""
+        if condition.term is False:
+            return None
+        names = condition.names
+        if not names:
+            return self
+        owner, members = (self.owner, self.members) if in_place else (dict(self.owner), dict(self.members))
+        roots = {owner[name] for name in names if name in owner}
+        if not roots:
+            root = next(iter(names))
+            joined = (position,)
+        else:
+            # the largest group keeps its name; the others' variables take it
+            root = max(roots, key=lambda r: (len(members[r]), r))
+            joined = members[root]
+            others = roots - {root}
+            if others:
+                for name, group in owner.items():
+                    if group in others:
+                        owner[name] = root
+                joined = tuple(sorted(joined + tuple(i for r in others for i in members.pop(r))))
+            joined = joined + (position,)
+        for name in names:
+            owner[name] = root
+        members[root] = joined
+        return self if in_place else _Groups(owner, members)
+
+
+def _assert(solver, terms) -> None:
+    """``solver.add(*terms)``, boolean terms handed to z3 directly (its Python wrapper
+    checks and converts each one first, which costs more than asserting it)."""
+    ctx = solver.ctx.ref()
+    for term in terms:
+        if isinstance(term, z3.BoolRef):
+            _solver_assert(ctx, solver.solver, term.ast)
+        else:
+            solver.add(term)
+
+
+_solver_assert = z3.Z3_solver_assert
+_model_eval = unchecked(z3.Z3_model_eval)
+_bool_value = unchecked(z3.Z3_get_bool_value)
 
 
 def relevant(conditions, terms) -> list:

@@ -18,18 +18,26 @@ from .values import DictValue, FunctionValue, Imported, InstanceValue, LayerValu
 class Condition:
     """A conjunct of the path condition, with its variables cached."""
 
-    __slots__ = ("term", "_names", "branch")
+    __slots__ = ("term", "_names", "branch", "_id")
 
     def __init__(self, term, branch: bool = False):
         self.term = term
         self._names = None
         self.branch = branch
+        self._id = None
 
     @property
     def names(self) -> frozenset:
         if self._names is None:
             self._names = S.variables(self.term)
         return self._names
+
+    @property
+    def ident(self) -> int:
+        """z3's id of the term (the term is held here, so it stays its own)."""
+        if self._id is None:
+            self._id = S.term_id(self.term)
+        return self._id
 
     @property
     def opaque(self) -> bool:
@@ -196,7 +204,12 @@ def _copy_dict(mapping: dict, memo: dict) -> dict:
 
 
 def _copy_value(value, memo: dict):
-    if isinstance(value, RepeatedList):
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = _KINDS[type(value)] = _kind_of(value)
+    if kind == "plain":
+        return value
+    if kind == "repeated":
         key = id(value)
         if key not in memo:
             twin = memo[key] = RepeatedList([], None, value.count)
@@ -204,15 +217,15 @@ def _copy_value(value, memo: dict):
             twin.item = _copy_value(value.item, memo)
             twin.spoiled = value.spoiled
         return memo[key]
-    if isinstance(value, (ListValue, DictValue, InstanceValue)):
+    if kind == "list" or kind == "dict" or kind == "instance":
         key = id(value)
         if key in memo:
             return memo[key]
-        if isinstance(value, ListValue):
+        if kind == "list":
             twin = ListValue()
             memo[key] = twin
             twin.items = [_copy_value(v, memo) for v in value.items]
-        elif isinstance(value, DictValue):
+        elif kind == "dict":
             twin = DictValue()
             memo[key] = twin
             twin.items = {k: _copy_value(v, memo) for k, v in value.items.items()}
@@ -221,20 +234,65 @@ def _copy_value(value, memo: dict):
             memo[key] = twin
             twin.attrs = {k: _copy_value(v, memo) for k, v in value.attrs.items()}
         return twin
-    if isinstance(value, LayerValue):
+    if kind == "layer":
         # each path builds its own copy of a layer (the first input it sees sizes its weights)
         key = id(value)
         if key not in memo:
-            memo[key] = _replace(value)
+            memo[key] = _shallow(value)
         return memo[key]
-    if isinstance(value, tuple) and value:
-        return tuple(_copy_value(v, memo) for v in value)
-    if isinstance(value, FunctionValue) and (value.closure or value.bound_self is not None):
+    if kind == "tuple":
+        return tuple(_copy_value(v, memo) for v in value) if value else value
+    if value.closure or value.bound_self is not None:  # a function
         remapped = tuple(memo.get(id(s), s) for s in value.closure)
         bound = _copy_value(value.bound_self, memo)
         if any(a is not b for a, b in zip(remapped, value.closure)) or bound is not value.bound_self:
-            return _replace(value, closure=remapped, bound_self=bound)
+            return _shallow(value, closure=remapped, bound_self=bound)
     return value
+
+
+_KINDS: dict = {}  # type of a value -> how a fork copies it (what _kind_of says of its instances)
+
+
+def _kind_of(value) -> str:
+    if isinstance(value, RepeatedList):
+        return "repeated"
+    if isinstance(value, ListValue):
+        return "list"
+    if isinstance(value, DictValue):
+        return "dict"
+    if isinstance(value, InstanceValue):
+        return "instance"
+    if isinstance(value, LayerValue):
+        return "layer"
+    if isinstance(value, tuple):
+        return "tuple"
+    if isinstance(value, FunctionValue):
+        return "function"
+    return "plain"
+
+
+def _shallow(value, **changes):
+    """``dataclasses.replace(value, **changes)`` for a dataclass whose fields are all set by
+    its ``__init__`` and that has no ``__post_init__`` (a copy of its attributes: the same
+    object, made without calling ``__init__``, which is slow)."""
+    cls = type(value)
+    names = _PLAIN_DATACLASSES.get(cls)
+    if names is None:
+        fields = getattr(cls, "__dataclass_fields__", None)
+        plain = (fields is not None and not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+                 and all(f.init for f in fields.values()))
+        names = _PLAIN_DATACLASSES[cls] = tuple(fields) if plain else ()
+    if not names:
+        return _replace(value, **changes)
+    twin = object.__new__(cls)
+    attributes, original = twin.__dict__, value.__dict__
+    for name in names:
+        attributes[name] = original[name]
+    attributes.update(changes)
+    return twin
+
+
+_PLAIN_DATACLASSES: dict = {}  # dataclass -> its fields' names, () when _shallow cannot copy it
 
 
 def merge_paths(states: list, dead=None) -> list:
@@ -420,31 +478,42 @@ def _join(a: State, b: State, dead=None, conditions=None):
     # functions defined on these paths close over these very frames, which the
     # loops below compare: a pair of them counts as equal while that happens
     memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(a.frames, b.frames)}
-    for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
-        if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
-            return None
+    # the locals first: where two paths differ, it is mostly there (the outer frames,
+    # the module's globals among them, are long and mostly alike)
     local_a, local_b = a.frames[-1], b.frames[-1]
     differ = local_a.keys() ^ local_b.keys()
     if differ and dead is None:
         return None
+    # the name two paths differed on last time is compared first: the paths a branch in a
+    # loop makes differ on the same names each time (the answer is the same in any order)
+    hint = _DIFFER_HINT[0]
+    if (dead is None and hint in local_a and hint in local_b
+            and not _same(local_a[hint], local_b[hint], memo)):
+        return None
     forgettable = None
     for k in local_a.keys() & local_b.keys():
         if not _same(local_a[k], local_b[k], memo):
+            _DIFFER_HINT[0] = k
             if dead is None:
                 return None  # the first difference decides: no need to compare the rest
             forgettable = dead() if forgettable is None else forgettable
             if k not in forgettable:
                 return None
             differ.add(k)
-    if differ:
-        if dead is None or not differ <= dead():
+    if differ and (dead is None or not differ <= dead()):
+        return None
+    for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
+        if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
             return None
-        for name in differ:
-            local_a.pop(name, None)
+    for name in differ:
+        local_a.pop(name, None)
     if conditions is not None:  # a narrower join, which may refuse
         return a if conditions(a, b) else None
     _join_conditions(a, b)
     return a
+
+
+_DIFFER_HINT = [None]  # the local name the last two paths compared differed on (see _join)
 
 
 def _parted_on_opaque(a: State, b: State) -> bool:
@@ -488,12 +557,7 @@ def _common_decisions(a: State, b: State) -> tuple:
 
 def _always(term) -> bool:
     """Does ``term`` (about values nobody knows) hold whatever they are?"""
-    import z3
-
-    solver = z3.Solver()
-    solver.set("timeout", 50)
-    solver.add(z3.Not(term))
-    return solver.check() == z3.unsat
+    return S.valid(term, timeout_ms=50)
 
 
 def _same(x, y, memo: dict, loop=None) -> bool:

@@ -84,7 +84,13 @@ _TERMS: dict = {}  # (operation, operand keys) -> (result, operands): one z3 ter
 
 
 def _operand_key(value):
-    return value.get_id() if isinstance(value, z3.ExprRef) else (type(value), value)
+    return term_id(value) if isinstance(value, z3.ExprRef) else (type(value), value)
+
+
+def term_id(term) -> int:
+    """z3's id of a term (``term.get_id()``, without its wrapper's error check): equal
+    terms share one while either lives."""
+    return _ast_id(term.ctx.ref(), term.ast)
 
 
 def _memoised(operation):
@@ -272,10 +278,32 @@ def disj(*terms):
     return terms[0] if len(terms) == 1 else z3.Or(*terms)
 
 
+def valid(term, timeout_ms: int) -> bool:
+    """Does the boolean term ``term`` hold whatever its variables are (proven within
+    ``timeout_ms``)?  A settled answer is kept per term and file.  Each question gets a
+    solver of its own (a solver used incrementally gives up on more nonlinear terms)."""
+    key = (valid, term_id(term), timeout_ms)
+    found = _TERMS.get(key)
+    if found is not None:
+        return found[0]
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.add(z3.Not(term))
+    verdict = solver.check()
+    if verdict != z3.unknown:  # "gave up" may change with more time: never kept
+        _TERMS[key] = (verdict == z3.unsat, term)
+    return verdict == z3.unsat
+
+
 def neg(term):
     if isinstance(term, bool):
         return not term
-    return z3.Not(term)
+    # both sides of every branch negate its condition again: built once (kept beside its term)
+    key = (neg, term_id(term))
+    found = _TERMS.get(key)
+    if found is None:
+        found = _TERMS[key] = (z3.Not(term), term)
+    return found[0]
 
 
 def ite(cond, a, b):
@@ -314,34 +342,70 @@ def reset_caches() -> None:
 
 def variables(term) -> frozenset:
     """Names of the uninterpreted constants in a term (memoised per subterm)."""
-    if not is_sym(term):
+    if not isinstance(term, z3.ExprRef):
         return frozenset()
-    key = term.get_id()
+    ctx = term.ctx_ref()
+    root = term.as_ast()
+    key = _ast_id(ctx, root)
     found = _VARIABLES.get(key)
     if found is not None:
         return found
+    # the subterms are walked through z3's C interface directly: wrapping each in a
+    # Python object (``children()``) costs far more than the walk.  Their ids stay valid
+    # while the root lives, and the root is kept alive beside the table.
+    _KEEP_ALIVE.append(term)
     # iterative post-order walk, so deep terms cannot overflow the stack
-    stack = [(term, False)]
+    stack = [(root, key, False)]
     while stack:
-        node, expanded = stack.pop()
-        node_key = node.get_id()
+        node, node_key, expanded = stack.pop()
         if node_key in _VARIABLES:
             continue
-        if z3.is_const(node):
-            kind = node.decl().kind()
-            names = frozenset((node.decl().name(),)) if kind == z3.Z3_OP_UNINTERPRETED else frozenset()
-            _VARIABLES[node_key] = names
-            _KEEP_ALIVE.append(node)
+        kind = _ast_kind(ctx, node)
+        if kind != z3.Z3_APP_AST and kind != z3.Z3_NUMERAL_AST:  # a quantifier or its variable
+            _VARIABLES[node_key] = frozenset()
             continue
-        children = node.children()
+        count = _num_args(ctx, node)
+        if count == 0:
+            decl = _app_decl(ctx, node)
+            if _decl_kind(ctx, decl) == z3.Z3_OP_UNINTERPRETED:
+                _VARIABLES[node_key] = frozenset((_symbol_name(ctx, _decl_name(ctx, decl)),))
+            else:
+                _VARIABLES[node_key] = frozenset()
+            continue
         if not expanded:
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if child.get_id() not in _VARIABLES)
+            children = [_app_arg(ctx, node, i) for i in range(count)]
+            stack.append((node, node_key, True))
+            for child in children:
+                child_key = _ast_id(ctx, child)
+                if child_key not in _VARIABLES:
+                    stack.append((child, child_key, False))
             continue
-        names = frozenset().union(*(_VARIABLES[c.get_id()] for c in children)) if children else frozenset()
-        _VARIABLES[node_key] = names
-        _KEEP_ALIVE.append(node)
+        _VARIABLES[node_key] = frozenset().union(
+            *(_VARIABLES[_ast_id(ctx, _app_arg(ctx, node, i))] for i in range(count)))
     return _VARIABLES[key]
+
+
+def _symbol_name(ctx, symbol) -> str:
+    if z3.Z3_get_symbol_kind(ctx, symbol) == z3.Z3_INT_SYMBOL:
+        return "k!%s" % z3.Z3_get_symbol_int(ctx, symbol)
+    return z3.Z3_get_symbol_string(ctx, symbol)
+
+
+def unchecked(wrapper):
+    """z3's C function behind one of its Python wrappers, called without the error check
+    the wrapper adds after each call: for functions that only read a live term, which
+    cannot fail.  The wrapper itself where z3 is laid out otherwise."""
+    defaults = getattr(wrapper, "__defaults__", None) or ()
+    return getattr(defaults[-1], "f", wrapper) if defaults else wrapper
+
+
+_ast_id = unchecked(z3.Z3_get_ast_id)
+_ast_kind = unchecked(z3.Z3_get_ast_kind)
+_num_args = unchecked(z3.Z3_get_app_num_args)
+_app_arg = unchecked(z3.Z3_get_app_arg)
+_app_decl = unchecked(z3.Z3_get_app_decl)
+_decl_kind = unchecked(z3.Z3_get_decl_kind)
+_decl_name = unchecked(z3.Z3_get_decl_name)
 
 
 def is_opaque_name(name: str) -> bool:

@@ -1,0 +1,159 @@
+"""The solver's shortcuts give the answers of the long way round.
+
+Path conditions are grouped by shared variables once per path (``Cones``), the variables of
+a term are read through z3's C interface, and a branch's negated condition is built once:
+each is compared here with the plain computation it stands for.
+"""
+
+import random
+
+import z3
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keras_shape_lint import symbolic as S
+from keras_shape_lint.solver import Cones, Solver, relevant
+from keras_shape_lint.state import Condition, State
+
+NAMES = ["a", "b", "c", "d", "e", "?1", "?2", "f"]
+
+
+def _term(rng: random.Random, names):
+    chosen = [z3.Int(n) for n in rng.sample(names, rng.randint(1, 2))]
+    term = chosen[0] if len(chosen) == 1 else chosen[0] + chosen[1]
+    return term >= rng.randint(0, 4)
+
+
+def _plain_names(term) -> frozenset:
+    """The uninterpreted constants of a term, walked through z3's Python API."""
+    if z3.is_const(term):
+        return frozenset((term.decl().name(),)) if term.decl().kind() == z3.Z3_OP_UNINTERPRETED else frozenset()
+    return frozenset().union(*(_plain_names(c) for c in term.children())) if term.children() else frozenset()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 12))
+def test_grouped_conditions_are_the_cone_of_influence(seed, length):
+    rng = random.Random(seed)
+    pc = ()
+    cones = Cones()
+    prefixes = []
+    for _ in range(length):
+        pc = pc + (Condition(_term(rng, NAMES)),)
+        prefixes.append(pc)
+    for conditions in prefixes + [pc]:
+        for _ in range(3):
+            question = [_term(rng, NAMES + ["g"])]
+            expected = sorted(t.get_id() for t in relevant(conditions, question))
+            got = [t.get_id() for t in cones.relevant(conditions, question)]
+            assert sorted(got) == expected
+            # in the order of the path condition
+            assert got == [c.term.get_id() for c in conditions if c.term.get_id() in expected]
+
+
+def test_a_longer_path_condition_extends_the_groups_of_the_shorter():
+    cones = Cones()
+    a, b, c = z3.Ints("a b c")
+    pc = (Condition(a > 1), Condition(b > 1))
+    cones.relevant(pc, [a > 0])
+    longer = pc + (Condition(a + b > c),)
+    assert {t.get_id() for t in cones.relevant(longer, [c > 0])} == {t.get_id() for t in [a > 1, b > 1, a + b > c]}
+    assert cones.built == 1  # the longer one was not grouped from its first conjunct
+
+
+def test_a_false_conjunct_makes_every_question_false():
+    a = z3.Int("a")
+    pc = (Condition(a > 1), Condition(False))
+    assert Cones().relevant(pc, [a > 0]) == [False]
+    assert Solver().check_path(pc + (Condition(a > 2),), [a > 0]) is False
+
+
+def test_check_path_answers_as_the_plain_check():
+    a, b, c = z3.Ints("a b c")
+    st_ = State({})
+    st_.add(a > 3)
+    st_.add(b == a + 1)
+    st_.add(c < 0)
+    solver = Solver()
+    for question in ([b < 4], [b > 4], [c == 0], [a + c == 10]):
+        expected = z3.Solver()
+        expected.add(*[cond.term for cond in st_.pc], *question)
+        assert solver.check_path(st_.pc, question) is (expected.check() == z3.sat)
+
+
+def test_a_settled_question_is_not_sent_to_z3_again():
+    a = z3.Int("a")
+    pc = (Condition(a > 3),)
+    solver = Solver()
+    assert solver.check_path(pc, [a < 3]) is False
+    asked = solver.queries
+    assert solver.check_path(pc, [a < 3]) is False
+    assert solver.queries == asked
+
+
+def test_variables_of_terms_of_each_sort():
+    a, b = z3.Ints("a b")
+    flag, r, s = z3.Bool("flag"), z3.Real("r"), z3.String("s")
+    terms = [a + 2 * b > z3.Int("?3x"), z3.And(a > 1, z3.Not(b == a)), z3.IntVal(3) + 1,
+             z3.If(flag, a, 3) == b, s == z3.StringVal("x"), r / 2 > 1, z3.Length(s) + a, a % (b + 1)]
+    for term in terms:
+        assert S.variables(term) == _plain_names(term)
+
+
+def test_negation_is_built_once_and_means_not():
+    a = z3.Int("a")
+    term = a > 1
+    assert S.neg(term) is S.neg(term)
+    assert z3.Solver().check(S.neg(term) == z3.Not(term)) == z3.sat
+    proof = z3.Solver()
+    proof.add(S.neg(term) != z3.Not(term))
+    assert proof.check() == z3.unsat
+    assert S.neg(True) is False
+
+
+def test_a_branch_after_a_satisfiable_one_is_answered_by_its_model():
+    a, b = z3.Ints("a b")
+    solver = Solver()
+    pc = (Condition(a > 3), Condition(b == a + 1))
+    assert solver.check_path(pc, [b > 2]) is True
+    asked = solver.queries
+    # the model that satisfied the path has b > 5 or not: one of these two needs no z3 query
+    first, second = solver.check_path(pc, [b > 5]), solver.check_path(pc, [b <= 5])
+    assert (first, second) == (True, True)
+    assert solver.queries < asked + 2
+    assert solver._models.answered >= 1
+    # an unsatisfiable question is still asked, and answered False
+    assert solver.check_path(pc, [b < 4]) is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_cached_answers_equal_fresh_ones(seed):
+    """Along a path (each condition added only where the path stays feasible), as z3 answers."""
+    rng = random.Random(seed)
+    solver = Solver()
+    pc = ()
+    for _ in range(10):
+        question = [_term(rng, NAMES[:5]) if rng.random() < 0.7 else z3.Not(_term(rng, NAMES[:5]))]
+        fresh = z3.Solver()
+        fresh.add(*[c.term for c in pc], *question)
+        feasible = fresh.check() == z3.sat
+        assert solver.check_path(pc, question) is feasible
+        if feasible and rng.random() < 0.6:  # a path goes on only where it is feasible
+            pc = pc + (Condition(question[0]),)
+
+
+def test_a_forked_layer_or_function_is_the_dataclass_copy():
+    import dataclasses
+
+    from keras_shape_lint.state import _shallow
+    from keras_shape_lint.values import FunctionValue, LayerValue
+
+    layer = LayerValue("Dense", {"units": 3}, None, "dense", (2, {-1: 4}))
+    copied = _shallow(layer)
+    assert copied is not layer and type(copied) is LayerValue
+    assert copied.__dict__ == dataclasses.replace(layer).__dict__
+    function = FunctionValue("node", "f", ({"a": 1},))
+    changed = _shallow(function, closure=(), bound_self=layer)
+    assert changed.__dict__ == dataclasses.replace(function, closure=(), bound_self=layer).__dict__
+    assert function.closure == ({"a": 1},)  # the original keeps its own
