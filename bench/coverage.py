@@ -9,8 +9,10 @@ imports are read too), in ``-j`` worker processes.  The table gives the merge ou
 the *decided share* (proven plus flagged over all merges, unreached included), the files
 whose analysis stopped early and why (KSL901's reasons), internal errors (KSL902), every
 finding, the reasons undecided and unreached merges give (strict mode's KSL201/KSL202),
-and the time per file (median, 95th percentile, max).  A benchmark, not a test: the
-numbers move with the machine's load, because the per-file time budget does.
+the time per file (median, 95th percentile, max) with the slowest files, and the peak
+memory of the processes that analysed (``ru_maxrss``: with ``-j 1`` the script's own process).
+A benchmark, not a test: the numbers move with the machine's load, because the per-file
+time budget does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from nonkeras_corpus import keras_applications, keras_hub_models  # noqa: E402
 OUTCOMES = ("merges", "proven", "flagged", "undecided", "unreached")
 
 
+def _peak_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def analyse(job):
     path, timeout = job
     from keras_shape_lint.analysis import Options, analyse_text
@@ -43,7 +51,7 @@ def analyse(job):
     findings, analysis = analyse_text(text, options, path)
     seconds = time.perf_counter() - started
     if analysis is None:
-        return {"path": path, "seconds": seconds, "skipped": True}
+        return {"path": path, "seconds": seconds, "skipped": True, "peak_mib": _peak_mib()}
     stats = analysis.statistics()
     return {
         "path": path, "seconds": seconds,
@@ -51,6 +59,7 @@ def analyse(job):
         "budget": sorted(stats["budget"]), "internal_errors": stats["internal_errors"],
         "undecided_because": stats["undecided_because"], "unreached_because": stats["unreached_because"],
         "findings": [(f.line, f.code, f.message) for f in findings],
+        "peak_mib": _peak_mib(),
     }
 
 
@@ -93,6 +102,7 @@ def main(argv=None) -> int:
     else:
         rows = [analyse(job) for job in jobs]
     wall = time.perf_counter() - started
+    peak = max((r["peak_mib"] for r in rows), default=0.0)
     rows = [r for r in rows if not r.get("skipped")]
     totals = Counter()
     for row in rows:
@@ -119,6 +129,7 @@ def main(argv=None) -> int:
         "seconds_median": statistics.median(times) if times else 0.0,
         "seconds_p95": times[int(0.95 * (len(times) - 1))] if times else 0.0,
         "seconds_max": times[-1] if times else 0.0,
+        "peak_mib": peak,
     }
     print(f"{len(rows)} files analysed of {len(files)} in {wall:.1f} s ({args.jobs} process{'es' if args.jobs > 1 else ''})")
     print("merges {merges}: proven {proven}, flagged {flagged}, undecided {undecided}, unreached {unreached}".format(**totals))
@@ -129,7 +140,10 @@ def main(argv=None) -> int:
     for path, error in internal[: args.top]:
         print(f"  {path}: {error}")
     print(f"time per file: median {summary['seconds_median']:.2f} s, p95 {summary['seconds_p95']:.2f} s, "
-          f"max {summary['seconds_max']:.2f} s")
+          f"max {summary['seconds_max']:.2f} s; slowest:")
+    for row in sorted(rows, key=lambda r: -r["seconds"])[:5]:
+        print(f"  {row['seconds']:6.2f} s  {row['path']}" + (f"  ({', '.join(row['budget'])})" if row["budget"] else ""))
+    print(f"peak memory: {peak:.0f} MiB per process")
     print(f"findings: {len(findings)}")
     for path, line, code, message in findings:
         print(f"  {path}:{line}: {code} {message[:160]}")
