@@ -206,11 +206,12 @@ class Cones:
     relevant conjuncts are then the groups its own variables meet, in the order of the
     path condition: the same set as :func:`relevant`'s.  Groups are kept for path
     conditions held as tuples (a path's ``pc``, never changed in place); a path
-    condition one conjunct longer than one already grouped (the next branch of a path)
-    extends that one's groups rather than starting again.
+    condition a few conjuncts longer than one already grouped (the next branches of a
+    path) extends that one's groups rather than starting again.
     """
 
     LIMIT = 1024  # path conditions remembered before the table starts over
+    REACH = 8  # how many conjuncts shorter a grouped path condition may be, to be extended
 
     def __init__(self):
         self._groups: dict = {}
@@ -218,24 +219,33 @@ class Cones:
 
     def groups(self, conditions: tuple):
         """The groups of ``conditions`` (None when one of them is False)."""
-        found = self._groups.get(conditions, self)
+        table = self._groups
+        found = table.get(conditions, self)
         if found is not self:
             return found
-        if len(self._groups) >= self.LIMIT:
-            self._groups.clear()
-        shorter = self._groups.get(conditions[:-1], self) if conditions else self
+        if len(table) >= self.LIMIT:
+            table.clear()
+        # the longest of the last few shorter path conditions already grouped (a path's
+        # condition before its last branches, or what two joined paths held in common)
+        start, shorter = 0, self
+        for length in range(len(conditions) - 1, max(len(conditions) - self.REACH, 0) - 1, -1):
+            shorter = table.get(conditions[:length], self)
+            if shorter is not self:
+                start = length
+                break
         if shorter is None:  # a False conjunct stays
             found = None
-        elif shorter is not self:
-            found = shorter.extended(conditions[-1], len(conditions) - 1)
         else:
-            self.built += 1
-            found = _Groups()
-            for position, condition in enumerate(conditions):
-                found = found.extended(condition, position, in_place=True)
+            if shorter is self:
+                self.built += 1
+                found = _Groups()
+            else:
+                found = _Groups(dict(shorter.owner), dict(shorter.members))
+            for position in range(start, len(conditions)):
+                found = found.extended(conditions[position], position, in_place=True)
                 if found is None:
                     break
-        self._groups[conditions] = found
+        table[conditions] = found
         return found
 
     def relevant(self, conditions, terms) -> list:

@@ -690,7 +690,8 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, (int, float, str, bool)):
         return x == y
     if S.is_sym(x):
-        return x.eq(y) or (loop is not None and loop.equal_terms(x, y))
+        # z3 makes each term once: the same term is the same pointer (what ``x.eq(y)`` asks)
+        return x.ast.value == y.ast.value or (loop is not None and loop.equal_terms(x, y))
     if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):

@@ -266,7 +266,7 @@ def conj(*terms):
         return False
     if not terms:
         return True
-    return terms[0] if len(terms) == 1 else z3.And(*terms)
+    return terms[0] if len(terms) == 1 else _connect(z3.Z3_mk_and, z3.And, terms)
 
 
 def disj(*terms):
@@ -275,7 +275,20 @@ def disj(*terms):
         return True
     if not terms:
         return False
-    return terms[0] if len(terms) == 1 else z3.Or(*terms)
+    return terms[0] if len(terms) == 1 else _connect(z3.Z3_mk_or, z3.Or, terms)
+
+
+def _connect(make, python, terms):
+    """``python(*terms)`` (z3's ``And`` or ``Or``), made by z3's C function ``make`` directly
+    when every term is a boolean term (the same term: z3's Python function first converts
+    and checks each argument, which costs more than making the term)."""
+    if not all(isinstance(t, z3.BoolRef) for t in terms):
+        return python(*terms)
+    ctx = terms[0].ctx
+    if any(t.ctx is not ctx for t in terms):
+        return python(*terms)
+    arguments = (z3.Ast * len(terms))(*[t.ast for t in terms])
+    return z3.BoolRef(make(ctx.ref(), len(terms), arguments), ctx)
 
 
 def valid(term, timeout_ms: int) -> bool:

@@ -58,7 +58,13 @@ def test_a_longer_path_condition_extends_the_groups_of_the_shorter():
     cones.relevant(pc, [a > 0])
     longer = pc + (Condition(a + b > c),)
     assert {t.get_id() for t in cones.relevant(longer, [c > 0])} == {t.get_id() for t in [a > 1, b > 1, a + b > c]}
-    assert cones.built == 1  # the longer one was not grouped from its first conjunct
+    # three branches later, on another path: still the groups of the first one, extended
+    d = z3.Int("d")
+    later = pc + (Condition(c > 2), Condition(d > 0), Condition(d < c))
+    assert {t.get_id() for t in cones.relevant(later, [d > 1])} == {t.get_id() for t in [c > 2, d > 0, d < c]}
+    assert cones.relevant(pc, [a > 0])[0].eq(a > 1)  # the shorter one's groups are unchanged
+    assert len(cones.relevant(pc, [a > 0])) == 1
+    assert cones.built == 1  # the longer ones were not grouped from their first conjunct
 
 
 def test_a_false_conjunct_makes_every_question_false():
@@ -157,3 +163,12 @@ def test_a_forked_layer_or_function_is_the_dataclass_copy():
     changed = _shallow(function, closure=(), bound_self=layer)
     assert changed.__dict__ == dataclasses.replace(function, closure=(), bound_self=layer).__dict__
     assert function.closure == ({"a": 1},)  # the original keeps its own
+
+
+def test_conjunctions_and_disjunctions_are_z3s_own_terms():
+    a, b = z3.Ints("a b")
+    flag = z3.Bool("flag")
+    assert S.conj(a > 1, b < 2, flag).eq(z3.And(a > 1, b < 2, flag))
+    assert S.disj(a > 1, b < 2, flag).eq(z3.Or(a > 1, b < 2, flag))
+    assert S.conj(a > 1, True).eq(a > 1) and S.conj(a > 1, False) is False
+    assert S.disj(a > 1, True) is True and S.disj() is False
