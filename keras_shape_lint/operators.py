@@ -315,7 +315,7 @@ def _identical(a, b):
             return True
         if isinstance(other, Unknown):
             # a free parameter without a default is a real argument; an opaque value may be None
-            return False if other.free else None
+            return other.is_none()
         return False
     if isinstance(a, bool) and isinstance(b, bool):
         return a is b

@@ -319,7 +319,7 @@ class Unknown:
     """
 
     __slots__ = ("label", "free", "_tensor", "_int", "_bool", "_str", "used_as", "reason", "origin", "_items",
-                 "_length", "config", "input", "_sequence", "_derived")
+                 "_length", "config", "input", "_sequence", "_derived", "_none")
 
     def __init__(self, label: str = "", free: bool = False, reason: str = ""):
         self.label = label
@@ -337,6 +337,7 @@ class Unknown:
         self._bool = None
         self.used_as = None
         self._derived = None  # how its int view follows from others' (set by :meth:`derive_int`)
+        self._none = None  # an opaque value's ``is None``, once asked
 
     def __repr__(self) -> str:
         return f"Unknown({self.label!r}, free={self.free})"
@@ -369,6 +370,16 @@ class Unknown:
             self._bool = S.free_bool(self.label) if self.free else S.opaque_bool(origin=self.origin)
             self.used_as = self.used_as or "bool"
         return self._bool
+
+    def is_none(self):
+        """``self is None``: False for a free parameter without a default (a caller passes a
+        real argument); for an opaque value a condition nothing decides, one per value, so
+        that a second test of it on the same path agrees with the first."""
+        if self.free:
+            return False
+        if self._none is None:
+            self._none = S.opaque_bool(origin=self.origin)
+        return self._none
 
     def as_str(self):
         """A free string (compared with literals); None for an opaque value."""

@@ -233,3 +233,28 @@ def test_a_size_an_and_of_a_callers_flag_chooses_stays_known():
     assert not analysis.budget_notes, analysis.budget_notes
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
     assert "flag=True" in findings[0].message
+
+
+
+def _repeated_none_tests(value: str) -> str:
+    """Eight ``if flag and token is not None`` tests of two caller's flags, each growing a list
+    (paths the caller's flags keep apart), then a residual."""
+    tests = "\n".join(f"    if f{i % 2} and token is not None:\n        parts.append({i})" for i in range(8))
+    return (
+        "import tokenizers_lib\nfrom keras import layers\n\n\n"
+        "def block(inputs, f0=True, f1=True):\n"
+        f"    token = {value}\n"
+        "    parts = []\n"
+        f"{tests}\n"
+        "    return layers.Add()([layers.Dense(8)(inputs), layers.Dense(4)(inputs)])\n"
+    )
+
+
+def test_an_opaque_value_tested_for_none_again_answers_as_the_first_time():
+    # keras-hub's packers test ``add_start_value and self.start_value is not None`` again and
+    # again: nobody knows whether the value is None, but it is one answer per value, so the
+    # tests after the first add no paths (before: every test doubled them, up to the budget)
+    findings, analysis = analyse_text(_repeated_none_tests("tokenizers_lib.special_token()"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert analysis.interp.steps < 1000, analysis.interp.steps
+    assert analysis.statistics()["merges"] == 1
