@@ -11,10 +11,10 @@ get further.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-import os
-
+import libcst as cst
 import z3
 
 from . import provenance
@@ -148,7 +148,12 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     blocked = None  # why the merge is undecided, in words
     if st.unchecked is not None:
         earlier, where = st.unchecked
-        blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
+        if isinstance(earlier, cst.Subscript):
+            # subscripts.py: an index past the rank a free input was given
+            blocked = (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
+                       "rank its input was given, and another rank was not tried")
+        else:
+            blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
     sizes = analysis.input_sizes()
     for role, index, a, b, fail in fails:
         verdict = analysis.solver.check_path(st.pc, [fail] + _sharing(sizes, fail))
@@ -332,7 +337,7 @@ def blocker(analysis, fail, conditions) -> str:
 
 
 def describe_merge(analysis, node, module) -> str:
-    """``Add() at line 40`` (of another file, when it is)."""
+    """``Add() at line 40`` (of another file, when it is); ``shape[3] at line 40`` for an index."""
     from .calls import merge_display
 
     try:

@@ -235,3 +235,24 @@ def test_every_index_a_function_reads_from_a_shape_sets_the_rank():
     assert _scan_indices(function, cst.Name("shape")) == 3
     assert _scan_indices(function, cst.Name("x")) == 5
     assert _scan_indices(function, cst.Name("y")) == 0
+
+
+def test_an_index_past_the_rank_given_names_the_index_not_a_merge():
+    # the rank a free input was given by its first read is too small for a later read: the
+    # merge after it is undecided, and the reason names that index (it is no merge)
+    from keras_shape_lint.analysis import analyse_text
+
+    source = (
+        "from keras import layers\n\n\n"
+        "def width(t):\n    return t.shape[3]\n\n\n"
+        "def block(x):\n"
+        "    rows = x.shape[1]\n"
+        "    y = layers.Dense(8)(x)\n"
+        "    return layers.Add()([y, layers.Dense(width(x))(x)])\n"
+    )
+    findings, analysis = analyse_text(source)
+    stats = analysis.statistics()
+    assert findings == [] and stats["undecided"] == 1
+    assert list(stats["undecided_because"]) == [
+        "an earlier index on its path (t.shape[3] at line 5) is past the rank its input was given, "
+        "and another rank was not tried"]
