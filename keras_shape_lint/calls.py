@@ -18,6 +18,7 @@ from .layers.core import POSITIVE_INT_ARGUMENTS
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
 from .methods import call_method
+from .ops._common import AxisChoice, split_on_axis
 from .pybuiltins import LIBRARY
 from .values import (
     BoundMethod,
@@ -94,11 +95,16 @@ class Calls:
             return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
         function = ops.lookup(qualname)
         if function is not None:
-            # run as a layer is, so the data-time shadows of tensor arguments follow
-            result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
-            if _needs_rank(result) and any([_choose_rank(a) for a in [*args, *kwargs.values()]]):
-                # a free input whose rank nothing fixed: the function runs on the rank a caller gives it
+            try:
+                # run as a layer is, so the data-time shadows of tensor arguments follow
                 result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
+                if _needs_rank(result) and any([_choose_rank(a) for a in [*args, *kwargs.values()]]):
+                    # a free input whose rank nothing fixed: the function runs on the rank a caller gives it
+                    result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
+            except AxisChoice as choice:  # a free axis: one path for each value Keras accepts
+                paths = split_on_axis(choice, args, kwargs, st, self.interp,
+                                      lambda s, a, k: self.call_imported(qualname, a, k, s, node))
+                return paths if paths is not None else [(st, opaque(f"{function.name} of a free axis"))]
             return [(st, result)]
         handler = keras_api.FUNCTIONS.get(qualname)
         if handler is not None:

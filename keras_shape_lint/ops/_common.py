@@ -21,6 +21,14 @@ is the batch size (``None``), is a batch of class tokens.
 A call Keras refuses for a reason that does not depend on a tensor's rank (a
 negative padding) ends the path (``require``); one that depends on the rank (an
 axis out of range) gives an opaque result only.
+
+An axis that is a free int (``def f(x, axis=1): ops.expand_dims(x, axis)``) of a tensor
+whose rank is known takes one of finitely many values: :func:`axes` raises
+:class:`AxisChoice`, and the call's dispatch runs the function once for each value
+Keras accepts that the path allows (:func:`split_on_axis`), on a path that says
+``axis == value``; no path is left for a value Keras rejects.  A function whose shape
+does not depend on the axis (``softmax``) only requires it in range
+(:func:`axes_in_range`).  An opaque axis is not split.
 """
 
 from __future__ import annotations
@@ -122,14 +130,124 @@ def sequence(value):
     return None
 
 
+MAX_SPLIT_RANK = 8  # a free axis of a tensor of at most this rank splits the path (16 values)
+
+
+class AxisChoice(Exception):
+    """An axis that is a free int (a caller's choice) where the rank is known.
+
+    Raised by :func:`axes` and :func:`given_axis`; the call's dispatch
+    (:func:`split_on_axis`) runs the function again once for each value in ``values``
+    the path condition allows, with that value in place of ``term`` and ``term == value``
+    on the path.  A value Keras rejects has no path: Keras raises there.
+    """
+
+    def __init__(self, term, values):
+        super().__init__(f"free axis {S.show(term)}")
+        self.term = term
+        self.values = values
+
+
+def _free_int(value) -> bool:
+    """A z3 int term a caller chooses: none of its variables is opaque or dynamic."""
+    if not S.is_sym(value) or not S.is_int_like(value):
+        return False
+    return not any(S.is_opaque_name(name) or name.startswith(S.DYNAMIC_PREFIX) for name in S.variables(value))
+
+
+def _choose(items, rank: int) -> None:
+    """Raise :class:`AxisChoice` for the free int among ``items`` (axes of a full shape of
+    ``rank`` axes, legal from ``-rank`` to ``rank - 1``).  Several free ints in one list of
+    axes (``axis=(a, b)``) would multiply the paths: they are not split."""
+    if rank > MAX_SPLIT_RANK:
+        return
+    free = [item for item in items if _free_int(item)]
+    if len(free) == 1:
+        raise AxisChoice(free[0], range(-rank, rank))
+
+
+def given_axis(value, rank: int | None):
+    """``value`` as a concrete int (an axis as the call gave it), else None; a free int
+    when ``rank`` (the number of legal positions from the front) is known splits the path."""
+    if rank is not None:
+        _choose([value], rank)
+    return plain_int(value)
+
+
+def axes_in_range(ctx, value, rank: int) -> bool:
+    """Does Keras accept ``value`` as axes of a full shape of ``rank`` axes, for a function
+    whose result's shape does not depend on which axis it is (``softmax``)?  A free int is
+    required to be in range (the path goes on where it is) rather than split."""
+    items = sequence(value)
+    items = [value] if items is None else items
+    free = [item for item in items if _free_int(item)]
+    rest = [item for item in items if not _free_int(item)]
+    if rest and axes(rest, rank) is None:
+        return False
+    for item in free:
+        if not require(ctx, S.conj(item >= -rank, item < rank)):
+            return False
+    return True
+
+
+def split_on_axis(choice: AxisChoice, args, kwargs, st, interp, rerun) -> list | None:
+    """The paths of a call whose axis is free: ``rerun(state, args, kwargs)`` for each value
+    of ``choice.term`` the path condition allows, on a path of its own that says so, with the
+    value in place of the term among the arguments.  A parameter's default goes first (the
+    first path to fail at a merge gives the finding its witness).
+
+    Returns the reruns' [(state, value)]: none when no legal value is feasible (Keras raises
+    on every path); None when the term is not among the arguments (nothing to replace).
+    """
+    def replaced(v):
+        return [_substituted(a, choice.term, v) for a in args], {k: _substituted(a, choice.term, v)
+                                                                 for k, a in kwargs.items()}
+
+    probe_args, probe_kwargs = replaced(0)
+    if all(a is b for a, b in zip(probe_args, args)) and all(probe_kwargs[k] is kwargs[k] for k in kwargs):
+        return None
+    defaults = [p.default for p in interp.analysis.free_params
+                if S.is_sym(p.value) and p.value.eq(choice.term) and plain_int(p.default) is not None]
+    # the default, then positions from the front, then from the back (-1 first)
+    order = sorted(choice.values, key=lambda v: (v not in defaults, v < 0, abs(v)))
+    values = [v for v in order if interp.feasible(st, S.eq(choice.term, v))]
+    out = []
+    for i, v in enumerate(values):
+        path = st if i == len(values) - 1 else st.fork()
+        decision = f"{S.show(choice.term)}={v}"
+        path.add(S.eq(choice.term, v), None if decision in path.decisions else decision, branch=True)
+        out.extend(rerun(path, *replaced(v)))
+    return out
+
+
+def _substituted(value, term, replacement):
+    """``value`` with ``term`` replaced by ``replacement`` in tuples, lists and list values
+    (copies; nothing given is changed).  ``value`` itself when nothing is."""
+    if S.is_sym(value):
+        return replacement if value.eq(term) else value
+    if isinstance(value, ListValue):
+        items = [_substituted(v, term, replacement) for v in value.items]
+        if all(a is b for a, b in zip(items, value.items)):
+            return value
+        return ListValue(items)
+    if isinstance(value, (tuple, list)):
+        items = [_substituted(v, term, replacement) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return type(value)(items)
+    return value
+
+
 def axes(value, rank: int):
     """``axis`` as a tuple of non-negative positions in a full shape of ``rank`` axes.
 
-    None when it is not concrete ints, or out of range (Keras raises).
+    None when it is not concrete ints, or out of range (Keras raises).  A free int among
+    them splits the path (:class:`AxisChoice`).
     """
     items = sequence(value)
     if items is None:
         items = [value]
+    _choose(items, rank)
     out = []
     for item in items:
         item = plain_int(item)

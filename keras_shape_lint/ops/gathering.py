@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .. import symbolic as S
 from . import arg
-from ._common import full, function, plain_int, require, result, tensor
+from ._common import full, function, given_axis, plain_int, require, result, tensor
 from .shape import take
 
 
@@ -46,7 +46,7 @@ def _gather_batched(ctx, params, indices, where, batch_dims):
     if params is None or indices is None or not params.known or not indices.known:
         return ctx.opaque("tf.gather with batch_dims of a tensor of unknown rank")
     shape, index_shape = full(params), full(indices)
-    position = batch_dims if where is None else plain_int(where)  # before batch_dims is counted
+    position = batch_dims if where is None else given_axis(where, len(shape))  # before batch_dims is counted
     if batch_dims < 0:
         batch_dims += len(index_shape)
     if position is not None and position < 0:

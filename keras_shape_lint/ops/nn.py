@@ -7,7 +7,7 @@ import z3
 from .. import symbolic as S
 from ..values import FunctionValue, Imported, Unknown, opaque
 from . import OPS, arg
-from ._common import axes, full, function, keras_op, result, same_shape, tensor, unary
+from ._common import axes_in_range, full, function, keras_op, result, same_shape, tensor, unary
 
 _ACTIVATIONS = ("relu", "relu6", "sigmoid", "hard_sigmoid", "gelu", "swish", "silu", "hard_swish",
                 "hard_silu", "elu", "selu", "celu", "softplus", "softsign", "leaky_relu", "log_sigmoid",
@@ -35,7 +35,7 @@ def _along_axes(default_axis, axis_name="axis"):
         where = kwargs.get(axis_name, args[1] if len(args) > 1 else default_axis)
         if x is None:
             return ctx.opaque("function of a non-tensor")
-        if x.known and where is not None and axes(where, len(full(x))) is None:
+        if x.known and where is not None and not axes_in_range(ctx, where, len(full(x))):
             return ctx.opaque("axis Keras rejects")
         return same_shape(ctx, x)
 

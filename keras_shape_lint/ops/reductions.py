@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..values import ListValue, Tensor
 from . import arg
-from ._common import INT, axes, axis, full, function, keras_op, require, result, same_shape, scalar, tensor
+from ._common import (INT, axes, axes_in_range, full, function, keras_op, require, result, same_shape, scalar,
+                      sequence, tensor)
 
 
 def reduce(ctx, x, where, keepdims, dtype=None):
@@ -92,7 +93,7 @@ def _cumulative(ctx, args, kwargs):
         return ctx.opaque("cumulative sum of a non-tensor")
     if where is None:
         return result(ctx, [None], x, x.dtype)  # flattened, the batch included
-    if x.known and axis(where, len(full(x))) is None:
+    if x.known and (sequence(where) is not None or not axes_in_range(ctx, where, len(full(x)))):
         return ctx.opaque("cumulative axis Keras rejects")
     return same_shape(ctx, x, x.dtype)
 

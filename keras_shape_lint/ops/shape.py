@@ -19,6 +19,8 @@ from ._common import (
     batched,
     full,
     function,
+    given_axis,
+    axes_in_range,
     int_value,
     is_one,
     keras_op,
@@ -336,6 +338,11 @@ def _concatenate(default_axis):
         values = arg(args, kwargs, 0, "xs", kwargs.get("values"))
         where = arg(args, kwargs, 1, "axis", default_axis)
         tensors = _tensors(ctx, values)
+        if tensors is not None and where is not None and plain_int(where) is None:
+            views = _as_batches(tensors)
+            ranks = {len(full(t)) for t in views or () if t.known}
+            if views and all(t.known for t in views) and len(ranks) == 1:
+                given_axis(where, ranks.pop())  # a free axis splits the path here
         if tensors is None or plain_int(where) is None:
             return ctx.opaque("concatenate arguments not understood")
         tensors = _as_batches(tensors)
@@ -444,7 +451,7 @@ def stack(ctx, args, kwargs):
     numbers = _numbers(values)
     if numbers is not None:
         # numbers stacked: a 1-D tensor, its one axis in the batch position
-        if axis(where, 1) is None:
+        if sequence(where) is not None or not axes_in_range(ctx, where, 1):
             return ctx.opaque("stack axis Keras rejects")
         kind = INT if all(isinstance(v, Unknown) or S.is_int_like(v) for v in numbers) else None
         return result(ctx, [len(numbers)], None, kind)
