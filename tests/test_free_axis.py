@@ -55,10 +55,9 @@ def test_a_merge_that_holds_for_every_legal_axis_is_proven():
     assert _outcomes(analysis) == ["proven"]
 
 
-def test_an_axis_keras_rejects_leaves_no_path():
-    # expansion_axis=7 fails in expand_dims (a rank-3 tensor takes -4..3): the merge behind
-    # the test of it is never reached, and its mismatch is no finding
-    findings, analysis = _analyse("""
+def _test_of_axis(value: int) -> str:
+    """expand_dims of a rank-3 tensor on a free axis, then a mismatched Add behind ``axis == value``."""
+    return f"""
         import keras
         from keras import layers, ops
 
@@ -66,10 +65,16 @@ def test_an_axis_keras_rejects_leaves_no_path():
         def widened(length=8, width=16, axis=1):
             x = keras.Input((length, width))
             y = ops.expand_dims(x, axis)
-            if axis == 7:
+            if axis == {value}:
                 return layers.Add()([x, layers.Dense(width + 1)(x)])
             return y
-    """)
+    """
+
+
+def test_an_axis_keras_rejects_leaves_no_path():
+    # expansion_axis=7 fails in expand_dims (a rank-3 tensor takes -4..3): the merge behind
+    # the test of it is never reached, and its mismatch is no finding
+    findings, analysis = _analyse(_test_of_axis(7))
     assert findings == []
     assert "proven" not in _outcomes(analysis) and "flagged" not in _outcomes(analysis)
 
@@ -77,18 +82,7 @@ def test_an_axis_keras_rejects_leaves_no_path():
 def test_each_legal_axis_is_reached():
     # the test of axis == 3 is reached (3 is legal for expand_dims of a rank-3 tensor), and
     # its mismatched Add is a finding on that path alone
-    findings, analysis = _analyse("""
-        import keras
-        from keras import layers, ops
-
-
-        def widened(length=8, width=16, axis=1):
-            x = keras.Input((length, width))
-            y = ops.expand_dims(x, axis)
-            if axis == 3:
-                return layers.Add()([x, layers.Dense(width + 1)(x)])
-            return y
-    """)
+    findings, analysis = _analyse(_test_of_axis(3))
     assert [f.code for f in findings] == ["KSL101"]
     assert findings[0].to_json()["witness"]["args"]["axis"] == 3
 
