@@ -179,6 +179,21 @@ BUILTINS["max"] = BuiltinValue("max", _extremum(S.maximum))
 BUILTINS["min"] = BuiltinValue("min", _extremum(S.minimum))
 
 
+@builtin("ord")
+def _ord(calls, st, args, kwargs, node):
+    # a character's code point (tokenizers build byte tables from ``ord("!")``)
+    value = args[0] if len(args) == 1 and not kwargs else None
+    return ord(value) if isinstance(value, str) and len(value) == 1 else opaque("ord")
+
+
+@builtin("chr")
+def _chr(calls, st, args, kwargs, node):
+    value = args[0] if len(args) == 1 and not kwargs else None
+    if type(value) is int and 0 <= value <= 0x10FFFF:
+        return chr(value)
+    return opaque("chr")
+
+
 @builtin("round")
 def _round(calls, st, args, kwargs, node):
     value = args[0] if args else None

@@ -266,3 +266,24 @@ def test_a_dense_layer_made_with_an_untyped_product_makes_its_factors_ints():
     assert findings and {f.code for f in findings} <= {"KSL102", "KSL103"}, [f.message for f in findings]
     args = findings[0].witness.args
     assert all(isinstance(args[name], int) and args[name] >= 1 for name in ("patch", "channels")), args
+
+
+def test_code_points_are_numbers_and_back():
+    # tokenizers build byte tables from ``ord("!")``: a size made from one is a number
+    source = textwrap.dedent("""\
+        from keras import layers
+
+
+        def block(x):
+            width = ord("!") - ord(" ")  # 33 - 32
+            code = ord(chr(64))
+            a = layers.Dense(width * 64)(x)
+            b = layers.Dense(code)(x)
+            c = layers.Dense(65)(x)
+            y = layers.Add()([a, b])
+            return layers.Add()([y, c])  # KSL101
+        """)
+    findings, analysis = analyse_text(source)
+    assert [(f.line, f.code) for f in findings] == [(11, "KSL101")]
+    stats = analysis.statistics()
+    assert stats["proven"] == 1 and stats["undecided"] == 0
