@@ -78,6 +78,7 @@ class Analysis:
         self.batch_read = False
         self.import_seconds = 0.0  # spent reading and running the project modules imported
         self.modules_charged: set = set()  # cache keys of the project modules whose steps it paid
+        self.modules_unread: set = set()  # cache keys of the project modules a budget cut short
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
         self.undecorated: dict = {}
         self._merge_nodes: set | None = None

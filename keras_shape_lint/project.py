@@ -48,6 +48,11 @@ _CACHE: OrderedDict = OrderedDict()
 _COST: dict = {}
 _LOADING = threading.local()  # a _Reading for each module being read, innermost last
 
+# the same keys -> the keys of the modules loaded through that module's imports, whenever they
+# were (an import is loaded when its name is first used, perhaps while another file is analysed)
+_DEPENDS: dict = {}
+_RECORDING = threading.local()
+
 
 class _Reading:
     """While a module's top level runs: the modules it loads and the steps their loads took."""
@@ -55,10 +60,6 @@ class _Reading:
     def __init__(self):
         self.keys: list = []
         self.steps = 0
-# the same keys -> the keys of the modules loaded through that module's imports, whenever they
-# were (an import is loaded when its name is first used, perhaps while another file is analysed)
-_DEPENDS: dict = {}
-_RECORDING = threading.local()
 
 
 class Reads:
@@ -249,6 +250,8 @@ class ModuleLoader:
         key = (os.path.abspath(path), status.st_mtime_ns, status.st_size, self.analysis.options.data_format)
         _note(key, self.key)
         _loading_note(key)
+        if key in analysis.modules_unread:
+            return None  # its top level was cut short once for this file: not run again
         if status.st_size > _MAX_BYTES:
             analysis.note_opaque(f"module too large to read: {os.path.basename(path)}")
             return None
@@ -297,6 +300,7 @@ class ModuleLoader:
             # a budget stopped its top level part way: what it defined so far is this
             # analysis's view only; a later one reads it again
             del _CACHE[key]
+            analysis.modules_unread.add(key)
             _note_refused(self.key)
             return None
         _COST[key] = (interp.steps - steps_before - reading.steps, tuple(reading.keys))

@@ -142,3 +142,23 @@ def test_modules_the_running_analysis_uses_stay(fresh_cache, monkeypatch):
     monkeypatch.setattr(project, "_CACHE_BYTES", 300)
     project._evict(in_use={key("mid")})  # the analysis holds mid's values, and through them base's
     assert [k[0] for k in project._CACHE] == ["/p/base.py", "/p/mid.py", "/p/new.py"]
+
+
+def test_a_module_cut_short_is_not_read_again_for_the_same_file(tmp_path, fresh_cache, monkeypatch):
+    # a module whose top level a budget stopped is not kept (another file reads it afresh),
+    # but the file that met it does not parse and run it again at each use of its names
+    from keras_shape_lint import analysis as engine, frontend
+
+    _write(tmp_path, {
+        "blocks.py": "from keras import layers\n\n\ndef widen(x):\n    return layers.Dense(8)(x)\n",
+        "model.py": ("from keras import layers\nfrom .blocks import widen\n\n\n"
+                     "def net(x):\n    return layers.Add()([widen(x), widen(x), widen(x)])\n"),
+    })
+    parsed = []
+    real_parse = frontend.parse
+    monkeypatch.setattr(frontend, "parse", lambda text: parsed.append("def widen" in text) or real_parse(text))
+    monkeypatch.setattr(engine.Analysis, "execute_module", lambda self, info, loader: False)
+    _outcome(tmp_path, "model.py")
+    assert parsed.count(True) == 1 and not project._CACHE
+    _outcome(tmp_path, "model.py")  # the next analysis tries again
+    assert parsed.count(True) == 2
