@@ -242,7 +242,7 @@ class Cones:
             else:
                 found = _Groups(dict(shorter.owner), dict(shorter.members))
             for position in range(start, len(conditions)):
-                found = found.extended(conditions[position], position, in_place=True)
+                found = found.extended(conditions[position], position)
                 if found is None:
                     break
         table[conditions] = found
@@ -288,15 +288,15 @@ class _Groups:
         self.owner: dict = {} if owner is None else owner
         self.members: dict = {} if members is None else members
 
-    def extended(self, condition, position: int, in_place: bool = False):
-        """These groups with the conjunct ``condition`` at ``position`` added (None when it is
-        False): a copy, unless ``in_place``."""
+    def extended(self, condition, position: int):
+        """These groups, changed in place, with the conjunct ``condition`` at ``position`` added
+        (None when it is False)."""
         if condition.term is False:
             return None
         names = condition.names
         if not names:
             return self
-        owner, members = (self.owner, self.members) if in_place else (dict(self.owner), dict(self.members))
+        owner, members = self.owner, self.members
         roots = {owner[name] for name in names if name in owner}
         if not roots:
             root = next(iter(names))
@@ -315,7 +315,7 @@ class _Groups:
         for name in names:
             owner[name] = root
         members[root] = joined
-        return self if in_place else _Groups(owner, members)
+        return self
 
 
 def _assert(solver, terms) -> None:
