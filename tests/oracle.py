@@ -44,11 +44,18 @@ MERGE_ERROR = re.compile(
     r"|Every value in `xs` must have the same shape except on the `axis` dim"
     r"|Dimensions must be equal"  # TensorFlow tracing a layer's call(): x * self.gamma
     r"|Dimension \d+ in both shapes must be equal"  # ... and its ops.concatenate (ConcatV2)
-    r"|Incompatible shapes for broadcasting"  # JAX tracing a layer's call()
+    # JAX tracing a layer's call(): older releases say "Incompatible shapes for broadcasting",
+    # newer "add got incompatible shapes for broadcasting" (a TypeError), and jnp.concatenate
+    # its own words
+    r"|(?i:incompatible shapes for broadcasting)"
+    r"|Cannot concatenate arrays with shapes that differ in dimensions other than the one being"
 )
+# JAX reports shape errors as TypeError; Keras and TensorFlow as ValueError
+MERGE_ERROR_TYPES = (ValueError, TypeError)
 
 _EXPECTATION = re.compile(r"^#\s*(KSL\d{3}(?:[\s,]+KSL\d{3})*)\s*$")
 _ORACLE = re.compile(r"^#\s*oracle:\s*(?P<expression>.+?)\s*$")
+_BACKENDS = re.compile(r"^#\s*oracle-backends:\s*(?P<backends>[\w\s,]+?)\s*--\s*(?P<reason>.+?)\s*$")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -86,6 +93,21 @@ def oracle_lines(path: Path) -> list[tuple[int, str]]:
         if match and column == 0:
             found.append((line, match.group("expression")))
     return found
+
+
+def oracle_backends(path: Path) -> tuple[set[str], str] | None:
+    """The Keras backends a fixture's ``# oracle:`` lines hold on, and why, when a module-level
+    ``# oracle-backends: tensorflow -- reason`` comment limits them (None: every backend).
+
+    For code whose build depends on the backend for reasons that are no merge's (JAX's
+    symbolic shapes, a backend's fused kernel), so that the oracle on another backend
+    reports those lines as not applicable instead of as a wrong clean verdict.
+    """
+    for _line, column, text in _comments(path):
+        match = _BACKENDS.match(text)
+        if match and column == 0:
+            return {name.strip() for name in match.group("backends").split(",")}, match.group("reason")
+    return None
 
 
 def is_clean(path: Path) -> bool:
@@ -286,7 +308,7 @@ def assert_merge_error_at(error: BaseException | None, path: Path, line: int, on
         # frames of the exception around it stand in
         lines = frames_in(candidate, path) or lines
         shape_error = DATA_ERROR.search(str(candidate)) if on_data else (
-            isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)))
+            isinstance(candidate, MERGE_ERROR_TYPES) and MERGE_ERROR.search(str(candidate)))
         if shape_error:
             # the innermost frame in the fixture is the statement that called Keras
             if lines and lines[-1] == line:
@@ -313,7 +335,7 @@ def merge_error_line(error: BaseException | None, path: Path) -> tuple[bool, int
     lines: list[int] = []
     for candidate in _exception_chain(error):
         lines = frames_in(candidate, path) or lines
-        if isinstance(candidate, ValueError) and MERGE_ERROR.search(str(candidate)):
+        if isinstance(candidate, MERGE_ERROR_TYPES) and MERGE_ERROR.search(str(candidate)):
             return True, (lines[-1] if lines else None)
     return False, (lines[-1] if lines else None)
 
