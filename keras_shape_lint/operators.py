@@ -43,6 +43,7 @@ _MAX_CONCRETE = 10**12
 
 
 _DTYPES = (dtypes.DType, dtypes.DTypePolicy)
+_PLAIN = frozenset({int, float, bool, str, bytes, type(None)})  # values compared as Python compares them
 
 
 def _is_number(value) -> bool:
@@ -240,6 +241,11 @@ def compare(interp, op, a, b):
                 found = a in b
                 return found if op == "In" else not found
             return None
+        if type(a) in _PLAIN and all(type(item) in _PLAIN for item in items):
+            # plain Python values throughout: Python's own answer (a byte table built with
+            # `if b not in bs` over 256 ints would otherwise compare item by item, each time)
+            found = a in items
+            return found if op == "In" else not found
         verdicts = [compare(interp, "Equal", a, item) for item in items]
         if any(v is None for v in verdicts):
             return None

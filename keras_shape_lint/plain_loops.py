@@ -13,7 +13,9 @@ Whether a loop qualifies is decided twice: from its syntax (:func:`plain_loop_fa
 once per loop) and from the values of the names it reads on the path that meets it
 (:func:`plain_loop_summary`).  A parameter whose type nobody has learnt yet, a tensor,
 a layer, an instance or a function anywhere in those values keeps the loop run as
-before.
+before, except where the loop only asks whether something is in it (``if a not in
+vocabulary``): a membership test compares items, and makes no tensor whatever the
+container holds.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ _BUILTINS = frozenset({
 _METHODS = frozenset({
     "append", "extend", "insert", "pop", "remove", "clear", "copy", "index", "count", "keys", "values", "items",
     "get", "setdefault", "update", "add", "sort", "reverse", "join", "split", "strip", "lower", "upper",
-    "startswith", "endswith", "replace", "format",
+    "startswith", "endswith", "replace", "format", "lstrip", "rstrip", "rsplit", "splitlines", "partition",
+    "rpartition", "find", "rfind", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "zfill",
+    "encode", "decode", "discard",
 })
 _MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "setdefault", "update", "add",
-                       "sort", "reverse"})
+                       "sort", "reverse", "discard"})
 _MODULES = frozenset({"random", "math"})  # their functions take and give plain values
 _CONSTANTS = frozenset({"True", "False", "None"})
 _REJECTED = (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await, cst.Attribute)
@@ -55,7 +59,8 @@ class _NotPlain(Exception):
 
 @dataclass(frozen=True)
 class PlainLoopFacts:
-    reads: frozenset  # every name the loop reads (builtins included)
+    reads: frozenset  # every name the loop reads (builtins included), but those of ``containers``
+    containers: frozenset  # names it reads only as the container of ``in`` / ``not in``
     attributes: frozenset  # (name, attribute) of each ``name.attribute`` it reads
     modules: frozenset  # names it calls functions of (``random.random()``): Python's random or math
     binds: frozenset  # names it binds in the function's own scope
@@ -70,8 +75,8 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
     loop; else None."""
     if stmt.orelse is not None:
         return None
-    found = {"reads": set(), "attributes": set(), "modules": set(), "binds": set(), "local": set(),
-             "mutates": False, "returns": False}
+    found = {"reads": set(), "containers": set(), "attributes": set(), "modules": set(), "binds": set(),
+             "local": set(), "mutates": False, "returns": False}
     try:
         if type(stmt) is cst.For:
             _target(stmt.target, found)
@@ -82,7 +87,9 @@ def plain_loop_facts(stmt) -> PlainLoopFacts | None:
         _suite(stmt.body, found)
     except _NotPlain:
         return None
-    return PlainLoopFacts(frozenset(found["reads"]), frozenset(found["attributes"]), frozenset(found["modules"]),
+    containers = frozenset(found["containers"] - found["reads"] - found["binds"] - found["local"])
+    return PlainLoopFacts(frozenset(found["reads"]), containers, frozenset(found["attributes"]),
+                          frozenset(found["modules"]),
                           frozenset(found["binds"]), frozenset(found["local"]), found["mutates"],
                           found["returns"])
 
@@ -168,6 +175,13 @@ def _expression(node, found) -> None:
         kind = type(current)
         if kind is cst.Name:
             found["reads"].add(current.value)
+        elif kind is cst.Comparison:
+            stack.append(current.left)
+            for target in current.comparisons:
+                if type(target.operator) in (cst.In, cst.NotIn) and type(target.comparator) is cst.Name:
+                    found["containers"].add(target.comparator.value)
+                else:
+                    stack.append(target.comparator)
         elif kind is cst.Call:
             func = current.func
             if type(func) is cst.Name and func.value in _BUILTINS:
@@ -282,6 +296,19 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         if facts.mutates and name not in st.frames[-1] and isinstance(value, (tuple, ListValue, DictValue,
                                                                               RepeatedList)):
             return None  # a global's or enclosing function's container: not forgotten by a new path
+        read[name] = value
+    for name in facts.containers:
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            continue  # a builtin's name, or unbound: the loop's own test raises there
+        if facts.mutates and name not in st.frames[-1] and isinstance(value, (tuple, ListValue, DictValue,
+                                                                              RepeatedList)):
+            return None  # (see above)
+        if isinstance(value, Unknown):
+            continue  # whatever it holds, ``in`` compares and makes no tensor
+        if not plain_value(value, seen):
+            return None
         read[name] = value
     for name in facts.modules:
         try:

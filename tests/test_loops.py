@@ -818,3 +818,99 @@ def test_a_downward_range_that_runs_no_iteration_gives_a_finding_with_its_bound(
     # no iteration when top <= 2: the input's own channels meet `filters`
     assert [(f.line, f.code) for f in findings] == [(8, "KSL102")]
     assert findings[0].witness.args["top"] <= 2
+
+
+_MEMBERSHIP = """
+    from keras import layers
+    from pair_files import read_pairs
+
+
+    def checked_pairs(path, vocabulary):
+        pairs = read_pairs(path)  # a sequence nobody knows
+        kept = []
+        for pair in pairs:
+            if "#version:" in pair.lstrip():
+                continue
+            a, b = str(pair).split(" ")
+            if a not in vocabulary or b not in vocabulary:
+                raise ValueError(f"{a} or {b} is not in the vocabulary")
+            kept.append((a, b))
+        return kept
+
+
+    def block(x, path, vocabulary, more_path, other_path):
+        first = checked_pairs(path, vocabulary)
+        second = checked_pairs(more_path, vocabulary)
+        third = checked_pairs(other_path, vocabulary)
+        return layers.Add()([layers.Dense(8)(x), layers.Dense(8)(x)])
+"""
+
+
+def test_a_loop_asking_only_whether_items_are_in_a_parameter_is_summarised():
+    # `vocabulary` is a parameter nobody has typed, read only as the container of `in`: the
+    # loops are summarised, one path each, and the merge after them is proven within few steps
+    findings, analysis = analyse_text(textwrap.dedent(_MEMBERSHIP), Options(max_steps=600))
+    stats = analysis.statistics()
+    assert findings == [] and stats["budget"] == {}
+    assert stats["proven"] == 1
+
+
+def test_without_the_membership_rule_the_same_loops_exceed_that_step_budget(monkeypatch):
+    facts = plain_loop_facts
+
+    def without_containers(stmt):
+        found = facts(stmt)
+        return None if found is None or found.containers else found
+
+    monkeypatch.setattr("keras_shape_lint.loops.plain_loop_facts", without_containers)
+    _, analysis = analyse_text(textwrap.dedent(_MEMBERSHIP), Options(max_steps=600))
+    assert analysis.statistics()["budget"] != {}
+
+
+def test_a_name_read_otherwise_as_well_is_no_membership_container():
+    def facts(source):
+        return plain_loop_facts(cst.parse_statement(textwrap.dedent(source)))
+
+    only = facts("for a in items:\n    if a not in vocabulary and a in extra:\n        out.append(a)\n")
+    assert only.containers == {"vocabulary", "extra"} and "vocabulary" not in only.reads
+    both = facts("for a in items:\n    if a in vocabulary:\n        out.append(vocabulary[a])\n")
+    assert "vocabulary" in both.reads and not both.containers
+    assert facts("for a in items:\n    a = a.rstrip().lstrip()\n") is not None  # string methods are plain
+
+
+def test_a_membership_container_holding_a_tensor_keeps_the_loop_run():
+    # `kept` holds a tensor: comparing items with it is not summarised, the loop runs and the
+    # merge after it (the tensor it left in `y`) is proven as before
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def block(inputs, names):
+            x = layers.Dense(8)(inputs)
+            y = layers.Dense(8)(x)
+            kept = [y]
+            for name in names:
+                if name in kept:
+                    y = layers.Dense(8)(x)
+            return layers.Add()([x, y])
+    """)
+    assert findings == [] and stats["proven"] == 1
+
+
+def test_membership_in_a_table_of_plain_values_is_decided_as_python_does():
+    # the byte table of byte-pair tokenizers: `b not in bs` over ints decides the width
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def block(x):
+            bs = list(range(ord("!"), ord("~") + 1))
+            extra = 0
+            for b in range(2**8):
+                if b not in bs:
+                    extra += 1
+            return layers.Add()([layers.Dense(extra)(x), layers.Dense(161)(x)])
+    """)
+    # 256 bytes, 94 of them printable from "!" to "~": 162 others
+    assert [f.code for f in findings] == ["KSL101"]
+    assert "162 and 161 channels" in findings[0].message, findings[0].message
