@@ -30,10 +30,26 @@ def _axis_dims(dims, axes):
     return [full[axis] for axis in axes]
 
 
+def _symbolic_axis(ctx, x, axis, weighted: bool):
+    """One axis nobody fixed (``axis=self.channel_axis``, a parameter): the output is the input
+    whatever it is, and Keras accepts it only where it names an axis (counted with the batch
+    axis) whose size is known when the layer has weights; the path goes on under that."""
+    full = (None,) + tuple(x.dims)
+    allowed = [S.eq(axis, index) for position, size in enumerate(full)
+               for index in (position, position - len(full)) if not (weighted and size is None)]
+    if not allowed:
+        return ctx.opaque("configuration Keras rejects")
+    return x if shapes.require(ctx, S.disj(*allowed)) else ctx.opaque("configuration Keras rejects")
+
+
 def _normalization(has_weights):
     def apply(ctx, cfg, inputs):
         x = ctx.tensor(inputs)
         axes = _axes(cfg.get("axis", -1))
+        if axes is None and x is not None and x.known and not isinstance(cfg.get("axis"), bool):
+            axis = ctx.int(cfg.get("axis"))
+            if axis is not None and S.is_sym(axis):
+                return _symbolic_axis(ctx, x, axis, has_weights(cfg))
         if x is None or axes is None:
             return ctx.opaque("normalization configuration not understood")
         if not x.known:
