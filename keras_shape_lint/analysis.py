@@ -39,6 +39,11 @@ class FreeParam:
     group: str = "args"  # "args" of a function or "init" of a class; "call" of its call()
     keyword_only: bool = False
 
+    @property
+    def flag_like(self) -> bool:
+        """Its truth is its value: a bool default, or none (a flag a caller passes)."""
+        return self.default is _MISSING or isinstance(self.default, bool)
+
 
 _MISSING = object()
 

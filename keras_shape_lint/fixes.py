@@ -93,6 +93,25 @@ class _Context:
             for i, o in enumerate(site.operands)
         ]
 
+    def decided_elsewhere(self, text: str, node: ast.AST) -> bool:
+        """Does ``text`` read a name whose test the finding's path decided, at ``node``, which
+        runs on paths where that test goes either way?  (``if project:`` decided true: writing
+        ``project`` as a size above that ``if`` would give the layer None when it is false.)"""
+        try:
+            names = {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            return True
+        for branch in ast.walk(self.site.function):
+            if not isinstance(branch, ast.If):
+                continue
+            taken = self.reader.decided(branch.test)
+            if taken is None or not names & {n.id for n in ast.walk(branch.test) if isinstance(n, ast.Name)}:
+                continue
+            side = branch.body if taken else branch.orelse
+            if not any(node is inner for statement in side for inner in ast.walk(statement)):
+                return True
+        return False
+
     def python_size(self, size: str, scope: dict) -> str | None:
         """The analyser's size as Python in names that hold their value in ``scope``
         (``channels(x)`` -> ``x.shape[-1]``), or None."""
@@ -222,7 +241,8 @@ def _resize(c: _Context, target: Operand, other: Operand):
                 break
             size_node = call.args[0] if call.args else (keyword_value(call, "filters") or keyword_value(call, "units"))
             channels = _channels_of(c, other, where.scope or {})
-            if size_node is not None and channels and c.source.segment(size_node) != channels:
+            if size_node is not None and channels and c.source.segment(size_node) != channels \
+                    and not c.decided_elsewhere(channels, call):
                 edit = replace_node(c.source, size_node, channels)
                 if edit is not None and all(e.start != edit.start for e in edits):
                     edits.append(edit)

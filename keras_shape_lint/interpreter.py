@@ -111,7 +111,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if not yes and not no:
             return []
         other = st.fork()
-        decision_true, decision_false = self.decision_texts(test) if test is not None else (None, None)
+        decision_true, decision_false = self.decision_texts(test, st) if test is not None else (None, None)
         st.add(cond, decision_true, branch=True)
         other.add(S.neg(cond), decision_false, branch=True)
         return [(st, True), (other, False)]
@@ -237,13 +237,17 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             return value.start, value.stop, value.step
         return None
 
-    def decision_texts(self, test):
-        """How a branch decision reads in a message, for each side."""
+    def decision_texts(self, test, st: State | None = None):
+        """How a branch decision reads in a message, for each side: ``downsample=True`` for a
+        flag, ``rd_channels is truthy`` for a parameter whose default is no bool (None, a
+        size: ``=True`` would name a value it never holds)."""
         module = self.analysis.module
         if type(test) is cst.Name:
+            if st is not None and not self._is_flag(test.value, st):
+                return f"{test.value} is truthy", f"{test.value} is falsy"
             return f"{test.value}=True", f"{test.value}=False"
         if isinstance(test, cst.UnaryOperation) and type(test.operator) is cst.Not:
-            inner_true, inner_false = self.decision_texts(test.expression)
+            inner_true, inner_false = self.decision_texts(test.expression, st)
             return inner_false, inner_true
         text = _one_line(module.code_for_node(test))
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
@@ -254,6 +258,19 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
                 right = _one_line(module.code_for_node(test.comparisons[0].comparator))
                 return text, f"{left} {negated} {right}"
         return text, f"not ({text})"
+
+
+    def _is_flag(self, name: str, st: State) -> bool:
+        """Is ``name`` a flag (a free parameter with a bool default or none), not a parameter
+        whose truth stands for being set?"""
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            return True
+        for param in self.analysis.free_params:
+            if param.value is value:
+                return param.flag_like
+        return True
 
 
 _NEGATED = {

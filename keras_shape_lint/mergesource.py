@@ -211,11 +211,11 @@ class PathReader:
     # ---------------------------------------------------------- decisions
     def decided(self, test: ast.expr) -> bool | None:
         """True or False when the path condition names this test's outcome, else None."""
-        true_text, false_text = decision_texts(self.source, test)
-        if true_text in self.decisions:
-            return True
-        if false_text in self.decisions:
-            return False
+        for true_text, false_text in decision_text_forms(self.source, test):
+            if true_text in self.decisions:
+                return True
+            if false_text in self.decisions:
+                return False
         return None
 
     # ---------------------------------------------------------- origins
@@ -390,6 +390,16 @@ def _forget(scope: dict, target) -> None:
     for node in ast.walk(target):
         if isinstance(node, ast.Name):
             scope[node.id] = (Origin("unknown", node.id),)
+
+
+def decision_text_forms(source: Source, test: ast.expr) -> list:
+    """Every way the analyser words the outcomes of a test: a bare name reads ``flag=True`` for a
+    flag and ``size is truthy`` for a parameter whose default is no bool."""
+    if isinstance(test, ast.Name):
+        return [decision_texts(source, test), (f"{test.id} is truthy", f"{test.id} is falsy")]
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return [(false_text, true_text) for true_text, false_text in decision_text_forms(source, test.operand)]
+    return [decision_texts(source, test)]
 
 
 def decision_texts(source: Source, test: ast.expr) -> tuple[str, str]:

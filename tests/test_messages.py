@@ -70,6 +70,14 @@ def test_channels_concatenated_off_axis_are_called_channels(analyser_findings):
     assert message.endswith("(with the defaults)")
 
 
+def test_a_parameter_set_or_not_reads_as_truthy_and_a_flag_as_true(analyser_findings):
+    # `if project:` with project=None by default: the path holds for any width, never `project=True`
+    message = _message(analyser_findings, "optional_projection.py", "KSL102")
+    assert "when project is truthy" in message and "project=True" not in message
+    # `if conv_shortcut:` with a bool default is a flag: its value is True on that path
+    assert "when conv_shortcut=False" in _message(analyser_findings, "seed_resnext_block.py", "KSL102")
+
+
 def test_constant_sizes_are_never_a_precondition(analyser_findings):
     message = _message(analyser_findings, "concat_pool_branch_mismatch.py", "KSL104")
     assert "Concatenate() concatenates spatial axis 1 sizes 16 and 15: they can never be equal" in message
