@@ -57,7 +57,7 @@ echo "== KERAS_BACKEND=jax python -m pytest -m gpu tests/test_oracle_gpu.py"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-"$python" -m pytest -m gpu tests/test_oracle_gpu.py -p no:cacheprovider -rs -v 2>&1 | tee "$log" || status=$?
+"$python" -m pytest -m gpu tests/test_oracle_gpu.py -p no:cacheprovider -rs -v -s 2>&1 | tee "$log" || status=$?
 if [[ $status -ne 0 ]]; then
     exit 1
 fi

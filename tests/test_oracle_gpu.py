@@ -59,6 +59,8 @@ def test_keras_oracle_on_jax_gpu():
         text=True,
         timeout=1800,
     )
+    summary = completed.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    print(f"oracle under JAX: {summary[0]}")  # shown by scripts/gpu_oracle.sh (pytest -s)
     assert completed.returncode == 0, (
         f"Keras oracle under JAX failed (exit {completed.returncode}):\n{completed.stdout[-8000:]}\n"
         f"{completed.stderr[-2000:]}"
