@@ -13,7 +13,7 @@ from . import symbolic as S
 
 from .frontend import children
 from .liveness import dead_after_loops
-from .plain_loops import plain_loop_facts, plain_loop_summary
+from .plain_loops import forgotten_past_bound, opaque_loop_facts, plain_loop_facts, plain_loop_summary
 from .provenance import Origin
 from .pybuiltins import Enumerated, SymbolicRange
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
@@ -98,7 +98,8 @@ class Loops:
             st.add(length >= 0)
             states = self._symbolic(stmt, [st], finished, 0, length, 1,
                                     lambda index: opaque("an item of an unknown sequence"),
-                                    any_item=lambda k: opaque("an item of an unknown sequence"))
+                                    any_item=lambda k: opaque("an item of an unknown sequence"),
+                                    nobody_chooses=True)
             return self.cap(finished + self._exhausted(stmt, states))
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
@@ -126,7 +127,7 @@ class Loops:
         return states
 
     def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False,
-                  any_item=None) -> list:
+                  any_item=None, nobody_chooses=False) -> list:
         """Iterations while ``index < stop``, each path exiting where the bound allows;
         once an iteration leaves the state as it found it (and the body does not read
         the index), every later one would too: the loop is summarised there.
@@ -134,7 +135,11 @@ class Loops:
         ``any_item(k)`` gives the item of an index ``k`` nobody knows: with it, a body that
         reads the index is run once more, after the first iterations, for any index
         (:meth:`_any_iteration`), and when that leaves the state as it found it the loop is
-        summarised the same way; on the last try any body is, over widened sizes."""
+        summarised the same way; on the last try any body is, over widened sizes.
+
+        ``nobody_chooses``: the length is no caller's to choose (a sequence nobody knows); the
+        paths still running at the bound go on with what the loop may change forgotten, where
+        :func:`forgotten_past_bound` can say what that is, instead of stopping there."""
         index = start
         summaries: list = []  # paths whose loop was summarised, each after all its iterations
         for number in range(self.budget.max_symbolic_unroll + 1):
@@ -188,9 +193,50 @@ class Loops:
             index = S.add(index, step)
             if not states:
                 return summaries
+        if states and nobody_chooses:
+            states = self._past_bound(stmt, states, summaries)
         if states:
             self.analysis.note_budget("symbolic loop bound")
         return summaries
+
+    def _past_bound(self, stmt, states, summaries) -> list:
+        """The paths of ``states`` (at the bound of a loop over a sequence nobody knows) that
+        go on past it with what the loop may change forgotten, added to ``summaries``; the
+        others are returned.  A merge in the loop's body checked in the iterations run is
+        undecided: the later ones were not."""
+        key = ("opaque loop", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (stmt, opaque_loop_facts(stmt))
+        left = []
+        for s in states:
+            paths = forgotten_past_bound(found[1], stmt, s)
+            if paths is None:
+                left.append(s)
+            else:
+                summaries.extend(paths)
+        if len(left) < len(states):
+            self.analysis.note_opaque("a loop over a sequence nobody knows, past the iterations followed")
+            inside = self._nodes_in(stmt.body)
+            for node, outcome in list(self.analysis.outcomes.items()):
+                if outcome == "proven" and id(node) in inside:
+                    self.analysis.record_outcome(node, "undecided", reason="a loop over a sequence nobody knows "
+                                                 "runs more iterations than the analysis follows")
+        return left
+
+    def _nodes_in(self, suite) -> frozenset:
+        """The ids of every syntax node in ``suite``, worked out once."""
+        key = ("nodes in", id(suite))
+        found = self._node_facts.get(key)
+        if found is None:
+            ids: set = set()
+            stack = [suite]
+            while stack:
+                node = stack.pop()
+                ids.add(id(node))
+                stack.extend(children(node))
+            found = self._node_facts[key] = (suite, frozenset(ids))
+        return found[1]
 
     def _any_iteration(self, stmt, st: State, index, stop, step, any_item, widen: bool = True):
         """The path after every iteration left of a range loop whose body reads the index,

@@ -30,12 +30,14 @@ from .frontend import children
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
-from .values import ClassValue, DictValue, Imported, InstanceValue, ListValue, RepeatedList, Unknown, opaque
+from .values import (ClassValue, DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList,
+                     Unknown, opaque)
 
 # builtins that compute on plain values and call no code of the user's on them
 _BUILTINS = frozenset({
     "len", "range", "min", "max", "sum", "abs", "int", "float", "bool", "str", "list", "tuple", "dict", "set",
     "enumerate", "zip", "reversed", "sorted", "isinstance", "any", "all", "divmod", "round", "print",
+    "type", "ord", "chr", "repr", "hash", "pow", "bin", "hex", "oct", "format",
 })
 # methods of lists, dicts, sets and strings (on any other value the loop is not plain)
 _METHODS = frozenset({
@@ -69,14 +71,15 @@ class PlainLoopFacts:
     returns: bool  # returns from the function it is in
 
 
-def plain_loop_facts(stmt) -> PlainLoopFacts | None:
+def plain_loop_facts(stmt, dotted: bool = False) -> PlainLoopFacts | None:
     """What the loop ``stmt`` (a ``for``, whose iterable is already evaluated, or a
     ``while``, test included) reads, binds and mutates, when its syntax is that of a plain
-    loop; else None."""
+    loop; else None.  ``dotted``: calls of functions of modules by a dotted name
+    (``keras.ops.ones_like``) are admitted too, their first name among ``modules``."""
     if stmt.orelse is not None:
         return None
     found = {"reads": set(), "containers": set(), "attributes": set(), "modules": set(), "binds": set(),
-             "local": set(), "mutates": False, "returns": False}
+             "local": set(), "mutates": False, "returns": False, "dotted": dotted}
     try:
         if type(stmt) is cst.For:
             _target(stmt.target, found)
@@ -194,6 +197,8 @@ def _expression(node, found) -> None:
                 # ``random.shuffle`` shuffles a list in place
                 found["modules"].add(func.value.value)
                 found["mutates"] = found["mutates"] or func.attr.value == "shuffle"
+            elif found["dotted"] and type(func) is cst.Attribute and _dotted_root(func) is not None:
+                found["modules"].add(_dotted_root(func))
             else:
                 raise _NotPlain
             for argument in current.args:
@@ -216,6 +221,13 @@ def _expression(node, found) -> None:
             raise _NotPlain
         else:
             stack.extend(children(current))
+
+
+def _dotted_root(node) -> str | None:
+    """``a`` of ``a.b.c``, or None when the name is not a chain of plain names."""
+    while type(node) is cst.Attribute:
+        node = node.value
+    return node.value if type(node) is cst.Name else None
 
 
 def _target_names(target) -> set:
@@ -324,8 +336,15 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         if facts.mutates and name not in st.frames[-1]:
             return None  # an instance a global or an enclosing function holds (see above)
         read[f"{name}.{attribute}"] = value
+    return _forgotten_paths(facts, st, read, Origin("a value a loop over plain Python values left", stmt,
+                                                    st.modules[-1]))
+
+
+def _forgotten_paths(facts: PlainLoopFacts, st: State, read: dict, origin: Origin) -> list:
+    """The paths on from ``st`` after any number of iterations of a loop described by
+    ``facts``: what it binds, and each list or dict ``read`` reaches when it mutates one, made
+    values nobody knows; where it returns, a path out of the function with such a value."""
     memo: dict = {}
-    origin = Origin("a value a loop over plain Python values left", stmt, st.modules[-1])
     if facts.mutates:
         containers: dict = {}
         for value in read.values():
@@ -371,3 +390,57 @@ def _forgotten(origin: Origin) -> Unknown:
     value = opaque(origin.reason)
     value.origin = origin
     return value
+
+
+# the modules whose functions a loop past its bound may call: Keras's and the libraries it
+# computes with, which give new values and change none they are given
+_TENSOR_MODULES = ("keras", "tensorflow", "numpy", "math", "random", "tf_keras")
+
+
+def opaque_loop_facts(stmt) -> PlainLoopFacts | None:
+    """The syntax facts of a loop over a sequence nobody knows that :func:`forgotten_past_bound`
+    may summarise: a plain loop's, calls of functions of modules by dotted names admitted."""
+    return plain_loop_facts(stmt, dotted=True)
+
+
+def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list | None:
+    """A loop over a sequence whose length nobody knows (no caller chooses it), still running
+    where the analysis stops unrolling it: the paths on after any number of further
+    iterations, with what it may change forgotten (as a plain loop's); None when the loop
+    could change more than that on this path (it reads an instance, a layer or a function, or
+    calls a function of a module that is no library's).  Nothing it found is claimed for the
+    iterations not run: its merges are the caller's to leave undecided."""
+    if facts is None or st.flow is not None:
+        return None
+    read: dict = {}
+    for name in facts.reads | facts.containers:
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            if name in facts.binds or name in facts.local or name in _BUILTINS or name in _CONSTANTS:
+                continue
+            return None
+        if isinstance(value, (InstanceValue, ClassValue, LayerValue, FunctionValue)):
+            return None
+        if facts.mutates and name not in st.frames[-1] and isinstance(value, (tuple, ListValue, DictValue,
+                                                                              RepeatedList)):
+            return None  # a global's or enclosing function's container (see plain_loop_summary)
+        read[name] = value
+    for name in facts.modules:
+        try:
+            module = st.lookup(name)
+        except KeyError:
+            return None
+        if not (isinstance(module, Imported) and module.qualname.split(".")[0] in _TENSOR_MODULES):
+            return None
+    for name, attribute in facts.attributes:
+        if name in facts.binds or name in facts.local:
+            continue  # an attribute of something the loop made (``seg.dtype``)
+        try:
+            value = st.lookup(name)
+        except KeyError:
+            return None
+        if isinstance(value, (InstanceValue, ClassValue, LayerValue, FunctionValue)):
+            return None
+    return _forgotten_paths(facts, st, read, Origin("a value a loop over a sequence nobody knows left", stmt,
+                                                    st.modules[-1]))

@@ -914,3 +914,62 @@ def test_membership_in_a_table_of_plain_values_is_decided_as_python_does():
     # 256 bytes, 94 of them printable from "!" to "~": 162 others
     assert [f.code for f in findings] == ["KSL101"]
     assert "162 and 161 channels" in findings[0].message, findings[0].message
+
+
+_PAST_BOUND = """
+    from keras import layers, ops
+    from segment_io import read_segments
+
+
+    def pack(x, path, start):
+        segments = read_segments(path)  # a sequence nobody knows: no caller chooses its length
+        pieces, ids = [start], [ops.zeros_like(start)]
+        for i, seg in enumerate(segments):
+            pieces.append(seg)
+            ids.append(ops.ones_like(seg) * i)
+            if i == len(segments) - 1:
+                pieces.append(start)
+            else:
+                pieces.append(ops.zeros_like(start))
+            scaled = ops.add(start, start)
+        y = layers.Add()([layers.Dense(8)(x), layers.Dense(8)(x)])
+        return y, ops.concatenate(pieces, axis=1), scaled
+"""
+
+
+def test_a_loop_over_a_sequence_nobody_knows_goes_on_past_the_bound_with_its_changes_forgotten():
+    findings, analysis = analyse_text(textwrap.dedent(_PAST_BOUND))
+    stats = analysis.statistics()
+    assert stats["budget"] == {}, stats["budget"]
+    assert findings == []
+    outcomes = {analysis.main.start(node).line: outcome for node, outcome in analysis.outcomes.items()}
+    assert outcomes[17] == "proven"  # nothing the loop changes reaches it
+    # `ops.add(start, start)` held in the iterations run, but later ones were not checked
+    assert outcomes[16] == "undecided"
+    assert "more iterations than the analysis follows" in analysis.blocked[
+        next(n for n in analysis.outcomes if analysis.main.start(n).line == 16)]
+    assert outcomes[18] == "undecided"  # the list the loop grew is a value nobody knows
+
+
+def test_without_going_past_the_bound_the_same_loop_stops_there(monkeypatch):
+    monkeypatch.setattr(Loops, "_past_bound", lambda self, stmt, states, summaries: states)
+    _, analysis = analyse_text(textwrap.dedent(_PAST_BOUND))
+    assert "symbolic loop bound" in analysis.statistics()["budget"]
+
+
+def test_a_loop_past_the_bound_that_reads_an_instance_still_stops_there():
+    source = textwrap.dedent("""
+        from keras import layers, ops
+        from segment_io import read_segments
+
+
+        class Packer(layers.Layer):
+            def call(self, x, path):
+                pieces = []
+                for i, seg in enumerate(read_segments(path)):
+                    pieces.append(seg)
+                    pieces.append(self.separator)
+                return layers.Add()([x, x])
+    """)
+    _, analysis = analyse_text(source)
+    assert "symbolic loop bound" in analysis.statistics()["budget"]
