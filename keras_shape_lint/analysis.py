@@ -58,8 +58,6 @@ class Analysis:
         self._facts = facts
         self._own = None
         self.suppress_checks = 0
-        # why the merges now reached never run while Keras builds the model (None: they do)
-        self.call_untraced: str | None = None
         self.options = options or Options()
         self.budget = self.options
         # the budget counts from ``started`` (when the caller began, parsing included)

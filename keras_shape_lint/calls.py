@@ -341,22 +341,13 @@ class Calls:
                 held = self._holding(st, instance, lambda s, inst: [
                     r for r, _ in self.call_user(bind_method(build, inst), shapes, {}, s, node)])
             out = []
-            untraced = self.analysis.call_untraced
-            if node is None and isinstance(lookup_class_attribute(cls, "compute_output_shape"), FunctionValue):
-                # the entry layer, called on Keras inputs: Keras takes its output from its own
-                # compute_output_shape() and does not run call() while it builds the model
-                self.analysis.call_untraced = (f"Keras builds {cls.name} from its compute_output_shape(), "
-                                               "without running call()")
-            try:
-                for s, inst in held:
-                    for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
-                        if _unread(value):
-                            # call() could not be read: the shape the layer declares, if it does
-                            declared = self._declared_output(inst, args, kwargs, s2, node)
-                            value = declared if declared is not None else value
-                        out.append((s2, value))
-            finally:
-                self.analysis.call_untraced = untraced
+            for s, inst in held:
+                for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
+                    if _unread(value):
+                        # call() could not be read: the shape the layer declares, if it does
+                        declared = self._declared_output(inst, args, kwargs, s2, node)
+                        value = declared if declared is not None else value
+                    out.append((s2, value))
             return out
         dunder = lookup_class_attribute(cls, "__call__")
         if isinstance(dunder, FunctionValue):

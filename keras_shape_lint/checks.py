@@ -159,11 +159,6 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
         verdict = analysis.solver.check_path(st.pc, [fail] + _sharing(sizes, fail))
         if verdict is False:
             continue
-        if analysis.call_untraced is not None:
-            # a failure no model build would show: Keras does not run this code while it builds
-            outcome = "undecided" if outcome == "proven" else outcome
-            blocked = blocked or analysis.call_untraced
-            continue
         if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
             outcome = "undecided" if outcome == "proven" else outcome
             blocked = blocked or (blocker(analysis, fail, st.pc) if verdict is not None
@@ -204,7 +199,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
     ``shadows`` are the merge inputs with those sizes as symbols, ``reals``
     what Keras sees; only pairs that Keras skipped at build time are checked.
     """
-    if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks or analysis.call_untraced:
+    if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks:
         return
     kind = "elementwise" if kind == "additive" else kind
     tainted = any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None
