@@ -295,6 +295,12 @@ class Calls:
 
     def _declared_output(self, instance: InstanceValue, args, kwargs, st, node):
         """The output ``compute_output_shape(input_shape)`` declares for this call, or None."""
+        declared = self._declared_shape(instance, args, kwargs, st, node)
+        return None if declared is None else _shape_as_tensor(declared)
+
+    def _declared_shape(self, instance: InstanceValue, args, kwargs, st, node):
+        """What ``compute_output_shape(input_shape)`` returns for this call, when the class
+        defines it and it returns one value on this path; else None."""
         declare = lookup_class_attribute(instance.cls, "compute_output_shape")
         if not isinstance(declare, FunctionValue):
             return None
@@ -302,7 +308,7 @@ class Calls:
         results = self.call_user(bind_method(declare, instance), [shape], {}, st, node)
         if len(results) != 1 or results[0][0] is not st:
             return None
-        return _shape_as_tensor(results[0][1])
+        return results[0][1]
 
     def _holding(self, st, value, action) -> list:
         """Run ``action(state, value)``; each resulting path gets its own copy of ``value``.
@@ -340,6 +346,13 @@ class Calls:
                 rank_build_inputs(instance, shapes)
                 held = self._holding(st, instance, lambda s, inst: [
                     r for r, _ in self.call_user(bind_method(build, inst), shapes, {}, s, node)])
+            if node is None and any(_undefined_shapes(self._declared_shape(inst, args, kwargs, s, node))
+                                    for s, inst in held):
+                # the entry layer on Keras inputs: Keras builds its output from what its own
+                # compute_output_shape() returns, and a None among the shapes is none
+                # ("Undefined shapes are not supported"): no model around it builds
+                self.analysis.note_opaque(f"{cls.name}.compute_output_shape() declares no shape Keras can build")
+                return []
             out = []
             for s, inst in held:
                 for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
@@ -398,6 +411,14 @@ def _unread(value) -> bool:
 def _is_built(instance: InstanceValue) -> bool:
     """Has this layer been built (by its first call, or by ``build`` called directly)?"""
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
+
+
+def _undefined_shapes(declared) -> bool:
+    """Does a ``compute_output_shape`` result hold None where Keras expects a shape: several
+    outputs, one of them None (``return input_shape, None``)?"""
+    items = declared.items if isinstance(declared, ListValue) else declared
+    return isinstance(items, (tuple, list)) and len(items) > 1 and any(item is None for item in items) and \
+        not all(item is None or isinstance(item, int) or S.is_sym(item) for item in items)
 
 
 def _shape_as_tensor(shape):

@@ -177,3 +177,51 @@ def test_an_einsum_dense_over_the_last_axis_keeps_it_before_the_rank_is_known():
     """)
     assert findings == []
     assert stats["proven"] == 1
+
+
+_UNDEFINED_SHAPE = """
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = layers.Dense(units)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x):
+        return x + self.dense(x), None
+
+    def compute_output_shape(self, input_shape):
+        return input_shape, None
+"""
+
+
+def test_an_entry_layer_whose_compute_output_shape_keras_cannot_build_gives_no_finding(tmp_path):
+    # Keras makes the entry's output from compute_output_shape(): `None` for the second output is
+    # no shape, so Keras raises there ("Undefined shapes") and never reaches the `+` in call()
+    findings, stats = _lint(_UNDEFINED_SHAPE)
+    assert findings == []
+    assert "Block.compute_output_shape() declares no shape Keras can build" in stats["opaque"]
+    # what Keras does with the code the analyser was given
+    from oracle import import_fixture, keras
+
+    path = tmp_path / "undefined_shape.py"
+    path.write_text(_UNDEFINED_SHAPE, encoding="utf-8")
+    module = import_fixture(path)
+    try:
+        module.Block(32)(keras().Input((10, 16)))
+    except ValueError as error:
+        assert "Undefined shapes" in str(error)
+    else:
+        raise AssertionError("Keras built the layer")
+
+
+def test_a_declared_output_of_one_shape_keeps_the_findings_of_call():
+    # the same layer declaring a real shape: Keras builds it, and the `+` fails on data
+    findings, _ = _lint(_UNDEFINED_SHAPE.replace("return input_shape, None", "return input_shape")
+                        .replace("self.dense(x), None", "self.dense(x)"))
+    assert [f.code for f in findings] == ["KSL102"]
