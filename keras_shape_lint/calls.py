@@ -95,6 +95,14 @@ class Calls:
             return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
         function = ops.lookup(qualname)
         if function is not None:
+            if args and args[0] is None:
+                # a tensor function given None for its tensor (``ops.reshape(mask, ...)`` with the
+                # mask left at its default): Keras raises there, and no path goes on; a parameter
+                # named there holds a default no caller can keep (see Analysis._run_entry)
+                first = node.args[0].value if isinstance(node, cst.Call) and node.args else None
+                if type(first) is cst.Name:
+                    self.interp.rejected.add(first.value)
+                return []
             try:
                 # run as a layer is, so the data-time shadows of tensor arguments follow
                 result = self._apply(function.as_layer, kwargs, tuple(args), st, node, f"{function.name}()")
