@@ -95,13 +95,12 @@ class Calls:
             return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
         function = ops.lookup(qualname)
         if function is not None:
-            if args and args[0] is None:
-                # a tensor function given None for its tensor (``ops.reshape(mask, ...)`` with the
-                # mask left at its default): Keras raises there, and no path goes on; a parameter
-                # named there holds a default no caller can keep (see Analysis._run_entry)
-                first = node.args[0].value if isinstance(node, cst.Call) and node.args else None
-                if type(first) is cst.Name:
-                    self.interp.rejected.add(first.value)
+            defaulted = self._none_default(node, args)
+            if defaulted is not None:
+                # a tensor function given a parameter left at its None default for its tensor
+                # (``ops.reshape(mask, ...)``): Keras raises there, and no path goes on; that
+                # default is one no caller can keep (see Analysis._run_entry)
+                self.interp.rejected.add(defaulted)
                 return []
             try:
                 # run as a layer is, so the data-time shadows of tensor arguments follow
@@ -133,6 +132,23 @@ class Calls:
                 model = _UNMODELLED[qualname] = layers.LayerModel(last, [], _opaque_layer)
             return [(st, LayerValue(model, {}, node))]
         return [(st, opaque(qualname))]
+
+    def _none_default(self, node, args) -> str | None:
+        """The name of the running function's parameter that ``node`` passes as its first
+        argument, when that parameter has the default None and holds it; else None.  (A None
+        the analysis itself gives, an unknown size of a shape, is no such value.)"""
+        if not args or args[0] is not None or not isinstance(node, cst.Call) or not node.args:
+            return None
+        first = node.args[0].value
+        function = self.interp.scopes[-1] if self.interp.scopes else None
+        if type(first) is not cst.Name or not isinstance(function, cst.FunctionDef):
+            return None
+        params = function.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            if param.name.value == first.value:
+                default = param.default
+                return first.value if type(default) is cst.Name and default.value == "None" else None
+        return None
 
     # --------------------------------------------------------------- layers
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
@@ -422,11 +438,16 @@ def _is_built(instance: InstanceValue) -> bool:
 
 
 def _undefined_shapes(declared) -> bool:
-    """Does a ``compute_output_shape`` result hold None where Keras expects a shape: several
-    outputs, one of them None (``return input_shape, None``)?"""
+    """Does a ``compute_output_shape`` result hold None where Keras expects a shape?  Keras
+    reads a tuple whose first item is a size (an int or None) as one shape, and any other as
+    several, each of which must be a shape (``return input_shape, None`` has a None one)."""
     items = declared.items if isinstance(declared, ListValue) else declared
-    return isinstance(items, (tuple, list)) and len(items) > 1 and any(item is None for item in items) and \
-        not all(item is None or isinstance(item, int) or S.is_sym(item) for item in items)
+    if not isinstance(items, (tuple, list)) or not items:
+        return False
+    first = items[0]
+    if first is None or isinstance(first, (int, Unknown)) or S.is_sym(first):
+        return False  # one shape (a size nobody knows may be an int: not claimed otherwise)
+    return any(item is None for item in items)
 
 
 def _shape_as_tensor(shape):

@@ -225,3 +225,12 @@ def test_a_declared_output_of_one_shape_keeps_the_findings_of_call():
     findings, _ = _lint(_UNDEFINED_SHAPE.replace("return input_shape, None", "return input_shape")
                         .replace("self.dense(x), None", "self.dense(x)"))
     assert [f.code for f in findings] == ["KSL102"]
+
+
+def test_a_declared_shape_that_starts_with_sizes_is_one_shape_whatever_its_sizes():
+    # (None, None, units): Keras reads a tuple whose first item is a size as one shape, so the
+    # layer builds and the `+` in call() fails on data, as with any other declared shape
+    findings, _ = _lint(_UNDEFINED_SHAPE.replace("return input_shape, None", "return (None, None, self.units)")
+                        .replace("self.dense(x), None", "self.dense(x)")
+                        .replace("self.dense = layers.Dense(units)", "self.units = units\n        self.dense = layers.Dense(units)"))
+    assert [f.code for f in findings] == ["KSL102"]
