@@ -147,8 +147,41 @@ class Calls:
         for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
             if param.name.value == first.value:
                 default = param.default
-                return first.value if type(default) is cst.Name and default.value == "None" else None
+                if type(default) is not cst.Name or default.value != "None":
+                    return None
+                return None if first.value in self._rebound(function) else first.value
         return None
+
+    def _rebound(self, function) -> frozenset:
+        """The names ``function``'s body assigns (a parameter among them may no longer hold
+        its default), worked out once."""
+        key = ("rebound", id(function))
+        found = self.interp._node_facts.get(key)
+        if found is None:
+            names: set = set()
+
+            class _Targets(cst.CSTVisitor):
+                def visit_AssignTarget(self, node):
+                    names.update(_target_names(node.target))
+
+                def visit_AugAssign(self, node):
+                    names.update(_target_names(node.target))
+
+                def visit_AnnAssign(self, node):
+                    names.update(_target_names(node.target))
+
+                def visit_For(self, node):
+                    names.update(_target_names(node.target))
+
+                def visit_AsName(self, node):
+                    names.update(_target_names(node.name))
+
+                def visit_NamedExpr(self, node):
+                    names.update(_target_names(node.target))
+
+            function.body.visit(_Targets())
+            found = self.interp._node_facts[key] = (function, frozenset(names))
+        return found[1]
 
     # --------------------------------------------------------------- layers
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
@@ -319,12 +352,6 @@ class Calls:
 
     def _declared_output(self, instance: InstanceValue, args, kwargs, st, node):
         """The output ``compute_output_shape(input_shape)`` declares for this call, or None."""
-        declared = self._declared_shape(instance, args, kwargs, st, node)
-        return None if declared is None else _shape_as_tensor(declared)
-
-    def _declared_shape(self, instance: InstanceValue, args, kwargs, st, node):
-        """What ``compute_output_shape(input_shape)`` returns for this call, when the class
-        defines it and it returns one value on this path; else None."""
         declare = lookup_class_attribute(instance.cls, "compute_output_shape")
         if not isinstance(declare, FunctionValue):
             return None
@@ -332,7 +359,7 @@ class Calls:
         results = self.call_user(bind_method(declare, instance), [shape], {}, st, node)
         if len(results) != 1 or results[0][0] is not st:
             return None
-        return results[0][1]
+        return _shape_as_tensor(results[0][1])
 
     def _holding(self, st, value, action) -> list:
         """Run ``action(state, value)``; each resulting path gets its own copy of ``value``.
@@ -370,8 +397,7 @@ class Calls:
                 rank_build_inputs(instance, shapes)
                 held = self._holding(st, instance, lambda s, inst: [
                     r for r, _ in self.call_user(bind_method(build, inst), shapes, {}, s, node)])
-            if node is None and any(_undefined_shapes(self._declared_shape(inst, args, kwargs, s, node))
-                                    for s, inst in held):
+            if node is None and _declares_undefined_shape(lookup_class_attribute(cls, "compute_output_shape")):
                 # the entry layer on Keras inputs: Keras builds its output from what its own
                 # compute_output_shape() returns, and a None among the shapes is none
                 # ("Undefined shapes are not supported"): no model around it builds
@@ -437,17 +463,44 @@ def _is_built(instance: InstanceValue) -> bool:
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
 
 
-def _undefined_shapes(declared) -> bool:
-    """Does a ``compute_output_shape`` result hold None where Keras expects a shape?  Keras
-    reads a tuple whose first item is a size (an int or None) as one shape, and any other as
-    several, each of which must be a shape (``return input_shape, None`` has a None one)."""
-    items = declared.items if isinstance(declared, ListValue) else declared
-    if not isinstance(items, (tuple, list)) or not items:
+def _target_names(target) -> set:
+    """The plain names an assignment target binds (``a``, ``a, (b, *c)``)."""
+    if type(target) is cst.Name:
+        return {target.value}
+    if type(target) in (cst.Tuple, cst.List):
+        return {name for element in target.elements for name in _target_names(element.value)}
+    if type(target) is cst.StarredElement:
+        return _target_names(target.value)
+    return set()
+
+
+def _declares_undefined_shape(declare) -> bool:
+    """Does ``compute_output_shape`` return its input shape next to a None (``return
+    input_shape, None``)?  Keras reads a tuple whose first item is no size as several shapes,
+    each of which must be one: it raises there ("Undefined shapes are not supported").  Read
+    from the syntax alone: running the method would type the entry's free values."""
+    if not isinstance(declare, FunctionValue) or declare.is_lambda:
         return False
-    first = items[0]
-    if first is None or isinstance(first, (int, Unknown)) or S.is_sym(first):
-        return False  # one shape (a size nobody knows may be an int: not claimed otherwise)
-    return any(item is None for item in items)
+    params = [*declare.node.params.posonly_params, *declare.node.params.params]
+    if len(params) < 2:  # (self, input_shape)
+        return False
+    shape_name = params[1].name.value
+    found = []
+
+    class _Returns(cst.CSTVisitor):
+        def visit_FunctionDef(self, node):
+            return node is declare.node  # not into nested functions
+
+        def visit_Return(self, node):
+            value = node.value
+            if type(value) in (cst.Tuple, cst.List) and len(value.elements) > 1:
+                items = [element.value for element in value.elements]
+                first_is_shape = type(items[0]) is cst.Name and items[0].value == shape_name
+                if first_is_shape and any(type(i) is cst.Name and i.value == "None" for i in items[1:]):
+                    found.append(node)
+
+    declare.node.visit(_Returns())
+    return bool(found)
 
 
 def _shape_as_tensor(shape):
