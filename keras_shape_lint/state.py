@@ -748,4 +748,10 @@ def _compare(x, y, memo, loop=None) -> bool:
         if x.shadow is not None and not _same(x.shadow, y.shadow, memo, loop):
             return False
         return len(x.dims) == len(y.dims) and all(_same(i, j, memo, loop) for i, j in zip(x.dims, y.dims))
+    from .dtypes import DType, DTypePolicy
+
+    if isinstance(x, DTypePolicy):  # ``self.dtype_policy``, made anew at each read
+        return _same(x.dtype, y.dtype, memo, loop)
+    if isinstance(x, DType):
+        return _same(x.name, y.name, memo, loop) and _same(x.domain, y.domain, memo, loop)
     return False

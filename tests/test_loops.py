@@ -973,3 +973,33 @@ def test_a_loop_past_the_bound_that_reads_an_instance_still_stops_there():
     """)
     _, analysis = analyse_text(source)
     assert "symbolic loop bound" in analysis.statistics()["budget"]
+
+
+def test_layers_built_in_a_loop_with_the_dtype_policy_are_summarised():
+    # each read of self.dtype_policy gives a new policy object: the layers the loop appends are
+    # still alike, one iteration to the next, and the loop is summarised, not cut at the bound
+    findings, analysis, stats = _analyse("""
+        import keras
+
+
+        class Head(keras.layers.Layer):
+            def __init__(self, num_conv_layers, num_filters, **kwargs):
+                super().__init__(**kwargs)
+                self.num_conv_layers = num_conv_layers
+                self.num_filters = num_filters
+
+            def build(self, input_shape):
+                self.conv_layers = []
+                for idx in range(self.num_conv_layers):
+                    conv = keras.layers.Conv2D(self.num_filters, 3, padding="same", name=f"conv2d_{idx}",
+                                               dtype=self.dtype_policy)
+                    self.conv_layers.append(conv)
+
+            def call(self, x):
+                x = keras.layers.Conv2D(self.num_filters, 1)(x)
+                for idx in range(self.num_conv_layers):
+                    x = keras.layers.Add()([x, self.conv_layers[idx](x)])
+                return x
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == [] and stats["proven"] == 1
