@@ -139,8 +139,10 @@ def _divides_on_data(ctx, x, shape, placeholder) -> None:
 
 
 def _permuted(ctx, x, order, name):
+    """``x`` with its axes in ``order``: still a batch only where the batch axis stays first
+    (moved elsewhere, it is an axis of unknown size, and the first one is no batch)."""
     shape = full(x)
-    return result(ctx, [shape[i] for i in order], x, x.dtype)
+    return result(ctx, [shape[i] for i in order], x, x.dtype, batch=x.batched and order[0] == 0)
 
 
 @keras_op("numpy", "transpose", other=("tensorflow.transpose",))
@@ -524,6 +526,13 @@ def split(ctx, args, kwargs):
         length = None if size is None else S.floordiv(size, sections)
         return RepeatedList([], _pieces(ctx, x, shape, position, [length]).items[0], sections)
     indices = sequence(sections)
+    if indices is not None and len(indices) == 1 and S.is_sym(indices[0]) and S.is_int_like(indices[0]) \
+            and ctx.proves(indices[0] >= 0):
+        # one cut at a size the code computes (``ops.split(t, [3 * hidden_size], axis=-1)``)
+        cut = indices[0]
+        if size is not None and not require(ctx, cut <= size):
+            return ctx.opaque("split index past the end")
+        return _pieces(ctx, x, shape, position, [cut, None if size is None else S.sub(size, cut)])
     if indices is None or not all(plain_int(i) is not None and i >= 0 for i in indices):
         return ctx.opaque("split indices not understood")
     if indices != sorted(indices):
