@@ -11,6 +11,7 @@ from . import symbolic as S
 from .checks import describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
                       lookup_class_attribute, rank_build_inputs)
+from .frontend import target_names
 from .provenance import Origin
 from .state import join_results, widen_results
 from .layer_context import LayerContext
@@ -162,22 +163,22 @@ class Calls:
 
             class _Targets(cst.CSTVisitor):
                 def visit_AssignTarget(self, node):
-                    names.update(_target_names(node.target))
+                    names.update(_bound_names(node.target))
 
                 def visit_AugAssign(self, node):
-                    names.update(_target_names(node.target))
+                    names.update(_bound_names(node.target))
 
                 def visit_AnnAssign(self, node):
-                    names.update(_target_names(node.target))
+                    names.update(_bound_names(node.target))
 
                 def visit_For(self, node):
-                    names.update(_target_names(node.target))
+                    names.update(_bound_names(node.target))
 
                 def visit_AsName(self, node):
-                    names.update(_target_names(node.name))
+                    names.update(_bound_names(node.name))
 
                 def visit_NamedExpr(self, node):
-                    names.update(_target_names(node.target))
+                    names.update(_bound_names(node.target))
 
             function.body.visit(_Targets())
             found = self.interp._node_facts[key] = (function, frozenset(names))
@@ -463,15 +464,9 @@ def _is_built(instance: InstanceValue) -> bool:
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
 
 
-def _target_names(target) -> set:
-    """The plain names an assignment target binds (``a``, ``a, (b, *c)``)."""
-    if type(target) is cst.Name:
-        return {target.value}
-    if type(target) in (cst.Tuple, cst.List):
-        return {name for element in target.elements for name in _target_names(element.value)}
-    if type(target) is cst.StarredElement:
-        return _target_names(target.value)
-    return set()
+def _bound_names(target) -> set:
+    """The plain names a target binds (a store elsewhere binds none)."""
+    return target_names(target) or set()
 
 
 def _declares_undefined_shape(declare) -> bool:

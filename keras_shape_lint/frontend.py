@@ -113,6 +113,24 @@ _LAYOUT = frozenset({"lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace",
 _FIELDS: dict = {}
 
 
+def target_names(target) -> set | None:
+    """The plain names an assignment target binds (``a``, ``a, (b, *c)``); None when it also
+    stores elsewhere (``x[i]``, ``self.a``)."""
+    if type(target) is cst.Name:
+        return {target.value}
+    if type(target) in (cst.Tuple, cst.List):
+        names: set = set()
+        for element in target.elements:
+            found = target_names(element.value)
+            if found is None:
+                return None
+            names |= found
+        return names
+    if type(target) is cst.StarredElement:
+        return target_names(target.value)
+    return None
+
+
 def children(node) -> list:
     """The child nodes of ``node`` that hold code (layout skipped): libcst's own
     ``children`` goes through its visitor machinery and is several times slower."""

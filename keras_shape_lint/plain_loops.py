@@ -26,7 +26,7 @@ import libcst as cst
 
 from . import symbolic as S
 
-from .frontend import children
+from .frontend import children, target_names
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
@@ -231,13 +231,10 @@ def _dotted_root(node) -> str | None:
 
 
 def _target_names(target) -> set:
-    if type(target) is cst.Name:
-        return {target.value}
-    if type(target) in (cst.Tuple, cst.List):
-        return {name for element in target.elements for name in _target_names(element.value)}
-    if type(target) is cst.StarredElement:
-        return _target_names(target.value)
-    raise _NotPlain
+    names = target_names(target)
+    if names is None:
+        raise _NotPlain
+    return names
 
 
 def plain_value(value, seen: set) -> bool:
@@ -297,11 +294,10 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
     if not plain_value(iterable, seen):
         return None
     for name in facts.reads:
-        try:
-            value = st.lookup(name)
-        except KeyError:
-            if name in facts.binds or name in facts.local or name in _BUILTINS or name in _CONSTANTS:
-                continue
+        value = _looked_up(st, name, facts)
+        if value is _OWN:
+            continue
+        if value is _MISSING:
             return None
         if not plain_value(value, seen):
             return None
@@ -322,13 +318,8 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         if not plain_value(value, seen):
             return None
         read[name] = value
-    for name in facts.modules:
-        try:
-            module = st.lookup(name)
-        except KeyError:
-            return None
-        if not (isinstance(module, Imported) and module.qualname in _MODULES):
-            return None
+    if not _modules_among(st, facts.modules, lambda qualname: qualname in _MODULES):
+        return None
     for name, attribute in facts.attributes:
         value = _instance_attribute(st, name, attribute)
         if value is _MISSING or not plain_value(value, seen):
@@ -362,6 +353,30 @@ def _forgotten_paths(facts: PlainLoopFacts, st: State, read: dict, origin: Origi
 
 
 _MISSING = object()
+_OWN = object()
+
+
+def _modules_among(st: State, names, allowed) -> bool:
+    """Is each of ``names`` on the path a module that ``allowed(qualname)`` admits?"""
+    for name in names:
+        try:
+            module = st.lookup(name)
+        except KeyError:
+            return False
+        if not (isinstance(module, Imported) and allowed(module.qualname)):
+            return False
+    return True
+
+
+def _looked_up(st: State, name: str, facts: PlainLoopFacts):
+    """What ``name`` holds on the path; ``_OWN`` for a name the loop binds itself, a builtin or a
+    constant the path does not hold, ``_MISSING`` for any other unbound name."""
+    try:
+        return st.lookup(name)
+    except KeyError:
+        if name in facts.binds or name in facts.local or name in _BUILTINS or name in _CONSTANTS:
+            return _OWN
+        return _MISSING
 
 
 def _instance_attribute(st: State, name: str, attribute: str):
@@ -414,11 +429,10 @@ def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list 
         return None
     read: dict = {}
     for name in facts.reads | facts.containers:
-        try:
-            value = st.lookup(name)
-        except KeyError:
-            if name in facts.binds or name in facts.local or name in _BUILTINS or name in _CONSTANTS:
-                continue
+        value = _looked_up(st, name, facts)
+        if value is _OWN:
+            continue
+        if value is _MISSING:
             return None
         if isinstance(value, (InstanceValue, ClassValue, LayerValue, FunctionValue)):
             return None
@@ -426,13 +440,8 @@ def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list 
                                                                               RepeatedList)):
             return None  # a global's or enclosing function's container (see plain_loop_summary)
         read[name] = value
-    for name in facts.modules:
-        try:
-            module = st.lookup(name)
-        except KeyError:
-            return None
-        if not (isinstance(module, Imported) and module.qualname.split(".")[0] in _TENSOR_MODULES):
-            return None
+    if not _modules_among(st, facts.modules, lambda qualname: qualname.split(".")[0] in _TENSOR_MODULES):
+        return None
     for name, attribute in facts.attributes:
         if name in facts.binds or name in facts.local:
             continue  # an attribute of something the loop made (``seg.dtype``)
