@@ -159,29 +159,7 @@ class Calls:
         key = ("rebound", id(function))
         found = self.interp._node_facts.get(key)
         if found is None:
-            names: set = set()
-
-            class _Targets(cst.CSTVisitor):
-                def visit_AssignTarget(self, node):
-                    names.update(_bound_names(node.target))
-
-                def visit_AugAssign(self, node):
-                    names.update(_bound_names(node.target))
-
-                def visit_AnnAssign(self, node):
-                    names.update(_bound_names(node.target))
-
-                def visit_For(self, node):
-                    names.update(_bound_names(node.target))
-
-                def visit_AsName(self, node):
-                    names.update(_bound_names(node.name))
-
-                def visit_NamedExpr(self, node):
-                    names.update(_bound_names(node.target))
-
-            function.body.visit(_Targets())
-            found = self.interp._node_facts[key] = (function, frozenset(names))
+            found = self.interp._node_facts[key] = (function, _assigned_names(function))
         return found[1]
 
     # --------------------------------------------------------------- layers
@@ -464,9 +442,24 @@ def _is_built(instance: InstanceValue) -> bool:
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
 
 
-def _bound_names(target) -> set:
-    """The plain names a target binds (a store elsewhere binds none)."""
-    return target_names(target) or set()
+# the field naming what each binding statement assigns
+_BINDING_FIELDS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
+                   cst.For: "target", cst.AsName: "name", cst.NamedExpr: "target"}
+
+
+def _assigned_names(function) -> frozenset:
+    """The plain names ``function``'s body binds (nested functions included)."""
+    names: set = set()
+
+    class _Targets(cst.CSTVisitor):
+        def on_visit(self, node) -> bool:
+            field = _BINDING_FIELDS.get(type(node))
+            if field is not None:
+                names.update(target_names(getattr(node, field)) or ())
+            return True
+
+    function.body.visit(_Targets())
+    return frozenset(names)
 
 
 def _declares_undefined_shape(declare) -> bool:
