@@ -152,8 +152,12 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             # subscripts.py: an index past the rank a free input was given
             blocked = (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
                        "rank its input was given, and another rank was not tried")
-        else:
+        elif earlier in analysis.outcomes:
             blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
+        else:
+            # loops.py: a loop read once for any iteration, over sizes that change between them
+            blocked = (f"a loop earlier on its path ({describe_loop(analysis, earlier, where)}) was read for any "
+                       "iteration at once, and a layer in it may refuse the sizes of one of them")
     sizes = analysis.input_sizes()
     for role, index, a, b, fail in fails:
         verdict = analysis.solver.check_path(st.pc, [fail] + _sharing(sizes, fail))
@@ -347,6 +351,19 @@ def describe_merge(analysis, node, module) -> str:
     where = f" of {os.path.basename(module.path)}" if module is not None and module is not analysis.main \
         and getattr(module, "path", None) else ""
     return f"{merge_display((module or analysis.main).tree, node)} at line {line}{where}"
+
+
+def describe_loop(analysis, iterable, module) -> str:
+    """``for ... in enumerate(filters) at line 40``: a loop, by what it iterates over."""
+    module = module or analysis.main
+    try:
+        line = module.start(iterable).line
+    except (KeyError, AttributeError):
+        return "a loop"
+    text = " ".join(module.tree.code_for_node(iterable).split())
+    text = text if len(text) <= 40 else text[:39] + "\u2026"
+    where = f" of {os.path.basename(module.path)}" if module is not analysis.main and getattr(module, "path", None) else ""
+    return f"for ... in {text} at line {line}{where}"
 
 
 def describe_origin(analysis, origin, what: str = "output") -> str:

@@ -311,11 +311,26 @@ class Loops:
         summarised.unchecked = st.unchecked or after.unchecked
         if covering is not None and summarised.unchecked is None:
             # what the widened iteration assumed holds for one iteration only: a merge there
-            # (or a layer's own condition) may fail at some iteration before a later finding's
-            summarised.unchecked = (undecided + checked + [(stmt.iter, st.modules[-1])])[0]
+            # (or a layer's own condition) may fail at some iteration before a later finding's.
+            # A merge proven over the widened sizes holds at every iteration, and a condition
+            # on them that any sizes meet assumed nothing
+            risky = undecided + [m for m in checked if self.analysis.outcomes.get(m[0]) != "proven"]
+            if risky or self._assumed(after, in_range, covering, st):
+                summarised.unchecked = (risky + [(stmt.iter, st.modules[-1])])[0]
         if type(stmt.target) is cst.Name and any_item(k) is k:  # the last index the range gave
             summarised.assign(stmt.target.value, S.add(index, S.mul(step, S.sub(left, 1))))
         return self._forget_killed(stmt, st, after, summarised), None
+
+    def _assumed(self, after: State, in_range, covering, widened: State) -> bool:
+        """Did the iteration over widened sizes assume of them something that need not hold
+        at every iteration (a valid convolution's image at least its kernel)?  What every
+        size of a tensor meets (at least 1) is no such assumption."""
+        left_out = [c for c in after.pc[len(in_range):] if c.names & covering]
+        if not left_out:
+            return False
+        sizes = [d >= 1 for d in _widened_sizes(widened.frames[-1].values(), covering)]
+        kept = tuple(c for c in after.pc if not c.names & covering)
+        return any(self.analysis.solver.check_path(kept, sizes + [S.neg(c.term)]) is not False for c in left_out)
 
     def _uniform_conditions(self, after: State, k, in_range, covering=None):
         """The conditions the iteration added, when those that name ``k`` hold for every ``k``
@@ -867,3 +882,23 @@ def _reads(node, names: frozenset) -> bool:
             continue
         stack.extend(children(current))
     return False
+
+
+def _widened_sizes(values, covering) -> list:
+    """The sizes of the tensors among ``values`` (in tuples, lists and instances too) that a
+    widened iteration made stand for any iteration's (their names in ``covering``)."""
+    out, seen, todo = [], set(), list(values)
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, Tensor) and value.dims is not None:
+            out.extend(d for d in value.dims if S.is_sym(d) and S.is_int_like(d) and d.decl().name() in covering)
+        elif isinstance(value, tuple):
+            todo.extend(value)
+        elif isinstance(value, ListValue):
+            todo.extend(value.items)
+        elif isinstance(value, InstanceValue):
+            todo.extend(value.attrs.values())
+    return out

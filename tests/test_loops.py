@@ -199,8 +199,31 @@ def test_a_stage_width_read_by_index_is_widened_and_the_stage_merges_proven():
 
 
 def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loop_may_refuse():
-    # every path to the head runs the widened iteration, whose sizes nobody knows: an iteration
-    # may fail before the head, so the head's mismatch (which no input avoids) stays undecided
+    # every path to the head runs the widened iteration, whose sizes nobody knows: a valid 3x3
+    # convolution refuses an image under 3 pixels, which one of those iterations may meet, so
+    # the head's mismatch (which no input avoids) stays undecided
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def stages(x, features, stackwise_filters):
+            if len(stackwise_filters) < 8:
+                raise ValueError("eight stages at least")
+            for i in range(len(stackwise_filters)):
+                x = layers.Conv2D(stackwise_filters[i], 3, strides=2)(x)
+                x = layers.Add()([x, layers.Conv2D(stackwise_filters[i], 1)(x)])
+            return layers.Add()([layers.Dense(8)(features), layers.Dense(16)(features)])
+    """)
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert findings == []
+    assert (stats["proven"], stats["undecided"]) == (1, 1)
+    assert next(iter(stats["undecided_because"])).startswith(
+        "a loop earlier on its path (for ... in range(len(stackwise_filters)) at line 8)"), stats
+
+
+def test_after_a_widened_loop_that_assumed_nothing_a_later_merge_is_reported():
+    # a "same" convolution takes any image and the body's merge is proven over any sizes: every
+    # iteration builds, and the head fails for every input that gets there
     findings, analysis, stats = _analyse("""
         from keras import layers
 
@@ -214,9 +237,8 @@ def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loo
             return layers.Add()([layers.Dense(8)(features), layers.Dense(16)(features)])
     """)
     assert not analysis.budget_notes, analysis.budget_notes
-    assert findings == []
-    assert (stats["proven"], stats["undecided"]) == (1, 1)
-    assert "earlier merge" in next(iter(stats["undecided_because"]))
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 11)]
+    assert len(findings[0].witness.args["stackwise_filters"]) >= 8, findings[0].witness.args
 
 
 def test_a_body_that_changes_what_cannot_be_widened_still_stops_at_the_bound():
