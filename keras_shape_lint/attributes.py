@@ -25,6 +25,7 @@ from .values import (
     Tensor,
     Unknown,
     opaque,
+    opaque_truthy,
 )
 
 _CONTAINER_METHODS = {
@@ -93,6 +94,10 @@ def get_attribute(interp, st, value, name: str):
             return inherited
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
             return KERAS_LAYER_METHODS[name]
+        if value.cls.keras_base and name == "name":
+            # Keras names every layer (its class's name, numbered, where the caller gives none):
+            # ``f"{self.name}_conv" if self.name else None`` takes its first branch
+            return opaque_truthy("a layer's name")
         if value.cls.keras_base and name in dtypes.LAYER_DTYPE_ATTRIBUTES + ("dtype_policy",):
             found = dtypes.layer_dtype(interp.analysis, st, value, name)
             if found is not None:

@@ -32,6 +32,7 @@ from .values import (
     InstanceValue,
     LayerValue,
     ListValue,
+    Partial,
     Results,
     ShapeOf,
     Tensor,
@@ -66,6 +67,8 @@ class Calls:
             return [(st, self.apply_layer(func, inputs, st, node, kwargs, rest))]
         if isinstance(func, BuiltinValue):
             return _as_results(st, func.fn(self, st, args, kwargs, node))
+        if isinstance(func, Partial):
+            return self.call(func.func, [*func.args, *args], {**func.kwargs, **kwargs}, st, node)
         if isinstance(func, BoundMethod):
             return _as_results(st, call_method(self, func, args, kwargs, st, node))
         if isinstance(func, ClassValue):
@@ -220,10 +223,11 @@ class Calls:
         except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
             self.analysis.note_internal(f"{model.name}: {type(error).__name__}: {error}")
             return ctx.opaque(f"{model.name} transfer failed")
-        if model.name in MERGES and node not in self.analysis.outcomes:
+        checked = model.name in MERGES and not self.analysis.suppress_checks
+        if checked and node not in self.analysis.outcomes:
             # reached, but its inputs were too little known to check
             self.analysis.record_outcome(node, "undecided", st.modules[-1], self._unread(inputs))
-        if model.name in MERGES and ctx.unchecked and st.unchecked is None:
+        if checked and ctx.unchecked and st.unchecked is None:
             st.unchecked = (node, st.modules[-1])
         shadows = _shadows(inputs)
         if shadows is not None and isinstance(result, Tensor) and result.shadow is None:

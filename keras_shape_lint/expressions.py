@@ -93,6 +93,9 @@ class Expressions:
         parts = []
         for part in node.parts:
             parts.append(part.value if type(part) is cst.FormattedStringText else "\u2026")
+            if type(part) is cst.FormattedStringExpression and _arithmetic(part.expression):
+                # ``f"block{i + 1}"``: the text is not kept, but a caller must pass a number there
+                self.eval(part.expression, st)
         return [(st, "".join(parts))]
 
     def ex_Ellipsis(self, node, st):
@@ -398,3 +401,12 @@ def _built(items, kind, what):
         found = None if any(isinstance(i, _Spread) for i in rest) else spread_shape(items[0].shape, rest)
         return found if found is not None else opaque(what)
     return kind(items)
+
+
+def _arithmetic(node) -> bool:
+    """Arithmetic on names and numbers alone (nothing it runs can fork a path)."""
+    if type(node) is cst.BinaryOperation:
+        return _arithmetic(node.left) and _arithmetic(node.right)
+    if type(node) is cst.UnaryOperation:
+        return _arithmetic(node.expression)
+    return type(node) in (cst.Name, cst.Integer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import symbolic as S
 from .keras_api import batch_shape_dims
+from .layers.merging import MERGES
 from .values import DictValue, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
 
 _PURE_STR_METHODS = {
@@ -57,6 +58,21 @@ def _output_shape(calls, layer, shape, st, node):
         if isinstance(result, Tensor) and result.known:
             return ShapeOf(result)
         return opaque("compute_output_shape the layer does not give")
+    if layer.model.name in MERGES:
+        # a merge layer's shape for a list of input shapes (``Concatenate().compute_output_shape(
+        # [a, b])``): a shape worked out, not a merge of the model's tensors (Concatenate's
+        # checks nothing), so it is not checked or counted as one
+        shapes = _shape_list(shape)
+        if shapes is None:
+            return opaque("compute_output_shape of shapes not understood")
+        calls.analysis.suppress_checks += 1
+        try:
+            result = calls.apply_layer_shape(layer, ListValue(shapes), st, node)
+        finally:
+            calls.analysis.suppress_checks -= 1
+        if isinstance(result, Tensor) and result.known:
+            return ShapeOf(result)
+        return opaque("compute_output_shape the layer does not give")
     dims = batch_shape_dims(shape)
     if dims is None:
         return opaque("compute_output_shape of an unknown shape")
@@ -65,6 +81,25 @@ def _output_shape(calls, layer, shape, st, node):
         return opaque("compute_output_shape the layer does not give")
     batch = shape[0] if isinstance(shape, tuple) and shape else None
     return (batch, *result.dims)
+
+
+def _shape_list(shapes):
+    """A list (or tuple) of shapes as the tensors they are the shapes of, or None."""
+    items = shapes.items if isinstance(shapes, ListValue) else shapes if isinstance(shapes, tuple) else None
+    if not items:
+        return None
+    tensors = []
+    for item in items:
+        if isinstance(item, ShapeOf):
+            tensors.append(item.tensor)
+            continue
+        if isinstance(item, int) or item is None:
+            return None  # a shape itself, not a list of them
+        dims = batch_shape_dims(item)
+        if dims is None:
+            return None
+        tensors.append(Tensor(dims))
+    return tensors
 
 
 def _list_method(calls, receiver, name, args):

@@ -16,6 +16,7 @@ from .values import (
     InstanceValue,
     LayerValue,
     ListValue,
+    Partial,
     RepeatedList,
     ShapeOf,
     SuperProxy,
@@ -444,6 +445,13 @@ def _floor(calls, st, args, kwargs, node):
 @builtin("copy.deepcopy", "copy.copy", table=LIBRARY)
 def _copy(calls, st, args, kwargs, node):
     return _copy_value(args[0], {}) if args else opaque("copy")
+
+
+@builtin("functools.partial", table=LIBRARY)
+def _partial(calls, st, args, kwargs, node):
+    if not args:
+        return opaque("partial of nothing")
+    return Partial(args[0], tuple(args[1:]), dict(kwargs))
 
 
 @builtin("numpy.prod", "math.prod", table=LIBRARY)

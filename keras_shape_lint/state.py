@@ -12,7 +12,8 @@ from dataclasses import replace as _replace
 
 from . import symbolic as S
 from .syntax_facts import read_syntax
-from .values import DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList, Unknown
+from .values import (DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, Partial, RepeatedList,
+                     Unknown)
 
 
 class Condition:
@@ -242,6 +243,12 @@ def _copy_value(value, memo: dict):
         return memo[key]
     if kind == "tuple":
         return tuple(_copy_value(v, memo) for v in value) if value else value
+    if kind == "partial":
+        func, args = _copy_value(value.func, memo), _copy_value(value.args, memo)
+        kwargs = {k: _copy_value(v, memo) for k, v in value.kwargs.items()}
+        if func is value.func and args is value.args and all(kwargs[k] is v for k, v in value.kwargs.items()):
+            return value
+        return Partial(func, args, kwargs)
     if value.closure or value.bound_self is not None:  # a function
         remapped = tuple(memo.get(id(s), s) for s in value.closure)
         bound = _copy_value(value.bound_self, memo)
@@ -268,6 +275,8 @@ def _kind_of(value) -> str:
         return "tuple"
     if isinstance(value, FunctionValue):
         return "function"
+    if isinstance(value, Partial):
+        return "partial"
     return "plain"
 
 
@@ -729,6 +738,9 @@ def _compare(x, y, memo, loop=None) -> bool:
                 and _same(x.built, y.built, memo, loop))
     if isinstance(x, Imported):
         return x.qualname == y.qualname
+    if isinstance(x, Partial):
+        return (_same(x.func, y.func, memo, loop) and _same(x.args, y.args, memo, loop)
+                and _same(x.kwargs, y.kwargs, memo, loop))
     if isinstance(x, Tensor):
         # ``known`` first gives a tensor whose rank follows a source of known rank that rank
         if x.known != y.known:

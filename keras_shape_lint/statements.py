@@ -199,6 +199,13 @@ class Statements:
             starred = [i for i, e in enumerate(elements) if type(e) is cst.StarredElement]
             if isinstance(value, ShapeOf) and not value.tensor.known and not starred:
                 value.tensor.with_rank(len(elements) - 1)
+            if isinstance(value, ShapeOf) and not value.tensor.known and starred:
+                # ``batch, length, *rest = ops.shape(x)``: x has at least as many axes as names
+                # around the star (a free input gets that rank; any other keeps its own)
+                value.tensor.choose_rank(max(2, len(elements) - 2))
+                if not value.tensor.known:
+                    return self._assign_parts(elements, _unknown_rank_shape_parts(value, len(elements), starred[0]),
+                                              st)
             items = self.iterate_concrete(value)
             if items is None and isinstance(value, RepeatedList) and not value.spoiled and not starred:
                 # ``a, b = parts`` of a list whose length is a size: Python raises unless it is 2
@@ -219,7 +226,6 @@ class Statements:
                 else:
                     items = [opaque("unpacked value") for _ in elements]
                 starred = []
-            states = [st]
             if starred:
                 k = starred[0]
                 after = len(elements) - k - 1
@@ -230,9 +236,7 @@ class Statements:
                 if len(items) != len(elements):
                     return []
                 parts = items
-            for element, part in zip(elements, parts):
-                states = [r for s in states for r in self.assign(element.value, part, s)]
-            return states
+            return self._assign_parts(elements, parts, st)
         if type(target) is cst.Attribute:
             out = []
             for s, obj in self.eval(target.value, st):
@@ -251,6 +255,12 @@ class Statements:
                     out.append(s)
             return out
         return [st]
+
+    def _assign_parts(self, elements, parts, st: State) -> list:
+        states = [st]
+        for element, part in zip(elements, parts):
+            states = [r for s in states for r in self.assign(element.value, part, s)]
+        return states
 
     def store_item(self, obj, key, value) -> None:
         if isinstance(obj, DictValue) and not S.is_sym(key) and hashable(key):
@@ -301,3 +311,16 @@ def _names_in(node) -> set:
 
 def _free_sequence(value) -> bool:
     return isinstance(value, Unknown) and value.free and value.used_as in (None, "list")
+
+
+def _unknown_rank_shape_parts(shape: ShapeOf, count: int, star: int) -> list:
+    """What ``count`` names, the one at ``star`` starred, take from the shape of a tensor of
+    unknown rank: the batch size first (which Keras never knows), sizes nothing here knows
+    for the other leading axes, the last axes' own sizes after the star, and an unknown list
+    for the starred name."""
+    after = count - star - 1
+    leading = [None if i == 0 else S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(star)]
+    trailing = [shape.tensor.axis_from_end(k) for k in range(after, 0, -1)]
+    trailing = [S.opaque_int("<a last axis of a tensor of unknown rank>") if size is None else size
+                for size in trailing]
+    return leading + [opaque("the middle sizes of a shape of unknown rank")] + trailing

@@ -429,6 +429,13 @@ def opaque(reason: str = "") -> Unknown:
     return Unknown(reason=reason)
 
 
+def opaque_truthy(reason: str = "") -> Unknown:
+    """A value nobody knows that is neither None nor false (a layer's name)."""
+    value = Unknown(reason=reason)
+    value._bool, value._none = True, False
+    return value
+
+
 class ListValue:
     """A mutable Python list (copied when a path forks)."""
 
@@ -564,6 +571,16 @@ class BuiltinValue:
 
     name: str
     fn: Any = None
+
+
+@dataclass(eq=False)
+class Partial:
+    """``functools.partial(func, *args, **kwargs)``: calling it calls ``func`` with those
+    arguments before the call's own (its keywords overridden by the call's)."""
+
+    func: Any
+    args: tuple
+    kwargs: dict
 
 
 @dataclass(eq=False)

@@ -287,3 +287,43 @@ def test_code_points_are_numbers_and_back():
     assert [(f.line, f.code) for f in findings] == [(11, "KSL101")]
     stats = analysis.statistics()
     assert stats["proven"] == 1 and stats["undecided"] == 0
+
+
+def test_a_number_formatted_into_a_layer_name_is_written_down_as_one():
+    # f"pool{index + 1}" adds 1 to index: a witness passing index=None raises TypeError there
+    findings = _findings("""
+        from keras import layers
+
+
+        def block(x, index, use_pooling):
+            residual = x
+            if use_pooling:
+                x = layers.MaxPooling2D(2, name=f"pool{index + 1}")(x)
+            return layers.Add()([x, residual])
+    """)
+    assert [f.code for f in findings] == ["KSL103"], [f.message for f in findings]
+    assert isinstance(findings[0].witness.args["index"], int), findings[0].witness.args
+
+
+def test_names_unpacked_around_a_star_from_a_shape_of_unknown_rank_are_sizes():
+    # batch, length, *rest = ops.shape(t) of a tensor nobody gave a rank: length is a size
+    # (a scalar once cast, which anything broadcasts against), and channels its last axis
+    findings, analysis = analyse_text(textwrap.dedent("""
+        import keras
+        from project_helpers import transform
+
+
+        def gather(tensor, index):
+            tensor = transform(tensor)
+            batch, length, *rest = keras.ops.shape(tensor)
+            length = keras.ops.cast(length, dtype=index.dtype)
+            return index * length
+
+
+        def last(tensor, index):
+            tensor = transform(tensor)
+            *rest, channels = keras.ops.shape(tensor)
+            return keras.layers.Dense(channels)(index) + tensor
+    """))
+    assert findings == []
+    assert sorted(analysis.outcomes.values()) == ["proven"], analysis.outcomes
