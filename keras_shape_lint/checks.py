@@ -89,12 +89,13 @@ def aligned_pairs(kind, first, other, axis):
     channels_last = next((t.channels_last for t in (first, other) if not t.free), first.channels_last)
     if kind == "elementwise":
         rank = min(first.rank, other.rank)
+        longest = max(first.rank, other.rank)  # the index is the axis of the broadcast result
         channel_position = rank - 1 if channels_last else 0
         for i in range(rank):
             a = first.dims[first.rank - rank + i]
             b = other.dims[other.rank - rank + i]
             role = "channels" if i == channel_position else "spatial"
-            pairs.append((role, i, a, b))
+            pairs.append((role, longest - rank + i, a, b))
     else:
         if first.rank != other.rank:
             return []
@@ -312,11 +313,14 @@ def _never_equal(analysis, conditions, a, b) -> bool:
 
 
 def _axis_name(role, index, tensor=None) -> str:
-    """``channel axis`` or ``spatial axis N`` (N counts the batch axis as 0, as Keras's ``axis=`` does)."""
+    """``channel axis`` or ``spatial axis N`` (N counts the batch axis as 0, as Keras's ``axis=`` does);
+    ``axis N`` of a tensor with no batch axis (a weight, ``ops.arange``, what an einsum made of them)."""
     if role == "channels":
         return "channel axis"
     if index is None:
         return "axis"
+    if tensor is not None and not tensor.batched:
+        return f"axis {index}"
     if tensor is not None and tensor.known and index == (tensor.rank - 1 if tensor.channels_last else 0):
         return "channel axis"
     return f"spatial axis {index + 1}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import dtypes, layers
 from .layers import REQUIRED, LayerModel, bind_params
-from .values import DictValue, Imported, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
+from .values import DictValue, Imported, LayerValue, ListValue, ShapeOf, Tensor, Unknown, full_dims, opaque
 
 FUNCTIONS: dict = {}
 
@@ -92,6 +92,15 @@ def int_shape(calls, st, args, kwargs, node):
     if isinstance(value, Tensor):
         return ShapeOf(value)
     return opaque("shape of a non-tensor")
+
+
+@api("keras.ops.ndim", "keras.backend.ndim")
+def tensor_rank(calls, st, args, kwargs, node):
+    """``ops.ndim(x)``: the number of axes, the batch axis among them."""
+    value = args[0] if args else kwargs.get("x")
+    if isinstance(value, Tensor) and value.known:
+        return len(full_dims(value))
+    return opaque("ndim of a tensor of unknown rank")
 
 
 @api("keras.backend.standardize_dtype", "keras.src.backend.standardize_dtype")

@@ -19,6 +19,7 @@ from .values import (
     Partial,
     RepeatedList,
     ShapeOf,
+    Slice,
     SuperProxy,
     Tensor,
     Unknown,
@@ -85,6 +86,17 @@ def _range(calls, st, args, kwargs, node):
             return opaque("range step 0")
         return range(start, stop, step)
     return SymbolicRange(start, stop, step)
+
+
+@builtin("slice")
+def _slice(calls, st, args, kwargs, node):
+    """``slice(stop)``, ``slice(start, stop[, step])``: the key ``start:stop:step`` is."""
+    if not 1 <= len(args) <= 3 or kwargs:
+        return opaque("slice of unknown bounds")
+    bounds = [None, args[0], None] if len(args) == 1 else (list(args) + [None])[:3]
+    if not all(b is None or (type(b) is int) or S.is_int_like(b) and S.is_sym(b) for b in bounds):
+        return opaque("slice of unknown bounds")
+    return Slice(*bounds)
 
 
 @builtin("len")

@@ -14,6 +14,8 @@ RAISES = object()  # a subscript Python refuses (an index out of range): the pat
 
 
 def subscript(interp, st, value, keys, node=None):
+    if isinstance(value, (Tensor, Unknown)) and len(keys) == 1 and _key_sequence(keys[0]) is not None:
+        keys = _key_sequence(keys[0])  # ``x[tuple(indices)]`` (or a list of them) of slices and None
     if isinstance(value, Unknown) and any(isinstance(k, Slice) or k is ELLIPSIS or k is None for k in keys):
         value = value.as_tensor()
     if isinstance(value, Tensor):
@@ -214,6 +216,17 @@ def _sizes_known_on_data_only(tensor: Tensor) -> Tensor:
     return shadow
 
 
+def _key_sequence(key):
+    """The keys a tuple or list of slices, None and ``...`` (and ints, with a slice among them)
+    stands for, as one subscript's keys; None for any other key."""
+    items = tuple(key.items) if isinstance(key, ListValue) else key if isinstance(key, tuple) else None
+    if not items or not any(isinstance(k, Slice) or k is None or k is ELLIPSIS for k in items):
+        return None
+    if not all(isinstance(k, Slice) or k is None or k is ELLIPSIS or (type(k) is int) for k in items):
+        return None
+    return list(items)
+
+
 def _shape_item(shape: ShapeOf, key):
     full = shape.as_tuple()
     if full is not None:
@@ -232,6 +245,13 @@ def _shape_item(shape: ShapeOf, key):
             follower = Tensor.follow(tensor, -drop, ())
             if follower is not None:
                 return ShapeOf(follower)
+        if isinstance(drop, int) and not isinstance(drop, bool) and drop > 0:
+            # ``b, s = ops.shape(x)[:2]``: a free input gets at least that rank; any other
+            # tensor's first sizes are its batch size (which Keras never knows) and sizes
+            # nobody here knows
+            if tensor.choose_rank(max(2, drop - 1)):
+                return _shape_item(shape, key)
+            return (None,) + tuple(S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(1, drop))
     if isinstance(key, int) and not isinstance(key, bool) and key == 0:
         return None  # the batch size, which Keras never knows when it builds
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:
@@ -297,7 +317,8 @@ def slice_tensor(tensor: Tensor, keys, proves=None):
     out.extend(dims[position:])
     if not out:
         return opaque("scalar from a tensor")
-    return from_full_dims(out, tensor.batched, tensor.channels_last)
+    # a first axis of known size is no batch axis, which Keras never sizes (``x[None]``)
+    return from_full_dims(out, tensor.batched and out[0] is None, tensor.channels_last)
 
 
 def _trailing_slice(tensor: Tensor, keys, proves):

@@ -256,3 +256,48 @@ def test_an_index_past_the_rank_given_names_the_index_not_a_merge():
     assert list(stats["undecided_because"]) == [
         "an earlier index on its path (t.shape[3] at line 5) is past the rank its input was given, "
         "and another rank was not tried"]
+
+
+def _outcomes(source: str):
+    import textwrap
+
+    from keras_shape_lint.analysis import analyse_text
+
+    findings, analysis = analyse_text(textwrap.dedent(source))
+    return findings, sorted(analysis.outcomes.values())
+
+
+def test_leading_sizes_of_a_shape_of_unknown_rank_start_with_the_batch():
+    # ``b, s = ops.shape(x)[:2]`` of a tensor nobody gave a rank: b is the batch size (None to
+    # Keras, so a reshape to ``(b, s, ...)`` keeps a batch axis), s a size nobody knows
+    from keras_shape_lint.subscripts import _shape_item
+
+    b, s = _shape_item(ShapeOf(Tensor(None)), Slice(None, 2, None))
+    assert b is None and S.is_sym(s) and S.is_int_like(s), (b, s)
+    free = Tensor(None, "x", free=True)  # a free input gets the rank the slice needs
+    assert len(_shape_item(ShapeOf(free), Slice(None, 3, None))) == 3 and free.known
+
+
+def test_axes_aligned_by_a_list_of_slices_and_ndim():
+    # ``tensor[indices]`` with ``indices[i] = slice(None)`` for the kept axes and None for new
+    # ones, as rotary embeddings align a table with the query; ndim counts the batch axis
+    findings, outcomes = _outcomes("""
+        from keras import layers, ops
+
+
+        def align(tensor, axes, ndim):
+            indices = [None] * ndim
+            for i in axes:
+                indices[i] = slice(None)
+            return tensor[indices]
+
+
+        class Rotary(layers.Layer):
+            def call(self, query):
+                query = layers.Reshape((4, 5, 8))(query)
+                table = ops.mean(query, axis=2)
+                aligned = align(table, [0, 1, -1], ops.ndim(query))
+                return query * aligned
+    """)
+    assert findings == [], [f.message for f in findings]
+    assert outcomes == ["proven"], outcomes

@@ -298,6 +298,9 @@ def result(ctx, shape, like: Tensor | None = None, dtype=None, batch=None):
         return scalar()
     if batch is None:
         batch = like is not None and like.batched
+    # Keras never sizes the batch axis: a first axis of known size is another axis (expand_dims
+    # at 0, stack, a reduction over the batch, a reshape to a leading size)
+    batch = batch and shape[0] is None
     channels_last = like.channels_last if like is not None else ctx.channels_last(None)
     return from_full_dims(shape, batch, channels_last, dtype)
 
