@@ -62,6 +62,17 @@ class Loops:
             states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True,
                                     any_item=lambda k: _any_item(iterable, k))
             return self.cap(finished + self._exhausted(stmt, states))
+        if isinstance(iterable, Enumerated) and isinstance(iterable.sequence, RepeatedList):
+            # ``enumerate`` of a list a loop built: its items, then the repeated one, numbered
+            sequence, first = iterable.sequence, iterable.start
+            numbered = [(first + i, item) for i, item in enumerate(sequence.items)]
+            states = self._unroll(stmt, [st], numbered, finished)
+            base, item = first + len(numbered), sequence.item
+            states = self._symbolic(stmt, states, finished, 0, sequence.count, 1,
+                                    lambda index: (S.add(base, index), _copy_value(item, {})),
+                                    reads_index=self._reads_number(stmt),
+                                    any_item=lambda k: (S.add(base, k), _copy_value(item, {})))
+            return self.cap(finished + self._exhausted(stmt, states))
         if isinstance(iterable, Enumerated):
             # ``enumerate`` of a sequence the caller passes: the same loop, each item numbered
             sequence, first = iterable.sequence, iterable.start
@@ -79,7 +90,7 @@ class Loops:
             count = S.maximum(0, S.ceildiv(S.sub(top, bottom), -step) if step != -1 else S.sub(top, bottom))
             value_at = (lambda n: S.add(top, S.mul(step, n)))
             states = self._symbolic(stmt, [st], finished, 0, count, 1, value_at,
-                                    reads_index=self._reads_target(stmt), any_item=value_at)
+                                    reads_index=self._reads_number(stmt), any_item=value_at)
             return self.cap(finished + self._exhausted(stmt, states))
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:
@@ -103,6 +114,10 @@ class Loops:
             return self.cap(finished + self._exhausted(stmt, states))
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
+        if at is None and not reads and type(stmt.target) is cst.Name and isinstance(step, int) and step > 0:
+            appended = self._stable_appends(stmt, st, start, stop, step)
+            if appended is not None:  # (layers made in a loop and kept in a list)
+                return self.cap(self._exhausted(stmt, appended))
         states = self._symbolic(stmt, [st], finished, start, stop, step, at or (lambda index: index),
                                 reads_index=reads, any_item=(lambda k: k) if at is None else None)
         return self.cap(finished + self._exhausted(stmt, states))
@@ -198,6 +213,66 @@ class Loops:
         if states:
             self.analysis.note_budget("symbolic loop bound")
         return summaries
+
+    def _stable_appends(self, stmt, st: State, start, stop, step):
+        """The paths after a range loop whose body does not read its index and, run twice,
+        changes nothing but appending one item, the same each time, to some lists (the layers
+        of a stack made in a loop, used by a later loop): each list gets as many copies of the
+        item as the range has numbers: two paths (no iteration, and any number of them) rather
+        than one per count the bound allows.  None for any other loop."""
+        if not self._appends(stmt):
+            return None
+        kept = _speculate(self.analysis)
+        first = self._one_iteration(stmt, st.fork())
+        grown = None
+        if first is not None and first.pc[:len(st.pc)] == st.pc:
+            grown = loop_fixpoint(st, first, self._ignored_on(stmt, st), self._equal_on(first), first=True)
+        second = self._one_iteration(stmt, first.fork()) if grown else None
+        sources: list = []
+        again = loop_fixpoint(first, second, self._ignored_on(stmt, first), self._equal_on(second),
+                              sources) if second is not None else None
+        if not again or sorted(map(id, sources)) != sorted(id(target) for target, _ in grown):
+            _restore(self.analysis, kept)
+            return None
+        # the first item stays one object, as the loop made it (a later loop that calls each
+        # layer of the list builds the first one for good); the later ones are copies of it
+        total = S.ceildiv(S.sub(stop, start), step) if step != 1 else S.sub(stop, start)
+        memo = {id(target): RepeatedList([], None, S.sub(total, 1)) for target, _ in grown}
+        summary = first.fork(memo)
+        for target, item in grown:
+            repeated = memo[id(target)]
+            repeated.items = [_copy_value(value, memo) for value in target.items]
+            repeated.item = _copy_value(item, {})
+        summary = self._forget_killed(stmt, st, first, summary)
+        summary.assign(stmt.target.value, S.opaque_int(origin=Origin("the last number of a loop's range", stmt.iter,
+                                                                     st.modules[-1])))
+        added = first.pc[len(st.pc):]
+        out = []
+        for s, taken in self.branch(st, S.conj(start < stop) if S.is_sym(start) or S.is_sym(stop) else start < stop):
+            if taken:
+                summary.pc, summary.decisions = s.pc + added, s.decisions
+                out.append(summary)
+            else:
+                out.append(s)
+        return out
+
+    def _one_iteration(self, stmt, trial: State):
+        """The path after one iteration of a body that does not read its index, or None
+        where it forks or leaves the loop."""
+        states = self.assign(stmt.target, S.opaque_int(), trial)
+        states = self.exec_suite(stmt.body, states) if states else []
+        if len(states) != 1 or states[0].flow is not None:
+            return None
+        return states[0]
+
+    def _appends(self, stmt) -> bool:
+        """Does the loop body call ``.append(...)`` anywhere?"""
+        key = ("appends", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            calls = _find_appends(stmt.body)
+            found = self._node_facts[key] = (stmt, calls)
+        return found[1]
 
     def _past_bound(self, stmt, states, summaries) -> list:
         """The paths of ``states`` (at the bound of a loop over a sequence nobody knows) that
@@ -443,6 +518,17 @@ class Loops:
             forgotten.origin = origin
             frame[name] = forgotten
         return summary
+
+    def _reads_number(self, stmt) -> bool:
+        """Does the body of ``for i, item in enumerate(...)`` read ``i`` (outside f-strings)?"""
+        target = stmt.target
+        if type(target) not in (cst.Tuple, cst.List) or len(target.elements) != 2:
+            return self._reads_target(stmt)
+        key = ("reads number", id(stmt))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (stmt, _reads(stmt.body, frozenset(_names(target.elements[0].value))))
+        return found[1]
 
     def _reads_target(self, stmt) -> bool:
         """Does the loop body read the loop variable (outside f-strings, which name things)?"""
@@ -902,3 +988,14 @@ def _widened_sizes(values, covering) -> list:
         elif isinstance(value, InstanceValue):
             todo.extend(value.attrs.values())
     return out
+
+
+def _find_appends(node) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if (type(current) is cst.Call and type(current.func) is cst.Attribute
+                and current.func.attr.value == "append"):
+            return True
+        stack.extend(children(current))
+    return False

@@ -249,6 +249,9 @@ def _enumerate(calls, st, args, kwargs, node):
     if items is None and isinstance(start, int) and args and isinstance(args[0], Unknown) \
             and args[0].free and (args[0].used_as in (None, "list") or args[0]._sequence is not None):
         return Enumerated(args[0], start)  # (a list where ``isinstance`` says the caller passes one)
+    if items is None and isinstance(start, int) and args and isinstance(args[0], RepeatedList) \
+            and not args[0].spoiled:
+        return Enumerated(args[0], start)  # (a list a loop built: its items, then as many more as it ran)
     if items is None or not isinstance(start, int):
         return opaque("enumerate of an unknown sequence")
     return tuple((start + i, item) for i, item in enumerate(items))

@@ -590,8 +590,10 @@ class _LoopComparison:
     """How two states one loop iteration apart are compared: sizes by their value on
     the path (``equal_terms``), and lists may have grown by an equal item (``grown``)."""
 
-    def __init__(self, equal_terms, covering=frozenset()):
+    def __init__(self, equal_terms, covering=frozenset(), first=False):
         self.equal_terms = equal_terms
+        # the loop's first iteration: a list may grow by any item (there is no previous one)
+        self.first = first
         # names of sizes, and ids of unknown values, in ``before`` that stand for any size
         # (a widened loop state)
         self.covering = covering
@@ -635,7 +637,8 @@ def _made_at(value):
     return value.origin.node if value.origin is not None else None
 
 
-def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms, sources=None, covering=None):
+def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_terms, sources=None, covering=None,
+                  first=False):
     """Is ``after`` (one loop iteration later) the same path as ``before``, but for the
     names in ``ignored`` and lists that grew by one item equal to their previous last?
 
@@ -643,11 +646,12 @@ def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_ter
     the grown lists of ``after`` with their item (``[(list, item)]``) when it is, else
     None.  Then every later iteration does the same again.  ``sources``, if given, is
     filled with the list of ``before`` that each grown list was, in the same order;
-    a size of ``before`` named in ``covering`` stands for any size of ``after``.
+    a size of ``before`` named in ``covering`` stands for any size of ``after``.  ``first``: the
+    loop's first iteration, after which a list may have grown by any item.
     """
     if len(before.frames) != len(after.frames) or before.modules != after.modules:
         return None
-    loop = _LoopComparison(equal_terms, covering or frozenset())
+    loop = _LoopComparison(equal_terms, covering or frozenset(), first)
     memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(before.frames, after.frames)}
     for fa, fb in zip(before.frames, after.frames):
         keys = (fa.keys() | fb.keys()) - ignored if fb is after.frames[-1] else fa.keys() | fb.keys()
@@ -704,6 +708,12 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):
+        if loop is not None and loop.first and len(y.items) == len(x.items) + 1:
+            if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)):
+                loop.grown.append((y, y.items[-1]))
+                loop.sources.append(x)
+                return True
+            return False
         if loop is not None and len(y.items) == len(x.items) + 1 and x.items:
             # one iteration appended an item equal to the one the iteration before appended
             # (the new item is compared with the last one on its own: the same value of ``before``

@@ -8,6 +8,7 @@ import textwrap
 from types import SimpleNamespace
 
 import libcst as cst
+import pytest
 import z3
 
 from keras_shape_lint import symbolic as S
@@ -1025,3 +1026,60 @@ def test_layers_built_in_a_loop_with_the_dtype_policy_are_summarised():
     """)
     assert not analysis.budget_notes, analysis.budget_notes
     assert findings == [] and stats["proven"] == 1
+
+
+def _counting_calls(source: str, name: str):
+    """The analysis of ``source`` and how many times the function ``name`` was run."""
+    import keras_shape_lint.calls as calls
+
+    runs = []
+    original = calls.Calls.call_user
+
+    def counted(self, fn, args, kwargs, st, node):
+        if fn.name == name:
+            runs.append(fn)
+        return original(self, fn, args, kwargs, st, node)
+
+    calls.Calls.call_user = counted
+    try:
+        return _analyse(source), len(runs)
+    finally:
+        calls.Calls.call_user = original
+
+
+STACK_BUILT_THEN_APPLIED = """
+    import keras
+    from keras import layers
+
+
+    class Block(layers.Layer):
+        def __init__(self, width, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(width)
+
+        def call(self, x):
+            return x + self.dense(x)
+
+
+    class Stack(keras.Model):
+        def __init__(self, width, num_layers, **kwargs):
+            self.blocks = []
+            for i in range(num_layers):
+                self.blocks.append(Block(width, name=f"block_{{i}}"))
+            inputs = keras.Input((None, width))
+            x = inputs
+            for {target} in {iterable}:
+                x = block(x)
+            super().__init__(inputs, x, **kwargs)
+"""
+
+
+@pytest.mark.parametrize("target, iterable", [("block", "self.blocks"), ("i, block", "enumerate(self.blocks)")])
+def test_layers_made_in_a_loop_and_applied_in_another_are_one_path(target, iterable):
+    # the first loop makes equal blocks whatever num_layers is: one list of num_layers copies,
+    # not one path per count the bound allows, each running every block of the second loop
+    (findings, analysis, stats), runs = _counting_calls(
+        STACK_BUILT_THEN_APPLIED.format(target=target, iterable=iterable), "call")
+    assert findings == [] and not analysis.budget_notes, analysis.budget_notes
+    assert (stats["merges"], stats["proven"]) == (1, 1), stats
+    assert runs <= 2, runs  # the second loop's first iteration (and one more to see it repeat)
