@@ -199,22 +199,25 @@ def test_a_stage_width_read_by_index_is_widened_and_the_stage_merges_proven():
     assert (stats["merges"], stats["proven"]) == (1, 1)
 
 
+WIDENED_STAGES = """
+    from keras import layers
+
+
+    def stages(x, features, stackwise_filters):
+        if len(stackwise_filters) < 8:
+            raise ValueError("eight stages at least")
+        for i in range(len(stackwise_filters)):
+            x = layers.Conv2D(stackwise_filters[i], 3, strides=2{padding})(x)
+            x = layers.Add()([x, layers.Conv2D(stackwise_filters[i], 1)(x)])
+        return layers.Add()([layers.Dense(8)(features), layers.Dense(16)(features)])
+"""
+
+
 def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loop_may_refuse():
     # every path to the head runs the widened iteration, whose sizes nobody knows: a valid 3x3
     # convolution refuses an image under 3 pixels, which one of those iterations may meet, so
     # the head's mismatch (which no input avoids) stays undecided
-    findings, analysis, stats = _analyse("""
-        from keras import layers
-
-
-        def stages(x, features, stackwise_filters):
-            if len(stackwise_filters) < 8:
-                raise ValueError("eight stages at least")
-            for i in range(len(stackwise_filters)):
-                x = layers.Conv2D(stackwise_filters[i], 3, strides=2)(x)
-                x = layers.Add()([x, layers.Conv2D(stackwise_filters[i], 1)(x)])
-            return layers.Add()([layers.Dense(8)(features), layers.Dense(16)(features)])
-    """)
+    findings, analysis, stats = _analyse(WIDENED_STAGES.format(padding=""))
     assert not analysis.budget_notes, analysis.budget_notes
     assert findings == []
     assert (stats["proven"], stats["undecided"]) == (1, 1)
@@ -225,18 +228,7 @@ def test_after_a_widened_loop_a_later_merge_is_not_reported_on_a_witness_the_loo
 def test_after_a_widened_loop_that_assumed_nothing_a_later_merge_is_reported():
     # a "same" convolution takes any image and the body's merge is proven over any sizes: every
     # iteration builds, and the head fails for every input that gets there
-    findings, analysis, stats = _analyse("""
-        from keras import layers
-
-
-        def stages(x, features, stackwise_filters):
-            if len(stackwise_filters) < 8:
-                raise ValueError("eight stages at least")
-            for i in range(len(stackwise_filters)):
-                x = layers.Conv2D(stackwise_filters[i], 3, strides=2, padding="same")(x)
-                x = layers.Add()([x, layers.Conv2D(stackwise_filters[i], 1)(x)])
-            return layers.Add()([layers.Dense(8)(features), layers.Dense(16)(features)])
-    """)
+    findings, analysis, stats = _analyse(WIDENED_STAGES.format(padding=', padding="same"'))
     assert not analysis.budget_notes, analysis.budget_notes
     assert [(f.code, f.line) for f in findings] == [("KSL101", 11)]
     assert len(findings[0].witness.args["stackwise_filters"]) >= 8, findings[0].witness.args
@@ -1075,9 +1067,9 @@ STACK_BUILT_THEN_APPLIED = """
 
 
 @pytest.mark.parametrize("target, iterable", [("block", "self.blocks"), ("i, block", "enumerate(self.blocks)")])
-def test_layers_made_in_a_loop_and_applied_in_another_are_one_path(target, iterable):
-    # the first loop makes equal blocks whatever num_layers is: one list of num_layers copies,
-    # not one path per count the bound allows, each running every block of the second loop
+def test_layers_made_in_a_loop_and_applied_in_another_run_once_for_any_count(target, iterable):
+    # the first loop makes equal blocks whatever num_layers is: one list of num_layers blocks (and
+    # a path with none), not one path per count the bound allows, each running every block again
     (findings, analysis, stats), runs = _counting_calls(
         STACK_BUILT_THEN_APPLIED.format(target=target, iterable=iterable), "call")
     assert findings == [] and not analysis.budget_notes, analysis.budget_notes
