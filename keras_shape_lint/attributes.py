@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import dtypes
 from . import symbolic as S
-from .classes import base_attribute, bind_method, lookup_class_attribute
+from .classes import base_attribute, bind_method, lookup_class_attribute, never_set
 from .frontend import normalise
 from .keras_api import _shape_dims
 from .layers.weights import UNDECIDED, weight_attribute
@@ -27,6 +27,8 @@ from .values import (
     opaque,
     opaque_truthy,
 )
+
+MISSING = object()  # an attribute Python does not find: AttributeError, and the path ends there
 
 _CONTAINER_METHODS = {
     ListValue: {"append", "extend", "insert", "pop", "copy", "reverse", "index", "count"},
@@ -102,6 +104,8 @@ def get_attribute(interp, st, value, name: str):
             found = dtypes.layer_dtype(interp.analysis, st, value, name)
             if found is not None:
                 return found
+        if never_set(value, name):
+            return MISSING
         return opaque(f"attribute {name} of {value.cls.name}")
     if isinstance(value, SuperProxy):
         found = lookup_class_attribute(value.receiver.cls, name, after=value.owner)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import libcst as cst
+
+from .frontend import children
+from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .values import BuiltinValue, ClassValue, FunctionValue, InstanceValue, opaque
 
 
@@ -187,3 +191,60 @@ def rank_build_inputs(instance: InstanceValue, shapes) -> None:
     for tensor in tensors:
         if not tensor.known:
             tensor.choose_rank(known)
+
+
+def has_foreign_base(cls) -> bool:
+    """Does a class build on one the analyser does not read (from another package)?"""
+    return any(not isinstance(base, ClassValue) and base is not None for c in mro(cls) for base in c.bases)
+
+
+PARTIAL_ATTRIBUTE = "an attribute that paths joined here did not all set"
+
+
+def never_set(instance: InstanceValue, name: str) -> bool:
+    """Does Python raise AttributeError reading ``instance.name``?  True for a name that only
+    the code of the instance's classes sets (``self.name = ...`` in one of their methods), and
+    that no path so far set on this instance (``if dropout > 0: self.dropout_layer = ...``,
+    then ``if dropout: self.dropout_layer(x)`` with a negative rate).  Not said of names a
+    Keras layer has itself, private names, or classes built on ones the analyser does not read."""
+    cls = instance.cls
+    if name in instance.attrs or name.startswith("_") or name in KERAS_LAYER_ATTRIBUTES:
+        return False
+    if any(not isinstance(base, ClassValue) and not _plain_keras_base(base) for c in mro(cls) for base in c.bases):
+        return False  # a class the analyser does not read, or a catalogue layer's own attributes
+    return any(name in _set_on_self(c.node) for c in mro(cls))
+
+
+# the Keras bases whose instances have no attributes but Keras's layer attributes
+_PLAIN_KERAS_BASES = frozenset(("keras.layers.Layer", "keras.Layer", "keras.Model", "keras.models.Model"))
+
+
+def _plain_keras_base(base) -> bool:
+    from .frontend import normalise
+    from .values import Imported
+
+    return isinstance(base, Imported) and normalise(base.qualname) in _PLAIN_KERAS_BASES
+
+
+_SET_ON_SELF: dict = {}  # id of a class statement -> (the statement, the names its methods set on self)
+
+
+def _set_on_self(node) -> frozenset:
+    found = _SET_ON_SELF.get(id(node))
+    if found is None or found[0] is not node:
+        names = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            targets = ()
+            if type(current) is cst.Assign:
+                targets = [t.target for t in current.targets]
+            elif type(current) in (cst.AnnAssign, cst.AugAssign):
+                targets = [current.target]
+            for target in targets:
+                if (type(target) is cst.Attribute and type(target.value) is cst.Name
+                        and target.value.value == "self"):
+                    names.add(target.attr.value)
+            stack.extend(children(current))
+        found = _SET_ON_SELF[id(node)] = (node, frozenset(names))
+    return found[1]

@@ -13,7 +13,7 @@ import libcst as cst
 from . import provenance
 from .provenance import Origin
 from . import symbolic as S
-from .attributes import get_attribute
+from .attributes import MISSING, get_attribute
 from .operators import binary_operation, compare
 from .pybuiltins import BUILTINS
 from .state import widen_results
@@ -154,7 +154,12 @@ class Expressions:
         return [(st, self.make_function(node, st, is_lambda=True))]
 
     def ex_Attribute(self, node, st):
-        return [(s, _constant(get_attribute(self, s, value, node.attr.value))) for s, value in self.eval(node.value, st)]
+        out = []
+        for s, value in self.eval(node.value, st):
+            found = get_attribute(self, s, value, node.attr.value)
+            if found is not MISSING:  # else Python raises AttributeError: the path ends here
+                out.append((s, _constant(found)))
+        return out
 
     def ex_Call(self, node, st):
         out = []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import symbolic as S
-from .attributes import get_attribute
-from .classes import lookup_class_attribute, mro
+from .attributes import MISSING, get_attribute
+from .classes import PARTIAL_ATTRIBUTE, has_foreign_base, lookup_class_attribute, mro, never_set
 from .dtypes import DType, DTypePolicy
 from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .state import _copy_value
@@ -365,6 +365,8 @@ def _ignored(calls, st, args, kwargs, node):
 def _getattr(calls, st, args, kwargs, node):
     if len(args) >= 2 and isinstance(args[1], str):
         value = get_attribute(calls.interp, st, args[0], args[1])
+        if value is MISSING:
+            return args[2] if len(args) == 3 else opaque("getattr of a missing attribute")
         if isinstance(value, Unknown) and len(args) == 3:
             return args[2]
         return value
@@ -377,12 +379,16 @@ def _hasattr(calls, st, args, kwargs, node):
         return opaque("hasattr")
     value, name = args
     if isinstance(value, InstanceValue):
+        if name in value.attrs and _set_on_some_paths(value.attrs[name]):
+            return opaque("hasattr of an attribute some paths set")
         if name in value.attrs or lookup_class_attribute(value.cls, name) is not None:
             return True
         if value.cls.keras_base and name in KERAS_LAYER_ATTRIBUTES:
             return True  # every Keras layer has them (a user layer inherits them)
-        if not name.startswith("__") and not value.cls.keras_base and not _has_foreign_base(value.cls):
+        if not name.startswith("__") and not value.cls.keras_base and not has_foreign_base(value.cls):
             return False  # a plain class of the analysed code: only what it sets or defines
+        if never_set(value, name):
+            return False  # a name only the class's own code sets, which this path did not
         return opaque("hasattr")
     if isinstance(value, LayerValue):
         return True if name in KERAS_LAYER_ATTRIBUTES else opaque("hasattr of a layer")
@@ -396,9 +402,9 @@ def _hasattr(calls, st, args, kwargs, node):
     return opaque("hasattr")
 
 
-def _has_foreign_base(cls) -> bool:
-    """Does a class build on one the analyser does not read (from another package)?"""
-    return any(not isinstance(base, ClassValue) and base is not None for c in mro(cls) for base in c.bases)
+def _set_on_some_paths(value) -> bool:
+    """An attribute that paths joined after an ``if`` did not all set (see :func:`state.widen`)."""
+    return isinstance(value, Unknown) and value.reason == PARTIAL_ATTRIBUTE
 
 
 # what every Python function has (``callable``'s attributes): nothing a layer adds

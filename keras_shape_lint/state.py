@@ -455,7 +455,10 @@ def _widen_value(a, b, memo: dict, origin):
             if name in a.attrs and name in b.attrs:
                 a.attrs[name] = _widen_value(a.attrs[name], b.attrs[name], memo, origin)
             else:
-                a.attrs.pop(name, None)
+                # set on one path only: reading it raises on the other, which is not known here
+                from .classes import PARTIAL_ATTRIBUTE
+
+                a.attrs[name] = opaque(PARTIAL_ATTRIBUTE)
         return a
     if isinstance(a, ListValue) and isinstance(b, ListValue) and len(a.items) == len(b.items):
         a.items = [_widen_value(x, y, memo, origin) for x, y in zip(a.items, b.items)]

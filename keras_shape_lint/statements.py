@@ -181,9 +181,20 @@ class Statements:
         return self.exec_suite(stmt.body, states)
 
     def stmt_Try(self, stmt, st):
+        before = st.fork() if stmt.handlers else None
         states = self.exec_suite(stmt.body, [st])
         if stmt.orelse is not None:
             states = self.exec_suite(stmt.orelse.body, states)
+        if not states and before is not None:
+            # every path raised in the body (``try: self.lookup(...) except AttributeError:``):
+            # a handler goes on, from the state the ``try`` began with (where in the body it
+            # raised is not kept), its ``as`` name a value nobody knows
+            states = []
+            for handler in stmt.handlers:
+                entered = before.fork()
+                if handler.name is not None and type(handler.name.name) is cst.Name:
+                    entered.assign(handler.name.name.value, opaque("an exception"))
+                states.extend(self.exec_suite(handler.body, [entered]))
         if stmt.finalbody is not None:
             states = self.exec_suite(stmt.finalbody.body, states)
         return states

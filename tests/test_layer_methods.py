@@ -76,3 +76,76 @@ def test_a_layer_shortcut_made_with_partial_is_the_layer():
     """)
     assert [f.code for f in findings] == ["KSL103"], [f.message for f in findings]
     assert outcomes == ["flagged"]
+
+
+def test_an_attribute_the_class_set_on_other_paths_only_ends_the_path():
+    # a negative rate is truthy but sets no dropout layer: Python raises AttributeError at
+    # self.drop there, so no path reaches the add with an unknown tensor
+    findings, outcomes = _analyse("""
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, rate, **kwargs):
+                super().__init__(**kwargs)
+                self.rate = rate
+                if rate > 0:
+                    self.drop = layers.Dropout(rate)
+
+            def call(self, x):
+                y = x
+                if self.rate:
+                    y = self.drop(y)
+                return layers.Add()([x, y])
+    """)
+    assert findings == [] and outcomes == ["proven"], outcomes
+
+
+def test_an_attribute_a_keras_layer_has_itself_is_not_missing():
+    # ``self.trainable`` is Keras's own even where the class's code sets it on some paths only
+    findings, outcomes = _analyse("""
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, frozen, **kwargs):
+                super().__init__(**kwargs)
+                if frozen:
+                    self.trainable = False
+
+            def call(self, x):
+                y = layers.Dense(8)(x)
+                if self.trainable:
+                    y = layers.Dense(16)(x)
+                return x + y
+    """)
+    assert "flagged" in outcomes, outcomes  # the path with trainable read is still there
+
+
+def test_a_handler_goes_on_where_every_path_of_the_try_raised():
+    # self.table_width is set by load() only, which construction does not call: the lookup raises
+    # AttributeError, which the handler catches
+    findings, outcomes = _analyse("""
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, width, **kwargs):
+                super().__init__(**kwargs)
+                try:
+                    size = self.lookup_width()
+                except AttributeError:
+                    size = width
+                self.dense = layers.Dense(size)
+
+            def load(self, table):
+                self.table_width = table.width
+
+            def lookup_width(self):
+                return self.table_width
+
+            def call(self, x):
+                return x + self.dense(x)
+    """)
+    assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
+    assert outcomes == ["flagged"]
