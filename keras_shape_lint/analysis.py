@@ -269,7 +269,7 @@ class Analysis:
         ``stage_type=None``), the default is one no caller can keep: the entry runs once more
         with those parameters free (``freed``)."""
         interp.steps = 0  # the step budget is per entry point
-        interp.rejected, interp.passed_over = set(), []
+        interp.rejected, interp.refused_none, interp.passed_over = set(), set(), []
         self.data_inputs = []
         self.batch_read = False
         st = State(_copy_dict(module_scope, {}), self.main)
@@ -297,8 +297,10 @@ class Analysis:
                     finished.append(s)
                 else:
                     finished.extend(r for r, _ in interp.calls.call_instance(instance, *call_args, s, None))
-            # every call raised on a default of its own (``valid_inputs[0]`` with all inputs None)
-            retry = _rejected_defaults(call, interp.rejected) if built and not finished and not freed else None
+            # every call raised on a default of its own (``valid_inputs[0]`` with all inputs None), or
+            # of the constructor's that build() or call() uses (``BatchNormalization(axis=self.channel_axis)``)
+            retry = (_rejected_defaults(call, interp.rejected) | _rejected_defaults(init, interp.refused_none)
+                     if built and not finished and not freed else None)
             if retry:
                 return self._run_entry(interp, entry, module_scope, retry)
             self.complete_builds(finished)

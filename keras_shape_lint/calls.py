@@ -59,6 +59,8 @@ class Calls:
         if isinstance(func, Imported):
             return self.call_imported(func.qualname, args, kwargs, st, node)
         if isinstance(func, LayerValue):
+            if self._refuses_none(func.model.not_none_on_call, func.config, func.call_node):
+                return []  # Keras raises TypeError on the layer's first call: no path goes on
             if args:
                 inputs, rest = args[0], list(args[1:])
             else:
@@ -86,6 +88,8 @@ class Calls:
             cfg = model.bind(args, kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
+            if self._refuses_none(model.not_none, cfg, node):
+                return []  # Keras raises TypeError making the layer: no path goes on
             for name in POSITIVE_INT_ARGUMENTS.get(model.name, ()):
                 if isinstance(cfg.get(name), Unknown):  # a caller passed an int, or Keras raised here
                     st.add(cfg[name].as_int() >= 1)
@@ -96,6 +100,8 @@ class Calls:
             cfg = model.bind(args[1:], kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
+            if self._refuses_none(model.not_none + model.not_none_on_call, cfg, node):
+                return []
             return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
         function = ops.lookup(qualname)
         if function is not None:
@@ -136,6 +142,25 @@ class Calls:
                 model = _UNMODELLED[qualname] = layers.LayerModel(last, [], _opaque_layer)
             return [(st, LayerValue(model, {}, node))]
         return [(st, opaque(qualname))]
+
+    def _refuses_none(self, names, cfg, node) -> bool:
+        """Is one of the parameters ``names`` None in ``cfg`` (Keras raises TypeError)?  The name
+        the call passes it by (``axis=channel_axis``, ``axis=self.channel_axis``) is noted as a
+        default no caller can keep, so an entry whose every path ends here runs again with that
+        parameter free (see Analysis._run_entry)."""
+        refused = [name for name in names if name in cfg and cfg[name] is None]
+        if not refused:
+            return False
+        for argument in node.args if isinstance(node, cst.Call) else ():
+            if argument.keyword is None or argument.keyword.value not in refused:
+                continue
+            value = argument.value
+            if type(value) is cst.Name:
+                self.interp.refused_none.add(value.value)
+            elif type(value) is cst.Attribute and type(value.value) is cst.Name and value.value.value == "self":
+                self.interp.refused_none.add(value.attr.value)
+        self.interp.rejected.update(self.interp.refused_none)
+        return True
 
     def _none_default(self, node, args) -> str | None:
         """The name of the running function's parameter that ``node`` passes as its first

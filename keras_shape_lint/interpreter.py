@@ -68,6 +68,8 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         # names read by tests that no free value decided and that sent a path to a raise, and
         # (names, merges) of those that kept a path from merges (see Statements.note_decided)
         self.rejected: set = set()
+        # of those, the ones a Keras layer refused as None (``BatchNormalization(axis=self.channel_axis)``)
+        self.refused_none: set = set()
         self.passed_over: list = []
 
     def tick(self) -> None:

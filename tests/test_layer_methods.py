@@ -149,3 +149,26 @@ def test_a_handler_goes_on_where_every_path_of_the_try_raised():
     """)
     assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
     assert outcomes == ["flagged"]
+
+
+def test_a_none_axis_default_keras_refuses_is_retried_as_the_callers_choice():
+    # BatchNormalization(axis=None) raises TypeError: with channel_axis left at its default no
+    # path builds, so channel_axis is a caller's choice, and the merge is checked for each axis
+    findings, outcomes = _analyse("""
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, filters, channel_axis=None, **kwargs):
+                super().__init__(**kwargs)
+                self.channel_axis = channel_axis
+                self.conv = layers.Conv2D(filters, 1)
+
+            def build(self, input_shape):
+                self.norm = layers.BatchNormalization(axis=self.channel_axis)
+
+            def call(self, x):
+                return x + self.norm(self.conv(x))
+    """)
+    assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
+    assert "channel_axis" in findings[0].witness.args and findings[0].witness.args["channel_axis"] is not None

@@ -50,6 +50,10 @@ class LayerModel:
     params: list
     apply: Callable
     call_params: list = field(default_factory=list)
+    # constructor arguments Keras refuses as None: it raises TypeError when the layer is made
+    # (``BatchNormalization(axis=None)``) or first called (``Concatenate(axis=None)``)
+    not_none: tuple = ()
+    not_none_on_call: tuple = ()
 
     def bind(self, args: list, kwargs: dict) -> dict | None:
         """Bind constructor arguments; None when a required one is missing."""
@@ -60,16 +64,18 @@ REGISTRY: dict[str, LayerModel] = {}
 FUNCTIONAL: dict[str, LayerModel] = {}
 
 
-def layer(*names: str, params=(), module: str = KERAS_LAYERS, functional=()):
+def layer(*names: str, params=(), module: str = KERAS_LAYERS, functional=(), not_none=(), not_none_on_call=()):
     """Register a transfer function under ``module.name`` for each name.
 
     ``functional`` lists function-style aliases (``add`` for ``Add``): their
     first positional argument is what the layer is applied to, and the rest
-    of their arguments bind to ``params``.
+    of their arguments bind to ``params``.  ``not_none`` and ``not_none_on_call``
+    name the parameters Keras refuses as None, when the layer is made or called.
     """
 
     def register(apply: Callable) -> Callable:
-        model = LayerModel(names[0], list(params), apply)
+        model = LayerModel(names[0], list(params), apply, not_none=tuple(not_none),
+                           not_none_on_call=tuple(not_none_on_call))
         for name in names:
             REGISTRY[f"{module}.{name}"] = model
         for name in functional:

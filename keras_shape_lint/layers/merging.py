@@ -114,7 +114,7 @@ for _name in ELEMENTWISE:
 layer("<operator>", params=[], module="python")(elementwise("elementwise"))
 
 
-@layer("Concatenate", params=[("axis", -1)], functional=("concatenate",))
+@layer("Concatenate", params=[("axis", -1)], functional=("concatenate",), not_none_on_call=("axis",))
 def concatenate(ctx, cfg, inputs):
     tensors = merge_inputs(ctx, inputs)
     axis = cfg.get("axis", -1)

@@ -69,10 +69,11 @@ def _scaled_or_centered(cfg):
     return bool(cfg.get("scale", True) or cfg.get("center", True))
 
 
-layer("BatchNormalization", params=[("axis", -1), ("momentum", 0.99), ("epsilon", 1e-3)])(
+layer("BatchNormalization", params=[("axis", -1), ("momentum", 0.99), ("epsilon", 1e-3)], not_none=("axis",))(
     _normalization(_always)
 )
-layer("LayerNormalization", params=[("axis", -1), ("epsilon", 1e-3), ("center", True), ("scale", True)])(
+layer("LayerNormalization", params=[("axis", -1), ("epsilon", 1e-3), ("center", True), ("scale", True)],
+      not_none=("axis",))(
     _normalization(_scaled_or_centered)
 )
 layer("RMSNormalization", params=[("axis", -1), ("epsilon", 1e-6)])(_normalization(_always))
