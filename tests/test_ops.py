@@ -985,3 +985,27 @@ class Block(layers.Layer):
     findings, analysis = analyse_text(source)
     stats = analysis.statistics()
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), stats
+
+
+SUMMED_EXPERTS = (
+    "import keras\nfrom keras import layers, ops\n\n"
+    "class Experts(layers.Layer):\n"
+    "    def __init__(self, width, **kwargs):\n"
+    "        super().__init__(**kwargs)\n"
+    "        self.experts = [layers.Dense(width), layers.Dense(width)]\n\n"
+    "    def call(self, x):\n"
+    "        x = ops.reshape(x, (-1, 3, 4))\n"
+    "        return x + ops.sum([expert(x) for expert in self.experts], axis=0)\n"
+)
+
+
+def test_a_reduction_of_a_list_of_tensors_in_a_call_stacks_them():
+    # in call(), Keras traces backend tensors and ops.sum stacks the list: the sum has an
+    # expert's shape, so the add needs x's width to be the experts' (a finding, not unknown)
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    summed = keras.ops.sum([np.ones((2, 3, 6)), np.ones((2, 3, 6))], axis=0)  # backend tensors, as traced
+    assert tuple(summed.shape) == (2, 3, 6)
+    stats = _statistics(SUMMED_EXPERTS)
+    assert (stats["merges"], stats["flagged"]) == (1, 1), stats

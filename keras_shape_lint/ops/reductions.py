@@ -39,11 +39,26 @@ def _last_axis(where) -> bool:
     return isinstance(where, int) and not isinstance(where, bool) and where == -1
 
 
+def _traced(ctx) -> bool:
+    """Does the function run inside a layer's ``call()`` (which Keras traces with backend
+    tensors), on this path?"""
+    state = getattr(ctx, "state", None)
+    return state is not None and any(entry[0].endswith(".call") for entry in state.chain)
+
+
 def _reduction(keep_int: bool, dtype=None, keepdims_name="keepdims", axis_name="axis"):
     def apply(ctx, args, kwargs):
-        x = tensor(ctx, arg(args, kwargs, 0, "x", kwargs.get("input_tensor")))
+        given = arg(args, kwargs, 0, "x", kwargs.get("input_tensor"))
+        x = tensor(ctx, given)
         where = arg(args, kwargs, 1, axis_name, kwargs.get("axis"))
         keepdims = arg(args, kwargs, 2, keepdims_name, False)
+        if x is None and sequence(given) and _traced(ctx):
+            # ``ops.sum(outputs, axis=0)`` of a list of tensors in a layer's call(): the backend
+            # stacks them first (on Keras inputs, outside a layer, it gives no tensor at all)
+            from .shape import stack
+
+            stacked = stack(ctx, [given], {})
+            x = stacked if isinstance(stacked, Tensor) and stacked.known else None
         if x is None:
             return ctx.opaque("reduction of a non-tensor")
         if not isinstance(keepdims, bool):
