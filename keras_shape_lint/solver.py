@@ -10,7 +10,7 @@ import time
 
 import z3
 
-from .symbolic import term_id, unchecked, variables
+from .symbolic import limit_query, term_id, unchecked, variables
 
 # Candidate values tried, in order, when a witness picks a free value.
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3, 1)
@@ -24,7 +24,7 @@ STRIDES = (1, 2, 4, 3)  # strides, dilations and pool sizes, by the parameter's 
 class Solver:
     def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60, deadline: float | None = None):
         self._solver = z3.Solver()
-        self._solver.set("timeout", timeout_ms)
+        limit_query(self._solver, timeout_ms)
         self.timeout_ms = timeout_ms
         self.deadline = deadline  # time.monotonic() after which every query answers "unknown"
         self.max_preference_checks = max_preference_checks
@@ -42,12 +42,12 @@ class Solver:
         left; False when none is."""
         limit_ms = self.timeout_ms if limit_ms is None else limit_ms
         if self.deadline is None:
-            self._solver.set("timeout", limit_ms)
+            limit_query(self._solver, limit_ms)
             return True
         left_ms = int((self.deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             return False
-        self._solver.set("timeout", max(1, min(limit_ms, left_ms)))
+        limit_query(self._solver, limit_ms, left_ms)
         return True
 
     def check(self, terms) -> bool | None:

@@ -291,6 +291,22 @@ def _connect(make, python, terms):
     return z3.BoolRef(make(ctx.ref(), len(terms), arguments), ctx)
 
 
+# z3's resource count per millisecond of a query's limit: a query gives up after that many of
+# z3's steps, the same on a fast machine and a loaded one (a time limit made answers, and so
+# findings, change with the load); the time limit stays, several times longer, as a backstop
+# for the work z3 does not count
+RLIMIT_PER_MS = 1500
+TIME_BACKSTOP = 2
+
+
+def limit_query(solver, limit_ms: int, left_ms: int | None = None) -> None:
+    """Limit ``solver``'s next checks to ``limit_ms`` worth of z3's steps, and to at most
+    ``left_ms`` (the time left to the file) of time."""
+    solver.set("rlimit", max(1, limit_ms) * RLIMIT_PER_MS)
+    backstop = TIME_BACKSTOP * max(1, limit_ms)
+    solver.set("timeout", backstop if left_ms is None else max(1, min(backstop, left_ms)))
+
+
 def valid(term, timeout_ms: int) -> bool:
     """Does the boolean term ``term`` hold whatever its variables are (proven within
     ``timeout_ms``)?  A settled answer is kept per term and file.  Each question gets a
@@ -300,7 +316,7 @@ def valid(term, timeout_ms: int) -> bool:
     if found is not None:
         return found[0]
     solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
+    limit_query(solver, timeout_ms)
     solver.add(z3.Not(term))
     verdict = solver.check()
     if verdict != z3.unknown:  # "gave up" may change with more time: never kept

@@ -172,3 +172,25 @@ def test_conjunctions_and_disjunctions_are_z3s_own_terms():
     assert S.disj(a > 1, b < 2, flag).eq(z3.Or(a > 1, b < 2, flag))
     assert S.conj(a > 1, True).eq(a > 1) and S.conj(a > 1, False) is False
     assert S.disj(a > 1, True) is True and S.disj() is False
+
+
+def _rlimit_count(solver) -> int:
+    statistics = solver.statistics()
+    return next((statistics.get_key_value(k) for k in statistics.keys() if k == "rlimit count"), 0)
+
+
+def test_a_query_gives_up_after_a_count_of_steps_not_a_time(monkeypatch):
+    # sums of three cubes: z3 does not settle this within the limit, and gives up after the
+    # same number of its steps however busy the machine is (the time backstop made long here,
+    # so that only the step count can stop it), so the answer cannot change with the load
+    monkeypatch.setattr(S, "TIME_BACKSTOP", 1000)
+    x, y, z = z3.Ints("x y z")
+    hard = [x * x * x + y * y * y + z * z * z == 33, x > 1000, y < -1000]
+    spent = []
+    for _ in range(2):
+        solver = Solver(timeout_ms=20)
+        before = _rlimit_count(solver._solver)
+        assert solver.check(hard) is None  # gave up
+        spent.append(_rlimit_count(solver._solver) - before)
+    assert spent[0] == spent[1], spent
+    assert spent[0] >= 20 * S.RLIMIT_PER_MS, spent
