@@ -676,8 +676,11 @@ def _truth_links(free_params) -> list:
 
 
 def _int_role(name: str) -> str:
-    """How to prefer an int's witness value: strides and dilations small, others ordinary."""
+    """How to prefer an int's witness value: strides and dilations small, an axis the last
+    (``channel_axis=-1``), others ordinary."""
     lowered = name.lower()
+    if "axis" in lowered:
+        return "axis"
     return "stride" if any(word in lowered for word in ("stride", "dilation", "pool")) else "int"
 
 

@@ -19,6 +19,7 @@ PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
 WITNESS_TIMEOUT_FACTOR = 10  # the limit of a witness's preference checks, in solver timeouts
 STRIDES = (1, 2, 4, 3)  # strides, dilations and pool sizes, by the parameter's name
+AXES = (-1, 1, 2, 3)  # an axis, by the parameter's name: the last (channels) first
 
 
 class Solver:
@@ -380,6 +381,8 @@ def candidates_for(var, default=None, role: str = "int"):
         values = list(COUNTS)
     elif role == "stride":
         values = list(STRIDES)
+    elif role == "axis":
+        values = list(AXES)
     else:
         values = list(PLAIN_INTS)
         if isinstance(default, int) and not isinstance(default, bool):

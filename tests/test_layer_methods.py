@@ -171,4 +171,4 @@ def test_a_none_axis_default_keras_refuses_is_retried_as_the_callers_choice():
                 return x + self.norm(self.conv(x))
     """)
     assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
-    assert "channel_axis" in findings[0].witness.args and findings[0].witness.args["channel_axis"] is not None
+    assert findings[0].witness.args.get("channel_axis") == -1, findings[0].witness.args  # the channels
