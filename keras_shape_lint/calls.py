@@ -11,7 +11,7 @@ from . import symbolic as S
 from .checks import describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
                       lookup_class_attribute, rank_build_inputs)
-from .frontend import target_names
+from .frontend import binding_targets, target_names
 from .provenance import Origin
 from .state import join_results, widen_results
 from .layer_context import LayerContext
@@ -471,24 +471,9 @@ def _is_built(instance: InstanceValue) -> bool:
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
 
 
-# the field naming what each binding statement assigns
-_BINDING_FIELDS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
-                   cst.For: "target", cst.AsName: "name", cst.NamedExpr: "target"}
-
-
 def _assigned_names(function) -> frozenset:
     """The plain names ``function``'s body binds (nested functions included)."""
-    names: set = set()
-
-    class _Targets(cst.CSTVisitor):
-        def on_visit(self, node) -> bool:
-            field = _BINDING_FIELDS.get(type(node))
-            if field is not None:
-                names.update(target_names(getattr(node, field)) or ())
-            return True
-
-    function.body.visit(_Targets())
-    return frozenset(names)
+    return frozenset(name for target in binding_targets(function.body) for name in target_names(target) or ())
 
 
 def _declares_undefined_shape(declare) -> bool:

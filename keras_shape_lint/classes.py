@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import libcst as cst
 
-from .frontend import children
+from .frontend import binding_targets
 from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .values import BuiltinValue, ClassValue, FunctionValue, InstanceValue, opaque
 
@@ -193,12 +193,10 @@ def rank_build_inputs(instance: InstanceValue, shapes) -> None:
             tensor.choose_rank(known)
 
 
-def has_foreign_base(cls) -> bool:
-    """Does a class build on one the analyser does not read (from another package)?"""
-    return any(not isinstance(base, ClassValue) and base is not None for c in mro(cls) for base in c.bases)
-
-
-PARTIAL_ATTRIBUTE = "an attribute that paths joined here did not all set"
+def has_foreign_base(cls, allowed=lambda base: base is None) -> bool:
+    """Does a class build on one the analyser does not read (from another package), other
+    than those ``allowed`` admits?"""
+    return any(not isinstance(base, ClassValue) and not allowed(base) for c in mro(cls) for base in c.bases)
 
 
 def never_set(instance: InstanceValue, name: str) -> bool:
@@ -210,7 +208,7 @@ def never_set(instance: InstanceValue, name: str) -> bool:
     cls = instance.cls
     if name in instance.attrs or name.startswith("_") or name in KERAS_LAYER_ATTRIBUTES:
         return False
-    if any(not isinstance(base, ClassValue) and not _plain_keras_base(base) for c in mro(cls) for base in c.bases):
+    if has_foreign_base(cls, _plain_keras_base):
         return False  # a class the analyser does not read, or a catalogue layer's own attributes
     return any(name in _set_on_self(c.node) for c in mro(cls))
 
@@ -230,21 +228,11 @@ _SET_ON_SELF: dict = {}  # id of a class statement -> (the statement, the names 
 
 
 def _set_on_self(node) -> frozenset:
+    """The attributes the methods of the class statement ``node`` set on ``self``."""
     found = _SET_ON_SELF.get(id(node))
     if found is None or found[0] is not node:
-        names = set()
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            targets = ()
-            if type(current) is cst.Assign:
-                targets = [t.target for t in current.targets]
-            elif type(current) in (cst.AnnAssign, cst.AugAssign):
-                targets = [current.target]
-            for target in targets:
-                if (type(target) is cst.Attribute and type(target.value) is cst.Name
-                        and target.value.value == "self"):
-                    names.add(target.attr.value)
-            stack.extend(children(current))
-        found = _SET_ON_SELF[id(node)] = (node, frozenset(names))
+        names = frozenset(target.attr.value for target in binding_targets(node)
+                          if type(target) is cst.Attribute and type(target.value) is cst.Name
+                          and target.value.value == "self")
+        found = _SET_ON_SELF[id(node)] = (node, names)
     return found[1]

@@ -113,6 +113,27 @@ _LAYOUT = frozenset({"lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace",
 _FIELDS: dict = {}
 
 
+# the field naming what each binding statement assigns
+_BINDING_FIELDS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
+                   cst.For: "target", cst.AsName: "name", cst.NamedExpr: "target"}
+
+
+def binding_targets(node) -> list:
+    """The targets of every binding statement in ``node`` (nested functions included):
+    ``a`` of ``a = ...``, ``self.x`` of ``self.x += ...``, ``i`` of ``for i in ...``."""
+    found: list = []
+
+    class _Targets(cst.CSTVisitor):
+        def on_visit(self, current) -> bool:
+            field = _BINDING_FIELDS.get(type(current))
+            if field is not None:
+                found.append(getattr(current, field))
+            return True
+
+    node.visit(_Targets())
+    return found
+
+
 def target_names(target) -> set | None:
     """The plain names an assignment target binds (``a``, ``a, (b, *c)``); None when it also
     stores elsewhere (``x[i]``, ``self.a``)."""

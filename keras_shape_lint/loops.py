@@ -158,7 +158,7 @@ class Loops:
         index = start
         summaries: list = []  # paths whose loop was summarised, each after all its iterations
         for number in range(self.budget.max_symbolic_unroll + 1):
-            cont = S.conj(index < stop) if S.is_sym(index) or S.is_sym(stop) else index < stop
+            cont = _running(index, stop)
             running = []
             for s in states:
                 for s2, taken in self.branch(s, cont):
@@ -248,7 +248,7 @@ class Loops:
                                                                      st.modules[-1])))
         added = first.pc[len(st.pc):]
         out = []
-        for s, taken in self.branch(st, S.conj(start < stop) if S.is_sym(start) or S.is_sym(stop) else start < stop):
+        for s, taken in self.branch(st, _running(start, stop)):
             if taken:
                 summary.pc, summary.decisions = s.pc + added, s.decisions
                 out.append(summary)
@@ -524,18 +524,18 @@ class Loops:
         target = stmt.target
         if type(target) not in (cst.Tuple, cst.List) or len(target.elements) != 2:
             return self._reads_target(stmt)
-        key = ("reads number", id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (stmt, _reads(stmt.body, frozenset(_names(target.elements[0].value))))
-        return found[1]
+        return self._body_reads(stmt, "reads number", frozenset(_names(target.elements[0].value)))
 
     def _reads_target(self, stmt) -> bool:
         """Does the loop body read the loop variable (outside f-strings, which name things)?"""
-        key = ("reads target", id(stmt))
+        return self._body_reads(stmt, "reads target", self._targets(stmt))
+
+    def _body_reads(self, stmt, what: str, names: frozenset) -> bool:
+        """Does the loop body read one of ``names`` (outside f-strings)?  Worked out once."""
+        key = (what, id(stmt))
         found = self._node_facts.get(key)
         if found is None:
-            found = self._node_facts[key] = (stmt, _reads(stmt.body, self._targets(stmt)))
+            found = self._node_facts[key] = (stmt, _reads(stmt.body, names))
         return found[1]
 
     def _plain_loop(self, stmt, st: State, iterable=None):
@@ -999,3 +999,8 @@ def _find_appends(node) -> bool:
             return True
         stack.extend(children(current))
     return False
+
+
+def _running(index, stop):
+    """The condition that a range loop at ``index`` runs once more."""
+    return S.conj(index < stop) if S.is_sym(index) or S.is_sym(stop) else index < stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import symbolic as S
 from .attributes import MISSING, get_attribute
-from .classes import PARTIAL_ATTRIBUTE, has_foreign_base, lookup_class_attribute, mro, never_set
+from .classes import has_foreign_base, lookup_class_attribute, mro, never_set
 from .dtypes import DType, DTypePolicy
 from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .state import _copy_value
@@ -23,6 +23,7 @@ from .values import (
     SuperProxy,
     Tensor,
     Unknown,
+    is_set_on_some_paths,
     opaque,
 )
 
@@ -379,7 +380,7 @@ def _hasattr(calls, st, args, kwargs, node):
         return opaque("hasattr")
     value, name = args
     if isinstance(value, InstanceValue):
-        if name in value.attrs and _set_on_some_paths(value.attrs[name]):
+        if name in value.attrs and is_set_on_some_paths(value.attrs[name]):
             return opaque("hasattr of an attribute some paths set")
         if name in value.attrs or lookup_class_attribute(value.cls, name) is not None:
             return True
@@ -400,11 +401,6 @@ def _hasattr(calls, st, args, kwargs, node):
     if python is not None:
         return hasattr(python, name)
     return opaque("hasattr")
-
-
-def _set_on_some_paths(value) -> bool:
-    """An attribute that paths joined after an ``if`` did not all set (see :func:`state.widen`)."""
-    return isinstance(value, Unknown) and value.reason == PARTIAL_ATTRIBUTE
 
 
 # what every Python function has (``callable``'s attributes): nothing a layer adds

@@ -13,7 +13,7 @@ from dataclasses import replace as _replace
 from . import symbolic as S
 from .syntax_facts import read_syntax
 from .values import (DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, Partial, RepeatedList,
-                     Unknown)
+                     Unknown, set_on_some_paths)
 
 
 class Condition:
@@ -455,10 +455,7 @@ def _widen_value(a, b, memo: dict, origin):
             if name in a.attrs and name in b.attrs:
                 a.attrs[name] = _widen_value(a.attrs[name], b.attrs[name], memo, origin)
             else:
-                # set on one path only: reading it raises on the other, which is not known here
-                from .classes import PARTIAL_ATTRIBUTE
-
-                a.attrs[name] = opaque(PARTIAL_ATTRIBUTE)
+                a.attrs[name] = set_on_some_paths()
         return a
     if isinstance(a, ListValue) and isinstance(b, ListValue) and len(a.items) == len(b.items):
         a.items = [_widen_value(x, y, memo, origin) for x, y in zip(a.items, b.items)]
@@ -711,18 +708,13 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):
-        if loop is not None and loop.first and len(y.items) == len(x.items) + 1:
-            if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)):
-                loop.grown.append((y, y.items[-1]))
-                loop.sources.append(x)
-                return True
-            return False
-        if loop is not None and len(y.items) == len(x.items) + 1 and x.items:
-            # one iteration appended an item equal to the one the iteration before appended
-            # (the new item is compared with the last one on its own: the same value of ``before``
-            # meets its own copy in the list and the new item's value, which is no renaming)
-            if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)) and _same(
-                    x.items[-1], y.items[-1], {}, loop.apart()):
+        if loop is not None and len(y.items) == len(x.items) + 1 and (x.items or loop.first):
+            # one iteration appended an item equal to the one the iteration before appended, or
+            # any item in the loop's first iteration (the new item is compared with the last one
+            # on its own: the same value of ``before`` meets its own copy in the list and the
+            # new item's value, which is no renaming)
+            if all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)) and (loop.first or _same(
+                    x.items[-1], y.items[-1], {}, loop.apart())):
                 loop.grown.append((y, y.items[-1]))
                 loop.sources.append(x)
                 return True

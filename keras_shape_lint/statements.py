@@ -12,6 +12,7 @@ from . import symbolic as S
 from .liveness import dead_after_ifs
 from .provenance import Origin
 from .state import State, _copy_value, merge_paths, widen
+from .subscripts import leading_sizes
 from .values import (
     ClassValue,
     DictValue,
@@ -330,7 +331,7 @@ def _unknown_rank_shape_parts(shape: ShapeOf, count: int, star: int) -> list:
     for the other leading axes, the last axes' own sizes after the star, and an unknown list
     for the starred name."""
     after = count - star - 1
-    leading = [None if i == 0 else S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(star)]
+    leading = list(leading_sizes(star))
     trailing = [shape.tensor.axis_from_end(k) for k in range(after, 0, -1)]
     trailing = [S.opaque_int("<a last axis of a tensor of unknown rank>") if size is None else size
                 for size in trailing]

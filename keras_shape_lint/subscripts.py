@@ -227,6 +227,12 @@ def _key_sequence(key):
     return list(items)
 
 
+def leading_sizes(count: int) -> tuple:
+    """The first ``count`` sizes of a tensor of unknown rank: its batch size, which Keras never
+    knows (None), then sizes nobody here knows."""
+    return tuple(None if i == 0 else S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(count))
+
+
 def _shape_item(shape: ShapeOf, key):
     full = shape.as_tuple()
     if full is not None:
@@ -251,7 +257,7 @@ def _shape_item(shape: ShapeOf, key):
             # nobody here knows
             if tensor.choose_rank(max(2, drop - 1)):
                 return _shape_item(shape, key)
-            return (None,) + tuple(S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(1, drop))
+            return leading_sizes(drop)
     if isinstance(key, int) and not isinstance(key, bool) and key == 0:
         return None  # the batch size, which Keras never knows when it builds
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:

@@ -308,8 +308,8 @@ def limit_query(solver, limit_ms: int, left_ms: int | None = None) -> None:
 
 
 def valid(term, timeout_ms: int) -> bool:
-    """Does the boolean term ``term`` hold whatever its variables are (proven within
-    ``timeout_ms``)?  A settled answer is kept per term and file.  Each question gets a
+    """Does the boolean term ``term`` hold whatever its variables are (proven within the steps
+    :func:`limit_query` allows for ``timeout_ms``)?  A settled answer is kept per term and file.  Each question gets a
     solver of its own (a solver used incrementally gives up on more nonlinear terms)."""
     key = (valid, term_id(term), timeout_ms)
     found = _TERMS.get(key)

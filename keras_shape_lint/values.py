@@ -429,6 +429,19 @@ def opaque(reason: str = "") -> Unknown:
     return Unknown(reason=reason)
 
 
+_SET_ON_SOME_PATHS = "an attribute that paths joined here did not all set"
+
+
+def set_on_some_paths() -> Unknown:
+    """What an attribute holds after paths that did not all set it were joined: reading it
+    raises on some of them, which is not known here."""
+    return Unknown(reason=_SET_ON_SOME_PATHS)
+
+
+def is_set_on_some_paths(value) -> bool:
+    return isinstance(value, Unknown) and value.reason == _SET_ON_SOME_PATHS
+
+
 def opaque_truthy(reason: str = "") -> Unknown:
     """A value nobody knows that is neither None nor false (a layer's name)."""
     value = Unknown(reason=reason)
