@@ -210,7 +210,10 @@ def never_set(instance: InstanceValue, name: str) -> bool:
         return False
     if has_foreign_base(cls, _plain_keras_base):
         return False  # a class the analyser does not read, or a catalogue layer's own attributes
-    return any(name in _set_on_self(c.node) for c in mro(cls))
+    classes = mro(cls)
+    if any(_sets_names_dynamically(c.node) for c in classes):
+        return False  # setattr(self, computed, ...), self.__dict__, or a class __getattr__
+    return any(name in _set_on_self(c.node) for c in classes)
 
 
 # the Keras bases whose instances have no attributes but Keras's layer attributes
@@ -225,6 +228,41 @@ def _plain_keras_base(base) -> bool:
 
 
 _SET_ON_SELF: dict = {}  # id of a class statement -> (the statement, the names its methods set on self)
+_DYNAMIC: dict = {}  # id of a class statement -> (the statement, whether it sets or finds names at run time)
+
+# what lets an instance have attributes no ``self.name = ...`` statement names
+_DYNAMIC_HOOKS = frozenset(("__getattr__", "__getattribute__", "__setattr__", "__dict__"))
+_DYNAMIC_CALLS = frozenset(("setattr", "vars"))
+
+
+def _sets_names_dynamically(node) -> bool:
+    """Does the class statement ``node`` define ``__getattr__`` (or ``__getattribute__``,
+    ``__setattr__``), touch ``__dict__``, or call ``setattr``/``vars``?  Then which names an
+    instance has is not read from its ``self.x = ...`` statements."""
+    found = _DYNAMIC.get(id(node))
+    if found is None or found[0] is not node:
+        found = _DYNAMIC[id(node)] = (node, _has_dynamic_hook(node))
+    return found[1]
+
+
+def _has_dynamic_hook(node) -> bool:
+    hit = []
+
+    class _Hooks(cst.CSTVisitor):
+        def on_visit(self, current) -> bool:
+            if hit:
+                return False
+            kind = type(current)
+            if kind is cst.FunctionDef and current.name.value in _DYNAMIC_HOOKS:
+                hit.append(current)
+            elif kind is cst.Attribute and current.attr.value in _DYNAMIC_HOOKS:
+                hit.append(current)
+            elif kind is cst.Call and type(current.func) is cst.Name and current.func.value in _DYNAMIC_CALLS:
+                hit.append(current)
+            return not hit
+
+    node.visit(_Hooks())
+    return bool(hit)
 
 
 def _set_on_self(node) -> frozenset:

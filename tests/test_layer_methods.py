@@ -172,3 +172,40 @@ def test_a_none_axis_default_keras_refuses_is_retried_as_the_callers_choice():
     """)
     assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
     assert findings[0].witness.args.get("channel_axis") == -1, findings[0].witness.args  # the channels
+
+
+def _dropout_block(extra: str) -> str:
+    # the first test's block, with ``extra`` (a method or statement of the class) added
+    return """
+        from keras import layers
+
+
+        class Block(layers.Layer):
+            def __init__(self, rate, **kwargs):
+                super().__init__(**kwargs)
+                self.rate = rate
+                if rate > 0:
+                    self.drop = layers.Dropout(rate)
+    """ + extra + """
+            def call(self, x):
+                y = x
+                if self.rate:
+                    y = self.drop(y)
+                return layers.Add()([x, y])
+    """
+
+
+def test_an_attribute_a_class_may_set_by_computed_name_is_not_missing():
+    # setattr(self, name, ...), self.__dict__ or a __getattr__ can give the instance
+    # ``drop`` on any path: the read is unknown, not an AttributeError, so the add stays open
+    for extra in ("""
+                for name, layer in kwargs.get("extra_layers", {}).items():
+                    setattr(self, name, layer)
+    """, """
+                self.__dict__.update(kwargs.get("extra_layers", {}))
+    """, """
+            def __getattr__(self, name):
+                return layers.Dense(3)
+    """):
+        findings, outcomes = _analyse(_dropout_block(extra))
+        assert outcomes != ["proven"], (extra, outcomes)
