@@ -1009,3 +1009,43 @@ def test_a_reduction_of_a_list_of_tensors_in_a_call_stacks_them():
     assert tuple(summed.shape) == (2, 3, 6)
     stats = _statistics(SUMMED_EXPERTS)
     assert (stats["merges"], stats["flagged"]) == (1, 1), stats
+
+
+SCORES_HANDED_ON = (
+    "import keras\nfrom keras import layers, ops\n\n"
+    "class Block(layers.Layer):\n"
+    "    def __init__(self, with_scores=False, **kwargs):\n"
+    "        super().__init__(**kwargs)\n"
+    "        self.with_scores = with_scores\n"
+    "        self.dense = layers.Dense(16)\n\n"
+    "    def call(self, x):\n"
+    "        y = self.dense(x)\n"
+    "        if self.with_scores:\n"
+    "            return y, {scores}\n"
+    "        return y\n\n"
+    "def head(with_scores=False):\n"
+    "    inputs = keras.Input((8, 16))\n"
+    "    y = Block(with_scores)(inputs)\n"
+    "    z = ops.cast(y, 'float32')\n"
+    "    return keras.Model(inputs, layers.Add()([inputs, z]))\n"
+)
+
+
+REFUSED = (*KERAS_ERRORS, AttributeError)  # a tuple has no .shape for Keras's symbolic ops
+
+
+@pytest.mark.parametrize("scores", ["None", "ops.mean(y, axis=-1)"])
+def test_a_tuple_that_is_no_tensor_ends_the_path(scores):
+    # with_scores=True hands a tuple on where one tensor goes: Keras cannot make a tensor of
+    # (y, None) or of tensors of two ranks, so only the other path reaches the add
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    with pytest.raises(REFUSED):
+        keras.ops.cast((keras.Input((8, 16)), None), "float32")
+    with pytest.raises(REFUSED):
+        keras.ops.cast((keras.Input((8, 16)), keras.Input((8,))), "float32")
+    with pytest.raises(REFUSED):  # backend tensors, as call() is traced
+        keras.ops.cast((np.ones((2, 8, 16)), np.ones((2, 8))), "float32")
+    stats = _statistics(SCORES_HANDED_ON.replace("{scores}", scores))
+    assert (stats["merges"], stats["proven"]) == (1, 1), stats

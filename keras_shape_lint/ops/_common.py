@@ -80,7 +80,25 @@ def tensor(ctx, value) -> Tensor | None:
     """The value as a tensor (an opaque value is taken to be one), else None."""
     if isinstance(value, Unknown):
         value = value.as_tensor(ctx.channels_last(None))
-    return value if isinstance(value, Tensor) else None
+    if isinstance(value, Tensor):
+        return value
+    _refuse_ragged(ctx, value)
+    return None
+
+
+def _refuse_ragged(ctx, value) -> None:
+    """A tuple or list holding tensors of different ranks, or a tensor and ``None``, where one
+    tensor goes (a layer's ``(outputs, scores)`` handed on as its output): Keras cannot make
+    one tensor of it and raises, so the path ends there."""
+    items = sequence(value)
+    if not items or not any(isinstance(item, Tensor) for item in items):
+        return
+    if any(item is None for item in items):
+        ctx.assume(False)
+        return
+    ranks = {len(item.dims) if isinstance(item, Tensor) and item.dims is not None else None for item in items}
+    if None not in ranks and len(ranks) > 1:
+        ctx.assume(False)
 
 
 def operand(ctx, value):
@@ -98,6 +116,7 @@ def operand(ctx, value):
         return int(value)
     if is_number(value) or isinstance(value, Tensor):
         return value
+    _refuse_ragged(ctx, value)
     return None
 
 
