@@ -203,8 +203,10 @@ class Loops:
                         continue
                 states.extend(after)
             # paths that took different branches in this iteration but left the same values
-            # (a block of one layer or of several, each as wide) run the next iteration as one
-            states = merge_paths(states)
+            # (a block of one layer or of several, each as wide) run the next iteration as one;
+            # what the next iteration assigns before reading it (the loop variable: the block
+            # just called, built one way or another) counts where nothing after the loop reads it
+            states = merge_paths(states, _once(lambda: self._iteration_dead(stmt, states)))
             index = S.add(index, step)
             if not states:
                 return summaries
@@ -489,6 +491,14 @@ class Loops:
             found = self._node_facts[key] = (stmt, self._targets(stmt) | _assigned_before_read(stmt.body))
         return found[1]
 
+    def _iteration_dead(self, stmt, states) -> frozenset:
+        """The locals of ``states`` (paths at the end of an iteration) that neither the next
+        iteration (it assigns them first) nor the code after the loop reads."""
+        dead = self._dead_after_loop(stmt)
+        for s in states:
+            dead = dead & self._ignored_on(stmt, s)
+        return dead
+
     def _ignored_on(self, stmt, st: State) -> frozenset:
         """:meth:`_ignored`, but only the loop variables where a function of the path closes
         over the loop's own scope (calling it could read any local)."""
@@ -679,6 +689,18 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _once(compute):
+    """``compute``, called at most once: later calls give the first answer."""
+    found: list = []
+
+    def answer():
+        if not found:
+            found.append(compute())
+        return found[0]
+
+    return answer
 
 
 def _downward_range(iterable):

@@ -1075,3 +1075,54 @@ def test_layers_made_in_a_loop_and_applied_in_another_run_once_for_any_count(tar
     assert findings == [] and not analysis.budget_notes, analysis.budget_notes
     assert (stats["merges"], stats["proven"]) == (1, 1), stats
     assert runs <= 2, runs  # the second loop's first iteration (and one more to see it repeat)
+
+
+_BLOCKS_BUILT_BY_PATH = """
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, width, **kwargs):
+        super().__init__(**kwargs)
+        self.fused = layers.Dense(width)
+        self.plain = layers.Dense(width)
+        self.fused_norm = layers.LayerNormalization()
+        self.plain_norm = layers.LayerNormalization()
+
+    def call(self, x):
+        # two queries of the environment: each built sublayer differs by path
+        y = self.fused(x) if keras.config.is_flash_attention_enabled() else self.plain(x)
+        if keras.config.is_flash_attention_enabled():
+            return self.fused_norm(y)
+        return self.plain_norm(y)
+
+
+class Stack(keras.Model):
+    def __init__(self, depth, width, **kwargs):
+        self.blocks = []
+        for i in range(depth):
+            self.blocks.append(Block(width, name=f"block_{i}"))
+        inputs = keras.Input((8, width))
+        x = inputs
+        for block in self.blocks:
+            x = x + block(x)
+        super().__init__(inputs, x, **kwargs)
+"""
+
+
+def test_blocks_built_one_way_or_another_run_the_next_iteration_as_one_path():
+    # each block's call builds one of two sublayers per query of the environment: the paths
+    # of an iteration differ only in the block just called (the loop variable, assigned again
+    # before the next iteration reads it and read by nothing after the loop), so they join
+    findings, analysis = analyse_text(_BLOCKS_BUILT_BY_PATH, Options(max_steps=2000))
+    stats = analysis.statistics()
+    assert findings == []
+    assert stats["budget"] == {}
+    assert stats["proven"] == 1
+
+
+def test_without_forgetting_the_block_just_called_the_same_stack_exceeds_that_budget(monkeypatch):
+    monkeypatch.setattr(Loops, "_iteration_dead", lambda self, stmt, states: frozenset())
+    _, analysis = analyse_text(_BLOCKS_BUILT_BY_PATH, Options(max_steps=2000))
+    assert analysis.statistics()["budget"] != {}
