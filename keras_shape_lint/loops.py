@@ -23,6 +23,7 @@ from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListVa
 _INDEX_IDS = itertools.count(1)
 _NONE_FITS = object()  # no value stands for both (see _generalised)
 _MAX_PATHS_TRIED = 4  # paths of one loop each tried for a summary (each try runs the body again)
+_MAX_LEADING_ITERATIONS = 1  # iterations unlike the rest a stack of appended blocks may begin with
 
 
 class Loops:
@@ -221,51 +222,118 @@ class Loops:
         changes nothing but appending one item, the same each time, to some lists (the layers
         of a stack made in a loop, used by a later loop): each list gets as many copies of the
         item as the range has numbers: two paths (no iteration, and any number of them) rather
-        than one per count the bound allows.  None for any other loop."""
+        than one per count the bound allows.  Where the first iteration differs (a stage's
+        first block gets a projection: ``has_projection=width != filters``, then
+        ``width = filters``, the first iteration perhaps branching on it) and the second and
+        third are alike, a path for one iteration and one for any more, on each branch of the
+        first.  None for any other loop."""
         if not self._appends(stmt):
             return None
         kept = _speculate(self.analysis)
-        first = self._one_iteration(stmt, st.fork())
-        grown = None
-        if first is not None and first.pc[:len(st.pc)] == st.pc:
-            grown = loop_fixpoint(st, first, self._ignored_on(stmt, st), self._equal_on(first), first=True)
-        second = self._one_iteration(stmt, first.fork()) if grown else None
-        sources: list = []
-        again = loop_fixpoint(first, second, self._ignored_on(stmt, first), self._equal_on(second),
-                              sources) if second is not None else None
-        if not again or sorted(map(id, sources)) != sorted(id(target) for target, _ in grown):
+        plans = self._append_plans(stmt, st)
+        if plans and any(len(runs) > 2 for runs, _ in plans):
+            # the later iterations read the caller's values as what the first one found they
+            # are (``filters`` a size once a layer took it): the first one again, reading them so
+            _restore(self.analysis, kept)
+            kept = _speculate(self.analysis)
+            plans = self._append_plans(stmt, st)
+        if not plans:
             _restore(self.analysis, kept)
             return None
-        # the first item stays one object, as the loop made it (a later loop that calls each
-        # layer of the list builds the first one for good); the later ones are copies of it
+        out = []
+        for s, taken in self.branch(st, _running(start, stop)):
+            if not taken:
+                out.append(s)
+            else:
+                for runs, (before, grown) in plans:
+                    out.extend(self._after_appends(stmt, s, runs, before, grown, start, stop, step))
+        return out
+
+    def _append_plans(self, stmt, st: State):
+        """For each path of the loop's first iteration from ``st``: (the paths after its
+        first iterations, 0, 1 ..., up to the one an item repeats from; (that path, the
+        lists that grew with their item)); None unless every path has one."""
+        firsts = self._iteration_paths(stmt, st)
+        if not firsts or len(firsts) > _MAX_PATHS_TRIED:
+            return None
+        plans = []
+        for first in firsts:
+            runs = [st, first]  # the path after 0, 1, 2 ... iterations
+            found = None
+            while found is None and len(runs) <= _MAX_LEADING_ITERATIONS + 2:
+                after = self._iteration_paths(stmt, runs[-1])
+                if not after or len(after) != 1:
+                    return None
+                runs.append(after[0])
+                found = self._repeats(stmt, runs)
+            if found is None:
+                return None
+            plans.append((runs[:-1], found))  # the iteration that repeated is the summary's business
+        return plans
+
+    def _after_appends(self, stmt, running: State, runs, before, grown, start, stop, step) -> list:
+        """The paths out of a loop that ran at least once (``running``, on which ``runs`` are
+        the paths after 0, 1 ... of its first iterations, the last one ``before`` the item
+        ``grown`` repeats): one for each count of the leading iterations, one for any more."""
+        st = runs[0]
+        out = []
+        pc, decisions = running.pc, running.decisions
+        for count in range(1, len(runs)):
+            # what the iteration assumed or chose, on the path that ran it
+            pc = pc + runs[count].pc[len(runs[count - 1].pc):]
+            decisions = decisions + runs[count].decisions[len(runs[count - 1].decisions):]
+            if count == len(runs) - 1:
+                break
+            probe = runs[count].fork()
+            probe.pc, probe.decisions = pc, decisions
+            more = None
+            for s, taken in self.branch(probe, _running(S.add(start, S.mul(step, count)), stop)):
+                if taken:
+                    more = s
+                else:
+                    out.append(s)  # exactly ``count`` iterations
+            if more is None:
+                return out
+            pc, decisions = more.pc, more.decisions
+        # the first items stay the objects the loop made (a later loop that calls each layer
+        # of the list builds it for good); the later ones are copies of the repeated one
         total = S.ceildiv(S.sub(stop, start), step) if step != 1 else S.sub(stop, start)
-        memo = {id(target): RepeatedList([], None, S.sub(total, 1)) for target, _ in grown}
-        summary = first.fork(memo)
+        leading = len(runs) - 1
+        memo = {id(target): RepeatedList([], None, S.sub(total, leading)) for target, _ in grown}
+        summary = runs[-1].fork(memo)
+        summary.pc, summary.decisions = pc, decisions
         for target, item in grown:
             repeated = memo[id(target)]
             repeated.items = [_copy_value(value, memo) for value in target.items]
             repeated.item = _copy_value(item, {})
-        summary = self._forget_killed(stmt, st, first, summary)
+        summary = self._forget_killed(stmt, before, runs[-1], summary)
         summary.assign(stmt.target.value, S.opaque_int(origin=Origin("the last number of a loop's range", stmt.iter,
                                                                      st.modules[-1])))
-        added = first.pc[len(st.pc):]
-        out = []
-        for s, taken in self.branch(st, _running(start, stop)):
-            if taken:
-                summary.pc, summary.decisions = s.pc + added, s.decisions
-                out.append(summary)
-            else:
-                out.append(s)
+        out.append(summary)
         return out
 
-    def _one_iteration(self, stmt, trial: State):
-        """The path after one iteration of a body that does not read its index, or None
-        where it forks or leaves the loop."""
-        states = self.assign(stmt.target, S.opaque_int(), trial)
-        states = self.exec_suite(stmt.body, states) if states else []
-        if len(states) != 1 or states[0].flow is not None:
+    def _repeats(self, stmt, runs: list):
+        """Did the last iteration of ``runs`` (the paths after 0, 1, 2 ... iterations) append
+        to the same lists the same item as the one before it, and change nothing else?  Then
+        (the path before that earlier iteration, [(list, item)]); else None."""
+        before, previous, after = runs[-3:]
+        grown = loop_fixpoint(before, previous, self._ignored_on(stmt, before), self._equal_on(previous), first=True)
+        if not grown:
             return None
-        return states[0]
+        sources: list = []
+        again = loop_fixpoint(previous, after, self._ignored_on(stmt, previous), self._equal_on(after), sources)
+        if not again or sorted(map(id, sources)) != sorted(id(target) for target, _ in grown):
+            return None
+        return before, grown
+
+    def _iteration_paths(self, stmt, before: State):
+        """The paths after one iteration, from ``before``, of a body that does not read its
+        index; None where one leaves the loop or drops a condition ``before`` had."""
+        states = self.assign(stmt.target, S.opaque_int(), before.fork())
+        states = self.exec_suite(stmt.body, states) if states else []
+        if any(s.flow is not None or s.pc[:len(before.pc)] != before.pc for s in states):
+            return None
+        return states
 
     def _appends(self, stmt) -> bool:
         """Does the loop body call ``.append(...)`` anywhere?"""

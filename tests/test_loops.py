@@ -1126,3 +1126,61 @@ def test_without_forgetting_the_block_just_called_the_same_stack_exceeds_that_bu
     monkeypatch.setattr(Loops, "_iteration_dead", lambda self, stmt, states: frozenset())
     _, analysis = analyse_text(_BLOCKS_BUILT_BY_PATH, Options(max_steps=2000))
     assert analysis.statistics()["budget"] != {}
+
+
+_STAGE_WITH_A_PROJECTING_FIRST_BLOCK = """
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, filters, project, **kwargs):
+        super().__init__(**kwargs)
+        self.project = project
+        self.dense = layers.Dense(filters)
+        if project:
+            self.projection = layers.Dense(filters)
+
+    def call(self, x):
+        shortcut = self.projection(x) if self.project else x
+        return layers.Add()([shortcut, self.dense(x)])
+
+
+class Stage(keras.Model):
+    def __init__(self, depth, width, filters, **kwargs):
+        self.blocks = []
+        channels = width
+        for j in range(depth):
+            # the first block projects the stage's input to its width; the others need not
+            self.blocks.append(Block(filters, project=channels != filters, name=f"block_{j}"))
+            channels = filters
+        inputs = keras.Input((8, width))
+        x = inputs
+        for block in self.blocks:
+            x = block(x)
+        super().__init__(inputs, x, **kwargs)
+"""
+
+
+def test_a_stack_whose_first_block_differs_leaves_its_loop_as_few_paths():
+    # the first block projects (channels != filters), the others are alike: the loop that
+    # makes them leaves three kinds of path (none, one block, more), not one per count
+    findings, analysis = analyse_text(_STAGE_WITH_A_PROJECTING_FIRST_BLOCK, Options(max_paths=5))
+    stats = analysis.statistics()
+    assert findings == []
+    assert stats["budget"] == {}
+    assert stats["proven"] == 1
+
+
+def test_without_a_distinct_first_iteration_the_same_stack_exceeds_that_path_budget(monkeypatch):
+    monkeypatch.setattr("keras_shape_lint.loops._MAX_LEADING_ITERATIONS", 0)
+    _, analysis = analyse_text(_STAGE_WITH_A_PROJECTING_FIRST_BLOCK, Options(max_paths=5))
+    assert analysis.statistics()["budget"] != {}
+
+
+def test_a_stack_whose_first_block_fails_to_project_is_flagged_with_a_witness_that_builds_it():
+    source = _STAGE_WITH_A_PROJECTING_FIRST_BLOCK.replace("project=channels != filters", "project=channels > filters")
+    findings, analysis = analyse_text(source, Options())
+    assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
+    args = findings[0].witness.args
+    assert args["width"] < args["filters"] and args["depth"] >= 1, args
