@@ -823,29 +823,24 @@ def merge_sites(module: cst.Module) -> list:
 def merge_sites_with_scope(module: cst.Module) -> list:
     """(call, the innermost function holding it or None) for each merge written in a module."""
     sites = []
-    functions = []
-
-    class _Sites(cst.CSTVisitor):
-        def visit_FunctionDef(self, node):
-            functions.append(node)
-
-        def leave_FunctionDef(self, node):
-            functions.pop()
-
-        def visit_Call(self, node):
-            func = node.func
-            if isinstance(func, cst.Call):  # Add(...)([...])
-                name = frontend.dotted_name(func.func) or ""
-                if name.rsplit(".", 1)[-1] in _MERGE_LAYERS:
-                    sites.append((node, functions[-1] if functions else None))
-            else:
-                name = frontend.dotted_name(func) or ""
-                parts = name.split(".")
-                if len(parts) > 1 and parts[-1] in _MERGE_FUNCTIONS and parts[-2] in ("layers", "KL", "L"):
-                    sites.append((node, functions[-1] if functions else None))
-
-    module.visit(_Sites())
+    stack = [(module, None)]  # (node, the innermost function holding it)
+    while stack:
+        node, function = stack.pop()
+        if type(node) is cst.FunctionDef:
+            function = node
+        elif type(node) is cst.Call and _names_a_merge(node.func):
+            sites.append((node, function))
+        stack.extend((child, function) for child in reversed(frontend.children(node)))
     return sites
+
+
+def _names_a_merge(func) -> bool:
+    """Is a call of ``func`` a merge: ``Add(...)([...])``, ``layers.add([...])``?"""
+    if type(func) is cst.Call:
+        name = frontend.dotted_name(func.func) or ""
+        return name.rsplit(".", 1)[-1] in _MERGE_LAYERS
+    parts = (frontend.dotted_name(func) or "").split(".")
+    return len(parts) > 1 and parts[-1] in _MERGE_FUNCTIONS and parts[-2] in ("layers", "KL", "L")
 
 
 MAX_NESTING = 100  # deeper syntax trees are not analysed (KSL901): parsers and walks recurse

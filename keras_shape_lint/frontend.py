@@ -122,16 +122,21 @@ def binding_targets(node) -> list:
     """The targets of every binding statement in ``node`` (nested functions included):
     ``a`` of ``a = ...``, ``self.x`` of ``self.x += ...``, ``i`` of ``for i in ...``."""
     found: list = []
-
-    class _Targets(cst.CSTVisitor):
-        def on_visit(self, current) -> bool:
-            field = _BINDING_FIELDS.get(type(current))
-            if field is not None:
-                found.append(getattr(current, field))
-            return True
-
-    node.visit(_Targets())
+    for current in walk(node):
+        field = _BINDING_FIELDS.get(type(current))
+        if field is not None:
+            found.append(getattr(current, field))
     return found
+
+
+def walk(node):
+    """``node`` and every node of code below it, each before its children, in source order
+    (as libcst's visitors go, without their machinery: several times faster)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
 
 
 def target_names(target) -> set | None:

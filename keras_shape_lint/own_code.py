@@ -12,6 +12,7 @@ from __future__ import annotations
 import libcst as cst
 
 from .classes import mro
+from .frontend import walk
 from .values import ClassValue, DictValue, FunctionValue, InstanceValue, ListValue
 
 # statements of a class body that run nothing later: names bound to values (no call), docstrings
@@ -20,20 +21,10 @@ _INERT = (cst.Assign, cst.AnnAssign, cst.Expr, cst.Pass)
 
 def defined_nodes(module: cst.Module) -> set:
     """Ids of every class, function and lambda written in ``module``."""
-    found: set = set()
+    return {id(node) for node in walk(module) if type(node) in _DEFINITIONS}
 
-    class _Definitions(cst.CSTVisitor):
-        def visit_ClassDef(self, node):
-            found.add(id(node))
 
-        def visit_FunctionDef(self, node):
-            found.add(id(node))
-
-        def visit_Lambda(self, node):
-            found.add(id(node))
-
-    module.visit(_Definitions())
-    return found
+_DEFINITIONS = (cst.ClassDef, cst.FunctionDef, cst.Lambda)
 
 
 def runs_own_code(cls: ClassValue, own: set) -> bool:
