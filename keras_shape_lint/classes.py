@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import libcst as cst
 
-from .frontend import binding_targets
+from .frontend import binding_targets, walk
 from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .values import BuiltinValue, ClassValue, FunctionValue, InstanceValue, opaque
 
@@ -246,23 +246,13 @@ def _sets_names_dynamically(node) -> bool:
 
 
 def _has_dynamic_hook(node) -> bool:
-    hit = []
-
-    class _Hooks(cst.CSTVisitor):
-        def on_visit(self, current) -> bool:
-            if hit:
-                return False
-            kind = type(current)
-            if kind is cst.FunctionDef and current.name.value in _DYNAMIC_HOOKS:
-                hit.append(current)
-            elif kind is cst.Attribute and current.attr.value in _DYNAMIC_HOOKS:
-                hit.append(current)
-            elif kind is cst.Call and type(current.func) is cst.Name and current.func.value in _DYNAMIC_CALLS:
-                hit.append(current)
-            return not hit
-
-    node.visit(_Hooks())
-    return bool(hit)
+    for current in walk(node):
+        kind = type(current)
+        if ((kind is cst.FunctionDef and current.name.value in _DYNAMIC_HOOKS)
+                or (kind is cst.Attribute and current.attr.value in _DYNAMIC_HOOKS)
+                or (kind is cst.Call and type(current.func) is cst.Name and current.func.value in _DYNAMIC_CALLS)):
+            return True
+    return False
 
 
 def _set_on_self(node) -> frozenset:

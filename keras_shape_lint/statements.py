@@ -9,6 +9,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import symbolic as S
+from .frontend import walk
 from .liveness import dead_after_ifs
 from .provenance import Origin
 from .state import State, _copy_value, merge_paths, widen
@@ -292,14 +293,7 @@ def _undecidable(truth) -> bool:
 
 
 def _calls_in(node) -> list:
-    calls = []
-
-    class Reader(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            calls.append(call)
-
-    node.visit(Reader())
-    return calls
+    return [found for found in walk(node) if type(found) is cst.Call]
 
 
 def _names_in(node) -> set:

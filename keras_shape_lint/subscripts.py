@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from . import symbolic as S
+from .frontend import walk
 from .state import _copy_value, _same
 from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, opaque
 from .values import from_full_dims, full_dims
@@ -129,14 +130,7 @@ def _scan_indices(function, target) -> int:
 
 
 def _subscripts(function) -> list:
-    out = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Subscript(self, sub):
-            out.append(sub)
-
-    function.visit(Visitor())
-    return out
+    return [found for found in walk(function) if type(found) is cst.Subscript]
 
 
 def _unknown_item(interp, value: Unknown, key) -> Unknown:
