@@ -249,8 +249,9 @@ class Calls:
             self.analysis.note_internal(f"{model.name}: {type(error).__name__}: {error}")
             return ctx.opaque(f"{model.name} transfer failed")
         checked = model.name in MERGES and not self.analysis.suppress_checks
-        if checked and node not in self.analysis.outcomes:
-            # reached, but its inputs were too little known to check
+        if checked and ctx.unchecked:
+            # reached, but its inputs were too little known to check (on this path: another
+            # path's proof says nothing of this one)
             self.analysis.record_outcome(node, "undecided", st.modules[-1], self._unread(inputs))
         if checked and ctx.unchecked and st.unchecked is None:
             st.unchecked = (node, st.modules[-1])

@@ -118,6 +118,9 @@ layer("<operator>", params=[], module="python")(elementwise("elementwise"))
 def concatenate(ctx, cfg, inputs):
     tensors = merge_inputs(ctx, inputs)
     axis = cfg.get("axis", -1)
+    if tensors is not None and len(tensors) == 1:
+        ctx.check_merge("concat", tensors)  # one tensor: it comes out as it went in
+        return tensors[0]
     if tensors is None or not isinstance(axis, int):
         return ctx.opaque("concatenate")
     rank = next((t.rank for t in tensors if t.known), None)
