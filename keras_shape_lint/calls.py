@@ -33,10 +33,13 @@ from .values import (
     LayerValue,
     ListValue,
     Partial,
+    RepeatedList,
     Results,
     ShapeOf,
     Tensor,
     Unknown,
+    from_full_dims,
+    full_dims,
     opaque,
 )
 
@@ -66,7 +69,7 @@ class Calls:
             else:
                 kwargs = dict(kwargs)
                 inputs, rest = kwargs.pop("inputs", kwargs.pop("query", None)), []
-            return [(st, self.apply_layer(func, inputs, st, node, kwargs, rest))]
+            return self.apply_layer_paths(func, inputs, st, node, kwargs, rest)
         if isinstance(func, BuiltinValue):
             return _as_results(st, func.fn(self, st, args, kwargs, node))
         if isinstance(func, Partial):
@@ -102,7 +105,7 @@ class Calls:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
             if self._refuses_none(model.not_none + model.not_none_on_call, cfg, node):
                 return []
-            return [(st, self.apply_layer(LayerValue(model, cfg, node), inputs, st, node, {}))]
+            return self.apply_layer_paths(LayerValue(model, cfg, node), inputs, st, node, {})
         function = ops.lookup(qualname)
         if function is not None:
             defaulted = self._none_default(node, args)
@@ -191,6 +194,21 @@ class Calls:
         return found[1]
 
     # --------------------------------------------------------------- layers
+    def apply_layer_paths(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> list:
+        """:meth:`apply_layer` as paths: a merge of a list a loop built (``items``, then
+        ``count`` copies of one item) runs once where the loop added none and once where it
+        added some, the copies standing in as one tensor (see :func:`merge_stand_in`)."""
+        if not isinstance(inputs, RepeatedList) or inputs.spoiled or layer.model.name not in MERGES:
+            return [(st, self.apply_layer(layer, inputs, st, node, kwargs, args))]
+        out = []
+        for s, some in self.interp.branch(st, inputs.count >= 1):
+            items = list(inputs.items)
+            if some:
+                items.append(merge_stand_in(layer, inputs.item, inputs.count))
+            if items:  # Keras refuses to merge an empty list: no path goes on
+                out.append((s, self.apply_layer(layer, ListValue(items), s, node, kwargs, args)))
+        return out
+
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
         """``layer(inputs, *args, **kwargs)``: the call's other arguments reach the model
         as ``ctx.call_args`` and ``ctx.call_kwargs`` (``value=`` of attention, ``mask=``)."""
@@ -425,6 +443,24 @@ class Calls:
         if isinstance(dunder, FunctionValue):
             return self.call_user(bind_method(dunder, instance), args, kwargs, st, node)
         return [(st, opaque(f"call of {cls.name} instance"))]
+
+
+def merge_stand_in(layer: LayerValue, item, count):
+    """One input for ``count`` (at least 1) equal inputs ``item`` of a merge: the item
+    itself for an element-wise merge; for a concatenation, the item with ``count`` times its
+    size on the concat axis (what concatenating the copies gives); None (an input nobody can
+    read) where that axis is not known."""
+    if layer.model.name != "Concatenate" or count == 1:
+        return item
+    axis = layer.config.get("axis", -1)
+    if not isinstance(item, Tensor) or not item.known or not isinstance(axis, int):
+        return None
+    dims = full_dims(item)
+    position = axis if axis >= 0 else len(dims) + axis
+    if not 0 <= position < len(dims) or dims[position] is None:
+        return None
+    dims[position] = S.mul(count, dims[position])
+    return from_full_dims(dims, item.batched, item.channels_last, item.dtype)
 
 
 def _build_arguments(build: FunctionValue, call: FunctionValue, args, kwargs) -> list:

@@ -673,6 +673,8 @@ class Loops:
 
     def ex_ListComp(self, node, st):
         repeated = self._repeated_comprehension(node, st)
+        if repeated is None:
+            repeated = self._comprehension_of_repeated(node, st)
         if repeated is not None:
             return repeated
         return [(s, ListValue(items) if items is not None else opaque("comprehension"))
@@ -710,6 +712,34 @@ class Loops:
             return None
         start, stop, _ = bounds
         return [(st, RepeatedList([], values[0][1], S.maximum(S.sub(stop, start), 0)))]
+
+    def _comprehension_of_repeated(self, node, st):
+        """``[branch(x) for branch in self.branches]`` over a list a loop built (its first
+        items, then copies of one): the element for each first item and once for the copies,
+        which stand for every copy; None for any other comprehension, or where an element
+        forks the path."""
+        for_in = node.for_in
+        if for_in.ifs or for_in.inner_for_in is not None or not _names_a_value(for_in.iter):
+            return None
+        sequences = self.eval(for_in.iter, st)  # a name or attribute: reading it twice is harmless
+        if len(sequences) != 1 or sequences[0][0] is not st:
+            return None
+        sequence = sequences[0][1]
+        if not isinstance(sequence, RepeatedList) or sequence.spoiled:
+            return None
+        trial = st.fork()
+        trial.push(dict(trial.locals) if len(trial.frames) > 1 else {}, trial.closures[-1], trial.modules[-1])
+        values = []
+        for item in [*sequence.items, _copy_value(sequence.item, {})]:
+            assigned = self.assign(for_in.target, item, trial)
+            if len(assigned) != 1 or assigned[0] is not trial:
+                return None
+            results = self.eval(node.elt, trial)
+            if len(results) != 1 or results[0][0] is not trial:
+                return None
+            values.append(results[0][1])
+        trial.pop()
+        return [(trial, RepeatedList(values[:-1], values[-1], sequence.count))]
 
     def comprehension(self, elt, for_in, st):
         """Evaluate a comprehension in a child frame; [(state, items or None)]."""
@@ -757,6 +787,13 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _names_a_value(node) -> bool:
+    """Is ``node`` a name or a chain of attributes of one (``self.branches``)?"""
+    while type(node) is cst.Attribute:
+        node = node.value
+    return type(node) is cst.Name
 
 
 def _once(compute):

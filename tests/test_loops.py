@@ -5,6 +5,7 @@ lists built by loops indexed by such an index."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from types import SimpleNamespace
 
 import libcst as cst
@@ -1184,3 +1185,28 @@ def test_a_stack_whose_first_block_fails_to_project_is_flagged_with_a_witness_th
     assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
     args = findings[0].witness.args
     assert args["width"] < args["filters"] and args["depth"] >= 1, args
+
+
+def test_a_merge_of_branches_made_for_each_item_the_caller_passes_is_proven():
+    # the loop leaves a list of the 1x1 branch and as many equal branches as there are rates:
+    # the merge runs once with none of them and once with some, standing in as one tensor
+    source = (Path(__file__).resolve().parent.parent / "fixtures" / "aspp_branches_clean.py").read_text()
+    findings, analysis = analyse_text(source, Options())
+    stats = analysis.statistics()
+    assert findings == []
+    assert (stats["merges"], stats["proven"], stats["internal_errors"]) == (2, 2, []), analysis.incomplete_merges()
+
+
+def test_a_merge_of_one_tensor_is_proven():
+    keras = pytest.importorskip("keras")
+    x = keras.Input((4, 8))
+    assert tuple(keras.layers.Concatenate()([x]).shape) == (None, 4, 8)  # Keras builds it
+    findings, analysis, stats = _analyse("""
+        import keras
+        from keras import layers
+
+
+        def head(x):
+            return layers.Concatenate()([layers.Dense(4)(x)])
+    """)
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), stats
