@@ -78,10 +78,9 @@ def test_a_layer_shortcut_made_with_partial_is_the_layer():
     assert outcomes == ["flagged"]
 
 
-def test_an_attribute_the_class_set_on_other_paths_only_ends_the_path():
-    # a negative rate is truthy but sets no dropout layer: Python raises AttributeError at
-    # self.drop there, so no path reaches the add with an unknown tensor
-    findings, outcomes = _analyse("""
+def _dropout_block(extra: str) -> str:
+    # the first test's block, with ``extra`` (a method or statement of the class) added
+    return """
         from keras import layers
 
 
@@ -91,13 +90,19 @@ def test_an_attribute_the_class_set_on_other_paths_only_ends_the_path():
                 self.rate = rate
                 if rate > 0:
                     self.drop = layers.Dropout(rate)
-
+    """ + extra + """
             def call(self, x):
                 y = x
                 if self.rate:
                     y = self.drop(y)
                 return layers.Add()([x, y])
-    """)
+    """
+
+
+def test_an_attribute_the_class_set_on_other_paths_only_ends_the_path():
+    # a negative rate is truthy but sets no dropout layer: Python raises AttributeError at
+    # self.drop there, so no path reaches the add with an unknown tensor
+    findings, outcomes = _analyse(_dropout_block(""))
     assert findings == [] and outcomes == ["proven"], outcomes
 
 
@@ -172,27 +177,6 @@ def test_a_none_axis_default_keras_refuses_is_retried_as_the_callers_choice():
     """)
     assert [f.code for f in findings] == ["KSL102"], [f.message for f in findings]
     assert findings[0].witness.args.get("channel_axis") == -1, findings[0].witness.args  # the channels
-
-
-def _dropout_block(extra: str) -> str:
-    # the first test's block, with ``extra`` (a method or statement of the class) added
-    return """
-        from keras import layers
-
-
-        class Block(layers.Layer):
-            def __init__(self, rate, **kwargs):
-                super().__init__(**kwargs)
-                self.rate = rate
-                if rate > 0:
-                    self.drop = layers.Dropout(rate)
-    """ + extra + """
-            def call(self, x):
-                y = x
-                if self.rate:
-                    y = self.drop(y)
-                return layers.Add()([x, y])
-    """
 
 
 def test_an_attribute_a_class_may_set_by_computed_name_is_not_missing():

@@ -1129,38 +1129,9 @@ def test_without_forgetting_the_block_just_called_the_same_stack_exceeds_that_bu
     assert analysis.statistics()["budget"] != {}
 
 
-_STAGE_WITH_A_PROJECTING_FIRST_BLOCK = """
-import keras
-from keras import layers
-
-
-class Block(layers.Layer):
-    def __init__(self, filters, project, **kwargs):
-        super().__init__(**kwargs)
-        self.project = project
-        self.dense = layers.Dense(filters)
-        if project:
-            self.projection = layers.Dense(filters)
-
-    def call(self, x):
-        shortcut = self.projection(x) if self.project else x
-        return layers.Add()([shortcut, self.dense(x)])
-
-
-class Stage(keras.Model):
-    def __init__(self, depth, width, filters, **kwargs):
-        self.blocks = []
-        channels = width
-        for j in range(depth):
-            # the first block projects the stage's input to its width; the others need not
-            self.blocks.append(Block(filters, project=channels != filters, name=f"block_{j}"))
-            channels = filters
-        inputs = keras.Input((8, width))
-        x = inputs
-        for block in self.blocks:
-            x = block(x)
-        super().__init__(inputs, x, **kwargs)
-"""
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+# a stack of blocks made in a loop, whose first block projects the stage's input
+_STAGE_WITH_A_PROJECTING_FIRST_BLOCK = (FIXTURES / "stage_projecting_first_block_clean.py").read_text()
 
 
 def test_a_stack_whose_first_block_differs_leaves_its_loop_as_few_paths():
@@ -1190,7 +1161,7 @@ def test_a_stack_whose_first_block_fails_to_project_is_flagged_with_a_witness_th
 def test_a_merge_of_branches_made_for_each_item_the_caller_passes_is_proven():
     # the loop leaves a list of the 1x1 branch and as many equal branches as there are rates:
     # the merge runs once with none of them and once with some, standing in as one tensor
-    source = (Path(__file__).resolve().parent.parent / "fixtures" / "aspp_branches_clean.py").read_text()
+    source = (FIXTURES / "aspp_branches_clean.py").read_text()
     findings, analysis = analyse_text(source, Options())
     stats = analysis.statistics()
     assert findings == []
