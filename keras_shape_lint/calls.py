@@ -107,6 +107,13 @@ class Calls:
                 return []
             return self.apply_layer_paths(LayerValue(model, cfg, node), inputs, st, node, {})
         function = ops.lookup(qualname)
+        if function is not None and args and isinstance(args[0], RepeatedList) and not args[0].spoiled:
+            join = _JOINS.get(qualname.rsplit(".", 1)[-1])
+            axis = None if join is None else (args[join[0]] if len(args) > join[0] else kwargs.get("axis", join[1]))
+            if isinstance(axis, int) and not isinstance(axis, bool):
+                # ``ops.concatenate(branches, axis=-1)`` of a list a loop built: as the layer
+                return self._with_copies(args[0], axis, st, lambda s, listed: self.call_imported(
+                    qualname, [listed, *args[1:]], kwargs, s, node))
         if function is not None:
             defaulted = self._none_default(node, args)
             if defaulted is not None:
@@ -200,13 +207,21 @@ class Calls:
         added some, the copies standing in as one tensor (see :func:`merge_stand_in`)."""
         if not isinstance(inputs, RepeatedList) or inputs.spoiled or layer.model.name not in MERGES:
             return [(st, self.apply_layer(layer, inputs, st, node, kwargs, args))]
+        axis = layer.config.get("axis", -1) if layer.model.name == "Concatenate" else None
+        return self._with_copies(inputs, axis, st, lambda s, listed: [
+            (s, self.apply_layer(layer, listed, s, node, kwargs, args))])
+
+    def _with_copies(self, repeated: RepeatedList, axis, st, run) -> list:
+        """``run(state, list)`` where the loop that built ``repeated`` added no copy of its
+        item, and where it added some (the copies as one stand-in, joined on ``axis`` when
+        that is not None); a merge of an empty list has no path (Keras raises)."""
         out = []
-        for s, some in self.interp.branch(st, inputs.count >= 1):
-            items = list(inputs.items)
+        for s, some in self.interp.branch(st, repeated.count >= 1):
+            items = list(repeated.items)
             if some:
-                items.append(merge_stand_in(layer, inputs.item, inputs.count))
-            if items:  # Keras refuses to merge an empty list: no path goes on
-                out.append((s, self.apply_layer(layer, ListValue(items), s, node, kwargs, args)))
+                items.append(merge_stand_in(repeated.item, repeated.count, axis))
+            if items:
+                out.extend(run(s, ListValue(items)))
         return out
 
     def apply_layer(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> object:
@@ -445,15 +460,14 @@ class Calls:
         return [(st, opaque(f"call of {cls.name} instance"))]
 
 
-def merge_stand_in(layer: LayerValue, item, count):
+def merge_stand_in(item, count, axis=None):
     """One input for ``count`` (at least 1) equal inputs ``item`` of a merge: the item
-    itself for an element-wise merge; for a concatenation, the item with ``count`` times its
-    size on the concat axis (what concatenating the copies gives); None (an input nobody can
-    read) where that axis is not known."""
-    if layer.model.name != "Concatenate" or count == 1:
+    itself for an element-wise merge (``axis`` None); for a concatenation on ``axis`` (of the
+    whole shape), the item with ``count`` times its size there (what concatenating the copies
+    gives); None (an input nobody can read) where that axis is not known."""
+    if axis is None or count == 1:
         return item
-    axis = layer.config.get("axis", -1)
-    if not isinstance(item, Tensor) or not item.known or not isinstance(axis, int):
+    if not isinstance(item, Tensor) or not item.known or not isinstance(axis, int) or isinstance(axis, bool):
         return None
     dims = full_dims(item)
     position = axis if axis >= 0 else len(dims) + axis
@@ -461,6 +475,10 @@ def merge_stand_in(layer: LayerValue, item, count):
         return None
     dims[position] = S.mul(count, dims[position])
     return from_full_dims(dims, item.batched, item.channels_last, item.dtype)
+
+
+# functions that join a list of tensors along an axis: (position of the axis argument, its default)
+_JOINS = {"concatenate": (1, 0), "concat": (1, None)}
 
 
 def _build_arguments(build: FunctionValue, call: FunctionValue, args, kwargs) -> list:

@@ -1181,3 +1181,16 @@ def test_a_merge_of_one_tensor_is_proven():
             return layers.Concatenate()([layers.Dense(4)(x)])
     """)
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), stats
+
+
+def test_a_join_by_ops_of_branches_made_for_each_item_is_read_as_the_layer_reads_it():
+    # ops.concatenate of the list the loop built, added to a projection as wide as every
+    # branch together: both proven (the add was undecided: the join of the copies unknown)
+    source = (FIXTURES / "aspp_ops_concat_residual_clean.py").read_text()
+    findings, analysis = analyse_text(source, Options())
+    stats = analysis.statistics()
+    assert findings == []
+    assert (stats["merges"], stats["proven"]) == (2, 2), analysis.incomplete_merges()
+    # one branch wide instead: flagged (Keras raises there for any rate: tests/test_oracle.py)
+    findings, _ = analyse_text((FIXTURES / "aspp_ops_concat_residual.py").read_text(), Options())
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
