@@ -68,6 +68,7 @@ class Analysis:
         # as far as the build goes
         self.unsized_merges: set = set()
         self.blocked: dict = {}  # undecided merge -> what kept it undecided, in words
+        self.unread_merges: dict = {}  # join reached with inputs nobody could read -> (module, why)
         self.entered: set = set()  # ids of the function nodes whose bodies ran
         self.skipped: set = set()  # ids of the entry points the time budget left unanalysed
         self.drafts: dict = {}
@@ -109,6 +110,17 @@ class Analysis:
             self.outcomes[node] = outcome
         if outcome == "undecided" and node not in self.blocked:
             self.blocked[node] = reason or "it depends on a value the analyser cannot read"
+
+    def note_unread_merge(self, node, module, reason: str) -> None:
+        """A function that joins tensors (``ops.concatenate``) reached with inputs nobody
+        could read: no merge on this path as far as anyone can tell, but where other paths
+        checked it as one, this path leaves it undecided (:meth:`settle_unread_merges`)."""
+        self.unread_merges.setdefault(node, (module, reason))
+
+    def settle_unread_merges(self) -> None:
+        for node, (module, reason) in self.unread_merges.items():
+            if node in self.outcomes:
+                self.record_outcome(node, "undecided", module, reason)
 
     def record_draft(self, draft: Draft) -> None:
         if self.wants_draft(draft.node, draft.code, draft.chain):
@@ -171,6 +183,7 @@ class Analysis:
                 break
             self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
             self.complete_builds([])  # an entry point stopped early: its builds did not finish
+        self.settle_unread_merges()
         return self.findings()
 
     @property

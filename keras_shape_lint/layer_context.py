@@ -87,6 +87,11 @@ class LayerContext:
             return
         check_merge(self.analysis, self.state, self.node, self.display, kind, tensors, axis)
 
+    def unread_merge(self, inputs) -> None:
+        """A join this path reached with inputs it could not read: where another path
+        checked it as a merge, it is undecided (see :meth:`Analysis.note_unread_merge`)."""
+        self.analysis.note_unread_merge(self.node, self.state.modules[-1], self._calls._unread(inputs))
+
     def call(self, function, args):
         results = self._calls.call(function, list(args), {}, self.state, self.node)
         if len(results) == 1 and results[0][0] is self.state:

@@ -12,6 +12,7 @@ class LayerCtx:
     def __init__(self, image_data_format: str = "channels_last", call_args=(), call_kwargs=None):
         self.image_data_format = image_data_format
         self.assumptions: list = []
+        self.unread_merges: list = []
         self.data_assumptions: list = []  # what data must satisfy; Keras does not check it at build time
         self.opaques: list[str] = []
         self.merges: list = []
@@ -64,6 +65,9 @@ class LayerCtx:
 
     def check_merge(self, kind, tensors, axis=None):
         self.merges.append((kind, tensors, axis))
+
+    def unread_merge(self, inputs):
+        self.unread_merges.append(inputs)
 
     def opaque(self, reason):
         # like the interpreter's: a tensor of unknown rank, the reason recorded

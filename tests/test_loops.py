@@ -1194,3 +1194,15 @@ def test_a_join_by_ops_of_branches_made_for_each_item_is_read_as_the_layer_reads
     # one branch wide instead: flagged (Keras raises there for any rate: tests/test_oracle.py)
     findings, _ = analyse_text((FIXTURES / "aspp_ops_concat_residual.py").read_text(), Options())
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+def test_a_join_proven_on_one_path_and_unread_on_another_is_undecided():
+    # ops.concatenate of a list nobody can read on one path: no merge anyone saw there, but the
+    # other path checked it as one, so it is not proven (on the code before it was)
+    source = (FIXTURES / "aspp_ops_concat_residual_clean.py").read_text().replace(
+        "ops.concatenate(branches, axis=-1)", "ops.concatenate(branches if rates else from_disk(), axis=-1)")
+    findings, analysis = analyse_text("from elsewhere import from_disk\n" + source, Options())
+    outcomes = {analysis.main.start(node).line: outcome for node, outcome in analysis.outcomes.items()}
+    assert findings == []
+    assert outcomes[12] == "undecided", outcomes
+    assert "from_disk" in analysis.blocked[next(n for n in analysis.outcomes if analysis.main.start(n).line == 12)]

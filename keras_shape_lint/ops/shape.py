@@ -346,9 +346,11 @@ def _concatenate(default_axis):
             if views and all(t.known for t in views) and len(ranks) == 1:
                 given_axis(where, ranks.pop())  # a free axis splits the path here
         if tensors is None or plain_int(where) is None:
+            ctx.unread_merge(values)
             return ctx.opaque("concatenate arguments not understood")
         tensors = _as_batches(tensors)
         if tensors is None:
+            ctx.unread_merge(values)
             return ctx.opaque("concatenate of a weight and a batch of another rank")
         dtype = INT if all(t.dtype == INT for t in tensors) else None
         joined = _joined_on_the_last_axis(ctx, tensors, where) if dtype is None else None
