@@ -194,11 +194,7 @@ class Calls:
     def _rebound(self, function) -> frozenset:
         """The names ``function``'s body assigns (a parameter among them may no longer hold
         its default), worked out once."""
-        key = ("rebound", id(function))
-        found = self.interp._node_facts.get(key)
-        if found is None:
-            found = self.interp._node_facts[key] = (function, _assigned_names(function))
-        return found[1]
+        return self.interp.node_fact("rebound", function, _assigned_names)
 
     # --------------------------------------------------------------- layers
     def apply_layer_paths(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> list:

@@ -239,10 +239,7 @@ def _sets_names_dynamically(node) -> bool:
     """Does the class statement ``node`` define ``__getattr__`` (or ``__getattribute__``,
     ``__setattr__``), touch ``__dict__``, or call ``setattr``/``vars``?  Then which names an
     instance has is not read from its ``self.x = ...`` statements."""
-    found = _DYNAMIC.get(id(node))
-    if found is None or found[0] is not node:
-        found = _DYNAMIC[id(node)] = (node, _has_dynamic_hook(node))
-    return found[1]
+    return _per_class(_DYNAMIC, node, _has_dynamic_hook)
 
 
 def _has_dynamic_hook(node) -> bool:
@@ -257,10 +254,15 @@ def _has_dynamic_hook(node) -> bool:
 
 def _set_on_self(node) -> frozenset:
     """The attributes the methods of the class statement ``node`` set on ``self``."""
-    found = _SET_ON_SELF.get(id(node))
+    return _per_class(_SET_ON_SELF, node, lambda statement: frozenset(
+        target.attr.value for target in binding_targets(statement)
+        if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self"))
+
+
+def _per_class(table: dict, node, compute):
+    """``compute(node)`` of a class statement, kept in ``table`` while that very statement
+    is the one its id names (a later file's class may reuse the id)."""
+    found = table.get(id(node))
     if found is None or found[0] is not node:
-        names = frozenset(target.attr.value for target in binding_targets(node)
-                          if type(target) is cst.Attribute and type(target.value) is cst.Name
-                          and target.value.value == "self")
-        found = _SET_ON_SELF[id(node)] = (node, names)
+        found = table[id(node)] = (node, compute(node))
     return found[1]

@@ -227,10 +227,7 @@ class Expressions:
         return out
 
     def _has_calls(self, node) -> bool:
-        found = self._node_facts.get(("calls", id(node)))
-        if found is None:
-            found = self._node_facts[("calls", id(node))] = (node, bool(_find_calls(node)))
-        return found[1]
+        return self.node_fact("calls", node, lambda found: bool(_find_calls(found)))
 
     def ex_BooleanOperation(self, node, st):
         out = []

@@ -79,6 +79,15 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if not self.steps & 1023 and time.monotonic() > self.analysis.deadline:
             raise BudgetExceeded("time budget")
 
+    def node_fact(self, kind: str, node, compute):
+        """``compute(node)``, worked out once per node and kind (the node kept alive beside
+        its fact, so that its id is not reused)."""
+        key = (kind, id(node))
+        found = self._node_facts.get(key)
+        if found is None:
+            found = self._node_facts[key] = (node, compute(node))
+        return found[1]
+
     def cap(self, states: list) -> list:
         if len(states) > self.budget.max_paths:
             self.analysis.note_budget("path budget")

@@ -11,7 +11,7 @@ import libcst as cst
 
 from . import symbolic as S
 
-from .frontend import children
+from .frontend import children, walk
 from .liveness import dead_after_loops
 from .plain_loops import forgotten_past_bound, opaque_loop_facts, plain_loop_facts, plain_loop_summary
 from .provenance import Origin
@@ -337,25 +337,17 @@ class Loops:
 
     def _appends(self, stmt) -> bool:
         """Does the loop body call ``.append(...)`` anywhere?"""
-        key = ("appends", id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            calls = _find_appends(stmt.body)
-            found = self._node_facts[key] = (stmt, calls)
-        return found[1]
+        return self.node_fact("appends", stmt, lambda loop: _find_appends(loop.body))
 
     def _past_bound(self, stmt, states, summaries) -> list:
         """The paths of ``states`` (at the bound of a loop over a sequence nobody knows) that
         go on past it with what the loop may change forgotten, added to ``summaries``; the
         others are returned.  A merge in the loop's body checked in the iterations run is
         undecided: the later ones were not."""
-        key = ("opaque loop", id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (stmt, opaque_loop_facts(stmt))
+        facts = self.node_fact("opaque loop", stmt, opaque_loop_facts)
         left = []
         for s in states:
-            paths = forgotten_past_bound(found[1], stmt, s)
+            paths = forgotten_past_bound(facts, stmt, s)
             if paths is None:
                 left.append(s)
             else:
@@ -371,17 +363,7 @@ class Loops:
 
     def _nodes_in(self, suite) -> frozenset:
         """The ids of every syntax node in ``suite``, worked out once."""
-        key = ("nodes in", id(suite))
-        found = self._node_facts.get(key)
-        if found is None:
-            ids: set = set()
-            stack = [suite]
-            while stack:
-                node = stack.pop()
-                ids.add(id(node))
-                stack.extend(children(node))
-            found = self._node_facts[key] = (suite, frozenset(ids))
-        return found[1]
+        return self.node_fact("nodes in", suite, lambda found: frozenset(map(id, walk(found))))
 
     def _any_iteration(self, stmt, st: State, index, stop, step, any_item, widen: bool = True):
         """The path after every iteration left of a range loop whose body reads the index,
@@ -553,11 +535,7 @@ class Loops:
     def _ignored(self, stmt) -> frozenset:
         """The locals whose value at the start of an iteration does not matter: the loop
         variables, and those the body assigns before anything reads them."""
-        key = ("killed", id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (stmt, self._targets(stmt) | _assigned_before_read(stmt.body))
-        return found[1]
+        return self.node_fact("killed", stmt, lambda loop: self._targets(loop) | _assigned_before_read(loop.body))
 
     def _iteration_dead(self, stmt, states) -> frozenset:
         """The locals of ``states`` (paths at the end of an iteration) that neither the next
@@ -610,19 +588,11 @@ class Loops:
 
     def _body_reads(self, stmt, what: str, names: frozenset) -> bool:
         """Does the loop body read one of ``names`` (outside f-strings)?  Worked out once."""
-        key = (what, id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (stmt, _reads(stmt.body, names))
-        return found[1]
+        return self.node_fact(what, stmt, lambda loop: _reads(loop.body, names))
 
     def _plain_loop(self, stmt, st: State, iterable=None):
         """The paths out of a loop over plain Python values (see :mod:`.plain_loops`), or None."""
-        key = ("plain loop", id(stmt))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (stmt, plain_loop_facts(stmt))
-        summary = plain_loop_summary(found[1], stmt, st, iterable)
+        summary = plain_loop_summary(self.node_fact("plain loop", stmt, plain_loop_facts), stmt, st, iterable)
         if summary is not None:
             self.analysis.note_opaque("a loop over plain Python values")
         return summary
@@ -728,7 +698,7 @@ class Loops:
         if not isinstance(sequence, RepeatedList) or sequence.spoiled:
             return None
         trial = st.fork()
-        trial.push(dict(trial.locals) if len(trial.frames) > 1 else {}, trial.closures[-1], trial.modules[-1])
+        _push_comprehension_frame(trial)
         values = []
         for item in [*sequence.items, _copy_value(sequence.item, {})]:
             assigned = self.assign(for_in.target, item, trial)
@@ -743,7 +713,7 @@ class Loops:
 
     def comprehension(self, elt, for_in, st):
         """Evaluate a comprehension in a child frame; [(state, items or None)]."""
-        st.push(dict(st.locals) if len(st.frames) > 1 else {}, st.closures[-1], st.modules[-1])
+        _push_comprehension_frame(st)
         results = self._comp(elt, for_in, st, [])
         out = []
         for s, items in results:
@@ -787,6 +757,12 @@ class Loops:
                 states = nxt
             out.extend(states)
         return out
+
+
+def _push_comprehension_frame(st: State) -> None:
+    """A comprehension's own scope: a copy of the function's locals it reads (none at a
+    module's top level, whose names it finds as globals)."""
+    st.push(dict(st.locals) if len(st.frames) > 1 else {}, st.closures[-1], st.modules[-1])
 
 
 def _names_a_value(node) -> bool:
@@ -1065,24 +1041,13 @@ def _plain(value) -> bool:
 
 
 def _has_call(node) -> bool:
-    stack = list(node) if isinstance(node, (tuple, list)) else [node]
-    while stack:
-        current = stack.pop()
-        if type(current) in (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield):
-            return True
-        stack.extend(children(current))
-    return False
+    roots = node if isinstance(node, (tuple, list)) else [node]
+    return any(type(current) in (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield)
+               for root in roots for current in walk(root))
 
 
 def _all_names(node) -> set:
-    found: set = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if type(current) is cst.Name:
-            found.add(current.value)
-        stack.extend(children(current))
-    return found
+    return {current.value for current in walk(node) if type(current) is cst.Name}
 
 
 def _reads(node, names: frozenset) -> bool:
@@ -1118,14 +1083,8 @@ def _widened_sizes(values, covering) -> list:
 
 
 def _find_appends(node) -> bool:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if (type(current) is cst.Call and type(current.func) is cst.Attribute
-                and current.func.attr.value == "append"):
-            return True
-        stack.extend(children(current))
-    return False
+    return any(type(current) is cst.Call and type(current.func) is cst.Attribute
+               and current.func.attr.value == "append" for current in walk(node))
 
 
 def _running(index, stop):

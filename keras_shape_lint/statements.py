@@ -163,11 +163,7 @@ class Statements:
         """Local names nothing reads once ``stmt`` is done: ``find(function)`` maps each
         statement of the function being run to them, worked out once per function."""
         function = self.scopes[-1] if self.scopes else None
-        key = (kind, id(function))
-        found = self._node_facts.get(key)
-        if found is None:
-            found = self._node_facts[key] = (function, find(function))
-        return found[1].get(id(stmt), (None, frozenset()))[1]
+        return self.node_fact(kind, function, find).get(id(stmt), (None, frozenset()))[1]
 
     def stmt_With(self, stmt, st):
         states = [st]
