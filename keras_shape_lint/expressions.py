@@ -7,6 +7,7 @@ one state to ``[(state, value), ...]``.
 from __future__ import annotations
 
 import math
+import string
 
 import libcst as cst
 
@@ -28,6 +29,7 @@ from .values import (
     ShapeOf,
     Slice,
     Tensor,
+    UnknownText,
     Unknown,
     hashable,
     opaque,
@@ -88,15 +90,38 @@ class Expressions:
         return [(st, value if isinstance(value, str) else opaque("string"))]
 
     def ex_FormattedString(self, node, st):
-        # Names and messages: shapes never depend on their text.  A placeholder
-        # string keeps ``name is None`` and ``name + "_bn"`` decidable.
+        # Mostly names and messages, whose text no shape depends on: a part that is not a
+        # known string is written "\u2026" (UnknownText), which keeps ``name is None``
+        # and ``name + "_bn"`` decidable.  Known parts give the real text (an einsum equation
+        # put together from letters: ``f"{input_str},{kernel_str}->{output_str}"``).
         parts = []
+        known = True
         for part in node.parts:
-            parts.append(part.value if type(part) is cst.FormattedStringText else "\u2026")
-            if type(part) is cst.FormattedStringExpression and _arithmetic(part.expression):
-                # ``f"block{i + 1}"``: the text is not kept, but a caller must pass a number there
-                self.eval(part.expression, st)
-        return [(st, "".join(parts))]
+            if type(part) is cst.FormattedStringText:
+                parts.append(part.value)
+                continue
+            text = self._formatted_part(part, st)
+            known = known and text is not None
+            parts.append("\u2026" if text is None else text)
+        text = "".join(parts)
+        return [(st, text if known else UnknownText(text))]
+
+    def _formatted_part(self, part, st) -> str | None:
+        """The text of one ``{...}`` of an f-string, where it is a local's known string written
+        without a format; else None.  A number's text is not kept: the layers a loop makes are
+        alike whatever their names (``f"block_{i}"``), and the loop is read once for them all."""
+        expression = part.expression
+        if type(expression) is cst.Name:
+            try:
+                value = st.lookup(expression.value)
+            except KeyError:
+                return None
+            if part.format_spec is None and part.conversion is None and type(value) is str:
+                return value
+        elif _arithmetic(expression):
+            # ``f"block{i + 1}"``: the text is not kept, but a caller must pass a number there
+            self.eval(expression, st)
+        return None
 
     def ex_Ellipsis(self, node, st):
         return [(st, ELLIPSIS)]
@@ -357,9 +382,12 @@ class Expressions:
         return [(s2, v) for s, v in self.eval(node.value, st) for s2 in self.assign(node.target, v, s)]
 
 
-# numbers the standard library and numpy name (``coords * (2 * math.pi)``)
+# numbers the standard library and numpy name (``coords * (2 * math.pi)``), and the letters
+# einsum equations are spelt with (``string.ascii_lowercase[i]``)
 _CONSTANTS = {"math.pi": math.pi, "math.e": math.e, "math.tau": math.tau, "math.inf": math.inf,
-              "numpy.pi": math.pi, "numpy.e": math.e, "numpy.inf": math.inf}
+              "numpy.pi": math.pi, "numpy.e": math.e, "numpy.inf": math.inf,
+              **{f"string.{name}": getattr(string, name) for name in (
+                  "ascii_lowercase", "ascii_uppercase", "ascii_letters", "digits")}}
 
 
 def _constant(value):

@@ -23,6 +23,7 @@ from .values import (
     SuperProxy,
     Tensor,
     Unknown,
+    UnknownText,
     is_set_on_some_paths,
     opaque,
 )
@@ -349,6 +350,8 @@ def _instance_of(value, kind):
 @builtin("str", "repr", "format")
 def _str(calls, st, args, kwargs, node):
     value = args[0] if args else ""
+    if isinstance(value, UnknownText):
+        return value
     if isinstance(value, (int, float, str)) and not S.is_sym(value):
         return str(value)
     return opaque("str")

@@ -449,6 +449,22 @@ def opaque_truthy(reason: str = "") -> Unknown:
     return value
 
 
+class UnknownText(str):
+    """The text of an f-string with a part nobody knows, the unknown parts written ``…``.
+
+    A name or a message (``f"{prefix}_conv"``) stays a string, so that ``name is None`` and
+    ``name + "_bn"`` are decided; code that reads a string's letters as instructions (an
+    einsum equation) must not read this one's.  Joined with more text it stays unknown."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return UnknownText(str.__add__(self, other)) if isinstance(other, str) else NotImplemented
+
+    def __radd__(self, other):
+        return UnknownText(str.__add__(other, self)) if isinstance(other, str) else NotImplemented
+
+
 class ListValue:
     """A mutable Python list (copied when a path forks)."""
 

@@ -327,3 +327,51 @@ def test_names_unpacked_around_a_star_from_a_shape_of_unknown_rank_are_sizes():
     """))
     assert findings == []
     assert sorted(analysis.outcomes.values()) == ["proven"], analysis.outcomes
+
+
+def test_an_f_string_with_a_part_nobody_knows_is_no_equation_keras_rejects():
+    # the text of `spec` is the caller's: the equation may be valid, so the path goes on to the
+    # Add with an output nobody knows (undecided), rather than ending at a refusal nobody showed
+    for call in ('layers.EinsumDense(f"{spec},cd->abd", output_shape=(None, 8))(x)',
+                 'ops.einsum(f"{spec},cd->abd", x, ops.ones((16, 8)))'):
+        _, analysis = analyse_text(textwrap.dedent(f"""
+            from keras import layers, ops
+
+
+            def block(x, spec):
+                y = {call}
+                return layers.Add()([x, y])
+        """))
+        assert sorted(analysis.outcomes.values()) == ["undecided"], (call, analysis.outcomes)
+
+
+def test_an_f_string_of_known_strings_is_their_text():
+    # an equation put together from letters: Keras reads "abc,cd->abd", a Dense to 8 units
+    findings = _findings("""
+        from keras import layers
+
+
+        def block(x):
+            given, kept = "abc", "ab"
+            y = layers.EinsumDense(f"{given},cd->{kept}d", output_shape=(None, 8))(x)
+            return layers.Add()([x, y])
+    """)
+    assert [(f.code, f.line) for f in findings] == [("KSL102", 8)], findings
+
+
+def test_layers_named_by_their_index_in_a_loop_are_alike():
+    # f"block_{i}" is a name: the blocks of the stack are one block repeated, whatever the count
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def stack(x, depth):
+            blocks = []
+            for i in range(depth):
+                blocks.append(layers.Dense(64, name=f"block_{i}"))
+            for block in blocks:
+                x = layers.Add()([x, block(x)])
+            return x
+    """))
+    assert analysis.statistics()["budget"] == {}
+    assert [f.code for f in findings] == ["KSL102"]

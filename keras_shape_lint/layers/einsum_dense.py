@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from .. import symbolic as S
-from ..values import Tensor
+from ..values import Tensor, UnknownText
 from . import REQUIRED, layer
 from . import shapes
 from .sequence_shapes import data_time, other_rank, positional_tensors
@@ -73,7 +73,7 @@ def einsum_dense(ctx, cfg, inputs):
         bias_axes = None
     partial = _partial_shape(ctx, cfg.get("output_shape"))
     x = ctx.tensor(inputs)
-    if not isinstance(equation, str) or partial is None or x is None:
+    if not isinstance(equation, str) or isinstance(equation, UnknownText) or partial is None or x is None:
         return ctx.opaque("EinsumDense configuration not understood")
     form = parse(equation)
     if form is REJECTED:

@@ -9,7 +9,7 @@ batch's axis 0, give an opaque result: a batch axis would meet another axis.
 from __future__ import annotations
 
 from .. import symbolic as S
-from ..values import Tensor
+from ..values import Tensor, UnknownText
 from . import arg
 from ._common import (
     batched,
@@ -50,7 +50,7 @@ def _parse(equation: str, count: int):
 def einsum(ctx, args, kwargs):
     equation = arg(args, kwargs, 0, "subscripts", kwargs.get("equation"))
     values = list(args[1:]) or sequence(kwargs.get("operands")) or []
-    if not isinstance(equation, str) or not values:
+    if not isinstance(equation, str) or isinstance(equation, UnknownText) or not values:
         return ctx.opaque("einsum arguments not understood")
     parsed = _parse(equation, len(values))
     operands = [tensor(ctx, v) for v in values]
