@@ -78,6 +78,7 @@ class Analysis:
         self.internal_errors: list = []
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
+        self.needed_inputs: set = set()  # the entry call()'s inputs Keras asks the shapes of
         self.entry_class: ClassValue | None = None
         self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
         # the entry read its inputs' batch size as a number (``ops.zeros((ops.shape(x)[0], n))``)
@@ -287,6 +288,7 @@ class Analysis:
         self.batch_read = False
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
+        self.needed_inputs = set()
         self.entry_name = getattr(entry, "qualname", "") or entry.name
         self.entry_class = entry if isinstance(entry, ClassValue) else None  # its dtype: dtypes.py
         if isinstance(entry, ClassValue):
@@ -295,8 +297,13 @@ class Analysis:
             init_args = self._free_arguments(init, "init", freed=freed) if isinstance(init, FunctionValue) else ([], {})
             call = lookup_class_attribute(entry, "call")
             build = lookup_class_attribute(entry, "build")
-            # an input whose shape build() asks for by name is one Keras needs, even if call() defaults it
-            needed = _shape_names(build) if isinstance(build, FunctionValue) else set()
+            # an input whose shape build() or compute_output_shape() asks for by name is one Keras
+            # needs, even if call() defaults it (Keras passes a shape only for a tensor it got)
+            needed = set()
+            for method in (build, lookup_class_attribute(entry, "compute_output_shape")):
+                if isinstance(method, FunctionValue):
+                    needed |= _shape_names(method)
+            self.needed_inputs = needed
             call_args = self._free_arguments(call, "call", needed | freed) if isinstance(call, FunctionValue) else None
             if call_args is not None and call_args[0]:
                 self._split_unpacked_input(call, build, call_args[0])
@@ -455,6 +462,11 @@ class Analysis:
         batch = WITNESS_BATCH if self.batch_read and all(p.group != "call" for p in self.free_params) else None
         for param in self.free_params:
             value = _witness_value(param, model, batch)
+            if value is None and param.group == "call" and param.name in self.needed_inputs:
+                if not isinstance(param.value, Unknown) or param.value.used_as is not None:
+                    return None  # Keras asks for this input's shape: None is no call it can build
+                # never read on the path: any tensor will do where Keras asks for one
+                value = {"shape": [batch, SEQUENCE]}
             if value is not _MISSING:
                 groups.setdefault("call" if param.group == "call" else "args", {})[param.name] = value
         if with_data:
@@ -578,13 +590,16 @@ KERAS_BASES = ("keras.", "keras_hub.")
 
 
 def _shape_names(build: FunctionValue) -> set:
-    """The inputs ``build(self, query_shape, value_shape)`` asks for (``query``, ``value``)."""
+    """The inputs ``build(self, query_shape, value_shape)`` (or ``compute_output_shape``)
+    asks for (``query``, ``value``)."""
     params = list(build.node.params.posonly_params) + list(build.node.params.params)
     if len(params) <= 2:
         return set()
-    # Keras passes a ``*_shape`` only for a tensor the call got: one with a default is optional
-    return {p.name.value[: -len("_shape")] for p in params[1:]
-            if p.name.value.endswith("_shape") and p.default is None}
+    # Keras passes a ``*_shape`` only for a tensor the call got (never a mask's): one with a
+    # default is optional
+    names = {p.name.value[: -len("_shape")] for p in params[1:]
+             if p.name.value.endswith("_shape") and p.default is None}
+    return {name for name in names if name != "mask" and not name.startswith("mask_")}
 
 
 def _builds_in_init(cls: ClassValue) -> bool:
