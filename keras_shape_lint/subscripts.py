@@ -261,6 +261,10 @@ def _shape_item(shape: ShapeOf, key):
         return tensor.axis_from_end(-key)
     if isinstance(key, int) and not isinstance(key, bool) and tensor.choose_rank(max(2, key if key > 0 else -key - 1)):
         return _shape_item(shape, key)  # a free input: the rank its caller gives it
+    if isinstance(key, int) and not isinstance(key, bool) and key > 0:
+        # a size nobody here knows, but a size: where the tensor has no such axis Python raises
+        # and the path ends (``factor * ops.cast(ops.shape(x)[1], "float32")`` is arithmetic)
+        return leading_sizes(key + 1)[key]
     return opaque("shape index on a tensor of unknown rank")
 
 

@@ -9,11 +9,13 @@ given: the tensor, given that rank, has Keras's shape for it.
 from __future__ import annotations
 
 import os
+import textwrap
 
 import pytest
 import z3
 
 from keras_shape_lint import ops as catalogue
+from keras_shape_lint.analysis import analyse_text
 from keras_shape_lint import symbolic as S
 from keras_shape_lint.subscripts import slice_tensor
 from keras_shape_lint.values import ELLIPSIS, ShapeOf, Slice, Tensor, shared_frame
@@ -301,3 +303,19 @@ def test_axes_aligned_by_a_list_of_slices_and_ndim():
     """)
     assert findings == [], [f.message for f in findings]
     assert outcomes == ["proven"], outcomes
+
+
+def test_a_size_read_from_a_tensor_nobody_can_read_is_a_number():
+    # ops.shape(x)[1] of a tensor nobody can read is a size nobody knows: a factor times it is
+    # arithmetic on numbers, not a merge of tensors (it was an undecided merge)
+    _, analysis = analyse_text(textwrap.dedent("""
+        from keras import ops
+
+
+        def scale(layer, inputs, target):
+            x = layer.call(inputs)
+            height = ops.shape(x)[1]
+            factor = ops.sqrt(ops.cast(target, "float32"))
+            return factor * ops.cast(height, "float32")
+    """))
+    assert analysis.outcomes == {}, analysis.outcomes
