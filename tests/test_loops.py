@@ -1206,3 +1206,26 @@ def test_a_join_proven_on_one_path_and_unread_on_another_is_undecided():
     assert findings == []
     assert outcomes[12] == "undecided", outcomes
     assert "from_disk" in analysis.blocked[next(n for n in analysis.outcomes if analysis.main.start(n).line == 12)]
+
+
+def test_a_merge_of_an_empty_list_ends_the_path():
+    # Keras refuses a merge of no tensors; the heads of a feature pyramid nobody can count
+    # (one per level of an unknown dict) are joined on every path that has one, and each is
+    # as wide as the Reshape makes it: proven (the path with none was unread: undecided)
+    keras = pytest.importorskip("keras")
+    for merge in (keras.layers.Concatenate(axis=1), keras.layers.Add()):
+        with pytest.raises(Exception):
+            merge([])
+    findings, analysis, stats = _analyse("""
+        import keras
+        from keras import layers
+
+
+        def head(backbone, box_head):
+            feature_map = backbone.outputs_by_level
+            boxes = []
+            for level in feature_map:
+                boxes.append(layers.Reshape((-1, 4))(box_head(feature_map[level])))
+            return layers.Concatenate(axis=1)(boxes)
+    """)
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), analysis.incomplete_merges()

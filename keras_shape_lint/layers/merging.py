@@ -15,12 +15,17 @@ MERGES = frozenset(ELEMENTWISE + ("Concatenate", "<operator>"))
 
 
 def merge_inputs(ctx, inputs):
-    """The list of tensors a merge layer is called on, or None."""
+    """The list of tensors a merge layer is called on, or None.  Keras refuses an empty list
+    (the path ends there: nothing was merged, so nothing is left to check)."""
     if isinstance(inputs, ListValue):
         items = inputs.items
     elif isinstance(inputs, tuple):
         items = list(inputs)
     else:
+        return None
+    if not items:
+        ctx.unchecked = False
+        ctx.assume(False)
         return None
     tensors = [ctx.tensor(item) for item in items]
     if not tensors or any(t is None for t in tensors):
