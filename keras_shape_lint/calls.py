@@ -11,7 +11,7 @@ from . import symbolic as S
 from .checks import describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
                       lookup_class_attribute, rank_build_inputs)
-from .frontend import binding_targets, target_names
+from .frontend import binding_targets, target_names, walk
 from .provenance import Origin
 from .state import join_results, widen_results
 from .layer_context import LayerContext
@@ -91,8 +91,8 @@ class Calls:
             cfg = model.bind(args, kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
-            if self._refuses_none(model.not_none, cfg, node):
-                return []  # Keras raises TypeError making the layer: no path goes on
+            if self._refuses_none(model.not_none, cfg, node, model.params):
+                return []  # Keras raises making the layer: no path goes on
             for name in POSITIVE_INT_ARGUMENTS.get(model.name, ()):
                 if isinstance(cfg.get(name), Unknown):  # a caller passed an int, or Keras raised here
                     st.add(cfg[name].as_int() >= 1)
@@ -103,7 +103,7 @@ class Calls:
             cfg = model.bind(args[1:], kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
-            if self._refuses_none(model.not_none + model.not_none_on_call, cfg, node):
+            if self._refuses_none(model.not_none + model.not_none_on_call, cfg, node, [("inputs", None)] + model.params):
                 return []
             return self.apply_layer_paths(LayerValue(model, cfg, node), inputs, st, node, {})
         function = ops.lookup(qualname)
@@ -153,16 +153,20 @@ class Calls:
             return [(st, LayerValue(model, {}, node))]
         return [(st, opaque(qualname))]
 
-    def _refuses_none(self, names, cfg, node) -> bool:
-        """Is one of the parameters ``names`` None in ``cfg`` (Keras raises TypeError)?  The name
-        the call passes it by (``axis=channel_axis``, ``axis=self.channel_axis``) is noted as a
-        default no caller can keep, so an entry whose every path ends here runs again with that
-        parameter free (see Analysis._run_entry)."""
+    def _refuses_none(self, names, cfg, node, params=()) -> bool:
+        """Is one of the parameters ``names`` None in ``cfg`` (Keras raises)?  The name the
+        call passes it by (``axis=channel_axis``, ``axis=self.channel_axis``, or in the place of
+        one of the layer's ``params``: ``Dense(self.units)``) is noted as a default no caller
+        can keep, so an entry whose every path ends here runs again with that parameter free
+        (see Analysis._run_entry)."""
         refused = [name for name in names if name in cfg and cfg[name] is None]
         if not refused:
             return False
-        for argument in node.args if isinstance(node, cst.Call) else ():
-            if argument.keyword is None or argument.keyword.value not in refused:
+        positional = [name for name, _ in params]
+        for position, argument in enumerate(node.args if isinstance(node, cst.Call) else ()):
+            keyword = argument.keyword.value if argument.keyword is not None else (
+                positional[position] if argument.star == "" and position < len(positional) else None)
+            if keyword not in refused:
                 continue
             value = argument.value
             if type(value) is cst.Name:
@@ -193,8 +197,9 @@ class Calls:
 
     def _rebound(self, function) -> frozenset:
         """The names ``function``'s body assigns (a parameter among them may no longer hold
-        its default), worked out once."""
-        return self.interp.node_fact("rebound", function, _assigned_names)
+        its default), worked out once; passing a name through a call first (``mask =
+        ops.reshape(mask, ...)``) is none of them: that call is given what the name held."""
+        return self.interp.node_fact("rebound", function, _rebound_names)
 
     # --------------------------------------------------------------- layers
     def apply_layer_paths(self, layer: LayerValue, inputs, st, node, kwargs, args=()) -> list:
@@ -225,11 +230,14 @@ class Calls:
         as ``ctx.call_args`` and ``ctx.call_kwargs`` (``value=`` of attention, ``mask=``)."""
         if isinstance(inputs, Tensor) and not inputs.batched:
             inputs = batch_first(inputs)  # Keras takes a weight's first axis for the batch axis
-        result = self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs)
+        result = self._apply(layer.model, layer.config, inputs, st, node, self.display(layer), list(args), kwargs,
+                             built=layer.built is not None)
         if isinstance(inputs, Unknown):
             inputs = inputs._tensor  # the tensor the layer saw, if it took it for one
         if isinstance(inputs, Tensor):
             self.keep_build(layer, inputs, st)
+        if layer.built is None:
+            layer.built = (None, {})  # built, on sizes that fix no weight this analysis follows
         return result
 
     def apply_layer_shape(self, layer: LayerValue, x: Tensor, st, node):
@@ -270,8 +278,8 @@ class Calls:
         model = layers.lookup("python.<operator>")
         return self._apply(model, {}, tuple(tensors), st, node, display or f"`{symbol}`")
 
-    def _apply(self, model, cfg, inputs, st, node, display, call_args=(), call_kwargs=None):
-        ctx = LayerContext(self, st, node, display, call_args=call_args, call_kwargs=call_kwargs)
+    def _apply(self, model, cfg, inputs, st, node, display, call_args=(), call_kwargs=None, built=False):
+        ctx = LayerContext(self, st, node, display, call_args=call_args, call_kwargs=call_kwargs, built=built)
         try:
             result = model.apply(ctx, cfg, inputs)
         except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
@@ -520,6 +528,21 @@ def _unread(value) -> bool:
 def _is_built(instance: InstanceValue) -> bool:
     """Has this layer been built (by its first call, or by ``build`` called directly)?"""
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
+
+
+def _rebound_names(function) -> frozenset:
+    passed_through = {id(node.targets[0].target) for node in walk(function.body) if _passes_through(node)}
+    return frozenset(name for target in binding_targets(function.body) if id(target) not in passed_through
+                     for name in target_names(target) or ())
+
+
+def _passes_through(node) -> bool:
+    """``name = f(name, ...)``: the name's value goes through a call before it is rebound."""
+    if type(node) is not cst.Assign or len(node.targets) != 1 or type(node.targets[0].target) is not cst.Name:
+        return False
+    value = node.value
+    return (type(value) is cst.Call and bool(value.args) and value.args[0].keyword is None
+            and type(value.args[0].value) is cst.Name and value.args[0].value.value == node.targets[0].target.value)
 
 
 def _assigned_names(function) -> frozenset:

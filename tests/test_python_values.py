@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from keras_shape_lint.analysis import analyse_text
 
 
@@ -375,3 +377,36 @@ def test_layers_named_by_their_index_in_a_loop_are_alike():
     """))
     assert analysis.statistics()["budget"] == {}
     assert [f.code for f in findings] == ["KSL102"]
+
+
+def test_a_dense_of_a_default_none_width_is_refused_and_the_width_freed():
+    # Keras refuses Dense(None) when the layer is made (a test asks it): with `hidden` left at
+    # None no path goes on, so the entry runs again with `hidden` the caller's to choose
+    keras = pytest.importorskip("keras")
+    with pytest.raises(ValueError):
+        keras.layers.Dense(None)
+    findings = _findings("""
+        from keras import layers
+
+
+        def block(x, hidden=None):
+            return layers.Add()([x, layers.Dense(hidden)(x)])
+    """)
+    assert [f.code for f in findings] == ["KSL102"], findings
+    assert findings[0].witness.args.get("hidden") is not None, findings[0].witness
+
+
+def test_a_parameter_passed_through_a_call_still_holds_its_default_there():
+    # `mask = ops.expand_dims(mask, -1)` hands expand_dims the default None: Keras raises, and
+    # the entry runs again with `mask` a tensor the caller passes
+    findings = _findings("""
+        from keras import layers, ops
+
+
+        def block(x, mask=None):
+            mask = ops.expand_dims(mask, -1)
+            y = layers.Dense(8)(x) * ops.cast(mask, "float32")
+            return layers.Add()([x, y])
+    """)
+    assert [f.code for f in findings] == ["KSL102"], findings
+    assert findings[0].witness.args.get("mask") is not None, findings[0].witness

@@ -97,7 +97,7 @@ def prelu(ctx, cfg, inputs):
 POSITIVE_INT_ARGUMENTS = {"Dense": ("units",), "Embedding": ("input_dim", "output_dim")}
 
 
-@layer("Dense", params=[("units", REQUIRED), ("activation", None)])
+@layer("Dense", params=[("units", REQUIRED), ("activation", None)], not_none=("units",))
 def dense(ctx, cfg, inputs):
     units = ctx.int(cfg.get("units"))
     x = ctx.tensor(inputs)
@@ -107,14 +107,15 @@ def dense(ctx, cfg, inputs):
     if not x.known:
         # the rank is learnt later (or never): only the last axis changes
         return Tensor.last_axis_replaced(x, units) if ok else ctx.opaque("configuration Keras rejects")
-    # Keras builds the kernel from the last axis: it must exist and be defined.
-    ok = shapes.require(ctx, x.rank >= 1 and x.dims[-1] is not None) and ok
+    # Keras builds the kernel from the last axis: it must exist, and be defined unless the
+    # layer was built before (``self.dense.build(shape)`` in a layer's build())
+    ok = shapes.require(ctx, x.rank >= 1 and (ctx.built or x.dims[-1] is not None)) and ok
     if not ok:
         return ctx.opaque("configuration Keras rejects")
     return Tensor(x.dims[:-1] + (units,))
 
 
-@layer("Embedding", params=[("input_dim", REQUIRED), ("output_dim", REQUIRED)])
+@layer("Embedding", params=[("input_dim", REQUIRED), ("output_dim", REQUIRED)], not_none=("input_dim", "output_dim"))
 def embedding(ctx, cfg, inputs):
     input_dim, output_dim = ctx.int(cfg.get("input_dim")), ctx.int(cfg.get("output_dim"))
     x = ctx.tensor(inputs)
