@@ -136,6 +136,8 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, LayerValue):
         if name in ("add", "build", "compute_output_shape"):
             return BoundMethod(value, name)
+        if name == "built":  # ``if not self.proj.built: self.proj.build(shape)``
+            return value.built is not None
         weight = weight_attribute(value, name)  # ``self.proj.bias is not None``
         if weight is not UNDECIDED:
             return weight

@@ -9,7 +9,8 @@ from .values import ListValue, Tensor, Unknown
 
 
 class LayerContext:
-    def __init__(self, calls, state, node, display: str, real=None, call_args=(), call_kwargs=None):
+    def __init__(self, calls, state, node, display: str, real=None, call_args=(), call_kwargs=None,
+                 built: bool = False):
         self._calls = calls
         self.analysis = calls.analysis
         self.state = state
@@ -21,6 +22,9 @@ class LayerContext:
         self.call_args = list(call_args)
         self.call_kwargs = dict(call_kwargs or {})
         self.unchecked = True  # until a merge check runs: a merge whose inputs nobody could read
+        # the layer object was built before this call (its weights are made): Keras no longer
+        # sizes them from this input, and an axis it does not know is no refusal
+        self.built = built
 
     def tensor(self, value, rank: int | None = None) -> Tensor | None:
         if isinstance(value, Unknown):

@@ -44,6 +44,8 @@ def call_method(calls, method, args, kwargs, st, node):
         dims = batch_shape_dims(args[0] if args else kwargs.get("input_shape"))
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
+        if receiver.built is None:
+            receiver.built = (None, {})  # built, on sizes nobody here knows
         return None
     if isinstance(receiver, LayerValue) and name == "compute_output_shape":
         return _output_shape(calls, receiver, args[0] if args else kwargs.get("input_shape"), st, node)

@@ -19,6 +19,7 @@ class LayerCtx:
         # the call's arguments after its inputs: layer(x, value, mask=m) -> [value], {"mask": m}
         self.call_args = list(call_args)
         self.call_kwargs = dict(call_kwargs or {})
+        self.built = False  # a layer object called for the first time (its weights made here)
 
     def tensor(self, value, rank=None):
         if isinstance(value, Unknown):

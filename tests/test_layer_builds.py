@@ -262,3 +262,27 @@ def test_an_input_compute_output_shape_asks_for_is_never_none_in_a_witness():
     assert findings[0].witness.call.get("context") is not None, findings[0].witness
     findings, stats = _lint(source.replace("def call(self, x, context):", "def call(self, x, context=None):"))
     assert findings == [] or findings[0].witness.call.get("context") is not None, findings
+
+
+def test_a_layer_knows_whether_it_was_built():
+    # `if not self.proj.built:` is decided: False until build() or the first call built it
+    # (it was a test nobody could decide, whose two paths joined into a layer nobody knows)
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+
+        class Block(keras.layers.Layer):
+            def __init__(self, units):
+                super().__init__()
+                self.proj = layers.Dense(units)
+
+            def build(self, input_shape):
+                if not self.proj.built:
+                    self.proj.build(input_shape)
+
+            def call(self, x):
+                return x + self.proj(x)
+    """)
+    assert [f.code for f in findings] == ["KSL102"], findings
+    assert stats["undecided"] == 0, stats
