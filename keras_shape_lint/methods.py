@@ -41,9 +41,15 @@ def call_method(calls, method, args, kwargs, st, node):
         receiver.config["layers"].append(args[0])
         return None
     if isinstance(receiver, LayerValue) and name == "build":
-        dims = batch_shape_dims(args[0] if args else kwargs.get("input_shape"))
+        shape = args[0] if args else kwargs.get("input_shape")
+        dims = batch_shape_dims(shape)
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
+        elif isinstance(shape, ShapeOf) and receiver.model.name not in MERGES:
+            # the shape of a tensor of unknown rank (what build() received): the layer's model
+            # gives a free input the rank it needs, and the weights their sizes where it can
+            calls.apply_layer_shape(receiver, shape.tensor, st, node)
+            calls.keep_build(receiver, shape.tensor, st)
         if receiver.built is None:
             receiver.built = (None, {})  # built, on sizes nobody here knows
         return None

@@ -162,9 +162,43 @@ def weight_attribute(layer, name: str):
     if not present:
         return None
     size = layer.config.get(_BIAS_SIZE.get(layer.model.name, ""), None) if name == "bias" else None
-    weight = Tensor((size,) if S.is_int_like(size) and not isinstance(size, bool) else None)
+    dims = (size,) if S.is_int_like(size) and not isinstance(size, bool) else None
+    if name == "kernel":
+        dims = _kernel_shape(layer)
+    weight = Tensor(dims)
     weight.batched = False
     return weight
+
+
+def _kernel_shape(layer):
+    """The kernel's sizes of a built ``Dense`` (``(input width, units)``) or ``EinsumDense`` (a
+    size for each letter of the kernel's spec: the input's, or ``output_shape``'s), where the
+    build and the configuration give them all; else None (``self.proj.kernel`` of a built
+    projection, multiplied by hand: ``ops.matmul(x, self.proj.kernel)``)."""
+    from .. import symbolic as S
+    from ..values import Unknown
+
+    built = layer.built[1] if layer.built is not None else {}
+    config = layer.config
+    if layer.model.name == "Dense":
+        sizes = (built.get(-1), config.get("units"))
+    elif layer.model.name == "EinsumDense":
+        equation, output_shape = config.get("equation"), shapes.sequence(config.get("output_shape"))
+        form = parse(equation) if isinstance(equation, str) else None
+        if form is None or form is REJECTED or output_shape is None or form[3] == "right":
+            return None
+        letters, kernel, output, ellipsis = form
+        # the output's own letters, each with its size in output_shape (batch letter aside)
+        named = output if ellipsis else output[1:]
+        given = dict(zip(named, list(output_shape)[len(output_shape) - len(named):]))
+        sizes = tuple(built.get(letters.index(letter) - len(letters)) if letter in letters else given.get(letter)
+                      for letter in kernel)
+    else:
+        return None
+    sizes = tuple(size.as_int() if isinstance(size, Unknown) else size for size in sizes)
+    if any(size is None or isinstance(size, bool) or not S.is_int_like(size) for size in sizes):
+        return None
+    return sizes
 
 
 def _unbound_positional(layer) -> bool:
