@@ -8,7 +8,7 @@ import libcst as cst
 
 from . import keras_api, layers, ops
 from . import symbolic as S
-from .checks import describe_origin
+from .checks import dead_path, describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
                       lookup_class_attribute, rank_build_inputs)
 from .frontend import binding_targets, target_names, walk
@@ -285,7 +285,7 @@ class Calls:
         except (ArithmeticError, TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
             self.analysis.note_internal(f"{model.name}: {type(error).__name__}: {error}")
             return ctx.opaque(f"{model.name} transfer failed")
-        checked = model.name in MERGES and not self.analysis.suppress_checks
+        checked = model.name in MERGES and not self.analysis.suppress_checks and not dead_path(st)
         if checked and ctx.unchecked:
             # reached, but its inputs were too little known to check (on this path: another
             # path's proof says nothing of this one)

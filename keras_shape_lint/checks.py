@@ -105,8 +105,14 @@ def aligned_pairs(kind, first, other, axis):
     return pairs
 
 
+def dead_path(st) -> bool:
+    """Did Keras refuse something earlier on this path (a condition that is plainly false)?
+    Then the merge is never reached there: nothing is recorded, not a proof."""
+    return any(condition.term is False for condition in st.pc)
+
+
 def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
-    if analysis.suppress_checks:
+    if analysis.suppress_checks or dead_path(st):
         return
     if len(tensors) < 2:
         # Keras merges a list of one tensor into that tensor: nothing can disagree
@@ -208,7 +214,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
     ``shadows`` are the merge inputs with those sizes as symbols, ``reals``
     what Keras sees; only pairs that Keras skipped at build time are checked.
     """
-    if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks:
+    if len(shadows) < 2 or len(reals) != len(shadows) or analysis.suppress_checks or dead_path(st):
         return
     kind = "elementwise" if kind == "additive" else kind
     tainted = any(c.branch and c.opaque for c in st.pc) or st.unchecked is not None

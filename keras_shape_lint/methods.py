@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import symbolic as S
 from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
+from .layers.weights import WEIGHT_AXES
 from .values import DictValue, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
 
 _PURE_STR_METHODS = {
@@ -45,9 +46,9 @@ def call_method(calls, method, args, kwargs, st, node):
         dims = batch_shape_dims(shape)
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
-        elif isinstance(shape, ShapeOf) and receiver.model.name not in MERGES:
-            # the shape of a tensor of unknown rank (what build() received): the layer's model
-            # gives a free input the rank it needs, and the weights their sizes where it can
+        elif isinstance(shape, ShapeOf) and receiver.model.name in WEIGHT_AXES and len(args) + len(kwargs) == 1:
+            # the shape of a tensor of unknown rank (what build() received) for a layer of one
+            # input: its model gives a free input the rank it needs, and the weights their sizes
             calls.apply_layer_shape(receiver, shape.tensor, st, node)
             calls.keep_build(receiver, shape.tensor, st)
         if receiver.built is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
+import pytest
 
 from keras_shape_lint.analysis import analyse_text
 from keras_shape_lint.liveness import dead_after_ifs
@@ -258,3 +259,22 @@ def test_an_opaque_value_tested_for_none_again_answers_as_the_first_time():
     assert not analysis.budget_notes, analysis.budget_notes
     assert analysis.interp.steps < 1000, analysis.interp.steps
     assert analysis.statistics()["merges"] == 1
+
+
+def test_a_merge_past_a_layer_keras_refuses_is_never_reached_there():
+    # Keras refuses the EinsumDense (its "d" has no source) before the Add: the path ends, and
+    # the Add is reached on no path; it used to count as proven on a path that never ran
+    keras = pytest.importorskip("keras")
+    with pytest.raises(ValueError):
+        keras.layers.EinsumDense("ab,bc->ad", output_shape=8)(keras.Input((4,)))
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def block(x):
+            y = layers.EinsumDense("ab,bc->ad", output_shape=8)(x)
+            return layers.Add()([x, y])
+    """))
+    stats = analysis.statistics()
+    assert findings == []
+    assert (stats["merges"], stats["proven"], stats["unreached"]) == (1, 0, 1), stats
