@@ -6,6 +6,8 @@ import textwrap
 
 from keras_shape_lint.analysis import analyse_text
 
+from oracle import REPO_ROOT
+
 
 def _lint(source: str):
     findings, analysis = analyse_text(textwrap.dedent(source))
@@ -239,29 +241,15 @@ def test_a_declared_shape_that_starts_with_sizes_is_one_shape_whatever_its_sizes
 def test_an_input_compute_output_shape_asks_for_is_never_none_in_a_witness():
     # Keras passes compute_output_shape() a shape for each tensor the call got: with `context`
     # None it calls compute_output_shape(x_shape) and raises (context_shape missing) before any
-    # merge.  Where only None fits the path, no witness can be written: no finding
-    source = """
-        import keras
-        from keras import layers
-
-
-        class Mixer(keras.layers.Layer):
-            def __init__(self, units):
-                super().__init__()
-                self.proj = layers.Dense(units)
-
-            def call(self, x, context):
-                y = self.proj(x)
-                return x + y
-
-            def compute_output_shape(self, x_shape, context_shape):
-                return x_shape
-    """
+    # merge (the fixture's oracle lines and witness replay are tests/test_oracle.py's)
+    source = (REPO_ROOT / "fixtures" / "declared_shape_needs_every_input.py").read_text(encoding="utf-8")
     findings, _ = _lint(source)
     assert [f.code for f in findings] == ["KSL102"]
     assert findings[0].witness.call.get("context") is not None, findings[0].witness
-    findings, stats = _lint(source.replace("def call(self, x, context):", "def call(self, x, context=None):"))
-    assert findings == [] or findings[0].witness.call.get("context") is not None, findings
+    # a default None in call() does not make the input optional where Keras asks for its shape
+    findings, _ = _lint(source.replace("def call(self, x, context):", "def call(self, x, context=None):"))
+    assert [f.code for f in findings] == ["KSL102"]
+    assert findings[0].witness.call.get("context") is not None, findings[0].witness
 
 
 def test_a_layer_knows_whether_it_was_built():
