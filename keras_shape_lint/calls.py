@@ -103,7 +103,8 @@ class Calls:
             cfg = model.bind(args[1:], kwargs)
             if cfg is None:
                 return [(st, opaque(f"{qualname} with missing arguments"))]
-            if self._refuses_none(model.not_none + model.not_none_on_call, cfg, node, [("inputs", None)] + model.params):
+            refused = model.not_none + model.not_none_on_call
+            if self._refuses_none(refused, cfg, node, [("inputs", None)] + model.params):  # (inputs first)
                 return []
             return self.apply_layer_paths(LayerValue(model, cfg, node), inputs, st, node, {})
         function = ops.lookup(qualname)
@@ -531,6 +532,8 @@ def _is_built(instance: InstanceValue) -> bool:
 
 
 def _rebound_names(function) -> frozenset:
+    """The plain names ``function``'s body binds, but where a statement only passes the name
+    through a call before rebinding it (:func:`_passes_through`)."""
     passed_through = {id(node.targets[0].target) for node in walk(function.body) if _passes_through(node)}
     return frozenset(name for target in binding_targets(function.body) if id(target) not in passed_through
                      for name in target_names(target) or ())
