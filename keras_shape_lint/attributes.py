@@ -96,6 +96,9 @@ def get_attribute(interp, st, value, name: str):
             return inherited
         if value.cls.keras_base and name in KERAS_LAYER_METHODS:
             return KERAS_LAYER_METHODS[name]
+        if value.cls.keras_base and name == "built":
+            # False until Keras built the layer on its first call (``if not self.inner.built``)
+            return bool(value.attrs.get("__built__"))
         if value.cls.keras_base and name == "name":
             # Keras names every layer (its class's name, numbered, where the caller gives none):
             # ``f"{self.name}_conv" if self.name else None`` takes its first branch

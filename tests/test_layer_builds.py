@@ -274,3 +274,38 @@ def test_a_layer_knows_whether_it_was_built():
     """)
     assert [f.code for f in findings] == ["KSL102"], findings
     assert stats["undecided"] == 0, stats
+
+
+def test_a_layer_of_the_code_s_own_knows_whether_it_was_built():
+    # the same for a layer class the code defines: Keras sets `built` on its first call
+    findings, stats = _lint("""
+        import keras
+        from keras import layers
+
+
+        class Inner(keras.layers.Layer):
+            def __init__(self, units):
+                super().__init__()
+                self.units = units
+
+            def build(self, input_shape):
+                self.proj = layers.Dense(self.units)
+
+            def call(self, x):
+                return self.proj(x)
+
+
+        class Block(keras.layers.Layer):
+            def __init__(self, units):
+                super().__init__()
+                self.inner = Inner(units)
+
+            def build(self, input_shape):
+                if not self.inner.built:
+                    self.inner.build(input_shape)
+
+            def call(self, x):
+                return x + self.inner(x)
+    """)
+    assert [f.code for f in findings] == ["KSL102"], findings
+    assert stats["undecided"] == 0, stats
