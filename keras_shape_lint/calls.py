@@ -237,8 +237,7 @@ class Calls:
             inputs = inputs._tensor  # the tensor the layer saw, if it took it for one
         if isinstance(inputs, Tensor):
             self.keep_build(layer, inputs, st)
-        if layer.built is None:
-            layer.built = (None, {})  # built, on sizes that fix no weight this analysis follows
+        layer.mark_built()
         return result
 
     def apply_layer_shape(self, layer: LayerValue, x: Tensor, st, node):
@@ -546,11 +545,6 @@ def _passes_through(node) -> bool:
     value = node.value
     return (type(value) is cst.Call and bool(value.args) and value.args[0].keyword is None
             and type(value.args[0].value) is cst.Name and value.args[0].value.value == node.targets[0].target.value)
-
-
-def _assigned_names(function) -> frozenset:
-    """The plain names ``function``'s body binds (nested functions included)."""
-    return frozenset(name for target in binding_targets(function.body) for name in target_names(target) or ())
 
 
 def _declares_undefined_shape(declare) -> bool:

@@ -51,8 +51,7 @@ def call_method(calls, method, args, kwargs, st, node):
             # input: its model gives a free input the rank it needs, and the weights their sizes
             calls.apply_layer_shape(receiver, shape.tensor, st, node)
             calls.keep_build(receiver, shape.tensor, st)
-        if receiver.built is None:
-            receiver.built = (None, {})  # built, on sizes nobody here knows
+        receiver.mark_built()
         return None
     if isinstance(receiver, LayerValue) and name == "compute_output_shape":
         return _output_shape(calls, receiver, args[0] if args else kwargs.get("input_shape"), st, node)

@@ -593,6 +593,11 @@ class LayerValue:
     # once built: (rank, {axis from the end: size}) of the input axes its weights were sized by
     built: Any = None
 
+    def mark_built(self) -> None:
+        """Built (by a first call or ``build()``), where nothing sized weights this analysis follows."""
+        if self.built is None:
+            self.built = (None, {})
+
 
 @dataclass(eq=False)
 class BuiltinValue:

@@ -24,7 +24,6 @@ def merge_inputs(ctx, inputs):
     else:
         return None
     if not items:
-        ctx.unchecked = False
         ctx.assume(False)
         return None
     tensors = [ctx.tensor(item) for item in items]
