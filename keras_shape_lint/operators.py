@@ -9,7 +9,7 @@ import z3
 from . import dtypes
 from . import symbolic as S
 from .ops._common import INT, index_broadcast
-from .values import ListValue, Tensor, Unknown, opaque
+from .values import ListValue, Tensor, Unknown, UnknownText, opaque
 
 _CONCRETE = {
     "Add": operator.add,
@@ -227,6 +227,16 @@ def _tensor_operation(interp, op, left, right, st, node):
     return opaque(f"tensor operator {op}")
 
 
+def _contains_text(a, b: str):
+    """``a in b`` for a string ``b``; None when text nobody knows could decide it (a part of an
+    f-string written ``…`` may hold ``a``, and ``a`` itself may be such text)."""
+    if not isinstance(a, str) or isinstance(a, UnknownText):
+        return None
+    if a in b:
+        return True
+    return None if isinstance(b, UnknownText) else False
+
+
 def compare(interp, op, a, b):
     """A comparison's truth: bool, z3 bool term, or None when unknowable."""
     if op in ("Is", "IsNot"):
@@ -235,11 +245,12 @@ def compare(interp, op, a, b):
             return None
         return same if op == "Is" else S.neg(same)
     if op in ("In", "NotIn"):
+        if isinstance(b, str):
+            # a substring, not one of its letters (``"convnext_tiny" in name``)
+            found = _contains_text(a, b)
+            return found if found is None or op == "In" else not found
         items = interp.iterate_concrete(b)
         if items is None:
-            if isinstance(b, str) and isinstance(a, str):
-                found = a in b
-                return found if op == "In" else not found
             return None
         if type(a) in _PLAIN and all(type(item) in _PLAIN for item in items):
             # plain Python values throughout: Python's own answer (a byte table built with

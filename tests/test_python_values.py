@@ -410,3 +410,31 @@ def test_a_parameter_passed_through_a_call_still_holds_its_default_there():
     """)
     assert [f.code for f in findings] == ["KSL102"], findings
     assert findings[0].witness.args.get("mask") is not None, findings[0].witness
+
+
+def test_in_on_a_string_asks_for_a_substring():
+    # `"tiny" in name` asks whether the text holds "tiny", not whether it is one of its letters:
+    # the mismatch sits behind a test that holds for the default name
+    findings = _findings("""
+        from keras import layers
+
+
+        def block(x, name="block_tiny"):
+            y, z = layers.Dense(8)(x), layers.Dense(8)(x)
+            if "tiny" in name and "huge" not in name:
+                z = layers.Dense(4)(x)
+            return layers.Add()([y, z])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    assert findings[0].witness.args.get("name", "block_tiny") == "block_tiny"
+
+
+def test_in_on_text_with_unknown_parts_is_undecided_where_those_parts_could_hold_it():
+    from keras_shape_lint.operators import compare
+    from keras_shape_lint.values import UnknownText
+
+    text = UnknownText("block_…_conv")
+    assert compare(None, "In", "block", text) is True
+    assert compare(None, "In", "tiny", text) is None  # the unknown part may be "tiny"
+    assert compare(None, "NotIn", "tiny", "block_x_conv") is True
+    assert compare(None, "In", UnknownText("…"), "block") is None
