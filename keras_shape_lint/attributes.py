@@ -129,6 +129,8 @@ def get_attribute(interp, st, value, name: str):
         found = dtypes.policy_attribute(value, name)
         return found if found is not None else opaque(f"dtype policy attribute {name}")
     if isinstance(value, RepeatedList):
+        if name == "append" and not value.spoiled:
+            return BoundMethod(value, name)  # an item after the copies (its ``tail``)
         value.spoiled = True  # its items are no longer all known
         return opaque(f"method {name} of a list built by a loop")
     for kind, methods in _CONTAINER_METHODS.items():

@@ -222,6 +222,7 @@ class Calls:
             items = list(repeated.items)
             if some:
                 items.append(merge_stand_in(repeated.item, repeated.count, axis))
+            items.extend(repeated.tail)
             if items:
                 out.extend(run(s, ListValue(items)))
         return out

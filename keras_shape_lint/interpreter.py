@@ -211,7 +211,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if isinstance(value, (ListValue, DictValue)):
             return bool(value.items)
         if isinstance(value, RepeatedList) and not value.spoiled:
-            return True if value.items else value.count > 0
+            return True if value.items or value.tail else value.count > 0
         if isinstance(value, Unknown):
             return value.as_bool()
         if isinstance(value, (Tensor, FunctionValue, ClassValue, InstanceValue, Imported)):

@@ -55,6 +55,8 @@ class Loops:
             item = iterable.item
             states = self._symbolic(stmt, states, finished, 0, iterable.count, 1, lambda index: _copy_value(item, {}),
                                     any_item=lambda k: _copy_value(item, {}))
+            if iterable.tail:  # the items appended after the loop that made the copies
+                states = self._unroll(stmt, states, iterable.tail, finished)
             return self.cap(finished + self._exhausted(stmt, states))
         if isinstance(iterable, Unknown) and iterable.free and iterable.used_as in (None, "list"):
             # a sequence the caller passes: as many iterations as its (free) length allows
@@ -73,6 +75,10 @@ class Loops:
                                     lambda index: (S.add(base, index), _copy_value(item, {})),
                                     reads_index=self._reads_number(stmt),
                                     any_item=lambda k: (S.add(base, k), _copy_value(item, {})))
+            if sequence.tail:
+                after = S.add(base, sequence.count)
+                states = self._unroll(stmt, states, [(S.add(after, i), item) for i, item in enumerate(sequence.tail)],
+                                      finished)
             return self.cap(finished + self._exhausted(stmt, states))
         if isinstance(iterable, Enumerated):
             # ``enumerate`` of a sequence the caller passes: the same loop, each item numbered
@@ -700,7 +706,7 @@ class Loops:
         trial = st.fork()
         _push_comprehension_frame(trial)
         values = []
-        for item in [*sequence.items, _copy_value(sequence.item, {})]:
+        for item in [*sequence.items, *sequence.tail, _copy_value(sequence.item, {})]:
             assigned = self.assign(for_in.target, item, trial)
             if len(assigned) != 1 or assigned[0] is not trial:
                 return None
@@ -709,7 +715,8 @@ class Loops:
                 return None
             values.append(results[0][1])
         trial.pop()
-        return [(trial, RepeatedList(values[:-1], values[-1], sequence.count))]
+        lead = len(sequence.items)
+        return [(trial, RepeatedList(values[:lead], values[-1], sequence.count, values[lead:-1]))]
 
     def comprehension(self, elt, for_in, st):
         """Evaluate a comprehension in a child frame; [(state, items or None)]."""
@@ -895,6 +902,11 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
             return _anything(origin, covering)
         items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
         return _NONE_FITS if any(item is _NONE_FITS for item in items) else tuple(items)
+    if isinstance(value, list) and isinstance(other, list):  # a layer's configuration (Sequential's layers)
+        if len(value) != len(other):
+            return _NONE_FITS
+        items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
+        return _NONE_FITS if any(item is _NONE_FITS for item in items) else items
     if isinstance(value, (ListValue, InstanceValue, DictValue)):
         if type(other) is not type(value):
             return _NONE_FITS

@@ -6,7 +6,7 @@ from . import symbolic as S
 from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
-from .values import DictValue, LayerValue, ListValue, ShapeOf, Tensor, Unknown, opaque
+from .values import DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, opaque
 
 _PURE_STR_METHODS = {
     "format", "join", "upper", "lower", "replace", "startswith", "endswith", "strip",
@@ -28,6 +28,12 @@ def call_method(calls, method, args, kwargs, st, node):
         return _list_method(calls, receiver, name, args)
     if isinstance(receiver, DictValue):
         return _dict_method(receiver, name, args)
+    if isinstance(receiver, RepeatedList) and name == "append":
+        if len(args) == 1 and not kwargs:
+            receiver.tail.append(args[0])
+        else:
+            receiver.spoiled = True  # Python raises: nothing after it is known of the list
+        return None
     if isinstance(receiver, str) and name in _PURE_STR_METHODS:
         if all(_concrete(a) for a in args) and all(_concrete(v) for v in kwargs.values()):
             try:

@@ -256,7 +256,7 @@ def plain_value(value, seen: set) -> bool:
     if isinstance(value, ListValue):
         return all(plain_value(item, seen) for item in value.items)
     if isinstance(value, RepeatedList):
-        return all(plain_value(item, seen) for item in value.items) and plain_value(value.item, seen) \
+        return all(plain_value(item, seen) for item in value.items + value.tail) and plain_value(value.item, seen) \
             and plain_value(value.count, seen)
     if isinstance(value, DictValue):
         return all(plain_value(key, seen) and plain_value(item, seen) for key, item in value.items.items())
@@ -274,7 +274,7 @@ def _containers(value, found: dict) -> None:
     elif isinstance(value, ListValue):
         items = value.items
     elif isinstance(value, RepeatedList):
-        items = value.items + [value.item]
+        items = value.items + [value.item] + value.tail
     elif isinstance(value, DictValue):
         items = list(value.items) + list(value.items.values())
     else:

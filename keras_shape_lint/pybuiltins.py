@@ -112,7 +112,7 @@ def _len(calls, st, args, kwargs, node):
     if isinstance(value, range):
         return len(value)
     if isinstance(value, RepeatedList) and not value.spoiled:
-        return S.add(len(value.items), value.count)
+        return S.add(len(value.items) + len(value.tail), value.count)
     if isinstance(value, Unknown) and value.free and value.used_as in (None, "list"):
         length = value.length()
         st.add(length >= 0)
@@ -277,6 +277,8 @@ def _reversed(calls, st, args, kwargs, node):
 def _sum(calls, st, args, kwargs, node):
     items = calls.interp.iterate_concrete(args[0]) if args else None
     repeated = args[0] if args and isinstance(args[0], RepeatedList) and not args[0].spoiled else None
+    if repeated is not None and repeated.tail:
+        repeated = None  # (the items after the copies: not summed here)
     if repeated is not None:
         items = repeated.items + [repeated.item]  # the last one stands for ``count`` copies
     if items is None:

@@ -216,6 +216,7 @@ def _copy_value(value, memo: dict):
             twin = memo[key] = RepeatedList([], None, value.count)
             twin.items = [_copy_value(v, memo) for v in value.items]
             twin.item = _copy_value(value.item, memo)
+            twin.tail = [_copy_value(v, memo) for v in value.tail]
             twin.spoiled = value.spoiled
         return memo[key]
     if kind == "list" or kind == "dict" or kind == "instance":
@@ -722,8 +723,8 @@ def _compare(x, y, memo, loop=None) -> bool:
         return len(x.items) == len(y.items) and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items))
     if isinstance(x, RepeatedList):
         return (not x.spoiled and not y.spoiled and len(x.items) == len(y.items) and _same(x.count, y.count, memo)
-                and _same(x.item, y.item, memo, loop)
-                and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items)))
+                and _same(x.item, y.item, memo, loop) and len(x.tail) == len(y.tail)
+                and all(_same(i, j, memo, loop) for i, j in zip(x.items + x.tail, y.items + y.tail)))
     if isinstance(x, dict):  # a scope a function closes over (it may hold that function: memo)
         return x.keys() == y.keys() and all(_same(x[k], y[k], memo, loop) for k in x)
     if isinstance(x, DictValue):

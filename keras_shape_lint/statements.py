@@ -216,7 +216,8 @@ class Statements:
                     return self._assign_parts(elements, _unknown_rank_shape_parts(value, len(elements), starred[0]),
                                               st)
             items = self.iterate_concrete(value)
-            if items is None and isinstance(value, RepeatedList) and not value.spoiled and not starred:
+            if items is None and isinstance(value, RepeatedList) and not value.spoiled and not value.tail \
+                    and not starred:
                 # ``a, b = parts`` of a list whose length is a size: Python raises unless it is 2
                 fits = [s for s, taken in self.branch(st, S.eq(S.add(value.count, len(value.items)), len(elements)))
                         if taken]
@@ -276,6 +277,17 @@ class Statements:
             obj.items[key] = value
         elif isinstance(obj, ListValue) and isinstance(key, int) and -len(obj.items) <= key < len(obj.items):
             obj.items[key] = value
+        elif isinstance(obj, RepeatedList) and not obj.spoiled:
+            if _plain_index(key) and -len(obj.tail) <= key < 0:
+                obj.tail[key] = value  # ``outputs[-1] = resize(outputs[-1])``
+            elif _plain_index(key) and 0 <= key < len(obj.items):
+                obj.items[key] = value
+            else:
+                obj.spoiled = True  # one copy no longer like the others, or an index nobody knows
+
+
+def _plain_index(key) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool)
 
 
 def _undecidable(truth) -> bool:

@@ -159,6 +159,15 @@ def _repeated_item(interp, st, value: RepeatedList, key):
     lead = len(value.items)
     if isinstance(key, int) and 0 <= key < lead:
         return value.items[key]
+    if value.tail:
+        # what was appended after the loop: the last items; an index that may fall among them
+        # and the copies alike is no index of one item
+        if isinstance(key, int) and -len(value.tail) <= key < 0:
+            return value.tail[key]
+        if isinstance(key, int) and key < 0:
+            key += len(value.tail)
+        elif not proves(key < S.add(lead, value.count)):
+            return opaque("index of a list built by a loop, maybe among the items after its copies")
     if isinstance(key, int) and key < 0 and proves(value.count >= -key):
         return _copy_value(value.item, {})  # among the last copies
     if not proves(S.conj(key >= 0, key < S.add(lead, value.count))):

@@ -479,7 +479,8 @@ class ListValue:
 
 class RepeatedList:
     """A list built by a loop whose every later iteration appended an equal item:
-    ``items``, then ``count`` (a size, possibly symbolic, >= 0) more copies of ``item``.
+    ``items``, then ``count`` (a size, possibly symbolic, >= 0) more copies of ``item``,
+    then ``tail``, what was appended after the loop (the branch of a pyramid pooled apart).
 
     Not a :class:`ListValue`, on purpose: code that needs every element (a
     ``Concatenate`` of the list, ``Sequential``) sees an unknown value, while a
@@ -487,16 +488,17 @@ class RepeatedList:
     method spoils it (``spoiled``): it is then an unknown list.
     """
 
-    __slots__ = ("items", "item", "count", "spoiled")
+    __slots__ = ("items", "item", "count", "spoiled", "tail")
 
-    def __init__(self, items, item, count):
+    def __init__(self, items, item, count, tail=()):
         self.items = list(items)
         self.item = item
         self.count = count
         self.spoiled = False
+        self.tail = list(tail)
 
     def __repr__(self) -> str:
-        return f"RepeatedList({self.items!r} + [{self.item!r}] * {self.count})"
+        return f"RepeatedList({self.items!r} + [{self.item!r}] * {self.count} + {self.tail!r})"
 
 
 class DictValue:

@@ -1229,3 +1229,85 @@ def test_a_merge_of_an_empty_list_ends_the_path():
             return layers.Concatenate(axis=1)(boxes)
     """)
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), analysis.incomplete_merges()
+
+
+def test_an_item_appended_after_the_loop_is_the_list_s_last():
+    # layers made in a loop over a count the caller passes, then one more appended: the
+    # last item is that one (read by [-1]), the length counts it, and a merge of the list
+    # sees it after the copies
+    findings, _, stats = _analyse("""
+        from keras import layers
+
+
+        def head(x, n):
+            if n < 1:
+                raise ValueError("at least one block")
+            blocks = []
+            for _ in range(n):
+                blocks.append(layers.Dense(8))
+            blocks.append(layers.Dense(4))
+            y = blocks[-1](x)
+            assert len(blocks) == n + 1
+            return layers.Add()([y, layers.Dense(8)(x)])  # 4 and 8 channels, whatever n is
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    assert stats["flagged"] == 1 and not stats["budget"], stats  # every count of blocks, not the first few
+
+
+def test_the_item_after_the_copies_can_be_replaced():
+    # ``outputs[-1] = ...`` replaces what was appended after the loop, nothing else
+    source = """
+        from keras import layers
+
+
+        def pyramid(x, n):
+            outputs = [layers.Dense(8)(x)]
+            for _ in range(n):
+                outputs.append(layers.Dense(8)(x))
+            outputs.append(layers.Dense(4)(x))
+            outputs[-1] = layers.Dense(8)(outputs[-1])
+            return layers.Add()(outputs)
+    """
+    findings, _, stats = _analyse(source)
+    assert not findings and stats["proven"] == 1, ([f.message for f in findings], stats)
+    findings, _, _ = _analyse(source.replace("outputs[-1] = layers.Dense(8)", "outputs[0] = layers.Dense(5)"))
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+def test_a_copy_replaced_by_an_index_nobody_knows_makes_the_list_unknown():
+    findings, _, stats = _analyse("""
+        from keras import layers
+
+
+        def pyramid(x, n, k):
+            outputs = []
+            for _ in range(n):
+                outputs.append(layers.Dense(8)(x))
+            outputs[k] = layers.Dense(4)(x)
+            return layers.Add()(outputs)
+    """)
+    assert not findings and stats["proven"] == 0, ([f.message for f in findings], stats)
+
+
+@pytest.mark.parametrize("apply", ["[block(x) for block in blocks]", "outputs"])
+def test_a_comprehension_or_loop_over_the_list_reaches_the_item_after_the_copies(apply):
+    source = """
+        from keras import layers
+
+
+        def head(x, n):
+            if n < 1:
+                raise ValueError("at least one block")
+            blocks = []
+            for _ in range(n):
+                blocks.append(layers.Dense(8))
+            blocks.append(layers.Dense(WIDTH))
+            outputs = []
+            for i, block in enumerate(blocks):
+                outputs.append(block(x))
+            return layers.Add()(APPLY)
+    """.replace("APPLY", apply)
+    findings, _, stats = _analyse(source.replace("WIDTH", "4"))
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    findings, _, stats = _analyse(source.replace("WIDTH", "8"))
+    assert not findings and stats["proven"] == 1 and not stats["budget"], stats
