@@ -46,6 +46,7 @@ class FreeParam:
 
 
 _MISSING = object()
+ENTRY_RESERVE_S = 0.25  # seconds of the file's budget kept for each entry point not yet analysed
 
 
 class Analysis:
@@ -62,6 +63,7 @@ class Analysis:
         self.budget = self.options
         # the budget counts from ``started`` (when the caller began, parsing included)
         self.deadline = (started if started is not None else time.monotonic()) + self.options.time_budget_s
+        self.entry_deadline = self.deadline  # the one entry point being analysed stops here
         self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
         # merges that compared an axis Keras does not size at build time (None): proven only
@@ -174,7 +176,8 @@ class Analysis:
         module_scope = states[0].globals if states else start.globals
         entries = self._entry_points(module_scope)
         for number, entry in enumerate(entries):
-            if time.monotonic() > self.deadline:
+            now = time.monotonic()
+            if now > self.deadline:
                 # each entry point would only start and stop again: say so once
                 self.note_budget(f"time budget: {len(entries) - number} entry points not analysed")
                 for skipped in entries[number:]:
@@ -182,10 +185,21 @@ class Analysis:
                     self.skipped.update([id(skipped.node)] + [id(m.node) for m in methods
                                                               if isinstance(m, FunctionValue)])
                 break
-            self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
+            self._share_time(now, len(entries) - number - 1)
+            try:
+                self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
+            finally:
+                self._share_time(now, 0)
             self.complete_builds([])  # an entry point stopped early: its builds did not finish
         self.settle_unread_merges()
         return self.findings()
+
+    def _share_time(self, now: float, later: int) -> None:
+        """Keep some of the file's time for the ``later`` entry points: a large model class
+        that would spend it all leaves each of them a little (at most half of what is left),
+        so that a small layer after it (a sampler, a head) is still analysed."""
+        reserve = min(ENTRY_RESERVE_S * later, (self.deadline - now) / 2) if later else 0.0
+        self.entry_deadline = self.solver.deadline = self.deadline - max(0.0, reserve)
 
     @property
     def own_definitions(self) -> set:

@@ -76,7 +76,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         self.steps += 1
         if self.steps > self.budget.max_steps:
             raise BudgetExceeded("step budget")
-        if not self.steps & 1023 and time.monotonic() > self.analysis.deadline:
+        if not self.steps & 1023 and time.monotonic() > self.analysis.entry_deadline:
             raise BudgetExceeded("time budget")
 
     def node_fact(self, kind: str, node, compute):

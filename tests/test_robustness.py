@@ -545,6 +545,35 @@ def test_time_budget_holds_across_many_entry_points(configured, monkeypatch, ste
     assert_well_behaved(outcome, must_report_incomplete=True)
 
 
+def test_an_entry_point_that_would_spend_the_budget_leaves_time_for_the_next(configured, monkeypatch, step_clock):
+    """The first entry point's solver queries would spend the whole --ksl-timeout (each takes
+    50 ms of the clock); the small head after it is still analysed and its mismatch reported."""
+    budget = 1.0
+    configured(timeout=budget)
+    real_verdict = solver_module.Solver._verdict
+    analyses = []
+    real_init = engine.Analysis.__init__
+
+    def init(analysis, *args, **kwargs):
+        real_init(analysis, *args, **kwargs)
+        analyses.append(analysis)
+
+    def slow_verdict(solver, result):
+        if analyses and analyses[-1].entry_name == "block":
+            step_clock.now += 0.05
+        return real_verdict(solver, result)
+
+    monkeypatch.setattr(engine.Analysis, "__init__", init)
+    monkeypatch.setattr(solver_module.Solver, "_verdict", slow_verdict)
+    head = "def head(x):\n    return layers.Add()([layers.Dense(4)(x), layers.Dense(8)(x)])\n"
+    source = solver_heavy(60) + "\n\n" + head
+    outcome = run_plugin(source, monkeypatch)
+    head_line = source.splitlines().index("def head(x):") + 2
+    assert "KSL901" in outcome.codes
+    assert (head_line, "KSL101") in [(line, message.split()[0]) for line, _, message, _ in outcome.results], outcome.results
+    assert outcome.step_clock_span < budget + 1.5
+
+
 def _count_calls(monkeypatch, owner, name: str) -> list:
     """Record each call of ``owner.name`` (arguments dropped) and let it run."""
     calls = []
