@@ -1231,11 +1231,8 @@ def test_a_merge_of_an_empty_list_ends_the_path():
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), analysis.incomplete_merges()
 
 
-def test_an_item_appended_after_the_loop_is_the_list_s_last():
-    # layers made in a loop over a count the caller passes, then one more appended: the
-    # last item is that one (read by [-1]), the length counts it, and a merge of the list
-    # sees it after the copies
-    findings, _, stats = _analyse("""
+# Dense(8) layers for each of n >= 1 blocks, made in a loop, then one Dense(WIDTH) appended
+_BLOCKS_THEN_ONE_MORE = """
         from keras import layers
 
 
@@ -1245,7 +1242,14 @@ def test_an_item_appended_after_the_loop_is_the_list_s_last():
             blocks = []
             for _ in range(n):
                 blocks.append(layers.Dense(8))
-            blocks.append(layers.Dense(4))
+            blocks.append(layers.Dense(WIDTH))"""
+
+
+def test_an_item_appended_after_the_loop_is_the_list_s_last():
+    # layers made in a loop over a count the caller passes, then one more appended: the
+    # last item is that one (read by [-1]), the length counts it, and a merge of the list
+    # sees it after the copies
+    findings, _, stats = _analyse(_BLOCKS_THEN_ONE_MORE.replace("WIDTH", "4") + """
             y = blocks[-1](x)
             assert len(blocks) == n + 1
             return layers.Add()([y, layers.Dense(8)(x)])  # 4 and 8 channels, whatever n is
@@ -1291,17 +1295,7 @@ def test_a_copy_replaced_by_an_index_nobody_knows_makes_the_list_unknown():
 
 @pytest.mark.parametrize("apply", ["[block(x) for block in blocks]", "outputs"])
 def test_a_comprehension_or_loop_over_the_list_reaches_the_item_after_the_copies(apply):
-    source = """
-        from keras import layers
-
-
-        def head(x, n):
-            if n < 1:
-                raise ValueError("at least one block")
-            blocks = []
-            for _ in range(n):
-                blocks.append(layers.Dense(8))
-            blocks.append(layers.Dense(WIDTH))
+    source = _BLOCKS_THEN_ONE_MORE + """
             outputs = []
             for i, block in enumerate(blocks):
                 outputs.append(block(x))
