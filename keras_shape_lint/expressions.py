@@ -29,7 +29,9 @@ from .values import (
     ShapeOf,
     Slice,
     Tensor,
+    UNKNOWN_PART,
     UnknownText,
+    dict_key,
     Unknown,
     hashable,
     opaque,
@@ -94,34 +96,46 @@ class Expressions:
         # known string is written "\u2026" (UnknownText), which keeps ``name is None``
         # and ``name + "_bn"`` decidable.  Known parts give the real text (an einsum equation
         # put together from letters: ``f"{input_str},{kernel_str}->{output_str}"``).
-        parts = []
+        parts, reals = [], []
         known = True
         for part in node.parts:
             if type(part) is cst.FormattedStringText:
                 parts.append(part.value)
+                reals.append(part.value)
                 continue
-            text = self._formatted_part(part, st)
+            text, real = self._formatted_part(part, st)
             known = known and text is not None
-            parts.append("\u2026" if text is None else text)
+            parts.append(UNKNOWN_PART if text is None else text)
+            reals.append(real)
         text = "".join(parts)
-        return [(st, text if known else UnknownText(text))]
+        if known:
+            return [(st, text)]
+        return [(st, UnknownText(text, None if None in reals else "".join(reals)))]
 
-    def _formatted_part(self, part, st) -> str | None:
+    def _formatted_part(self, part, st) -> tuple:
         """The text of one ``{...}`` of an f-string, where it is a local's known string written
-        without a format; else None.  A number's text is not kept: the layers a loop makes are
-        alike whatever their names (``f"block_{i}"``), and the loop is read once for them all."""
+        without a format, else None; and the text Python makes of it, where that is known.  A
+        number's text is not kept: the layers a loop makes are alike whatever their names
+        (``f"block_{i}"``), and the loop is read once for them all; its real text is."""
         expression = part.expression
+        plain = part.format_spec is None and part.conversion is None
+        value = None
         if type(expression) is cst.Name:
             try:
                 value = st.lookup(expression.value)
             except KeyError:
-                return None
-            if part.format_spec is None and part.conversion is None and type(value) is str:
-                return value
+                return None, None
+            if plain and type(value) is str:
+                return value, value
         elif _arithmetic(expression):
             # ``f"block{i + 1}"``: the text is not kept, but a caller must pass a number there
-            self.eval(expression, st)
-        return None
+            results = self.eval(expression, st)
+            value = results[0][1] if len(results) == 1 else None
+        if plain and type(value) in (int, bool, float):
+            return None, str(value)
+        if plain and isinstance(value, UnknownText):
+            return None, value.real
+        return None, None
 
     def ex_Ellipsis(self, node, st):
         return [(st, ELLIPSIS)]
@@ -171,7 +185,7 @@ class Expressions:
                     if items is None or S.is_sym(key) or not hashable(key):
                         nxt.append((s2, None))
                     else:
-                        nxt.append((s2, {**items, key: value}))
+                        nxt.append((s2, {**items, dict_key(key): value}))
             results = nxt
         return [(s, DictValue(items) if items is not None else opaque("dict")) for s, items in results]
 

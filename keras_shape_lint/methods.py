@@ -6,7 +6,7 @@ from . import symbolic as S
 from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
-from .values import DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, opaque
+from .values import DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, dict_key, opaque
 
 _PURE_STR_METHODS = {
     "format", "join", "upper", "lower", "replace", "startswith", "endswith", "strip",
@@ -145,6 +145,8 @@ def _list_method(calls, receiver, name, args):
 
 def _dict_method(receiver, name, args):
     items = receiver.items
+    if args:
+        args = [dict_key(args[0]), *args[1:]]
     if name == "get" and args:
         if _concrete(args[0]):
             return items.get(args[0], args[1] if len(args) > 1 else None)

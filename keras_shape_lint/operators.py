@@ -9,7 +9,7 @@ import z3
 from . import dtypes
 from . import symbolic as S
 from .ops._common import INT, index_broadcast
-from .values import ListValue, Tensor, Unknown, UnknownText, opaque
+from .values import UNKNOWN_PART, ListValue, Tensor, Unknown, UnknownText, opaque, real_text
 
 _CONCRETE = {
     "Add": operator.add,
@@ -230,11 +230,40 @@ def _tensor_operation(interp, op, left, right, st, node):
 def _contains_text(a, b: str):
     """``a in b`` for a string ``b``; None when text nobody knows could decide it (a part of an
     f-string written ``…`` may hold ``a``, and ``a`` itself may be such text)."""
-    if not isinstance(a, str) or isinstance(a, UnknownText):
+    if not isinstance(a, str):
+        return None
+    real_a, real_b = real_text(a), real_text(b)
+    if real_a is not None and real_b is not None:
+        return real_a in real_b
+    if isinstance(a, UnknownText):
         return None
     if a in b:
         return True
     return None if isinstance(b, UnknownText) else False
+
+
+def _compare_text(op, a, b):
+    """A comparison with text some of which nobody knows (``f"block_{i}"``): two texts whose known
+    beginnings or ends disagree differ; anything else is not known."""
+    if op not in ("Equal", "NotEqual"):
+        return None
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return op == "NotEqual" if a is None or b is None or _is_number(a) or _is_number(b) else None
+    real_a, real_b = real_text(a), real_text(b)
+    if real_a is not None and real_b is not None:
+        return (real_a == real_b) == (op == "Equal")
+    (head_a, tail_a), (head_b, tail_b) = _known_ends(a), _known_ends(b)
+    if (head_a.startswith(head_b) or head_b.startswith(head_a)) and (tail_a.endswith(tail_b)
+                                                                     or tail_b.endswith(tail_a)):
+        return None
+    return op == "NotEqual"
+
+
+def _known_ends(text: str):
+    """The text before the first part nobody knows and after the last (all of it for plain text)."""
+    if isinstance(text, UnknownText) and UNKNOWN_PART in text:
+        return text.split(UNKNOWN_PART, 1)[0], text.rsplit(UNKNOWN_PART, 1)[1]
+    return str(text), str(text)
 
 
 def compare(interp, op, a, b):
@@ -293,6 +322,8 @@ def compare(interp, op, a, b):
         fn = {"LessThan": operator.lt, "LessThanEqual": operator.le,
               "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}.get(op)
         return None if fn is None else fn(a, b)
+    if isinstance(a, UnknownText) or isinstance(b, UnknownText):
+        return _compare_text(op, a, b)
     if isinstance(a, (str, type(None))) or isinstance(b, (str, type(None))):
         if (_is_number(a) or _is_number(b)) and op in ("Equal", "NotEqual"):
             # a number against a string or None: values of different types are never equal

@@ -22,6 +22,7 @@ from .values import (
     RepeatedList,
     ShapeOf,
     Unknown,
+    dict_key,
     hashable,
     opaque,
 )
@@ -274,7 +275,7 @@ class Statements:
 
     def store_item(self, obj, key, value) -> None:
         if isinstance(obj, DictValue) and not S.is_sym(key) and hashable(key):
-            obj.items[key] = value
+            obj.items[dict_key(key)] = value
         elif isinstance(obj, ListValue) and isinstance(key, int) and -len(obj.items) <= key < len(obj.items):
             obj.items[key] = value
         elif isinstance(obj, RepeatedList) and not obj.spoiled:

@@ -7,7 +7,7 @@ import libcst as cst
 from . import symbolic as S
 from .frontend import walk
 from .state import _copy_value, _same
-from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, opaque
+from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, dict_key, opaque
 from .values import from_full_dims, full_dims
 
 
@@ -54,7 +54,7 @@ def subscript(interp, st, value, keys, node=None):
         if S.is_sym(key) or isinstance(key, (Unknown, ListValue, DictValue)):
             return opaque("dict lookup with an unknown key")
         try:
-            return value.items.get(key, opaque("missing dict key"))
+            return value.items.get(dict_key(key), opaque("missing dict key"))
         except TypeError:
             return opaque("unhashable key")
     if isinstance(value, RepeatedList) and not value.spoiled and not isinstance(key, Slice):

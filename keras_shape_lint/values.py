@@ -449,20 +449,54 @@ def opaque_truthy(reason: str = "") -> Unknown:
     return value
 
 
+UNKNOWN_PART = "\u2026"  # how UnknownText writes a part nobody knows
+
+
 class UnknownText(str):
     """The text of an f-string with a part nobody knows, the unknown parts written ``…``.
 
     A name or a message (``f"{prefix}_conv"``) stays a string, so that ``name is None`` and
     ``name + "_bn"`` are decided; code that reads a string's letters as instructions (an
-    einsum equation) must not read this one's.  Joined with more text it stays unknown."""
+    einsum equation) must not read this one's.  Joined with more text it stays unknown.
 
-    __slots__ = ()
+    ``real`` is the text Python makes, where each part is known after all (a number:
+    ``f"P{level}"`` with ``level`` 3).  The placeholder text keeps the layers a loop makes
+    alike whatever their names; comparisons and dict keys read the real text (:func:`dict_key`)."""
+
+    def __new__(cls, text: str, real: str | None = None):
+        made = super().__new__(cls, text)
+        made.real = real
+        return made
 
     def __add__(self, other):
-        return UnknownText(str.__add__(self, other)) if isinstance(other, str) else NotImplemented
+        if not isinstance(other, str):
+            return NotImplemented
+        return UnknownText(str.__add__(self, other), _joined(self, other))
 
     def __radd__(self, other):
-        return UnknownText(str.__add__(other, self)) if isinstance(other, str) else NotImplemented
+        if not isinstance(other, str):
+            return NotImplemented
+        return UnknownText(str.__add__(other, self), _joined(other, self))
+
+    def __reduce__(self):
+        return UnknownText, (str(self), self.real)
+
+
+def real_text(text: str) -> str | None:
+    """The text Python makes of ``text``: itself, or an UnknownText's ``real`` (None where unknown)."""
+    return text.real if isinstance(text, UnknownText) else str(text)
+
+
+def _joined(left: str, right: str) -> str | None:
+    a, b = real_text(left), real_text(right)
+    return None if a is None or b is None else a + b
+
+
+def dict_key(key):
+    """The key Python stores ``key`` under: an f-string's real text where it is known."""
+    if isinstance(key, UnknownText) and key.real is not None:
+        return key.real
+    return key
 
 
 class ListValue:

@@ -438,3 +438,39 @@ def test_in_on_text_with_unknown_parts_is_undecided_where_those_parts_could_hold
     assert compare(None, "In", "tiny", text) is None  # the unknown part may be "tiny"
     assert compare(None, "NotIn", "tiny", "block_x_conv") is True
     assert compare(None, "In", UnknownText("…"), "block") is None
+
+
+@pytest.mark.parametrize("test, flagged", [
+    ('f"{k}" == "1"', True),           # a number's text, known after all
+    ('f"block_{k}" != "block_1"', False),
+    ('f"block_{k}" in ("block_0", "block_1")', True),
+    ('f"block_{n}" == "conv_1"', False),  # a beginning that differs, whatever n is
+])
+def test_an_f_string_compares_by_the_text_python_makes(test, flagged):
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def block(x, n):
+            k = 1
+            y = layers.Dense(8)(x)
+            if {test}:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == (["KSL101"] if flagged else []), [f.message for f in findings]
+
+
+def test_an_f_string_whose_number_nobody_knows_is_not_equal_to_any_one_text():
+    # f"block_{n}" may be "block_1": neither branch is dropped, and the Add is not proven
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def block(x, n):
+            y = layers.Dense(8)(x)
+            if f"block_{n}" == "block_1":
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """))
+    assert analysis.statistics()["proven"] == 0, [f.message for f in findings]
