@@ -31,8 +31,8 @@ from .values import (
 MISSING = object()  # an attribute Python does not find: AttributeError, and the path ends there
 
 _CONTAINER_METHODS = {
-    ListValue: {"append", "extend", "insert", "pop", "copy", "reverse", "index", "count"},
-    DictValue: {"get", "items", "keys", "values", "copy", "pop", "update", "setdefault"},
+    ListValue: {"append", "extend", "insert", "pop", "copy", "reverse", "index", "count", "sort", "remove", "clear"},
+    DictValue: {"get", "items", "keys", "values", "copy", "pop", "update", "setdefault", "clear"},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import symbolic as S
+from .operators import compare
 from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
@@ -25,7 +26,7 @@ def _concrete(value) -> bool:
 def call_method(calls, method, args, kwargs, st, node):
     receiver, name = method.receiver, method.name
     if isinstance(receiver, ListValue):
-        return _list_method(calls, receiver, name, args)
+        return _list_method(calls, receiver, name, args, kwargs)
     if isinstance(receiver, DictValue):
         return _dict_method(receiver, name, args)
     if isinstance(receiver, RepeatedList) and name == "append":
@@ -116,7 +117,7 @@ def _shape_list(shapes):
     return tensors
 
 
-def _list_method(calls, receiver, name, args):
+def _list_method(calls, receiver, name, args, kwargs):
     items = receiver.items
     if name == "append" and len(args) == 1:
         items.append(args[0])
@@ -140,7 +141,38 @@ def _list_method(calls, receiver, name, args):
     if name == "reverse":
         items.reverse()
         return None
+    if name == "clear":
+        items.clear()
+        return None
+    if name == "sort":
+        reverse = kwargs.get("reverse", False)
+        if not args and set(kwargs) <= {"reverse"} and isinstance(reverse, bool) and _sortable(items):
+            items.sort(reverse=reverse)
+        else:
+            forget_items(receiver, "an item of a list sorted by values nobody can order")
+        return None
+    if name == "remove" and len(args) == 1:
+        verdicts = [compare(calls.interp, "Equal", item, args[0]) for item in items]
+        first = next((at for at, verdict in enumerate(verdicts) if verdict is not False), None)
+        if first is not None and verdicts[first] is True:
+            del items[first]
+        elif first is not None:
+            # which item goes is not known (Python raises where none is equal): one fewer, each unknown
+            del items[first]
+            forget_items(receiver, "an item of a list an item was removed from")
+        return None
     return opaque(f"list.{name}")
+
+
+def _sortable(items) -> bool:
+    kinds = {str if isinstance(item, str) else float for item in items
+             if isinstance(item, (int, float, str)) and not S.is_sym(item)}
+    return len(kinds) <= 1 and all(isinstance(item, (int, float, str)) and not S.is_sym(item) for item in items)
+
+
+def forget_items(listed: ListValue, reason: str) -> None:
+    """The list keeps its length, but which item is where is no longer known."""
+    listed.items = [opaque(reason) for _ in listed.items]
 
 
 def _dict_method(receiver, name, args):
@@ -161,6 +193,9 @@ def _dict_method(receiver, name, args):
         return DictValue(items)
     if name == "pop" and args and _concrete(args[0]):
         return items.pop(args[0], args[1] if len(args) > 1 else None)
+    if name == "clear" and not args:
+        items.clear()
+        return None
     if name == "update" and args and isinstance(args[0], DictValue):
         items.update(args[0].items)
         return None

@@ -21,6 +21,7 @@ from .values import (
     ListValue,
     RepeatedList,
     ShapeOf,
+    Slice,
     Unknown,
     dict_key,
     hashable,
@@ -100,7 +101,21 @@ class Statements:
     stmt_Nonlocal = stmt_Global
 
     def stmt_Del(self, stmt, st):
-        return [st]
+        """``del items[i]``, ``del items[i:j]``, ``del table[key]`` (other targets change nothing
+        a shape depends on)."""
+        targets = [e.value for e in stmt.target.elements] if type(stmt.target) is cst.Tuple else [stmt.target]
+        states = [st]
+        for target in targets:
+            if type(target) is not cst.Subscript or len(target.slice) != 1:
+                continue
+            out = []
+            for s in states:
+                for s2, obj in self.eval(target.value, s):
+                    for s3, keys in self.eval_slices(target.slice, s2):
+                        delete_item(obj, keys[0])
+                        out.append(s3)
+            states = out
+        return states
 
     def stmt_If(self, stmt, st):
         out = []
@@ -262,6 +277,12 @@ class Statements:
                     for s2, key in self.eval(target.slice[0].slice.value, s):
                         self.store_item(obj, key, value)
                         out.append(s2)
+                elif len(target.slice) == 1 and isinstance(obj, ListValue):
+                    for s2, keys in self.eval_slices(target.slice, s):
+                        if not store_slice(obj, keys[0], self.iterate_concrete(value)) \
+                                and type(target.value) is cst.Name:
+                            s2.assign(target.value.value, opaque("a list assigned through a slice"))
+                        out.append(s2)
                 else:
                     out.append(s)
             return out
@@ -285,6 +306,41 @@ class Statements:
                 obj.items[key] = value
             else:
                 obj.spoiled = True  # one copy no longer like the others, or an index nobody knows
+
+
+def _plain_slice(key) -> slice | None:
+    """A Python slice of ``key`` where its bounds are plain numbers (or left out)."""
+    if not isinstance(key, Slice):
+        return None
+    bounds = (key.lower, key.upper, key.step)
+    if not all(bound is None or _plain_index(bound) for bound in bounds):
+        return None
+    return slice(*bounds)
+
+
+def store_slice(listed: ListValue, key, items) -> bool:
+    """``listed[i:j] = items`` as Python does it, where the bounds and the items are known: True.
+    Else False, and the list's items are forgotten (the caller forgets the list itself where a
+    name holds it, since its length may change too)."""
+    window = _plain_slice(key)
+    try:
+        if window is not None and items is not None:
+            listed.items[window] = list(items)
+            return True
+    except ValueError:  # an extended slice given another number of items: Python raises
+        pass
+    listed.items = [opaque("an item of a list assigned through a slice") for _ in listed.items]
+    return False
+
+
+def delete_item(obj, key) -> None:
+    """``del obj[key]`` for a list or a dict, where the key is known."""
+    if isinstance(obj, DictValue) and not S.is_sym(key) and hashable(key):
+        obj.items.pop(dict_key(key), None)
+    elif isinstance(obj, ListValue) and _plain_index(key) and -len(obj.items) <= key < len(obj.items):
+        del obj.items[key]
+    elif isinstance(obj, ListValue) and _plain_slice(key) is not None:
+        del obj.items[_plain_slice(key)]
 
 
 def _plain_index(key) -> bool:

@@ -474,3 +474,47 @@ def test_an_f_string_whose_number_nobody_knows_is_not_equal_to_any_one_text():
             return layers.Add()([layers.Dense(8)(x), y])
     """))
     assert analysis.statistics()["proven"] == 0, [f.message for f in findings]
+
+
+@pytest.mark.parametrize("change, test", [
+    ("widths.sort()", "widths[0] == 4"),
+    ("widths.sort(reverse=True)", "widths[-1] == 4"),
+    ("widths.remove(8)", "widths == [4]"),
+    ("del widths[0]", "len(widths) == 1"),
+    ("del widths[:1]", "widths == [4]"),
+    ("widths[:1] = []", "widths == [4]"),
+    ("widths.clear()", "not widths"),
+    ("table = {'a': 1}; del table['a']", "not table"),
+])
+def test_a_list_changed_in_place_is_read_as_python_leaves_it(change, test):
+    # each change makes the test true, and the Add then merges 8 and 4 channels: a list read as
+    # it was before the change proved the Add
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def block(x):
+            widths = [8, 4]
+            {change.replace("; ", chr(10) + " " * 12)}
+            y = layers.Dense(8)(x)
+            if {test}:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+def test_a_list_sorted_by_values_nobody_can_order_keeps_its_length_only():
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def block(x, a, b):
+            widths = [a, b]
+            widths.sort()
+            y = layers.Dense(widths[0])(x)
+            assert len(widths) == 2
+            return layers.Add()([layers.Dense(a)(x), y])
+    """))
+    stats = analysis.statistics()
+    assert not findings and stats["proven"] == 0 and stats["undecided"] == 1, stats
