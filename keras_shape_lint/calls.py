@@ -9,8 +9,8 @@ import libcst as cst
 from . import keras_api, layers, ops
 from . import symbolic as S
 from .checks import dead_path, describe_origin
-from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, inherited_call, init_base,
-                      lookup_class_attribute, rank_build_inputs)
+from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, dataclass_fields, inherited_call,
+                      init_base, init_dataclass, lookup_class_attribute, rank_build_inputs)
 from .frontend import binding_targets, target_names, walk
 from .provenance import Origin
 from .state import join_results, widen_results
@@ -393,7 +393,14 @@ class Calls:
             init_base(self, st, instance, args, kwargs, node)  # the catalogue layer's __init__
             return [(st, instance)]
         if not isinstance(init, FunctionValue):
-            return [(st, instance)]
+            fields = dataclass_fields(cls)
+            if fields is None:
+                return [(st, instance)]
+            init_dataclass(instance, fields, args, kwargs)
+            init = lookup_class_attribute(cls, "__post_init__")
+            if not isinstance(init, FunctionValue):
+                return [(st, instance)]
+            args, kwargs = [], {}
         return self._holding(st, instance, lambda s, held: [
             r for r, _ in self.call_user(bind_method(init, held), args, kwargs, s, node)])
 

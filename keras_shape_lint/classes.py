@@ -266,3 +266,55 @@ def _per_class(table: dict, node, compute):
     if found is None or found[0] is not node:
         found = table[id(node)] = (node, compute(node))
     return found[1]
+
+
+def dataclass_fields(cls: ClassValue) -> list | None:
+    """The fields of a class made with ``@dataclass`` (or ``@dataclasses.dataclass(...)``), in
+    the order its ``__init__`` takes them (those of base dataclasses first): their names;
+    None for any other class."""
+    if not _is_dataclass(cls.node):
+        return None
+    fields: list = []
+    for current in reversed(mro(cls)):
+        if not isinstance(current.node, cst.ClassDef) or not _is_dataclass(current.node):
+            continue
+        for stmt in current.node.body.body:
+            for small in getattr(stmt, "body", ()) if type(stmt) is cst.SimpleStatementLine else ():
+                if type(small) is cst.AnnAssign and type(small.target) is cst.Name \
+                        and not _class_variable(small.annotation.annotation):
+                    if small.target.value not in fields:
+                        fields.append(small.target.value)
+    return fields
+
+
+def init_dataclass(instance: InstanceValue, fields: list, args, kwargs) -> None:
+    """What the ``__init__`` a dataclass is given sets: each field from its argument, by position
+    or name, else from its default (a ``field(...)`` default is a value nobody knows)."""
+    for position, name in enumerate(fields):
+        if position < len(args):
+            value = args[position]
+        elif name in kwargs:
+            value = kwargs[name]
+        else:
+            value = lookup_class_attribute(instance.cls, name)
+            if value is None:
+                value = opaque(f"field {name} of a dataclass")
+        instance.attrs[name] = value
+
+
+def _is_dataclass(node) -> bool:
+    for decorator in getattr(node, "decorators", ()):
+        target = decorator.decorator
+        if type(target) is cst.Call:
+            target = target.func
+        name = target.attr.value if type(target) is cst.Attribute else getattr(target, "value", None)
+        if name == "dataclass":
+            return True
+    return False
+
+
+def _class_variable(annotation) -> bool:
+    if type(annotation) is cst.Subscript:
+        annotation = annotation.value
+    name = annotation.attr.value if type(annotation) is cst.Attribute else getattr(annotation, "value", None)
+    return name == "ClassVar"

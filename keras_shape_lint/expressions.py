@@ -166,8 +166,9 @@ class Expressions:
         return [(s, _built(v, ListValue, "list")) for s, v in self._elements(node.elements, st)]
 
     def ex_Set(self, node, st):
-        # only membership tests matter here: a tuple answers them the same way
-        return [(s, _built(v, tuple, "set")) for s, v in self._elements(node.elements, st)]
+        # only membership tests matter here: a tuple answers them the same way (its items once
+        # each, where they are plain values: ``len({1, 2, 2})`` is 2)
+        return [(s, _built(v if v is None else _distinct(v), tuple, "set")) for s, v in self._elements(node.elements, st)]
 
     def ex_Dict(self, node, st):
         results = [(st, {})]
@@ -433,6 +434,13 @@ class _Spread:
 
     def __init__(self, shape):
         self.shape = shape
+
+
+def _distinct(items: list) -> list:
+    """A set's items, each once, where all are plain Python values (1 and True are one item)."""
+    if all(type(item) in (int, float, str, bool, type(None)) for item in items):
+        return list(dict.fromkeys(items))
+    return items
 
 
 def _built(items, kind, what):

@@ -111,6 +111,9 @@ def generator_names(syntax) -> frozenset:
     return read_syntax(syntax).generators
 
 
+DECLARED = "\0declared"  # a frame's ``global`` and ``nonlocal`` names: (globals, nonlocals)
+
+
 class State:
     __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval", "unchecked")
 
@@ -152,7 +155,26 @@ class State:
         return self.frames[0] if module is None or module.scope is None else module.scope
 
     def assign(self, name: str, value) -> None:
-        self.frames[-1][name] = value
+        frame = self.frames[-1]
+        declared = frame.get(DECLARED)
+        if declared is not None and name in declared[1]:  # ``nonlocal name``
+            scope = next((s for s in self.closures[-1] if name in s), None)
+            if scope is not None:
+                scope[name] = value
+                return
+        elif declared is not None and name in declared[0]:  # ``global name``
+            self.module_scope[name] = value
+            return
+        frame[name] = value
+
+    def declare(self, names, nonlocal_: bool) -> None:
+        """``global`` or ``nonlocal`` names in the running function: assignments to them go to
+        the module's scope, or to the enclosing function's."""
+        frame = self.frames[-1]
+        if len(self.frames) == 1:
+            return  # at a module's top level they change nothing
+        found = frame.get(DECLARED, ((), ()))
+        frame[DECLARED] = (found[0], found[1] + tuple(names)) if nonlocal_ else (found[0] + tuple(names), found[1])
 
     def push(self, frame: dict, closure: tuple, module) -> None:
         """Enter a function (or class body): new locals, its closure and module."""

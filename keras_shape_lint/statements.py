@@ -96,6 +96,7 @@ class Statements:
         return [st]
 
     def stmt_Global(self, stmt, st):
+        st.declare([item.name.value for item in stmt.names], nonlocal_=type(stmt) is cst.Nonlocal)
         return [st]
 
     stmt_Nonlocal = stmt_Global

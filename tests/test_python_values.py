@@ -518,3 +518,21 @@ def test_a_list_sorted_by_values_nobody_can_order_keeps_its_length_only():
     """))
     stats = analysis.statistics()
     assert not findings and stats["proven"] == 0 and stats["undecided"] == 1, stats
+
+
+@pytest.mark.parametrize("prelude, setup, test", [
+    ("N = 1\n\n\ndef configure():\n    global N\n    N = 5\n", "configure()", "N == 5"),
+    ("def counted():\n    n = 1\n\n    def more():\n        nonlocal n\n        n += 1\n\n    more()\n    return n\n",
+     "", "counted() == 2"),
+    ("from dataclasses import dataclass\n\n\n@dataclass\nclass Config:\n    width: int = 8\n    depth: int = 2\n",
+     "", "Config(4).width == 4 and Config(depth=3).width == 8"),
+    ("from dataclasses import dataclass, field\n\n\n@dataclass\nclass Config:\n    width: int = 8\n\n"
+     "    def __post_init__(self):\n        self.width = self.width // 2\n", "", "Config().width == 4"),
+    ("", "", "len({1, 2, 2}) == 2"),
+])
+def test_python_scoping_and_value_classes_are_read_as_python_runs_them(prelude, setup, test):
+    # each test holds when Python runs it, and the Add behind it then merges 8 and 4 channels
+    source = (f"from keras import layers\n{prelude}\n\ndef block(x):\n    {setup}\n    y = layers.Dense(8)(x)\n"
+              f"    if {test}:\n        y = layers.Dense(4)(x)\n    return layers.Add()([layers.Dense(8)(x), y])\n")
+    findings, _ = analyse_text(source)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
