@@ -42,6 +42,7 @@ from .values import (
     Tensor,
     Unknown,
     opaque,
+    real_text,
 )
 
 
@@ -231,7 +232,8 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             self.analysis.batch_read = self.analysis.batch_read or shape is not None
             return None if shape is None else list(shape)
         if isinstance(value, str):
-            return list(value)
+            text = real_text(value)  # (an f-string's placeholder text: its real letters, if known)
+            return None if text is None else list(text)
         if isinstance(value, range):
             return list(value) if len(value) <= self.budget.max_unroll else None
 

@@ -7,7 +7,8 @@ from .operators import compare
 from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
-from .values import DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, dict_key, opaque
+from .values import (DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, UnknownText, dict_key,
+                     opaque, real_text)
 
 _PURE_STR_METHODS = {
     "format", "join", "upper", "lower", "replace", "startswith", "endswith", "strip",
@@ -37,11 +38,7 @@ def call_method(calls, method, args, kwargs, st, node):
         return None
     if isinstance(receiver, str) and name in _PURE_STR_METHODS:
         if all(_concrete(a) for a in args) and all(_concrete(v) for v in kwargs.values()):
-            try:
-                result = getattr(receiver, name)(*args, **kwargs)
-            except (TypeError, ValueError, IndexError, KeyError):
-                return opaque("str method")
-            return tuple(result) if isinstance(result, list) else result
+            return _str_method(receiver, name, args, kwargs)
         return opaque("str method on unknown values")
     if isinstance(receiver, ShapeOf) and name in ("as_list", "__iter__"):
         return receiver
@@ -117,6 +114,36 @@ def _shape_list(shapes):
     return tensors
 
 
+def _str_method(receiver: str, name: str, args, kwargs):
+    """A string method on known arguments.  Where an f-string's placeholder text is among them,
+    the method runs on the text Python makes (an opaque result where that is not known); a
+    string it gives is placeholder text again, so that names stay alike across a loop."""
+    texts = [receiver, *args, *kwargs.values()]
+    unknown = any(isinstance(text, UnknownText) for text in texts)
+    real = _run_str_method(real_text(receiver), name, [real_text(a) if isinstance(a, str) else a for a in args],
+                           {k: real_text(v) if isinstance(v, str) else v for k, v in kwargs.items()}) \
+        if not any(isinstance(text, UnknownText) and text.real is None for text in texts) else None
+    if not unknown:
+        return real
+    if isinstance(real, str) or real is None:
+        shown = _run_str_method(str(receiver), name, [str(a) if isinstance(a, str) else a for a in args],
+                                {k: str(v) if isinstance(v, str) else v for k, v in kwargs.items()})
+        if isinstance(shown, str) and (real is not None or name in _LETTERWISE):
+            return UnknownText(shown, real)
+    return real if real is not None and not isinstance(real, Unknown) else opaque("str method on unknown text")
+
+
+_LETTERWISE = {"upper", "lower", "capitalize", "title"}  # their placeholder text is the result's
+
+
+def _run_str_method(receiver: str, name: str, args, kwargs):
+    try:
+        result = getattr(receiver, name)(*args, **kwargs)
+    except (TypeError, ValueError, IndexError, KeyError):
+        return opaque("str method")
+    return tuple(result) if isinstance(result, list) else result
+
+
 def _list_method(calls, receiver, name, args, kwargs):
     items = receiver.items
     if name == "append" and len(args) == 1:
@@ -165,9 +192,9 @@ def _list_method(calls, receiver, name, args, kwargs):
 
 
 def _sortable(items) -> bool:
-    kinds = {str if isinstance(item, str) else float for item in items
-             if isinstance(item, (int, float, str)) and not S.is_sym(item)}
-    return len(kinds) <= 1 and all(isinstance(item, (int, float, str)) and not S.is_sym(item) for item in items)
+    """Numbers only, or strings only (an f-string's placeholder text sorts nowhere known)."""
+    kinds = {type(item) is str for item in items}
+    return len(kinds) <= 1 and all(type(item) in (int, float, bool, str) for item in items)
 
 
 def forget_items(listed: ListValue, reason: str) -> None:

@@ -118,6 +118,8 @@ def binary_operation(interp, op, left, right, st, node) -> list:
     if op == "Multiply":
         seq, count = (left, right) if isinstance(right, int) else (right, left)
         if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 1000:
+            if isinstance(seq, UnknownText):
+                return [(st, UnknownText(str(seq) * count, None if seq.real is None else seq.real * count))]
             if isinstance(seq, (str, tuple)):
                 return [(st, seq * count)]
             if isinstance(seq, ListValue):

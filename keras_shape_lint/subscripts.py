@@ -7,7 +7,8 @@ import libcst as cst
 from . import symbolic as S
 from .frontend import walk
 from .state import _copy_value, _same
-from .values import ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, dict_key, opaque
+from .values import (ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, UnknownText, dict_key,
+                     opaque)
 from .values import from_full_dims, full_dims
 
 
@@ -66,6 +67,10 @@ def subscript(interp, st, value, keys, node=None):
         if isinstance(key, Slice):
             result = _slice_sequence(value, key)
             return ListValue(result) if isinstance(result, tuple) else result
+    if isinstance(value, UnknownText):  # an f-string's letters: those of the text Python makes
+        value = value.real if value.real is not None else None
+        if value is None:
+            return opaque("letters of a text nobody knows")
     if isinstance(value, (tuple, str)):
         if isinstance(key, Slice):
             return _slice_sequence(value, key)

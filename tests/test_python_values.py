@@ -536,3 +536,47 @@ def test_python_scoping_and_value_classes_are_read_as_python_runs_them(prelude, 
               f"    if {test}:\n        y = layers.Dense(4)(x)\n    return layers.Add()([layers.Dense(8)(x), y])\n")
     findings, _ = analyse_text(source)
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+@pytest.mark.parametrize("test", [
+    'f"b_{k}".split("_")[1] == "10"',
+    'f"b_{k}".upper() == "B_10"',
+    'f"b_{k}".replace("_", "") == "b10"',
+    'f"b_{k}".startswith("b_1")',
+    'f"b_{k}".endswith("0")',
+    '"x_{}".format(f"{k}") == "x_10"',
+    'f"b_{k}"[-1] == "0"',
+    'len(f"b_{k}") == 4',
+    'f"b{k}" * 2 == "b10b10"',
+])
+def test_string_methods_on_an_f_string_read_the_text_python_makes(test):
+    # each test holds in Python (k is 10); its placeholder text "b_…" would decide it otherwise
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def block(x):
+            k = 10
+            y = layers.Dense(8)(x)
+            if {test}:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+def test_a_name_made_from_an_f_string_still_reads_alike_across_a_loop():
+    # upper() of f"block_{i}" stays placeholder text: the blocks a loop over a free count makes
+    # are alike, and the loop is summarised rather than run to the symbolic loop bound
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def stack(x, n):
+            x = layers.Dense(8)(x)
+            for i in range(n):
+                x = layers.Dense(8, name=f"block_{i}".upper())(x)
+            return layers.Add()([x, layers.Dense(8)(x)])
+    """))
+    stats = analysis.statistics()
+    assert not findings and stats["proven"] == 1 and not stats["budget"], stats
