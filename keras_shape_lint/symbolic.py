@@ -178,6 +178,10 @@ def floordiv(a, b):
         return a
     if not is_sym(a) and not is_sym(b):
         return a // b
+    if isinstance(b, int) and b < 0:
+        # Python rounds down; z3's division keeps the remainder at least 0, which is the same
+        # only for a positive divisor: a // b == (-a) // (-b)
+        return (-_as_int_term(a)) / (-b)
     return _as_int_term(a) / _as_int_term(b)
 
 
@@ -185,6 +189,10 @@ def floordiv(a, b):
 def mod(a, b):
     if not is_sym(a) and not is_sym(b):
         return a % b
+    if isinstance(b, int) and b < 0:
+        # Python's remainder takes the divisor's sign: a - b * (a // b)
+        term = _as_int_term(a)
+        return term - b * ((-term) / (-b))
     return _as_int_term(a) % _as_int_term(b)
 
 

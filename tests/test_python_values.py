@@ -3,6 +3,7 @@ tested for truth, divided by, and isinstance() of tensors."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -580,3 +581,38 @@ def test_a_name_made_from_an_f_string_still_reads_alike_across_a_loop():
     """))
     stats = analysis.statistics()
     assert not findings and stats["proven"] == 1 and not stats["budget"], stats
+
+
+@pytest.mark.parametrize("test", ["n % -3 == -1", "n // -2 == 3"])
+def test_division_by_a_negative_number_rounds_as_python_does(test):
+    # -7 % -3 == -1 and -7 // -2 == 3: a test z3's own remainder (never below 0) called false
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def block(x, n=1):
+            y = layers.Dense(8)(x)
+            if {test}:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    n = findings[0].witness.args["n"]
+    assert eval(test, {"n": n}), n
+
+
+def test_a_branch_on_a_square_root_is_flagged_with_a_number_whose_root_takes_it():
+    # the root is the number's own: a witness n must have int(sqrt(n)) == 3
+    findings = _findings("""
+        import math
+        from keras import layers
+
+
+        def block(x, n=1):
+            y = layers.Dense(8)(x)
+            if n >= 0 and int(math.sqrt(n)) == 3:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    assert int(math.sqrt(findings[0].witness.args["n"])) == 3, findings[0].witness.args

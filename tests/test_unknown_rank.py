@@ -319,3 +319,11 @@ def test_a_size_read_from_a_tensor_nobody_can_read_is_a_number():
             return factor * ops.cast(height, "float32")
     """))
     assert analysis.outcomes == {}, analysis.outcomes
+
+
+def test_a_join_whose_last_sizes_keras_does_not_know_has_an_unknown_size():
+    # moonshine's rotary halves: a None among the sizes added up once reached z3 as a number
+    from keras_shape_lint.ops.shape import _sum
+
+    assert _sum([None, 3]) is None
+    assert _sum([2, 3]) == 5

@@ -30,10 +30,10 @@ def sqrt(ctx, args, kwargs):
         return math.sqrt(value)
     if not S.is_sym(value):
         return opaque("sqrt of a non-number")
-    # what shapes need of a square root (a scale such as 1 / sqrt(head_dim)): Python raises
-    # below 0, and it is 0 exactly at 0, so a division by it needs a size that is not 0
+    # Python raises below 0; the root is the number's own (a witness whose test reads
+    # ``int(math.sqrt(n))`` gives an ``n`` with that root), 0 exactly at 0
     root = z3.Real(f"sqrt({value})")
-    ctx.state.add(S.conj(value >= 0, root >= 0, (root == 0) == (value == 0)))
+    ctx.state.add(S.conj(value >= 0, root >= 0, root * root == value, (root == 0) == (value == 0)))
     return root
 
 

@@ -433,11 +433,14 @@ def _joined(ctx, tensors, where, dtype):
                     require(ctx, S.eq(a, b))
     shape = full(tensors[0])
     sizes = [full(t)[position] for t in tensors]
-    shape[position] = None if any(s is None for s in sizes) else _sum(sizes)
+    shape[position] = _sum(sizes)
     return result(ctx, shape, tensors[0], dtype)
 
 
 def _sum(sizes):
+    """The sizes added up; None where one is None (Keras does not know it when it builds)."""
+    if any(size is None for size in sizes):
+        return None
     out = 0
     for size in sizes:
         out = S.add(out, size)
