@@ -134,7 +134,7 @@ def _int(calls, st, args, kwargs, node):
             return opaque("int of a string")
     if isinstance(value, (int, float)) or S.is_sym(value):
         try:
-            return S.to_int(value)
+            return S.truncate(value)
         except (OverflowError, ValueError):
             return opaque("int overflow")
     if value is None:
@@ -215,7 +215,7 @@ def _round(calls, st, args, kwargs, node):
     if isinstance(value, (int, float)) and len(args) == 1:
         return round(value)
     if S.is_sym(value) and len(args) == 1:
-        return S.to_int(value + 0.5) if not S.is_int_like(value) else value
+        return S.round_half_even(value) if not S.is_int_like(value) else value
     return opaque("round")
 
 

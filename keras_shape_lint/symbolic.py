@@ -212,8 +212,23 @@ def ceildiv(a, b):
     return sub(add(_as_int_term(a), b), 1) / _as_int_term(b)
 
 
+def truncate(value):
+    """Python's ``int()`` of a number: toward zero."""
+    if is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int():
+        return z3.If(value >= 0, z3.ToInt(value), -z3.ToInt(-value))
+    return to_int(value)
+
+
+def round_half_even(value):
+    """Python's ``round()`` of a number: to the nearest integer, a half to the even one."""
+    if not (is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int()):
+        return round(value) if not is_sym(value) else value
+    nearest = z3.ToInt(value + 0.5)
+    return z3.If(z3.And(z3.ToReal(nearest) == value + 0.5, nearest % 2 == 1), nearest - 1, nearest)
+
+
 def to_int(value):
-    """Python's ``int()``: truncation toward zero (floor for the sizes seen here)."""
+    """The floor of a number (a flag: 0 or 1)."""
     if is_sym(value):
         if isinstance(value, z3.ArithRef) and not value.is_int():
             return z3.ToInt(value)

@@ -616,3 +616,25 @@ def test_a_branch_on_a_square_root_is_flagged_with_a_number_whose_root_takes_it(
     """)
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
     assert int(math.sqrt(findings[0].witness.args["n"])) == 3, findings[0].witness.args
+
+
+@pytest.mark.parametrize("test", [
+    "int(n / 3) == -1 and n == -4",  # int() goes toward zero: int(-4 / 3) is -1
+    "round(n / 2) == 2 and n == 5",  # a half goes to the even integer: round(2.5) is 2
+    "round(n / 2) == 4 and n == 7",  # round(3.5) is 4
+    "int(n / 3) == -2",
+])
+def test_int_and_round_of_a_number_go_as_python_rounds(test):
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def block(x, n=1):
+            y = layers.Dense(8)(x)
+            if {test}:
+                y = layers.Dense(4)(x)
+            return layers.Add()([layers.Dense(8)(x), y])
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+    n = findings[0].witness.args["n"]
+    assert eval(test, {"n": n}), n
