@@ -24,6 +24,7 @@ from .values import (
     SuperProxy,
     Tensor,
     Unknown,
+    full_dims,
     opaque,
     opaque_truthy,
 )
@@ -76,12 +77,14 @@ def get_attribute(interp, st, value, name: str):
             return BuiltinValue(name, lambda calls, st, args, kwargs, node: ShapeOf(value))
         if name == "dtype":
             return dtypes.tensor_dtype(interp.analysis, st, value)
+        if name == "ndim":
+            return len(full_dims(value)) if value.known else opaque("rank of a tensor of unknown rank")
         return opaque(f"tensor attribute {name}")
     if isinstance(value, ShapeOf):
         if name in ("as_list",):
             return BoundMethod(value, name)
         if name == "rank":
-            return len(value.tensor.dims) + 1 if value.tensor.known else opaque("rank")
+            return len(full_dims(value.tensor)) if value.tensor.known else opaque("rank")
         return opaque(f"shape attribute {name}")
     if isinstance(value, InstanceValue):
         if name in value.attrs:

@@ -638,3 +638,27 @@ def test_int_and_round_of_a_number_go_as_python_rounds(test):
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
     n = findings[0].witness.args["n"]
     assert eval(test, {"n": n}), n
+
+
+def test_the_rank_of_a_weight_and_of_a_tensor_counts_the_axes_it_has():
+    # a kernel has no batch axis (rank 2); an input of (5, 7) has three axes with the batch
+    findings = _findings("""
+        import keras
+        from keras import layers
+
+
+        class Scale(layers.Layer):
+            def build(self, input_shape):
+                self.kernel = self.add_weight(shape=(input_shape[-1], 4))
+
+            def call(self, x):
+                y = layers.Dense(8)(x)
+                if self.kernel.shape.rank == 2 and x.ndim == 3:
+                    y = layers.Dense(4)(x)
+                return layers.Add()([layers.Dense(8)(x), y])
+
+
+        def model():
+            return Scale()(keras.Input((5, 7)))
+    """)
+    assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
