@@ -29,7 +29,7 @@ def call_method(calls, method, args, kwargs, st, node):
     if isinstance(receiver, ListValue):
         return _list_method(calls, receiver, name, args, kwargs)
     if isinstance(receiver, DictValue):
-        return _dict_method(receiver, name, args)
+        return _dict_method(receiver, name, args, kwargs)
     if isinstance(receiver, RepeatedList) and name == "append":
         if len(args) == 1 and not kwargs:
             receiver.tail.append(args[0])
@@ -202,7 +202,7 @@ def forget_items(listed: ListValue, reason: str) -> None:
     listed.items = [opaque(reason) for _ in listed.items]
 
 
-def _dict_method(receiver, name, args):
+def _dict_method(receiver, name, args, kwargs):
     items = receiver.items
     if args:
         args = [dict_key(args[0]), *args[1:]]
@@ -223,8 +223,9 @@ def _dict_method(receiver, name, args):
     if name == "clear" and not args:
         items.clear()
         return None
-    if name == "update" and args and isinstance(args[0], DictValue):
-        items.update(args[0].items)
+    if name == "update" and len(args) <= 1 and (not args or isinstance(args[0], DictValue)):
+        items.update(args[0].items if args else {})
+        items.update(kwargs)  # ``table.update(width=4)``
         return None
     if name == "setdefault" and args and _concrete(args[0]):
         return items.setdefault(args[0], args[1] if len(args) > 1 else None)

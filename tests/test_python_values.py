@@ -486,6 +486,7 @@ def test_an_f_string_whose_number_nobody_knows_is_not_equal_to_any_one_text():
     ("widths[:1] = []", "widths == [4]"),
     ("widths.clear()", "not widths"),
     ("table = {'a': 1}; del table['a']", "not table"),
+    ("table = {'a': 1}; table.update(b=2)", "len(table) == 2"),
 ])
 def test_a_list_changed_in_place_is_read_as_python_leaves_it(change, test):
     # each change makes the test true, and the Add then merges 8 and 4 channels: a list read as
