@@ -64,6 +64,7 @@ class Analysis:
         # the budget counts from ``started`` (when the caller began, parsing included)
         self.deadline = (started if started is not None else time.monotonic()) + self.options.time_budget_s
         self.entry_deadline = self.deadline  # the one entry point being analysed stops here
+        self.globals_rebound = False  # a ``global`` statement ran: calls are not reused (calls.py)
         self.solver = Solver(self.options.timeout_ms, deadline=self.deadline)
         self.outcomes: dict = {}
         # merges that compared an axis Keras does not size at build time (None): proven only

@@ -349,6 +349,10 @@ class Calls:
         if fn.module is not None and fn.name in fn.module.generators:
             return [(st, opaque("generator"))]
         key = _memo_key(fn, args, kwargs)
+        if key is not None and not self.interp.node_fact("changes only its own", fn.node, _changes_only_its_own) \
+                or key is not None and any(_fingerprint(value) is None for value in fn.defaults.values()) \
+                or getattr(self.analysis, "globals_rebound", False):
+            key = None  # a second call could find what the first one changed
         if key is not None and key in self._memo:
             return [(st, _fresh(self._memo[key]))]
         pc_before, decisions_before = st.pc, st.decisions
@@ -681,6 +685,34 @@ def _fingerprint(value):
     if isinstance(value, Imported):
         return ("imported", value.qualname)
     return None
+
+
+_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort",
+                       "reverse", "add", "discard", "popitem"})
+
+
+def _changes_only_its_own(node) -> bool:
+    """Does a function's body change nothing but its own names and what they alone hold?  No
+    ``global``/``nonlocal``, no ``del``, no item or attribute assigned, and containers changed
+    in place only through names it binds itself (``outputs = []; outputs.append(y)``), so that
+    a call with the same arguments gives the same result and changes nothing a later call reads."""
+    own = set()
+    for target in binding_targets(node.body):
+        own |= target_names(target) or set()
+    params = node.params
+    parameters = {p.name.value for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params)}
+    for current in walk(node.body):
+        kind = type(current)
+        if kind in (cst.Global, cst.Nonlocal, cst.Del):
+            return False
+        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign) and type(current.target) in (cst.Subscript,
+                                                                                                 cst.Attribute):
+            return False
+        if kind is cst.Call and type(current.func) is cst.Attribute and current.func.attr.value in _MUTATORS:
+            receiver = current.func.value
+            if type(receiver) is not cst.Name or receiver.value not in own or receiver.value in parameters:
+                return False
+    return True
 
 
 def _memo_key(fn: FunctionValue, args, kwargs):

@@ -97,6 +97,8 @@ class Statements:
 
     def stmt_Global(self, stmt, st):
         st.declare([item.name.value for item in stmt.names], nonlocal_=type(stmt) is cst.Nonlocal)
+        if type(stmt) is cst.Global:
+            self.analysis.globals_rebound = True  # a call's result may now change between calls
         return [st]
 
     stmt_Nonlocal = stmt_Global

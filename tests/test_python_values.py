@@ -531,6 +531,9 @@ def test_a_list_sorted_by_values_nobody_can_order_keeps_its_length_only():
     ("from dataclasses import dataclass, field\n\n\n@dataclass\nclass Config:\n    width: int = 8\n\n"
      "    def __post_init__(self):\n        self.width = self.width // 2\n", "", "Config().width == 4"),
     ("", "", "len({1, 2, 2}) == 2"),
+    ("def grow(x=[]):\n    x.append(1)\n    return len(x)\n", "grow()", "grow() == 2"),  # the same list each call
+    ("W = 8\n\n\ndef narrow():\n    global W\n    W = 4\n\n\ndef width():\n    return W\n",
+     "width()\n    narrow()", "width() == 4"),
 ])
 def test_python_scoping_and_value_classes_are_read_as_python_runs_them(prelude, setup, test):
     # each test holds when Python runs it, and the Add behind it then merges 8 and 4 channels
