@@ -168,7 +168,8 @@ class Expressions:
     def ex_Set(self, node, st):
         # only membership tests matter here: a tuple answers them the same way (its items once
         # each, where they are plain values: ``len({1, 2, 2})`` is 2)
-        return [(s, _built(v if v is None else _distinct(v), tuple, "set")) for s, v in self._elements(node.elements, st)]
+        return [(s, _built(v if v is None else _distinct(v), tuple, "set"))
+                for s, v in self._elements(node.elements, st)]
 
     def ex_Dict(self, node, st):
         results = [(st, {})]

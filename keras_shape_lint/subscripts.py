@@ -7,8 +7,8 @@ import libcst as cst
 from . import symbolic as S
 from .frontend import walk
 from .state import _copy_value, _same
-from .values import (ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, UnknownText, dict_key,
-                     opaque)
+from .values import (ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, UnknownText,
+                     dict_key, opaque)
 from .values import from_full_dims, full_dims
 
 

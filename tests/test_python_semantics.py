@@ -1,0 +1,116 @@
+"""Python's own answer as the oracle for the analyser's reading of plain Python.
+
+Each case is a test on plain values (strings, numbers, lists, dicts, f-strings, classes,
+scopes) that Python itself evaluates here.  The analyser reads it inside a block whose Add
+merges 8 and 4 channels only when the test holds; it must never decide the test the other
+way: a KSL101 where Python says False, or a proof where Python says True.  Leaving it
+undecided is allowed (it is not modelled).  Cases with a free argument ``n`` check the other
+direction too: a finding's witness must give an ``n`` for which Python takes the branch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from keras_shape_lint.analysis import analyse_text
+
+# (lines run before the test, the test); ``; `` separates statements
+CONCRETE = [
+    ("", '"ab" in "xaby"'), ("", '"ab" not in "xaby"'), ("", '"q" in {"q": 1}'), ("", "3 not in (1, 2)"),
+    ("", '"a" < "b"'), ("", '"abc".startswith("ab")'), ("", 'len("abc") == 3'), ("", '"abc"[1:] == "bc"'),
+    ("", "min([3, 1, 2]) == 1"), ("", '"x" * 3 == "xxx"'), ("", "[1] * 3 == [1, 1, 1]"), ("", "1 == 1.0"),
+    ("", "None == 0"), ("", 'not ""'), ("", "not (0,)"), ("", "-7 // 2 == -4"), ("", "-7 % 3 == 2"),
+    ("", "7 / 2 == 3.5"), ("", "round(2.5) == 2"), ("", "isinstance(True, int)"), ("", "(1, 2, 3)[::-1] == (3, 2, 1)"),
+    ("", '{"a": 1}.get("b", 2) == 2'), ("", "sum([1, 2, 3]) == 6"), ("", '"abc" > "abd"'), ("", "len({1, 2, 2}) == 2"),
+    ("k = 1", 'f"{k}" == "1"'), ("k = 10", 'f"b_{k}".split("_")[1] == "10"'), ("k = 10", 'f"b_{k}".upper() == "B_10"'),
+    ("k = 10", 'f"b_{k}".endswith("0")'), ("k = 10", '"x_{}".format(f"{k}") == "x_10"'), ("k = 10", 'f"b_{k}"[-1] == "0"'),
+    ("k = 10", 'len(f"b_{k}") == 4'), ("k = 1", 'f"b{k}" * 2 == "b1b1"'), ("k = 1", 'f"b_{k}" in {"b_1": 3}'),
+    ("k = 1", '{f"b_{k}": 3}["b_1"] == 3'), ("k = 1.5", 'f"{k}" == "1.5"'), ("k = 2", 'f"{k * 3}" == "6"'),
+    ("a = 7; b = -2", "a // b == -4"), ("a = -7; b = 3", "a % b == 2"), ("a = -3.7", "int(a) == -3"),
+    ("a = [1, 2]; b = a; b += [3]", "len(a) == 3"), ("a = (1, 2); b = a; b += (3,)", "len(a) == 2"),
+    ("a = [1, 2, 3]; b = a.pop()", "b == 3 and len(a) == 2"), ("a = [3, 1]; a.sort()", "a[0] == 1"),
+    ("a = [3, 1, 2]; a.sort(reverse=True)", "a == [3, 2, 1]"), ("a = [1, 2, 3]; a.remove(2)", "a == [1, 3]"),
+    ("a = [1, 2, 3]; del a[0]", "len(a) == 2"), ("a = [1, 2, 3, 4]; del a[1:3]", "a == [1, 4]"),
+    ("a = [1, 2, 3]; a[1:] = [9]", "len(a) == 2"), ("a = [1, 2, 3]; a[::2] = [7, 8]", "a == [7, 2, 8]"),
+    ("a = [1, 2, 3]; a.clear()", "len(a) == 0"), ("a = {'x': 1, 'y': 2}; del a['x']", "len(a) == 1"),
+    ("a = {'x': 1}; a.update(y=2)", "len(a) == 2"), ("a = {'x': 1}; b = {**a, 'x': 3}", "b['x'] == 3"),
+    ("a = {'x': 1}; b = a; b['x'] = 5", "a['x'] == 5"), ("a, *b = [1, 2, 3]", "len(b) == 2"),
+    ("a = list(range(10, 0, -3))", "a == [10, 7, 4, 1]"), ("a = list(zip([1, 2, 3], [4, 5]))", "len(a) == 2"),
+    ("a = 0", "(a or 5) == 5"), ("a = 3", "1 < a < 3"), ("a = [[0]] * 2; a[0].append(1)", "len(a[1]) == 2"),
+    ("a = [i for i in range(5) if i % 2]", "a == [1, 3]"), ("a = 10; a //= 3", "a == 3"),
+]
+# (module prelude, lines run before the test, the test)
+DEFINITIONS = [
+    ("class A:\n    w = 4\n\n\nclass B(A):\n    pass\n", "", "B().w == 4"),
+    ("class A:\n    def g(self):\n        return 1\n\n\nclass B(A):\n    def g(self):\n        return super().g() + 1\n",
+     "", "B().g() == 2"),
+    ("N = 1\n\n\ndef g():\n    global N\n    N = 5\n", "g()", "N == 5"),
+    ("def g():\n    n = 1\n\n    def h():\n        nonlocal n\n        n += 1\n\n    h()\n    return n\n", "", "g() == 2"),
+    ("def g(x=[]):\n    x.append(1)\n    return len(x)\n", "g()", "g() == 2"),
+    ("from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    w: int = 4\n", "", "A(w=9).w == 9"),
+    ("def g(a, b=2, *, c=3):\n    return a + b + c\n", "", "g(1, c=10) == 13"),
+    ("", "fs = [lambda i=i: i for i in range(3)]", "fs[0]() == 0"),
+    ("", "a = 1\n    def h():\n        return a\n    a = 2", "h() == 2"),
+    ("", "try:\n        a = 1\n    finally:\n        a = 3", "a == 3"),
+    ("", "a = 0\n    for i in range(3):\n        if i == 1:\n            break\n    else:\n        a = 7", "a == 0"),
+]
+# tests on a free argument n (default 1)
+FREE = [
+    "n // 3 == 2", "n % 4 == 3", "n % -3 == -1", "n // -2 == 3", "abs(n) == 5", "max(n, 3) == 7", "int(n / 2) == 3",
+    "int(n / 3) == -2", "int(n / 3) == -1 and n == -4", "round(n / 2) == 2 and n == 5", "round(n * 0.5) == 3",
+    "n ** 2 == 49", "math.ceil(n / 4) == 2", "int(math.sqrt(n)) == 3 if n >= 0 else False", "n in (3, 5)",
+    "1 < n < 3", "n * 0.5 == 2", "float(n) / 4 == 1.25", "(n if n > 5 else 5) == 6", "min(n, 10) // 3 == 3",
+    "(-n) % 5 == 1", "int(n * -0.5) == 1",
+]
+
+_BLOCK = """{prelude}
+
+def block(x, n=1):
+    {setup}
+    y = layers.Dense(8)(x)
+    if {test}:
+        y = layers.Dense(4)(x)
+    return layers.Add()([layers.Dense(8)(x), y])
+"""
+
+
+def _python_says(prelude: str, setup: str, test: str, n: int = 1) -> bool:
+    namespace = {"math": math}
+    exec(compile(f"{prelude}\n\ndef _t(n):\n    {setup or 'pass'}\n    return bool({test})\n", "<case>", "exec"),
+         namespace)
+    return namespace["_t"](n)
+
+
+def _analysed(prelude: str, setup: str, test: str):
+    source = "import math\nfrom keras import layers\n" + _BLOCK.format(prelude=prelude, setup=setup or "pass", test=test)
+    findings, analysis = analyse_text(source)
+    return [f for f in findings if f.code in ("KSL101", "KSL102")], analysis.statistics()
+
+
+def _cases():
+    for setup, test in CONCRETE:
+        yield "", setup.replace("; ", "\n    "), test
+    yield from DEFINITIONS
+
+
+@pytest.mark.parametrize("prelude, setup, test", list(_cases()))
+def test_a_test_on_plain_values_is_never_decided_against_python(prelude, setup, test):
+    truth = _python_says(prelude, setup, test)
+    findings, stats = _analysed(prelude, setup, test)
+    if truth:
+        assert stats["proven"] == 0, "proven, but Python takes the branch and the Add fails"
+    else:
+        assert not findings, f"flagged, but Python does not take the branch: {findings[0].message}"
+
+
+@pytest.mark.parametrize("test", FREE)
+def test_a_test_on_a_free_number_is_flagged_with_a_number_that_takes_it(test):
+    takes = [n for n in range(-30, 31) if _python_says("", "", test, n)]
+    findings, stats = _analysed("", "", test)
+    if findings:
+        n = findings[0].witness.args.get("n", 1)
+        assert _python_says("", "", test, n), f"witness n={n} does not take the branch: {findings[0].message}"
+    else:
+        assert not (takes and stats["proven"]), f"proven, but Python takes the branch for n in {takes[:5]}"
