@@ -28,6 +28,8 @@ CONCRETE = [
     ("k = 10", 'f"b_{k}".endswith("0")'), ("k = 10", '"x_{}".format(f"{k}") == "x_10"'), ("k = 10", 'f"b_{k}"[-1] == "0"'),
     ("k = 10", 'len(f"b_{k}") == 4'), ("k = 1", 'f"b{k}" * 2 == "b1b1"'), ("k = 1", 'f"b_{k}" in {"b_1": 3}'),
     ("k = 1", '{f"b_{k}": 3}["b_1"] == 3'), ("k = 1.5", 'f"{k}" == "1.5"'), ("k = 2", 'f"{k * 3}" == "6"'),
+    ("k = 1", 'f"block_{k}" != "block_1"'), ("k = 1", 'f"block_{k}" in ("block_0", "block_1")'),
+    ("k = 10", 'f"b_{k}".replace("_", "") == "b10"'), ("k = 10", 'f"b_{k}".startswith("b_1")'),
     ("a = 7; b = -2", "a // b == -4"), ("a = -7; b = 3", "a % b == 2"), ("a = -3.7", "int(a) == -3"),
     ("a = [1, 2]; b = a; b += [3]", "len(a) == 3"), ("a = (1, 2); b = a; b += (3,)", "len(a) == 2"),
     ("a = [1, 2, 3]; b = a.pop()", "b == 3 and len(a) == 2"), ("a = [3, 1]; a.sort()", "a[0] == 1"),
@@ -50,6 +52,10 @@ DEFINITIONS = [
     ("def g():\n    n = 1\n\n    def h():\n        nonlocal n\n        n += 1\n\n    h()\n    return n\n", "", "g() == 2"),
     ("def g(x=[]):\n    x.append(1)\n    return len(x)\n", "g()", "g() == 2"),
     ("from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    w: int = 4\n", "", "A(w=9).w == 9"),
+    ("from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    w: int = 8\n\n    def __post_init__(self):\n"
+     "        self.w = self.w // 2\n", "", "A().w == 4"),
+    ("W = 8\n\n\ndef narrow():\n    global W\n    W = 4\n\n\ndef width():\n    return W\n", "width()\n    narrow()",
+     "width() == 4"),
     ("def g(a, b=2, *, c=3):\n    return a + b + c\n", "", "g(1, c=10) == 13"),
     ("", "fs = [lambda i=i: i for i in range(3)]", "fs[0]() == 0"),
     ("", "a = 1\n    def h():\n        return a\n    a = 2", "h() == 2"),
@@ -62,7 +68,7 @@ FREE = [
     "int(n / 3) == -2", "int(n / 3) == -1 and n == -4", "round(n / 2) == 2 and n == 5", "round(n * 0.5) == 3",
     "n ** 2 == 49", "math.ceil(n / 4) == 2", "int(math.sqrt(n)) == 3 if n >= 0 else False", "n in (3, 5)",
     "1 < n < 3", "n * 0.5 == 2", "float(n) / 4 == 1.25", "(n if n > 5 else 5) == 6", "min(n, 10) // 3 == 3",
-    "(-n) % 5 == 1", "int(n * -0.5) == 1",
+    "(-n) % 5 == 1", "int(n * -0.5) == 1", 'f"block_{n}" == "conv_1"',
 ]
 
 _BLOCK = """{prelude}
