@@ -24,8 +24,10 @@ CONCRETE = [
     ("", "None == 0"), ("", 'not ""'), ("", "not (0,)"), ("", "-7 // 2 == -4"), ("", "-7 % 3 == 2"),
     ("", "7 / 2 == 3.5"), ("", "round(2.5) == 2"), ("", "isinstance(True, int)"), ("", "(1, 2, 3)[::-1] == (3, 2, 1)"),
     ("", '{"a": 1}.get("b", 2) == 2'), ("", "sum([1, 2, 3]) == 6"), ("", '"abc" > "abd"'), ("", "len({1, 2, 2}) == 2"),
-    ("k = 1", 'f"{k}" == "1"'), ("k = 10", 'f"b_{k}".split("_")[1] == "10"'), ("k = 10", 'f"b_{k}".upper() == "B_10"'),
-    ("k = 10", 'f"b_{k}".endswith("0")'), ("k = 10", '"x_{}".format(f"{k}") == "x_10"'), ("k = 10", 'f"b_{k}"[-1] == "0"'),
+    ("k = 1", 'f"{k}" == "1"'), ("k = 10", 'f"b_{k}".split("_")[1] == "10"'),
+    ("k = 10", 'f"b_{k}".upper() == "B_10"'),
+    ("k = 10", 'f"b_{k}".endswith("0")'), ("k = 10", '"x_{}".format(f"{k}") == "x_10"'),
+    ("k = 10", 'f"b_{k}"[-1] == "0"'),
     ("k = 10", 'len(f"b_{k}") == 4'), ("k = 1", 'f"b{k}" * 2 == "b1b1"'), ("k = 1", 'f"b_{k}" in {"b_1": 3}'),
     ("k = 1", '{f"b_{k}": 3}["b_1"] == 3'), ("k = 1.5", 'f"{k}" == "1.5"'), ("k = 2", 'f"{k * 3}" == "6"'),
     ("k = 1", 'f"block_{k}" != "block_1"'), ("k = 1", 'f"block_{k}" in ("block_0", "block_1")'),
@@ -46,10 +48,11 @@ CONCRETE = [
 # (module prelude, lines run before the test, the test)
 DEFINITIONS = [
     ("class A:\n    w = 4\n\n\nclass B(A):\n    pass\n", "", "B().w == 4"),
-    ("class A:\n    def g(self):\n        return 1\n\n\nclass B(A):\n    def g(self):\n        return super().g() + 1\n",
-     "", "B().g() == 2"),
+    ("class A:\n    def g(self):\n        return 1\n\n\nclass B(A):\n    def g(self):\n"
+     "        return super().g() + 1\n", "", "B().g() == 2"),
     ("N = 1\n\n\ndef g():\n    global N\n    N = 5\n", "g()", "N == 5"),
-    ("def g():\n    n = 1\n\n    def h():\n        nonlocal n\n        n += 1\n\n    h()\n    return n\n", "", "g() == 2"),
+    ("def g():\n    n = 1\n\n    def h():\n        nonlocal n\n        n += 1\n\n    h()\n    return n\n", "",
+     "g() == 2"),
     ("def g(x=[]):\n    x.append(1)\n    return len(x)\n", "g()", "g() == 2"),
     ("from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    w: int = 4\n", "", "A(w=9).w == 9"),
     ("from dataclasses import dataclass\n\n\n@dataclass\nclass A:\n    w: int = 8\n\n    def __post_init__(self):\n"
@@ -90,7 +93,8 @@ def _python_says(prelude: str, setup: str, test: str, n: int = 1) -> bool:
 
 
 def _analysed(prelude: str, setup: str, test: str):
-    source = "import math\nfrom keras import layers\n" + _BLOCK.format(prelude=prelude, setup=setup or "pass", test=test)
+    block = _BLOCK.format(prelude=prelude, setup=setup or "pass", test=test)
+    source = "import math\nfrom keras import layers\n" + block
     findings, analysis = analyse_text(source)
     return [f for f in findings if f.code in ("KSL101", "KSL102")], analysis.statistics()
 
