@@ -9,7 +9,7 @@ import z3
 from . import dtypes
 from . import symbolic as S
 from .ops._common import INT, index_broadcast
-from .values import UNKNOWN_PART, ListValue, Tensor, Unknown, UnknownText, opaque, real_text
+from .values import UNKNOWN_PART, ListValue, RepeatedList, Tensor, Unknown, UnknownText, opaque, real_text
 
 _CONCRETE = {
     "Add": operator.add,
@@ -116,6 +116,9 @@ def binary_operation(interp, op, left, right, st, node) -> list:
         if isinstance(left, ListValue) and isinstance(right, tuple):
             return [(st, ListValue(left.items + list(right)))]
     if op == "Multiply":
+        repeated = _repeated(left, right) or _repeated(right, left)
+        if repeated is not None:
+            return [(st, repeated)]
         seq, count = (left, right) if isinstance(right, int) else (right, left)
         if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 1000:
             if isinstance(seq, UnknownText):
@@ -227,6 +230,15 @@ def _tensor_operation(interp, op, left, right, st, node):
         result.dtype = INT if stays_int else None
         return result
     return opaque(f"tensor operator {op}")
+
+
+def _repeated(seq, count):
+    """``[width] * (num_layers - 1)`` with a count nobody knows: that many copies of the item
+    (none for a count below 1), as a list a loop built; None for anything else."""
+    if not (isinstance(seq, ListValue) and len(seq.items) == 1 and S.is_sym(count) and S.is_int_like(count)
+            and not S.is_bool_like(count)):
+        return None
+    return RepeatedList([], seq.items[0], S.maximum(0, count))
 
 
 def _contains_text(a, b: str):
