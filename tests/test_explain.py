@@ -17,13 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.analysis import Options, analyse_text
 from keras_shape_lint.explain import explain
 from keras_shape_lint.fixcheck import apply_edits, plan
 
 from oracle import REPO_ROOT, build_from_witness, eval_oracle, import_fixture, oracle_lines
 
 SEED = REPO_ROOT / "fixtures" / "seed_resnext_block.py"
+# ten times the solver's default limit and a minute per file: a fix is checked by linting the changed
+# file, and a query or a file cut short by a busy machine would reject it (the fix logic is tested here,
+# not the budgets)
+SOLVER = Options(timeout_ms=2000, time_budget_s=60.0)
 MAIN_CONV = 'x = Conv2D(filters=filters * 2, kernel_size=(1, 1), strides=1, padding="same", use_bias=False)(x)'
 
 
@@ -36,8 +40,8 @@ def scratch():
 
 
 def _explained(text: str, path: str):
-    findings, _ = analyse_text(text, None, path)
-    fixes = plan(text, findings, None, path)
+    findings, _ = analyse_text(text, SOLVER, path)
+    fixes = plan(text, findings, SOLVER, path)
     return findings, fixes, [explain(f, text, fix=fix, path=path) for f, fix in zip(findings, fixes)]
 
 
@@ -52,7 +56,7 @@ def test_one_fix_for_the_seed_clears_both_findings():
     assert "the change shown for KSL102 at line 35 clears this finding too" in explanations[1]
     assert "AveragePooling2D" not in explanations[1]
     fixed = apply_edits(text, fixes[0].edits)
-    assert analyse_text(fixed, None, str(SEED))[0] == []
+    assert analyse_text(fixed, SOLVER, str(SEED))[0] == []
 
 
 def test_the_fix_follows_the_path_of_the_finding(scratch):
@@ -74,7 +78,7 @@ def test_the_fix_follows_the_path_of_the_finding(scratch):
     assert {e.start for e in fix.edits} <= {projection, main}, fix.edits
     assert identity not in {e.start for e in fix.edits}
     fixed = apply_edits(variant, fix.edits)
-    after, _ = analyse_text(fixed, None, str(path))
+    after, _ = analyse_text(fixed, SOLVER, str(path))
     assert "KSL101" not in {f.code for f in after}
     path.write_text(fixed, encoding="utf-8")
     outcome = build_from_witness(path, never.witness.to_json())
@@ -82,7 +86,7 @@ def test_the_fix_follows_the_path_of_the_finding(scratch):
     # with every offered fix the block is whole again: the fixture's own uses build
     edits = [e for f in {id(f): f for f in fixes if f is not None}.values() for e in f.edits]
     path.write_text(apply_edits(variant, edits), encoding="utf-8")
-    assert analyse_text(path.read_text(encoding="utf-8"), None, str(path))[0] == []
+    assert analyse_text(path.read_text(encoding="utf-8"), SOLVER, str(path))[0] == []
     module = import_fixture(path)
     for _, expression in oracle_lines(path):
         assert eval_oracle(path, expression, module) is not None
@@ -91,11 +95,11 @@ def test_the_fix_follows_the_path_of_the_finding(scratch):
 def test_all_offered_fixes_together_add_no_finding():
     for source in (SEED, REPO_ROOT / "examples" / "resnext_block.py"):
         text = source.read_text(encoding="utf-8")
-        findings, _ = analyse_text(text, None, str(source))
-        offered = {id(f): f for f in plan(text, findings, None, str(source)) if f is not None}.values()
+        findings, _ = analyse_text(text, SOLVER, str(source))
+        offered = {id(f): f for f in plan(text, findings, SOLVER, str(source)) if f is not None}.values()
         edits = [e for fix in offered for e in fix.edits]
         assert edits
-        assert analyse_text(apply_edits(text, edits), None, str(source))[0] == []
+        assert analyse_text(apply_edits(text, edits), SOLVER, str(source))[0] == []
 
 
 def test_data_time_findings_are_explained_as_failing_on_data():
