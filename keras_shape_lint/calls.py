@@ -11,7 +11,7 @@ from . import symbolic as S
 from .checks import dead_path, describe_origin
 from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, dataclass_fields, inherited_call,
                       init_base, init_dataclass, lookup_class_attribute, rank_build_inputs)
-from .frontend import binding_targets, target_names, walk
+from .frontend import MUTATING_METHODS, binding_targets, target_names, walk
 from .provenance import Origin
 from .state import join_results, widen_results
 from .layer_context import LayerContext
@@ -349,9 +349,9 @@ class Calls:
         if fn.module is not None and fn.name in fn.module.generators:
             return [(st, opaque("generator"))]
         key = _memo_key(fn, args, kwargs)
-        if key is not None and not self.interp.node_fact("changes only its own", fn.node, _changes_only_its_own) \
-                or key is not None and any(_fingerprint(value) is None for value in fn.defaults.values()) \
-                or getattr(self.analysis, "globals_rebound", False):
+        if key is not None and (self.analysis.globals_rebound
+                                or any(_fingerprint(value) is None for value in fn.defaults.values())
+                                or not self.interp.node_fact("changes only its own", fn.node, _changes_only_its_own)):
             key = None  # a second call could find what the first one changed
         if key is not None and key in self._memo:
             return [(st, _fresh(self._memo[key]))]
@@ -687,10 +687,6 @@ def _fingerprint(value):
     return None
 
 
-_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort",
-                       "reverse", "add", "discard", "popitem"})
-
-
 def _changes_only_its_own(node) -> bool:
     """Does a function's body change nothing but its own names and what they alone hold?  No
     ``global``/``nonlocal``, no ``del``, no item or attribute assigned, and containers changed
@@ -708,7 +704,7 @@ def _changes_only_its_own(node) -> bool:
         if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign) and type(current.target) in (cst.Subscript,
                                                                                                  cst.Attribute):
             return False
-        if kind is cst.Call and type(current.func) is cst.Attribute and current.func.attr.value in _MUTATORS:
+        if kind is cst.Call and type(current.func) is cst.Attribute and current.func.attr.value in MUTATING_METHODS:
             receiver = current.func.value
             if type(receiver) is not cst.Name or receiver.value not in own or receiver.value in parameters:
                 return False

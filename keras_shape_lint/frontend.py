@@ -114,6 +114,10 @@ _FIELDS: dict = {}
 
 
 # the field naming what each binding statement assigns
+# methods that change the list, dict or set they are called on
+MUTATING_METHODS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "setdefault", "update", "add",
+                              "sort", "reverse", "discard", "popitem"})
+
 _BINDING_FIELDS = {cst.AssignTarget: "target", cst.AugAssign: "target", cst.AnnAssign: "target",
                    cst.For: "target", cst.AsName: "name", cst.NamedExpr: "target"}
 

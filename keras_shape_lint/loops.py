@@ -897,16 +897,15 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
     for the new one too.  ``_NONE_FITS`` where no such value is found."""
     if _same(value, other, {}, _LoopComparison(equal)):
         return value
-    if isinstance(value, tuple) and isinstance(other, tuple):
+    # a tuple, or a list a layer's configuration holds (Sequential's layers)
+    if isinstance(value, (tuple, list)) and isinstance(other, tuple) == isinstance(value, tuple) \
+            and isinstance(other, (tuple, list)):
         if len(value) != len(other):  # a tuple each iteration adds to (``outputs += (x,)``)
-            return _anything(origin, covering)
+            return _anything(origin, covering) if isinstance(value, tuple) else _NONE_FITS
         items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
-        return _NONE_FITS if any(item is _NONE_FITS for item in items) else tuple(items)
-    if isinstance(value, list) and isinstance(other, list):  # a layer's configuration (Sequential's layers)
-        if len(value) != len(other):
+        if any(item is _NONE_FITS for item in items):
             return _NONE_FITS
-        items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
-        return _NONE_FITS if any(item is _NONE_FITS for item in items) else items
+        return tuple(items) if isinstance(value, tuple) else items
     if isinstance(value, (ListValue, InstanceValue, DictValue)):
         if type(other) is not type(value):
             return _NONE_FITS

@@ -119,15 +119,12 @@ def _str_method(receiver: str, name: str, args, kwargs):
     the method runs on the text Python makes (an opaque result where that is not known); a
     string it gives is placeholder text again, so that names stay alike across a loop."""
     texts = [receiver, *args, *kwargs.values()]
-    unknown = any(isinstance(text, UnknownText) for text in texts)
-    real = _run_str_method(real_text(receiver), name, [real_text(a) if isinstance(a, str) else a for a in args],
-                           {k: real_text(v) if isinstance(v, str) else v for k, v in kwargs.items()}) \
-        if not any(isinstance(text, UnknownText) and text.real is None for text in texts) else None
-    if not unknown:
-        return real
-    if isinstance(real, str) or real is None:
-        shown = _run_str_method(str(receiver), name, [str(a) if isinstance(a, str) else a for a in args],
-                                {k: str(v) if isinstance(v, str) else v for k, v in kwargs.items()})
+    if not any(isinstance(text, UnknownText) for text in texts):
+        return _on_texts(str, receiver, name, args, kwargs)
+    known = all(real_text(text) is not None for text in texts if isinstance(text, str))
+    real = _on_texts(real_text, receiver, name, args, kwargs) if known else None
+    if real is None or isinstance(real, str):
+        shown = _on_texts(str, receiver, name, args, kwargs)
         if isinstance(shown, str) and (real is not None or name in _LETTERWISE):
             return UnknownText(shown, real)
     return real if real is not None and not isinstance(real, Unknown) else opaque("str method on unknown text")
@@ -136,9 +133,13 @@ def _str_method(receiver: str, name: str, args, kwargs):
 _LETTERWISE = {"upper", "lower", "capitalize", "title"}  # their placeholder text is the result's
 
 
-def _run_str_method(receiver: str, name: str, args, kwargs):
+def _on_texts(convert, receiver: str, name: str, args, kwargs):
+    """The method run with each string among its receiver and arguments made ``convert(string)``."""
+    def text(value):
+        return convert(value) if isinstance(value, str) else value
+
     try:
-        result = getattr(receiver, name)(*args, **kwargs)
+        result = getattr(text(receiver), name)(*map(text, args), **{k: text(v) for k, v in kwargs.items()})
     except (TypeError, ValueError, IndexError, KeyError):
         return opaque("str method")
     return tuple(result) if isinstance(result, list) else result
@@ -176,7 +177,7 @@ def _list_method(calls, receiver, name, args, kwargs):
         if not args and set(kwargs) <= {"reverse"} and isinstance(reverse, bool) and _sortable(items):
             items.sort(reverse=reverse)
         else:
-            forget_items(receiver, "an item of a list sorted by values nobody can order")
+            receiver.forget_items("an item of a list sorted by values nobody can order")
         return None
     if name == "remove" and len(args) == 1:
         verdicts = [compare(calls.interp, "Equal", item, args[0]) for item in items]
@@ -186,7 +187,7 @@ def _list_method(calls, receiver, name, args, kwargs):
         elif first is not None:
             # which item goes is not known (Python raises where none is equal): one fewer, each unknown
             del items[first]
-            forget_items(receiver, "an item of a list an item was removed from")
+            receiver.forget_items("an item of a list an item was removed from")
         return None
     return opaque(f"list.{name}")
 
@@ -195,11 +196,6 @@ def _sortable(items) -> bool:
     """Numbers only, or strings only (an f-string's placeholder text sorts nowhere known)."""
     kinds = {type(item) is str for item in items}
     return len(kinds) <= 1 and all(type(item) in (int, float, bool, str) for item in items)
-
-
-def forget_items(listed: ListValue, reason: str) -> None:
-    """The list keeps its length, but which item is where is no longer known."""
-    listed.items = [opaque(reason) for _ in listed.items]
 
 
 def _dict_method(receiver, name, args, kwargs):

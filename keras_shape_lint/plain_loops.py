@@ -26,7 +26,7 @@ import libcst as cst
 
 from . import symbolic as S
 
-from .frontend import children, target_names
+from .frontend import MUTATING_METHODS, children, target_names
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
@@ -47,8 +47,6 @@ _METHODS = frozenset({
     "rpartition", "find", "rfind", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "zfill",
     "encode", "decode", "discard",
 })
-_MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "setdefault", "update", "add",
-                       "sort", "reverse", "discard"})
 _MODULES = frozenset({"random", "math"})  # their functions take and give plain values
 _CONSTANTS = frozenset({"True", "False", "None"})
 _REJECTED = (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await, cst.Attribute)
@@ -190,7 +188,7 @@ def _expression(node, found) -> None:
             if type(func) is cst.Name and func.value in _BUILTINS:
                 found["reads"].add(func.value)
             elif type(func) is cst.Attribute and func.attr.value in _METHODS:
-                found["mutates"] = found["mutates"] or func.attr.value in _MUTATING
+                found["mutates"] = found["mutates"] or func.attr.value in MUTATING_METHODS
                 stack.append(func.value)
             elif type(func) is cst.Attribute and type(func.value) is cst.Name:
                 # a function of a module (checked on the path to be Python's random or math);

@@ -13,7 +13,7 @@ from .frontend import walk
 from .liveness import dead_after_ifs
 from .provenance import Origin
 from .state import State, _copy_value, merge_paths, widen
-from .subscripts import leading_sizes
+from .subscripts import leading_sizes, plain_index
 from .values import (
     ClassValue,
     DictValue,
@@ -303,9 +303,9 @@ class Statements:
         elif isinstance(obj, ListValue) and isinstance(key, int) and -len(obj.items) <= key < len(obj.items):
             obj.items[key] = value
         elif isinstance(obj, RepeatedList) and not obj.spoiled:
-            if _plain_index(key) and -len(obj.tail) <= key < 0:
+            if plain_index(key) and -len(obj.tail) <= key < 0:
                 obj.tail[key] = value  # ``outputs[-1] = resize(outputs[-1])``
-            elif _plain_index(key) and 0 <= key < len(obj.items):
+            elif plain_index(key) and 0 <= key < len(obj.items):
                 obj.items[key] = value
             else:
                 obj.spoiled = True  # one copy no longer like the others, or an index nobody knows
@@ -316,7 +316,7 @@ def _plain_slice(key) -> slice | None:
     if not isinstance(key, Slice):
         return None
     bounds = (key.lower, key.upper, key.step)
-    if not all(bound is None or _plain_index(bound) for bound in bounds):
+    if not all(bound is None or plain_index(bound) for bound in bounds):
         return None
     return slice(*bounds)
 
@@ -332,7 +332,7 @@ def store_slice(listed: ListValue, key, items) -> bool:
             return True
     except ValueError:  # an extended slice given another number of items: Python raises
         pass
-    listed.items = [opaque("an item of a list assigned through a slice") for _ in listed.items]
+    listed.forget_items("an item of a list assigned through a slice")
     return False
 
 
@@ -340,14 +340,10 @@ def delete_item(obj, key) -> None:
     """``del obj[key]`` for a list or a dict, where the key is known."""
     if isinstance(obj, DictValue) and not S.is_sym(key) and hashable(key):
         obj.items.pop(dict_key(key), None)
-    elif isinstance(obj, ListValue) and _plain_index(key) and -len(obj.items) <= key < len(obj.items):
+    elif isinstance(obj, ListValue) and plain_index(key) and -len(obj.items) <= key < len(obj.items):
         del obj.items[key]
     elif isinstance(obj, ListValue) and _plain_slice(key) is not None:
         del obj.items[_plain_slice(key)]
-
-
-def _plain_index(key) -> bool:
-    return isinstance(key, int) and not isinstance(key, bool)
 
 
 def _undecidable(truth) -> bool:

@@ -41,12 +41,12 @@ def subscript(interp, st, value, keys, node=None):
         if first is None or type(first) is int and first == 0:  # the batch size, alone or leading
             interp.analysis.batch_read = True
         full = value.as_tuple()
-        if full is None and _plain_int(key) and key > 0 and node is not None:
+        if full is None and plain_index(key) and key > 0 and node is not None:
             # ``shape[1]`` ... ``shape[3]``: the rank a free input is given is one every index the
             # function reads from the same shape allows, not just the first read
             value.tensor.choose_rank(max(2, _highest_index(st, node)))
             full = value.as_tuple()
-        if full is not None and _plain_int(key) and not -len(full) <= key < len(full) and st.unchecked is None:
+        if full is not None and plain_index(key) and not -len(full) <= key < len(full) and st.unchecked is None:
             # Python raises here; for a rank a free input was given by choice, another rank
             # would have gone on: nothing after this on the path is checked against that rank
             st.unchecked = (node, st.modules[-1]) if node is not None else st.unchecked
@@ -68,7 +68,7 @@ def subscript(interp, st, value, keys, node=None):
             result = _slice_sequence(value, key)
             return ListValue(result) if isinstance(result, tuple) else result
     if isinstance(value, UnknownText):  # an f-string's letters: those of the text Python makes
-        value = value.real if value.real is not None else None
+        value = value.real
         if value is None:
             return opaque("letters of a text nobody knows")
     if isinstance(value, (tuple, str)):
@@ -76,7 +76,7 @@ def subscript(interp, st, value, keys, node=None):
             return _slice_sequence(value, key)
         if isinstance(key, int) and not isinstance(key, bool) and -len(value) <= key < len(value):
             return value[key]
-        if _plain_int(key):
+        if plain_index(key):
             # ``valid_inputs[0]`` of an empty list: Python raises IndexError.  The defaults of the
             # running function's parameters (``points=None``) may be why: a caller passes others
             _blame_defaults(interp, st)
@@ -102,7 +102,8 @@ def _blame_defaults(interp, st) -> None:
                                if p.default is not None)
 
 
-def _plain_int(key) -> bool:
+def plain_index(key) -> bool:
+    """A concrete Python int (not a bool)."""
     return isinstance(key, int) and not isinstance(key, bool)
 
 

@@ -228,7 +228,7 @@ def round_half_even(value):
 
 
 def to_int(value):
-    """The floor of a number (a flag: 0 or 1)."""
+    """A symbolic number's floor, a concrete one's ``int()`` (a flag: 0 or 1)."""
     if is_sym(value):
         if isinstance(value, z3.ArithRef) and not value.is_int():
             return z3.ToInt(value)

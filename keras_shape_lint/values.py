@@ -478,9 +478,6 @@ class UnknownText(str):
             return NotImplemented
         return UnknownText(str.__add__(other, self), _joined(other, self))
 
-    def __reduce__(self):
-        return UnknownText, (str(self), self.real)
-
 
 def real_text(text: str) -> str | None:
     """The text Python makes of ``text``: itself, or an UnknownText's ``real`` (None where unknown)."""
@@ -509,6 +506,10 @@ class ListValue:
 
     def __repr__(self) -> str:
         return f"ListValue({self.items!r})"
+
+    def forget_items(self, reason: str) -> None:
+        """The list keeps its length, but which item is where is no longer known."""
+        self.items = [opaque(reason) for _ in self.items]
 
 
 class RepeatedList:
