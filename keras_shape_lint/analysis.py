@@ -92,6 +92,9 @@ class Analysis:
         # id of a decorated ``def`` -> the function as written (entry points run it undecorated)
         self.undecorated: dict = {}
         self._merge_nodes: set | None = None
+        # ids of the reshapes of a batch that give the batch's place a size of its own: a batch
+        # of another size fails there, and no witness is written past one
+        self.unfit_reshapes: set = set()
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:

@@ -163,6 +163,9 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             # subscripts.py: an index past the rank a free input was given
             blocked = (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
                        "rank its input was given, and another rank was not tried")
+        elif id(earlier) in analysis.unfit_reshapes:
+            blocked = (f"an earlier reshape on its path ({describe_merge(analysis, earlier, where)}) gives the "
+                       "batch's place a size of its own: a batch of another size fails there")
         elif earlier in analysis.outcomes:
             blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
         else:

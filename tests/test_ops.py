@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import textwrap
 
 import pytest
 import z3
@@ -462,6 +463,8 @@ case("take", W(1, 10, 8), W(4, dtype="int32"), axis=1)
 case("reshape", W(1, 6, 8), (1, -1, 4))
 case("reshape", W(1, 6, 8), (1, -1, 5))
 case("reshape", W(16, 8), (1, 4, 4, 8))
+case("reshape", W(16, 8), (4, 4, 4))  # every size given, another total: Keras refuses at build
+case("reshape", W(16, 8), (2, 8, 8))
 case("matmul", T(5, 8), W(8, 3))
 case("matmul", T(5, 8), W(7, 3))
 case("matmul", W(2, 8), W(8, 3))
@@ -1049,3 +1052,20 @@ def test_a_tuple_that_is_no_tensor_ends_the_path(scores):
         keras.ops.cast((np.ones((2, 8, 16)), np.ones((2, 8))), "float32")
     stats = _statistics(SCORES_HANDED_ON.replace("{scores}", scores))
     assert (stats["merges"], stats["proven"]) == (1, 1), stats
+
+
+def test_a_merge_past_a_reshape_that_sizes_the_batch_is_not_flagged_on_a_witness_it_refuses():
+    # ``(2, 8)`` gives the batch's place a size: Keras builds it, but only a batch of two fits,
+    # and the witness (one example) would fail at the reshape, not at the merge
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers, ops
+
+
+        def block(x, width):
+            pair = ops.reshape(x, (2, 8))
+            return layers.Add()([pair, layers.Dense(width)(pair)])
+    """))
+    assert findings == []
+    stats = analysis.statistics()
+    assert stats["undecided"] == 1, stats
+    assert "gives the batch's place a size of its own" in next(iter(stats["undecided_because"]))

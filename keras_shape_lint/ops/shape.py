@@ -98,7 +98,25 @@ def reshape(ctx, args, kwargs):
             out[placeholders[0]] = S.floordiv(whole, rest)
     elif placeholders and x.batched and x.known and all(size is not None for size in x.dims):
         _divides_on_data(ctx, x, shape, placeholders[0])
+    elif not placeholders and not _same_total(ctx, x, shape):
+        return ctx.opaque("reshape to another total size")
     return result(ctx, out, x, x.dtype)
+
+
+def _same_total(ctx, x, shape) -> bool:
+    """A reshape to sizes that are all given keeps the total size.  Keras checks it at build
+    time where it knows every size of ``x`` (a weight).  Of a batch, whose size it never knows,
+    it checks nothing: a target that gives the batch's place a size of its own (``(1, n, 1, d)``)
+    fits only some batches, and data of another size fails here, before any merge after it."""
+    if x.batched:
+        if shape and shape[0] is not None:
+            ctx.analysis.unfit_reshapes.add(id(ctx.node))
+            ctx.state.unchecked = ctx.state.unchecked or (ctx.node, ctx.state.modules[-1])
+        return True
+    if not x.known:
+        return True
+    whole, named = total(x.dims), total(shape)
+    return whole is None or named is None or require(ctx, S.eq(whole, named))
 
 
 def _reshaped_like(ctx, target: Tensor, dtype):
