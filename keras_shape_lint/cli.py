@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-format", choices=configuration.DATA_FORMATS, default=None,
                         help="Keras image data format assumed where code asks the backend (default: channels_last)")
     parser.add_argument("--max-paths", "--ksl-max-paths", dest="max_paths", type=int, default=None, metavar="N",
-                        help=f"paths explored per function before the analysis stops (default: {Options.max_paths})")
+                        help=f"paths kept apart per function; those past it are joined into one "
+                             f"(default: {Options.max_paths})")
     parser.add_argument("--timeout", "--ksl-timeout", dest="timeout", type=float, default=None, metavar="SECONDS",
                         help=f"seconds of analysis per file (default: {Options.time_budget_s})")
     parser.add_argument("--no-cache", "--ksl-no-cache", dest="no_cache", action="store_true",

@@ -20,6 +20,19 @@ from .messages import CHANNEL_CODES
 _UNSET = object()
 
 
+def _remedy(finding: Finding) -> str:
+    """What a KSL901 or KSL902 reader can do: the options that raise the budgets it names."""
+    if finding.code == "KSL902":
+        return "Please report it with the smallest file that shows it and the message"
+    reason = finding.fields.get("reason", "")
+    options = [option for budget, option in (("path budget", "--max-paths"), ("time budget", "--timeout"))
+               if budget in reason]
+    if options:
+        return f"Raise the budget ({', '.join(options)}) or split the module"
+    return ("No option raises this bound (it keeps the analysis finite); a loop whose count no caller "
+            "fixes, or a deep chain of calls, can be split into smaller functions")
+
+
 def explain(finding: Finding, text: str, data_format: str = "channels_last", fix=_UNSET,
             options=None, path: str | None = None) -> str:
     """The multi-line explanation printed under a finding by ``--explain``.
@@ -30,8 +43,7 @@ def explain(finding: Finding, text: str, data_format: str = "channels_last", fix
     fields = finding.fields
     if finding.code in ("KSL901", "KSL902"):
         out.append(f"    {finding.rule.description}")
-        out.append("    Raise the budgets (--max-paths, --timeout) or split the module; see "
-                   f"{finding.rule.help_uri}.")
+        out.append(f"    {_remedy(finding)}; see {finding.rule.help_uri}.")
         return "\n".join(out)
     if "left" not in fields or "right" not in fields:  # a finding about the analysis, not two sizes
         out.append("    " + _indent_wrapped(finding.rule.description, 4, 100))

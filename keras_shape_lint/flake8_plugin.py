@@ -66,7 +66,7 @@ class KerasShapeChecker:
         parser.add_option(
             "--ksl-max-paths", type=_argument(check_max_paths, "--ksl-max-paths"), default=Options.max_paths,
             parse_from_config=True, metavar="N",
-            help="paths explored per function before the analysis stops (default: %(default)s)",
+            help="paths kept apart per function; those past it are joined into one (default: %(default)s)",
         )
         parser.add_option(
             "--ksl-timeout", type=_argument(check_timeout, "--ksl-timeout"), default=Options.time_budget_s,

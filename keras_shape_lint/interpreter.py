@@ -27,7 +27,7 @@ from .expressions import Expressions
 from .loops import Loops
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
-from .state import State
+from .state import State, widen_overflow
 from .statements import Statements
 from .values import (
     ClassValue,
@@ -51,6 +51,9 @@ class BudgetExceeded(Exception):
 
 
 UNBOUND = object()
+
+
+PATHS_JOINED = "paths joined at the path budget"
 
 
 class Interpreter(Statements, Loops, Definitions, Expressions):
@@ -89,10 +92,21 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             found = self._node_facts[key] = (node, compute(node))
         return found[1]
 
-    def cap(self, states: list) -> list:
-        if len(states) > self.budget.max_paths:
+    def cap(self, states: list, node=None) -> list:
+        """At most ``max_paths`` paths: those past the first ones are joined into one, what
+        they disagree on a value nobody knows (so the code after is still read, less
+        precisely); only paths that cannot be joined (in other calls) are dropped."""
+        limit = self.budget.max_paths
+        if len(states) <= limit:
+            return states
+        overflow = states[limit - 1:]
+        self.analysis.note_opaque(PATHS_JOINED)
+        origin = Origin(f"a value that differs between {PATHS_JOINED}", node,
+                        overflow[0].modules[-1])
+        states = states[:limit - 1] + widen_overflow(overflow, origin)
+        if len(states) > limit:
             self.analysis.note_budget("path budget")
-            return states[: self.budget.max_paths]
+            return states[:limit]
         return states
 
     def feasible(self, st: State, term) -> bool:
@@ -134,7 +148,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
                 st = states[0]
                 if st.flow is not None:
                     break
-                states = self.cap(self.exec_stmt(stmt, st))
+                states = self.cap(self.exec_stmt(stmt, st), stmt)
                 continue
             running = [st for st in states if st.flow is None]
             if not running:
@@ -143,7 +157,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             out = []
             for st in running:
                 out.extend(self.exec_stmt(stmt, st))
-            states = self.cap(done + out)
+            states = self.cap(done + out, stmt)
         return states
 
     def exec_suite(self, suite, states: list) -> list:

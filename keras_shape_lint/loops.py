@@ -33,7 +33,7 @@ class Loops:
             out.extend(self.run_loop(stmt, s, iterable))
         # the paths out of the loop (each number of iterations a free length allows) that
         # agree on every name read after it go on as one
-        return self.cap(merge_paths(out, lambda: self._dead_after_loop(stmt)))
+        return self.cap(merge_paths(out, lambda: self._dead_after_loop(stmt)), stmt)
 
     def _dead_after_loop(self, stmt) -> frozenset:
         """Local names nothing reads once the loop ``stmt`` is done."""
@@ -57,14 +57,14 @@ class Loops:
                                     any_item=lambda k: _copy_value(item, {}))
             if iterable.tail:  # the items appended after the loop that made the copies
                 states = self._unroll(stmt, states, iterable.tail, finished)
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         if isinstance(iterable, Unknown) and iterable.free and iterable.used_as in (None, "list"):
             # a sequence the caller passes: as many iterations as its (free) length allows
             length = iterable.length()
             st.add(length >= 0)
             states = self._symbolic(stmt, [st], finished, 0, length, 1, iterable.item, reads_index=True,
                                     any_item=lambda k: _any_item(iterable, k))
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         if isinstance(iterable, Enumerated) and isinstance(iterable.sequence, RepeatedList):
             # ``enumerate`` of a list a loop built: its items, then the repeated one, numbered
             sequence, first = iterable.sequence, iterable.start
@@ -79,7 +79,7 @@ class Loops:
                 after = S.add(base, sequence.count)
                 states = self._unroll(stmt, states, [(S.add(after, i), item) for i, item in enumerate(sequence.tail)],
                                       finished)
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         if isinstance(iterable, Enumerated):
             # ``enumerate`` of a sequence the caller passes: the same loop, each item numbered
             sequence, first = iterable.sequence, iterable.start
@@ -88,7 +88,7 @@ class Loops:
             states = self._symbolic(stmt, [st], finished, 0, length, 1,
                                     lambda index: (S.add(first, index), sequence.item(index)), reads_index=True,
                                     any_item=lambda k: (S.add(first, k), _any_item(sequence, k)))
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         downward = _downward_range(iterable)
         if downward is not None:
             # ``range(top, bottom, -s)``: the n-th iteration (from 0) gets ``top - s * n``, for as
@@ -98,7 +98,7 @@ class Loops:
             value_at = (lambda n: S.add(top, S.mul(step, n)))
             states = self._symbolic(stmt, [st], finished, 0, count, 1, value_at,
                                     reads_index=self._reads_number(stmt), any_item=value_at)
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         bounds = self.symbolic_range(iterable)
         if bounds is None and isinstance(iterable, range) and iterable.step > 0:
             bounds = (iterable.start, iterable.stop, iterable.step)
@@ -118,16 +118,16 @@ class Loops:
                                     lambda index: opaque("an item of an unknown sequence"),
                                     any_item=lambda k: opaque("an item of an unknown sequence"),
                                     nobody_chooses=True)
-            return self.cap(finished + self._exhausted(stmt, states))
+            return self.cap(finished + self._exhausted(stmt, states), stmt)
         start, stop, step = bounds
         reads = at is None and self._reads_target(stmt)
         if at is None and not reads and type(stmt.target) is cst.Name and isinstance(step, int) and step > 0:
             appended = self._stable_appends(stmt, st, start, stop, step)
             if appended is not None:  # (layers made in a loop and kept in a list)
-                return self.cap(self._exhausted(stmt, appended))
+                return self.cap(self._exhausted(stmt, appended), stmt)
         states = self._symbolic(stmt, [st], finished, start, stop, step, at or (lambda index: index),
                                 reads_index=reads, any_item=(lambda k: k) if at is None else None)
-        return self.cap(finished + self._exhausted(stmt, states))
+        return self.cap(finished + self._exhausted(stmt, states), stmt)
 
     def _unroll(self, stmt, states, items, finished) -> list:
         """Iterations over concrete items; once the state repeats and the items left
@@ -424,8 +424,10 @@ class Loops:
         after = states[0] if not done and len(states) == 1 else None
         uniform = self._uniform_conditions(after, k, in_range, covering) if after is not None else None
         if uniform is None:
+            # conditions on sizes that change from one iteration to the next may hold for
+            # every index once those sizes are widened: the path is given for that try
             _restore(self.analysis, kept)
-            return None, None
+            return None, after
         sources: list = []
         grown = loop_fixpoint(st, after, self._ignored_on(stmt, st), self._equal_on(after), sources, covering)
         if grown is None:
@@ -493,17 +495,21 @@ class Loops:
         equal = self._equal_on(after)
         covering: set = set()
         origin = Origin("a size that changes from one iteration to the next", stmt.iter, before.modules[-1])
-        seen: set = set()
-        for name, value in list(frame.items()):
-            if name in targets or name not in changed:
-                continue
-            general = _generalised(value, changed[name], equal, origin, covering, seen)
-            if general is _NONE_FITS:
-                return None, None
-            frame[name] = general
-        if not covering:
-            return None, None
-        return widened, frozenset(covering)
+        for strict in (False, True):
+            # values nobody knows that one iteration passes to the next (``fused_x``, appended
+            # to a list as well) each look renamed on their own; where nothing else changed,
+            # they are widened too (``strict``)
+            seen: set = set()
+            for name, value in list(frame.items()):
+                if name in targets or name not in changed:
+                    continue
+                general = _generalised(value, changed[name], equal, origin, covering, seen, strict)
+                if general is _NONE_FITS:
+                    return None, None
+                frame[name] = general
+            if covering:
+                return widened, frozenset(covering)
+        return None, None
 
     def _equal_on(self, st: State):
         """Are two sizes equal on every input that reaches ``st``?"""
@@ -626,7 +632,7 @@ class Loops:
             if symbolic > self.budget.max_symbolic_unroll:
                 # as a ``for`` over a symbolic range: the paths still running go no further
                 self.analysis.note_budget("symbolic loop bound")
-                return self.cap(finished)
+                return self.cap(finished, stmt)
             nxt = []
             decided = True
             for s in states:
@@ -643,9 +649,9 @@ class Loops:
             states = self.exec_suite(stmt.body, nxt)
             states = self._after_iteration(states, finished)
             if not states:
-                return self.cap(finished)
+                return self.cap(finished, stmt)
         self.analysis.note_budget("while loop")
-        return self.cap(finished)
+        return self.cap(finished, stmt)
 
     def ex_ListComp(self, node, st):
         repeated = self._repeated_comprehension(node, st)
@@ -823,10 +829,14 @@ def _general(value, other, equal, origin, covering: set):
         flag = S.opaque_bool(origin=origin)
         covering.add(flag.decl().name())
         return flag
+    if isinstance(value, str) and isinstance(other, str):  # text each iteration adds to (``equation += char``)
+        text = _anything(origin, covering)
+        text._none = False
+        return text
     if isinstance(value, Unknown) or isinstance(other, Unknown) or (_is_real(value) and _is_real(other)):
         # (a float that changes, ``head_dim ** -0.5`` of a widened size: a number nobody knows;
         # a tensor one iteration leaves where another leaves a value nobody knows)
-        if not all(isinstance(v, (Unknown, Tensor)) or S.is_int_like(v) or _is_real(v) for v in (value, other)):
+        if not all(isinstance(v, (Unknown, Tensor, str)) or S.is_int_like(v) or _is_real(v) for v in (value, other)):
             return None
         return _anything(origin, covering)
     if not (isinstance(value, Tensor) and isinstance(other, Tensor)):
@@ -834,7 +844,7 @@ def _general(value, other, equal, origin, covering: set):
     if not (value.known and other.known):  # each iteration's tensor of a rank nobody knows yet
         return _anything(origin, covering)
     if (value.rank != other.rank or value.channels_last != other.channels_last or value.dtype != other.dtype
-            or value.batched != other.batched or (value.shadow is None) != (other.shadow is None)):
+            or value.batched != other.batched):
         return None
     widened: dict = {}  # axis -> the fresh size standing for both
     dims = _general_dims(value.dims, other.dims, equal, size, widened)
@@ -844,9 +854,11 @@ def _general(value, other, equal, origin, covering: set):
     tensor.dtype = value.dtype
     tensor.origin = origin
     tensor.batched = value.batched
-    if value.shadow is not None:
+    if value.shadow is not None and other.shadow is not None:
         # the data-time sizes (a sequence length broadcast against another input's each layer)
-        # are widened alike: an axis widened above keeps its one fresh size in the shadow
+        # are widened alike: an axis widened above keeps its one fresh size in the shadow.
+        # Where one iteration leaves none, the tensor keeps none: they only ever give KSL106
+        # findings, never a proof
         shadow, others = value.shadow, other.shadow
         if not (shadow.known and others.known and shadow.rank == others.rank == value.rank):
             return None
@@ -890,19 +902,19 @@ def _is_real(value) -> bool:
     return isinstance(value, float) or (S.is_sym(value) and hasattr(value, "is_real") and value.is_real())
 
 
-def _generalised(value, other, equal, origin, covering: set, seen: set):
+def _generalised(value, other, equal, origin, covering: set, seen: set, strict: bool = False):
     """:func:`_general` through containers: ``value`` (of the widened state, its lists and
     instances changed in place) standing for itself and ``other`` (the same place one
     iteration later); a list that grew by one item keeps its length, its last item standing
     for the new one too.  ``_NONE_FITS`` where no such value is found."""
-    if _same(value, other, {}, _LoopComparison(equal)):
+    if _same(value, other, {}, None if strict and isinstance(value, Unknown) else _LoopComparison(equal)):
         return value
     # a tuple, or a list a layer's configuration holds (Sequential's layers)
     if isinstance(value, (tuple, list)) and isinstance(other, tuple) == isinstance(value, tuple) \
             and isinstance(other, (tuple, list)):
         if len(value) != len(other):  # a tuple each iteration adds to (``outputs += (x,)``)
             return _anything(origin, covering) if isinstance(value, tuple) else _NONE_FITS
-        items = [_generalised(a, b, equal, origin, covering, seen) for a, b in zip(value, other)]
+        items = [_generalised(a, b, equal, origin, covering, seen, strict) for a, b in zip(value, other)]
         if any(item is _NONE_FITS for item in items):
             return _NONE_FITS
         return tuple(items) if isinstance(value, tuple) else items
@@ -927,18 +939,26 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
             mapping = dict(enumerate(value.items))
             others = dict(enumerate(other.items[:len(value.items)]))
             if grew:  # the last item stands for the one appended as well
-                last = _generalised(value.items[-1], other.items[-1], equal, origin, covering, seen)
+                last = _generalised(value.items[-1], other.items[-1], equal, origin, covering, seen, strict)
                 if last is _NONE_FITS:
                     return _NONE_FITS
                 mapping[len(value.items) - 1] = value.items[-1] = last
                 others[len(value.items) - 1] = last
         for key in list(mapping):
-            general = _generalised(mapping[key], others[key], equal, origin, covering, seen)
+            general = _generalised(mapping[key], others[key], equal, origin, covering, seen, strict)
             if general is _NONE_FITS:
                 return _NONE_FITS
             mapping[key] = general
         if isinstance(value, ListValue):
             value.items = [mapping[i] for i in range(len(value.items))]
+        return value
+    if isinstance(value, RepeatedList):
+        # a list built by a loop that an iteration changes (``shapes[i] = shape``): a list
+        # nothing can be read of, its length included
+        if type(other) is not RepeatedList:
+            return _NONE_FITS
+        value.spoiled = True
+        covering.add(id(value))
         return value
     if isinstance(value, LayerValue):  # a Keras layer each iteration configures with its own sizes
         if (type(other) is not LayerValue or other.model is not value.model or other.call_node is not value.call_node
@@ -950,7 +970,7 @@ def _generalised(value, other, equal, origin, covering: set, seen: set):
         seen.add(id(value))
         config = {}
         for key, setting in value.config.items():
-            config[key] = _generalised(setting, other.config[key], equal, origin, covering, seen)
+            config[key] = _generalised(setting, other.config[key], equal, origin, covering, seen, strict)
             if config[key] is _NONE_FITS:
                 return _NONE_FITS
         value.config = config  # the widened path's own copy of the layer (its configuration is shared)

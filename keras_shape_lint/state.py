@@ -440,6 +440,30 @@ def widen(states: list, origin) -> list:
     return kept + rest
 
 
+def widen_overflow(states: list, origin) -> list:
+    """Paths past the path budget, joined as :func:`widen` joins them: those running as one,
+    and those that left the same call or loop alike (by ``return``, ``break`` or ``continue``)
+    as one each, the values they return joined too."""
+    out = widen([st for st in states if st.flow is None], origin)
+    for flow in ("return", "break", "continue"):
+        left = [st for st in states if st.flow == flow]
+        if len(left) < 2:
+            out.extend(left)
+            continue
+        for st in left:
+            st.flow = None
+        kept = widen(left, origin)
+        first, memo = left[0], {}
+        apart = {id(st) for st in kept}
+        for st in left[1:]:
+            if id(st) not in apart:  # joined into the first
+                first.retval = _widen_value(first.retval, st.retval, memo, origin)
+        for st in kept:
+            st.flow = flow
+        out.extend(kept)
+    return out
+
+
 def _join_conditions(a: "State", b: "State", needed=None) -> None:
     """Give ``a`` the path condition and decisions ``a`` and ``b`` share, and the disjunction
     of what each assumed beyond them (unless ``needed(those conditions)`` says it does not matter)."""
@@ -744,6 +768,8 @@ def _compare(x, y, memo, loop=None) -> bool:
             return False
         return len(x.items) == len(y.items) and all(_same(i, j, memo, loop) for i, j in zip(x.items, y.items))
     if isinstance(x, RepeatedList):
+        if x.spoiled and y.spoiled:  # lists nothing can be read of (not even their length)
+            return True
         return (not x.spoiled and not y.spoiled and len(x.items) == len(y.items) and _same(x.count, y.count, memo)
                 and _same(x.item, y.item, memo, loop) and len(x.tail) == len(y.tail)
                 and all(_same(i, j, memo, loop) for i, j in zip(x.items + x.tail, y.items + y.tail)))

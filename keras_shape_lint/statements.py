@@ -144,7 +144,7 @@ class Statements:
             # what both sides agree on, instead of every later branch doubling the pair
             out = widen(out, Origin("a value that depends on an undecidable condition", stmt.test,
                                     st.modules[-1]))
-        return self.cap(out)
+        return self.cap(out, stmt)
 
     def note_decided(self, stmt, taken: bool, after: list) -> None:
         """An ``if`` whose test no free value decided: if it sent the path to a raise, or kept

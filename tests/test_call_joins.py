@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from keras_shape_lint.analysis import analyse_text
+from keras_shape_lint.interpreter import PATHS_JOINED
 
 CALLS = 12  # 2**12 paths if nothing joined: far over the default budget of 32
 
@@ -42,8 +43,9 @@ def test_returns_of_the_same_value_go_on_as_one_path():
 
 def test_returns_of_different_values_stay_apart():
     findings, analysis = analyse_text(_stack("4"))
-    # each call gives two widths: the paths multiply until the budget stops them
-    assert analysis.budget_notes["path budget"] > 0
+    # each call gives two widths: the paths multiply until those past the budget are joined
+    assert analysis.opaque_reasons[PATHS_JOINED] > 0
+    assert not analysis.budget_notes, analysis.budget_notes
     assert analysis.interp.steps > 1000, analysis.interp.steps
     # the last call decides the width: the path where it returned 8 channels fails
     assert [f.code for f in findings] == ["KSL101"]

@@ -69,12 +69,10 @@ CLEAN_BLOCK = textwrap.dedent('''\
         return layers.Add()([y, shortcut])
 ''')
 
-# 2**6 paths through free flags: more than the default path budget
-MANY_PATHS = (
-    "from keras import layers\n\n\ndef block(x, a=False, b=False, c=False, d=False, e=False, f=False):\n"
-    + "".join(f"    if {flag}:\n        x = layers.Conv2D({16 * (i % 2 + 1)}, 3, padding=\"same\")(x)\n"
-              for i, flag in enumerate("abcdef"))
-    + "    return layers.Add()([x, x])\n"
+# a while loop no path decides: the analysis stops at the symbolic loop bound (KSL901)
+INCOMPLETE = (
+    "from keras import layers\n\n\ndef shrinking_stack(x, size):\n    while size > 1:\n"
+    "        x = layers.Dense(size)(x)\n        size = size // 2\n    return layers.Add()([x, x])\n"
 )
 
 
@@ -237,21 +235,33 @@ def test_gitignore_at_the_root_is_honoured(tmp_path):
 
 
 def test_incomplete_analysis_is_off_by_default_and_selectable(tmp_path):
-    write(tmp_path, "paths.py", MANY_PATHS)
-    assert run("paths.py", cwd=tmp_path).stdout == ""
+    write(tmp_path, "loop.py", INCOMPLETE)
+    assert run("loop.py", cwd=tmp_path).stdout == ""
     for option in (["--select", "KSL901"], ["--extend-select", "KSL9"], ["--select", "KSL"]):
-        result = run("paths.py", *option, cwd=tmp_path)
-        assert found(result.stdout) == {("paths.py", 1, "KSL901")}, option
+        result = run("loop.py", *option, cwd=tmp_path)
+        assert found(result.stdout) == {("loop.py", 1, "KSL901")}, option
         assert result.returncode == 1
-    # a larger budget lets the analysis finish
-    assert run("paths.py", "--select", "KSL9", "--max-paths", "128", cwd=tmp_path).stdout == ""
     # the same from pyproject.toml
     write(tmp_path, "pyproject.toml", '[tool.keras-shape-lint]\nextend-select = ["KSL901"]\n')
-    explained = run("paths.py", "--explain", cwd=tmp_path).stdout
-    assert found(explained) == {("paths.py", 1, "KSL901")}
-    assert "--max-paths" in explained  # the explanation names the budget to raise
-    write(tmp_path, "pyproject.toml", '[tool.keras-shape-lint]\nextend-select = ["KSL901"]\nmax-paths = 128\n')
-    assert run("paths.py", cwd=tmp_path).stdout == ""
+    explained = run("loop.py", "--explain", cwd=tmp_path).stdout
+    assert found(explained) == {("loop.py", 1, "KSL901")}
+    assert "No option raises this bound" in explained  # a fixed bound: no option to name
+    assert "--max-paths" not in explained
+
+
+def test_the_path_budget_joins_paths_and_is_set_from_the_command_line_or_pyproject(tmp_path):
+    # with one path per function the shortcut's two sides are joined: the merge is read but
+    # left undecided (KSL201) where the default budget keeps them apart and flags it
+    write(tmp_path, "seed.py", EXAMPLE.read_text())
+
+    def codes(*args):
+        return {c for _, _, c in found(run("seed.py", "--select", "KSL", *args, cwd=tmp_path).stdout)}
+
+    assert codes() >= {"KSL102"} and "KSL201" not in codes()
+    assert codes("--max-paths", "1") == {"KSL201"}
+    write(tmp_path, "pyproject.toml", "[tool.keras-shape-lint]\nmax-paths = 1\n")
+    assert codes() == {"KSL201"}
+    assert "KSL901" not in codes("--max-paths", "1")  # nothing was dropped
 
 
 def test_select_and_ignore_use_the_longest_prefix(tmp_path):
