@@ -414,9 +414,10 @@ class Loops:
             done: list = []
             states = list(self.assign(stmt.target, any_item(k), trial))
             states = self._after_iteration(self.exec_suite(stmt.body, states), done) if states else []
-            if not done and 1 < len(states) <= _MAX_PATHS_TRIED:
-                # the iteration branched (a block of no layers or of some): its paths, each checked
-                # on its own above, go on joined, what they disagree on a value nobody knows
+            if not done and 1 < len(states):
+                # the iteration branched (a block of no layers or of some, a layer built under each
+                # of the flags a joined path left open): its paths, each checked on its own above,
+                # go on joined, what they disagree on a value nobody knows
                 states = widen(states, Origin("a value that differs between the branches of a loop's body",
                                               stmt.iter, st.modules[-1]))
         finally:

@@ -363,14 +363,13 @@ def test_a_result_cut_short_by_time_is_not_kept(tmp_path, monkeypatch):
 
 def test_other_budgets_are_kept(tmp_path, counted):
     store = cache.ResultCache(tmp_path / "cache")
-    path = tmp_path / "many_paths.py"  # 2**4 paths through free flags, more than the budget of 4
-    path.write_text("from keras import layers\n\n\ndef block(x, a=False, b=False, c=False, d=False):\n"
-                    + "".join(f"    if {flag}:\n        x = layers.Conv2D(16, 3, padding='same')(x)\n"
-                              for flag in "abcd")
-                    + "    return layers.Add()([x, x])\n")
-    _, result = run(path, store, options=Options(**SLOW, max_paths=4))
-    assert "path budget" in result.budget_notes
-    _, again = run(path, store, options=Options(**SLOW, max_paths=4))
+    path = tmp_path / "loop.py"  # a while loop no path decides: it stops at the symbolic loop bound
+    path.write_text("from keras import layers\n\n\ndef block(x, size):\n    while size > 1:\n"
+                    "        x = layers.Dense(size)(x)\n        size = size // 2\n"
+                    "    return layers.Add()([x, x])\n")
+    _, result = run(path, store, options=Options(**SLOW))
+    assert "symbolic loop bound" in result.budget_notes
+    _, again = run(path, store, options=Options(**SLOW))
     assert len(counted) == 1 and again.budget_notes == result.budget_notes
 
 

@@ -1389,3 +1389,57 @@ def test_a_tensor_one_iteration_leaves_without_data_time_sizes_is_widened_withou
     general = _generalised(before, after, lambda a, b: False, Origin("", None, None), covering, set())
     assert isinstance(general, Tensor) and general.shadow is None
     assert general.dims[2] == 8 and general.dims[1].decl().name() in covering
+
+
+_BLOCKS_UNDER_FLAGS = """
+import keras
+from keras import layers
+
+
+class Block(keras.layers.Layer):
+    def __init__(self, width, a=False, b=False, c=False, d=False, **kwargs):
+        super().__init__(**kwargs)
+        self.windowed = a
+        if b:
+            self.extra = layers.Dense(width)
+        else:
+            self.extra = None
+        if c:
+            self.gate = layers.Dense(width)
+        else:
+            self.gate = None
+        if d:
+            self.scale = layers.Dense(width)
+        else:
+            self.scale = None
+        self.dense = layers.Dense(width)
+
+    def call(self, x):
+        if self.windowed:
+            x = x * 2.0
+        y = self.dense(x)
+        if self.extra is not None:
+            y = self.extra(y)
+        if self.gate is not None:
+            y = y * self.gate(x)
+        if self.scale is not None:
+            y = self.scale(y)
+        return y
+
+
+def stack(x, num_layers, width, a=False, b=False, c=False, d=False):
+    blocks = []
+    for i in range(num_layers):
+        blocks.append(Block(width, a=a and i % 2 == 0, b=b, c=c, d=d))
+    for block in blocks:
+        x = block(x)
+    return layers.Add()([x, layers.Dense(width)(x)])
+"""
+
+
+def test_a_stack_of_blocks_built_under_several_flags_is_summarised_once_its_paths_are_joined():
+    # each block's constructor parts on three flags: the iteration run for any index, on the
+    # path that joined the flags' paths, parts into eight again, and those are joined too
+    findings, analysis, stats = _analyse(_BLOCKS_UNDER_FLAGS)
+    assert stats["budget"] == {}, stats["budget"]
+    assert [f.code for f in findings] == ["KSL102"]
