@@ -930,11 +930,17 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
                 return _NONE_FITS
             mapping, others = value.attrs, other.attrs
         elif isinstance(value, DictValue):
+            if value.items.keys() < other.items.keys():  # a dict each iteration adds a key to
+                return _anything(origin, covering)
             if value.items.keys() != other.items.keys():
                 return _NONE_FITS
             mapping, others = value.items, other.items
         else:
             grew = len(other.items) == len(value.items) + 1 and value.items
+            if len(other.items) > len(value.items) and not grew:
+                # a list each iteration appends several items to (a layer and its activation):
+                # a list nobody knows
+                return _anything(origin, covering)
             if len(other.items) != len(value.items) and not grew:
                 return _NONE_FITS
             mapping = dict(enumerate(value.items))
@@ -960,6 +966,26 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
             return _NONE_FITS
         value.spoiled = True
         covering.add(id(value))
+        return value
+    if isinstance(value, FunctionValue):
+        # a function defined before the loop that closes over names the loop changes: those
+        # are widened in the frames it closes over, which are the widened path's own
+        if (type(other) is not FunctionValue or other.node is not value.node or other.module is not value.module
+                or value.is_lambda != other.is_lambda or value.defaults.keys() != other.defaults.keys()):
+            return _NONE_FITS
+        if id(value) in seen:
+            return value
+        seen.add(id(value))
+        for key in list(value.defaults):
+            value.defaults[key] = _generalised(value.defaults[key], other.defaults[key], equal, origin, covering,
+                                               seen, strict)
+            if value.defaults[key] is _NONE_FITS:
+                return _NONE_FITS
+        if value.bound_self is not None or other.bound_self is not None:
+            bound = _generalised(value.bound_self, other.bound_self, equal, origin, covering, seen, strict)
+            if bound is _NONE_FITS:
+                return _NONE_FITS
+            value.bound_self = bound
         return value
     if isinstance(value, LayerValue):  # a Keras layer each iteration configures with its own sizes
         if (type(other) is not LayerValue or other.model is not value.model or other.call_node is not value.call_node

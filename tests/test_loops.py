@@ -942,7 +942,7 @@ _PAST_BOUND = """
         segments = read_segments(path)  # a sequence nobody knows: no caller chooses its length
         pieces, ids = [start], [ops.zeros_like(start)]
         for i, seg in enumerate(segments):
-            pieces.append(seg)
+            pieces = [pieces, seg]  # one deeper each time: nothing stands for every later one
             ids.append(ops.ones_like(seg) * i)
             if i == len(segments) - 1:
                 pieces.append(start)
@@ -984,7 +984,7 @@ def test_a_loop_past_the_bound_that_reads_an_instance_still_stops_there():
             def call(self, x, path):
                 pieces = []
                 for i, seg in enumerate(read_segments(path)):
-                    pieces.append(seg)
+                    pieces = [pieces, seg]  # one deeper each time: nothing stands for every later one
                     pieces.append(self.separator)
                 return layers.Add()([x, x])
     """)
@@ -1443,3 +1443,70 @@ def test_a_stack_of_blocks_built_under_several_flags_is_summarised_once_its_path
     findings, analysis, stats = _analyse(_BLOCKS_UNDER_FLAGS)
     assert stats["budget"] == {}, stats["budget"]
     assert [f.code for f in findings] == ["KSL102"]
+
+
+_TWO_APPENDS = """
+import keras
+from keras import layers
+
+
+class MLP(keras.layers.Layer):
+    def __init__(self, hidden_dim, output_dim, num_layers, **kwargs):
+        super().__init__(**kwargs)
+        widths = [hidden_dim] * (num_layers - 1)
+        blocks = []
+        for width in widths:
+            blocks.append(layers.Dense(width))
+            blocks.append(layers.Activation("relu"))
+        blocks.append(layers.Dense(output_dim))
+        self.mlp = keras.Sequential(blocks)
+
+    def call(self, x):
+        return self.mlp(x)
+
+
+def head(x, hidden_dim, output_dim, num_layers):
+    y = MLP(hidden_dim, output_dim, num_layers)(x)
+    return layers.Add()([x, layers.Dense(8)(x)])
+"""
+
+_KEYS_ADDED = """
+from keras import layers
+from elsewhere import Block
+
+
+def pyramid(x, levels):
+    maps = {}
+    for i, level in enumerate(levels):
+        maps[level] = Block()(x)
+    return layers.Add()([x, layers.Dense(8)(x)])
+"""
+
+_CLOSURE = """
+from keras import layers, ops
+
+
+def scan(x, steps):
+    state = layers.Dense(8)(x)
+
+    def step(t, s):
+        return ops.tanh(s) + ops.cast(t, "float32")
+
+    for t in range(steps):
+        state = ops.concatenate([state, step(t, state)], axis=-1)
+    return layers.Add()([state, layers.Dense(8)(x)])
+"""
+
+
+@pytest.mark.parametrize("source, expected", [
+    # a list each iteration appends a layer and its activation to: a list nobody knows after
+    (_TWO_APPENDS, "KSL102"),
+    # a dict each iteration adds a key to (the items of a list the caller passes)
+    (_KEYS_ADDED, "KSL102"),
+    # a function defined before the loop closes over the state the loop widens
+    (_CLOSURE, "KSL101"),
+], ids=["two appends", "keys added", "closure"])
+def test_a_loop_that_grows_a_container_or_closes_over_its_state_is_summarised(source, expected):
+    findings, analysis, stats = _analyse(source)
+    assert stats["budget"] == {}, stats["budget"]
+    assert [f.code for f in findings] == [expected]
