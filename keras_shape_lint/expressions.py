@@ -159,6 +159,20 @@ class Expressions:
             results = nxt
         return results
 
+    def _arguments_again(self, earlier, st, args, kwargs):
+        """The arguments ``earlier`` gave, each plain one (no star) read again for ``st``."""
+        if any(arg.star for arg in earlier):
+            return args, kwargs
+        args, kwargs = list(args), dict(kwargs)
+        positional = 0
+        for arg in earlier:
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = self.again(arg.value, st, kwargs[arg.keyword.value])
+            else:
+                args[positional] = self.again(arg.value, st, args[positional])
+                positional += 1
+        return args, kwargs
+
     def ex_Tuple(self, node, st):
         return [(s, _built(v, tuple, "tuple")) for s, v in self._elements(node.elements, st)]
 
@@ -212,20 +226,34 @@ class Expressions:
                     if args is None:
                         out.append((s2, opaque("call with unknown *args")))
                         continue
-                    out.extend(self.calls.call(func, args, kwargs, s2, node))
+                    callee = func if s2 is s else self.again(node.func, s2, func)
+                    out.extend(self.calls.call(callee, args, kwargs, s2, node))
                 finally:
                     provenance.STACK.pop()
         return out
 
+    def again(self, node, st, value):
+        """``value``, worked out from ``node`` on a path that an argument evaluated after it
+        then split: for the path ``st`` that split off, a name or an attribute of one is read
+        again, so that a method's list (``self.blocks.append(Block(...))``, the block's
+        constructor branching) or an argument's instance is that path's own copy, not the
+        first path's.  Other expressions keep ``value``."""
+        if not _plain_reference(node):
+            return value
+        found = self.eval(node, st)
+        return found[0][1] if len(found) == 1 and found[0][0] is st else value
+
     def eval_arguments(self, arguments, st):
         results = [(st, [], {})]
-        for arg in arguments:
+        for number, arg in enumerate(arguments):
             nxt = []
             for s, args, kwargs in results:
                 if args is None:
                     nxt.append((s, None, None))
                     continue
                 for s2, value in self.eval(arg.value, s):
+                    if s2 is not s:  # the arguments before this one, read again on the path split off
+                        args, kwargs = self._arguments_again(arguments[:number], s2, args, kwargs)
                     if arg.star == "*":
                         items = self.iterate_concrete(value)
                         nxt.append((s2, None, None) if items is None else (s2, args + list(items), kwargs))
@@ -404,6 +432,14 @@ _CONSTANTS = {"math.pi": math.pi, "math.e": math.e, "math.tau": math.tau, "math.
               "numpy.pi": math.pi, "numpy.e": math.e, "numpy.inf": math.inf,
               **{f"string.{name}": getattr(string, name) for name in (
                   "ascii_lowercase", "ascii_uppercase", "ascii_letters", "digits")}}
+
+
+def _plain_reference(node) -> bool:
+    """A name, or an attribute of one (``self.blocks.append``): read again at no cost and
+    with no effect beyond what reading it does."""
+    while type(node) is cst.Attribute:
+        node = node.value
+    return type(node) is cst.Name
 
 
 def _constant(value):
