@@ -24,6 +24,9 @@ _INDEX_IDS = itertools.count(1)
 _NONE_FITS = object()  # no value stands for both (see _generalised)
 _MAX_PATHS_TRIED = 4  # paths of one loop each tried for a summary (each try runs the body again)
 _MAX_LEADING_ITERATIONS = 1  # iterations unlike the rest a stack of appended blocks may begin with
+# the iteration after which a loop whose body reads its index is first tried for any index: a
+# stack of blocks alike after its first then leaves as one path, not one path per count
+_FIRST_TRY = 1
 
 
 class Loops:
@@ -179,17 +182,18 @@ class Loops:
             # path is tried on its own (one that took a branch on a flag the caller passes
             # runs the loop with that flag as its own)
             last_try = number == self.budget.max_symbolic_unroll
-            tries = any_item is not None and number >= max(1, self.budget.max_symbolic_unroll - 1)
+            early = number == _FIRST_TRY
+            tries = any_item is not None and (early or number >= max(1, self.budget.max_symbolic_unroll - 1))
             if tries and last_try and len(running) > _MAX_PATHS_TRIED:
                 # too many paths to try one by one (each number of blocks a free length allows):
                 # joined, what they disagree on made a value nobody knows, rather than dropped
                 running = widen(running, Origin("a value that differs between the paths into a loop's later"
                                                 " iterations", stmt.iter, running[0].modules[-1]))
-            if tries and (reads_index or last_try) and len(running) <= _MAX_PATHS_TRIED:
+            if tries and (reads_index or last_try or early) and len(running) <= _MAX_PATHS_TRIED:
                 unsummarised = []
                 for s in running:
-                    # sizes are widened only on the last try
-                    summary = self._any_iteration(stmt, s, index, stop, step, any_item, widen=last_try)
+                    # sizes are widened only on the first and the last try
+                    summary = self._any_iteration(stmt, s, index, stop, step, any_item, widen=last_try or early)
                     (unsummarised if summary is None else summaries).append(s if summary is None else summary)
                 running = unsummarised
             states = []
