@@ -143,10 +143,12 @@ class Expressions:
     def _elements(self, elements, st):
         """Evaluate literal elements, expanding ``*starred`` ones."""
         results = [(st, [])]
-        for element in elements:
+        for number, element in enumerate(elements):
             nxt = []
             for s, values in results:
                 for s2, value in self.eval(element.value, s):
+                    if s2 is not s and len(values) == number:  # (no starred element before)
+                        values = self.read_again([e.value for e in elements[:number]], s2, values)
                     if type(element) is cst.StarredElement:
                         items = self.iterate_concrete(value)
                         if items is None and not values and isinstance(value, ShapeOf):
@@ -187,7 +189,8 @@ class Expressions:
 
     def ex_Dict(self, node, st):
         results = [(st, {})]
-        for element in node.elements:
+        starred = False
+        for number, element in enumerate(node.elements):
             nxt = []
             for s, items in results:
                 if isinstance(element, cst.StarredDictElement):
@@ -200,10 +203,27 @@ class Expressions:
                 for s2, (key, value) in self.eval_seq([element.key, element.value], s):
                     if items is None or S.is_sym(key) or not hashable(key):
                         nxt.append((s2, None))
-                    else:
-                        nxt.append((s2, {**items, dict_key(key): value}))
+                        continue
+                    earlier = items
+                    if s2 is not s and not starred:  # the values before it, read again on the path split off
+                        earlier = self._items_again(node.elements[:number], s2, items)
+                    nxt.append((s2, {**earlier, dict_key(key): value}))
+            starred = starred or isinstance(element, cst.StarredDictElement)
             results = nxt
         return [(s, DictValue(items) if items is not None else opaque("dict")) for s, items in results]
+
+    def _items_again(self, elements, st, items: dict) -> dict:
+        """A dict literal's ``items`` so far, each value given by a plain reference read again
+        for ``st`` (its key, a literal or a plain reference, read again to find it; a key written
+        twice is left as it is)."""
+        items, keys = dict(items), []
+        for element in elements:
+            found = self.eval(element.key, st) if _plain_key(element.key) else []
+            keys.append(dict_key(found[0][1]) if len(found) == 1 and hashable(found[0][1]) else None)
+        for element, key in zip(elements, keys):
+            if key is not None and key in items and keys.count(key) == 1:
+                items[key] = self.again(element.value, st, items[key])
+        return items
 
     def ex_Lambda(self, node, st):
         return [(st, self.make_function(node, st, is_lambda=True))]
@@ -397,7 +417,7 @@ class Expressions:
         out = []
         for s, value in self.eval(node.value, st):
             for s2, keys in self.eval_slices(node.slice, s):
-                item = subscript(self, s2, value, keys, node)
+                item = subscript(self, s2, value if s2 is s else self.again(node.value, s2, value), keys, node)
                 if item is not RAISES:  # else Python raises: the path ends here
                     out.append((s2, item))
         return out
@@ -434,10 +454,20 @@ _CONSTANTS = {"math.pi": math.pi, "math.e": math.e, "math.tau": math.tau, "math.
                   "ascii_lowercase", "ascii_uppercase", "ascii_letters", "digits")}}
 
 
+def _plain_key(node) -> bool:
+    """A literal string or number, or a plain reference: read again with no effect."""
+    return type(node) in (cst.SimpleString, cst.Integer) or _plain_reference(node)
+
+
 def _plain_reference(node) -> bool:
-    """A name, or an attribute of one (``self.blocks.append``): read again at no cost and
-    with no effect beyond what reading it does."""
-    while type(node) is cst.Attribute:
+    """A name, an attribute of one (``self.blocks.append``) or an item of one at a literal or
+    a name (``stages["a"]``): read again at no cost and with no effect beyond what reading it
+    does."""
+    while type(node) in (cst.Attribute, cst.Subscript):
+        if type(node) is cst.Subscript:
+            if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index) \
+                    or type(node.slice[0].slice.value) not in (cst.SimpleString, cst.Integer, cst.Name):
+                return False
         node = node.value
     return type(node) is cst.Name
 

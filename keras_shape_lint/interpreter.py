@@ -205,9 +205,15 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             nxt = []
             for s, values in results:
                 for s2, value in self.eval(node, s):
-                    nxt.append((s2, values + [value]))
+                    earlier = values if s2 is s else self.read_again(nodes, s2, values)
+                    nxt.append((s2, earlier + [value]))
             results = nxt
         return results
+
+    def read_again(self, nodes, st: State, values: list) -> list:
+        """``values`` of the first ``nodes``, worked out before the path split into ``st``: each
+        plain reference read again on ``st`` (see :meth:`again`)."""
+        return [self.again(node, st, value) for node, value in zip(nodes, values)]
 
     def truth(self, value):
         """Python truthiness: a bool, a z3 bool term, or None when unknowable."""

@@ -45,7 +45,8 @@ CONCRETE = [
     ("a = 0", "(a or 5) == 5"), ("a = 3", "1 < a < 3"), ("a = [[0]] * 2; a[0].append(1)", "len(a[1]) == 2"),
     ("a = [i for i in range(5) if i % 2]", "a == [1, 3]"), ("a = 10; a //= 3", "a == 3"),
 ]
-_HOLDER = "class Holder:\n    def __init__(self, n):\n        if n > 2:\n            self.kind = 1\n        else:\n            self.kind = 2\n"
+_HOLDER = ("class Holder:\n    def __init__(self, n):\n        if n > 2:\n            self.kind = 1\n"
+           "        else:\n            self.kind = 2\n")
 # (module prelude, lines run before the test, the test)
 DEFINITIONS = [
     ("class A:\n    w = 4\n\n\nclass B(A):\n    pass\n", "", "B().w == 4"),
@@ -65,10 +66,14 @@ DEFINITIONS = [
     ("", "a = 1\n    def h():\n        return a\n    a = 2", "h() == 2"),
     ("", "try:\n        a = 1\n    finally:\n        a = 3", "a == 3"),
     ("", "a = 0\n    for i in range(3):\n        if i == 1:\n            break\n    else:\n        a = 7", "a == 0"),
-    # an argument whose constructor parts the path on ``n``: the list read before it, as the
-    # method's receiver or as an earlier argument, is each path's own
+    # an argument whose constructor parts the path on ``n``: the list read before it (the
+    # method's receiver, an earlier argument, item or dict value, a subscripted value) is each
+    # path's own
     (_HOLDER, "items = []\n    items.append(Holder(n))", "len(items) != 1"),
     (_HOLDER + "\n\ndef put(a, h):\n    a.append(h)\n", "items = []\n    put(items, Holder(n))", "len(items) != 1"),
+    (_HOLDER, "items = []\n    pair = [items, Holder(n)]\n    pair[0].append(1)", "len(items) != 1"),
+    (_HOLDER, "items = []\n    d = {'a': items, 'b': Holder(n)}\n    d['a'].append(1)", "len(items) != 1"),
+    (_HOLDER, "items = []\n    d = {'a': items}\n    d['a'][Holder(n).kind - 1:] = [1]", "len(items) != 1"),
 ]
 # tests on a free argument n (default 1)
 FREE = [
