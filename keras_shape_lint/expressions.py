@@ -246,22 +246,27 @@ class Expressions:
                     if args is None:
                         out.append((s2, opaque("call with unknown *args")))
                         continue
-                    callee = func if s2 is s else self.again(node.func, s2, func)
+                    callee = self.again(node.func, s2, func, s)
                     out.extend(self.calls.call(callee, args, kwargs, s2, node))
                 finally:
                     provenance.STACK.pop()
         return out
 
-    def again(self, node, st, value):
-        """``value``, worked out from ``node`` on a path that an argument evaluated after it
-        then split: for the path ``st`` that split off, a name or an attribute of one is read
-        again, so that a method's list (``self.blocks.append(Block(...))``, the block's
-        constructor branching) or an argument's instance is that path's own copy, not the
-        first path's.  Other expressions keep ``value``."""
-        if not _plain_reference(node):
+    def again(self, node, st, value, read_on=None):
+        """``value``, worked out from ``node`` on the path ``read_on``, for the path ``st``: the
+        same where ``st`` is that path; where a later part of the expression split it, a plain
+        reference is read again on ``st``, so that a method's list (``self.blocks.append(
+        Block(...))``, the block's constructor branching) or an argument's instance is that
+        path's own copy, not the first path's.  Other expressions keep ``value``."""
+        if st is read_on or not _plain_reference(node):
             return value
         found = self.eval(node, st)
         return found[0][1] if len(found) == 1 and found[0][0] is st else value
+
+    def read_again(self, nodes, st, values: list) -> list:
+        """``values`` of the first ``nodes``, worked out before the path split into ``st``: each
+        plain reference read again on ``st`` (see :meth:`again`)."""
+        return [self.again(node, st, value) for node, value in zip(nodes, values)]
 
     def eval_arguments(self, arguments, st):
         results = [(st, [], {})]
@@ -417,7 +422,7 @@ class Expressions:
         out = []
         for s, value in self.eval(node.value, st):
             for s2, keys in self.eval_slices(node.slice, s):
-                item = subscript(self, s2, value if s2 is s else self.again(node.value, s2, value), keys, node)
+                item = subscript(self, s2, self.again(node.value, s2, value, s), keys, node)
                 if item is not RAISES:  # else Python raises: the path ends here
                     out.append((s2, item))
         return out

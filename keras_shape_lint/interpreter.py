@@ -210,11 +210,6 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             results = nxt
         return results
 
-    def read_again(self, nodes, st: State, values: list) -> list:
-        """``values`` of the first ``nodes``, worked out before the path split into ``st``: each
-        plain reference read again on ``st`` (see :meth:`again`)."""
-        return [self.again(node, st, value) for node, value in zip(nodes, values)]
-
     def truth(self, value):
         """Python truthiness: a bool, a z3 bool term, or None when unknowable."""
         if isinstance(value, bool):

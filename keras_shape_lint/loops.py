@@ -157,10 +157,11 @@ class Loops:
         once an iteration leaves the state as it found it (and the body does not read
         the index), every later one would too: the loop is summarised there.
 
-        ``any_item(k)`` gives the item of an index ``k`` nobody knows: with it, a body that
-        reads the index is run once more, after the first iterations, for any index
-        (:meth:`_any_iteration`), and when that leaves the state as it found it the loop is
-        summarised the same way; on the last try any body is, over widened sizes.
+        ``any_item(k)`` gives the item of an index ``k`` nobody knows: with it, the body is run
+        once more for any index (:meth:`_any_iteration`) after the first iteration (over
+        widened sizes) and, a body that reads the index, again after the iterations unrolled
+        anyway; when that leaves the state as it found it the loop is summarised the same way.
+        On the last try any body is, over widened sizes.
 
         ``nobody_chooses``: the length is no caller's to choose (a sequence nobody knows); the
         paths still running at the bound go on with what the loop may change forgotten, where
@@ -176,11 +177,11 @@ class Loops:
                         running.append(s2)
                     else:
                         finished.extend(self._exhausted(stmt, [s2]))
-            # tried after the iterations unrolled anyway but the last one or two: the paths that
-            # leave the loop early (a short stack, a stop where a size stops dividing) are still
-            # explored one by one, and the first iterations (``if i == 0``) are behind.  Each
-            # path is tried on its own (one that took a branch on a flag the caller passes
-            # runs the loop with that flag as its own)
+            # tried after the first iteration (``if i == 0`` behind: a stack alike after its first
+            # block leaves as one path), then after the iterations unrolled anyway but the last
+            # one or two, where the paths that leave the loop early (a short stack, a stop where
+            # a size stops dividing) are explored one by one.  Each path is tried on its own (one
+            # that took a branch on a flag the caller passes runs the loop with that flag as its own)
             last_try = number == self.budget.max_symbolic_unroll
             early = number == _FIRST_TRY
             tries = any_item is not None and (early or number >= max(1, self.budget.max_symbolic_unroll - 1))
@@ -969,7 +970,7 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
         if type(other) is not RepeatedList:
             return _NONE_FITS
         value.spoiled = True
-        covering.add(id(value))
+        covering.add(id(value))  # (counted among the values widened: the iteration is tried again)
         return value
     if isinstance(value, FunctionValue):
         # a function defined before the loop that closes over names the loop changes: those

@@ -115,7 +115,7 @@ class Statements:
             for s in states:
                 for s2, obj in self.eval(target.value, s):
                     for s3, keys in self.eval_slices(target.slice, s2):
-                        delete_item(obj if s3 is s2 else self.again(target.value, s3, obj), keys[0])
+                        delete_item(self.again(target.value, s3, obj, s2), keys[0])
                         out.append(s3)
             states = out
         return states
@@ -278,11 +278,11 @@ class Statements:
             for s, obj in self.eval(target.value, st):
                 if len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
                     for s2, key in self.eval(target.slice[0].slice.value, s):
-                        self.store_item(obj if s2 is s else self.again(target.value, s2, obj), key, value)
+                        self.store_item(self.again(target.value, s2, obj, s), key, value)
                         out.append(s2)
                 elif len(target.slice) == 1 and isinstance(obj, ListValue):
                     for s2, keys in self.eval_slices(target.slice, s):
-                        into = obj if s2 is s else self.again(target.value, s2, obj)
+                        into = self.again(target.value, s2, obj, s)
                         if not store_slice(into, keys[0], self.iterate_concrete(value)) \
                                 and type(target.value) is cst.Name:
                             s2.assign(target.value.value, opaque("a list assigned through a slice"))
