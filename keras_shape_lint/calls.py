@@ -355,7 +355,7 @@ class Calls:
             key = None  # a second call could find what the first one changed
         if key is not None and key in self._memo:
             return [(st, _fresh(self._memo[key]))]
-        pc_before, decisions_before = st.pc, st.decisions
+        pc_before, decisions_before, unchecked_before = st.pc, st.decisions, st.unchecked
         saved_chain = st.chain
         self.analysis.entered.add(id(fn.node))
         caller_module = st.modules[-1]
@@ -385,9 +385,9 @@ class Calls:
             # paths that parted on conditions nothing decides go on as one
             out = widen_results(out, Origin(f"the result of {fn.name}() on an undecidable path", node,
                                             caller_module), len(pc_before))
-        if (key is not None and len(out) == 1 and out[0][0] is st and st.pc is pc_before
-                and st.decisions is decisions_before and _fingerprint(out[0][1]) is not None):
-            self._memo[key] = out[0][1]
+        if (key is not None and len(out) == 1 and out[0][0] is st and st.pc == pc_before
+                and st.decisions == decisions_before and st.unchecked is unchecked_before and _storable(out[0][1])):
+            self._memo[key] = _fresh(out[0][1])  # a copy: the caller may yet take views of the value it got
         return out
 
     def instantiate(self, cls: ClassValue, args, kwargs, st, node) -> list:
@@ -736,8 +736,27 @@ class _Term:
         return isinstance(other, _Term) and self.term.eq(other.term)
 
 
+def _storable(value) -> bool:
+    """Can a call's result be handed out again to a later call with the same arguments?  A
+    concrete value, or a value nobody knows of which no symbolic view was taken (a helper that
+    asks which backend runs: each call gives one as opaque as the first's), or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(_storable(v) for v in value)
+    if type(value) is Unknown:
+        return (not value.free and value._tensor is None and value._int is None and value._str is None
+                and value._items is None and value._length is None and value._sequence is None
+                and value._derived is None and value.used_as is None
+                and value._bool in (None, True, False) and value._none in (None, True, False))
+    return _fingerprint(value) is not None
+
+
 def _fresh(value):
-    """A cached result handed out again: tensors as new objects, like a new call's."""
+    """A cached result handed out again: tensors and values nobody knows as new objects, like
+    a new call's."""
+    if type(value) is Unknown:
+        fresh = Unknown(value.label, False, value.reason)
+        fresh.origin, fresh._bool, fresh._none = value.origin, value._bool, value._none
+        return fresh
     if isinstance(value, Tensor):
         fresh = Tensor(value.dims, channels_last=value.channels_last)
         fresh.batched, fresh.dtype = value.batched, value.dtype

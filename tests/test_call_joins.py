@@ -152,3 +152,35 @@ def test_results_nobody_knows_are_alike_only_where_they_alias_alike():
     assert not _alike_results((a, a), (c, d), {}, {})
     assert not _alike_results((a, b), (c, c), {}, {})
     assert not _alike_results((a, b), (c,), {}, {})
+
+
+def _probing(calls: int) -> str:
+    """A block that asks ``calls`` times a helper which probes the backend (its answer one
+    nobody knows, its paths joined again) whether to take a fused path."""
+    asks = "\n".join("    y = layers.Dense(8)(y) if fused() else y" for _ in range(calls))
+    return textwrap.dedent("""
+        import keras
+        from keras import layers
+
+
+        def fused():
+            if hasattr(keras.config, "is_flash_attention_enabled") and keras.config.backend() == "jax":
+                try:
+                    from jax.nn import dot_product_attention
+                except ImportError:
+                    return False
+                return True
+            return False
+
+    """) + f"\ndef block(x):\n    y = layers.Dense(8)(x)\n{asks}\n    return layers.Add()([x, y])\n"
+
+
+def test_a_helper_without_arguments_whose_answer_nobody_knows_is_read_once():
+    # each later call hands out an answer as opaque as the first one's (the helper changes
+    # nothing): the block costs a few steps more per call, not a run of the helper's body
+    steps = {}
+    for calls in (2, 20):
+        findings, analysis = analyse_text(_probing(calls))
+        assert [f.code for f in findings] == ["KSL102"]  # the Add of x and the 8-wide y
+        steps[calls] = analysis.interp.steps
+    assert steps[20] - steps[2] < 18 * 20, steps  # the body run each time: about 35 steps a call
