@@ -56,10 +56,13 @@ class Loops:
         if isinstance(iterable, RepeatedList) and not iterable.spoiled:
             states = self._unroll(stmt, [st], iterable.items, finished)
             item = iterable.item
+            ran_out: list = []  # paths past the copies, on to the items after them
             states = self._symbolic(stmt, states, finished, 0, iterable.count, 1, lambda index: _copy_value(item, {}),
-                                    any_item=lambda k: _copy_value(item, {}))
+                                    any_item=lambda k: _copy_value(item, {}), ran_out=ran_out)
             if iterable.tail:  # the items appended after the loop that made the copies
-                states = self._unroll(stmt, states, iterable.tail, finished)
+                states = self._unroll(stmt, ran_out + states, iterable.tail, finished)
+            else:
+                states = ran_out + states
             return self.cap(finished + self._exhausted(stmt, states), stmt)
         if isinstance(iterable, Unknown) and iterable.free and iterable.used_as in (None, "list"):
             # a sequence the caller passes: as many iterations as its (free) length allows
@@ -74,10 +77,12 @@ class Loops:
             numbered = [(first + i, item) for i, item in enumerate(sequence.items)]
             states = self._unroll(stmt, [st], numbered, finished)
             base, item = first + len(numbered), sequence.item
+            ran_out = []
             states = self._symbolic(stmt, states, finished, 0, sequence.count, 1,
                                     lambda index: (S.add(base, index), _copy_value(item, {})),
                                     reads_index=self._reads_number(stmt),
-                                    any_item=lambda k: (S.add(base, k), _copy_value(item, {})))
+                                    any_item=lambda k: (S.add(base, k), _copy_value(item, {})), ran_out=ran_out)
+            states = ran_out + states
             if sequence.tail:
                 after = S.add(base, sequence.count)
                 states = self._unroll(stmt, states, [(S.add(after, i), item) for i, item in enumerate(sequence.tail)],
@@ -152,7 +157,7 @@ class Loops:
         return states
 
     def _symbolic(self, stmt, states, finished, start, stop, step, item_at, reads_index=False,
-                  any_item=None, nobody_chooses=False) -> list:
+                  any_item=None, nobody_chooses=False, ran_out=None) -> list:
         """Iterations while ``index < stop``, each path exiting where the bound allows;
         once an iteration leaves the state as it found it (and the body does not read
         the index), every later one would too: the loop is summarised there.
@@ -165,7 +170,11 @@ class Loops:
 
         ``nobody_chooses``: the length is no caller's to choose (a sequence nobody knows); the
         paths still running at the bound go on with what the loop may change forgotten, where
-        :func:`forgotten_past_bound` can say what that is, instead of stopping there."""
+        :func:`forgotten_past_bound` can say what that is, instead of stopping there.
+
+        ``ran_out``: where the paths that reach ``stop`` go, when the loop has items after the
+        range (a list of copies with more items after them); else to ``finished``, after the
+        loop's ``else``."""
         index = start
         summaries: list = []  # paths whose loop was summarised, each after all its iterations
         for number in range(self.budget.max_symbolic_unroll + 1):
@@ -175,6 +184,8 @@ class Loops:
                 for s2, taken in self.branch(s, cont):
                     if taken:
                         running.append(s2)
+                    elif ran_out is not None:
+                        ran_out.append(s2)
                     else:
                         finished.extend(self._exhausted(stmt, [s2]))
             # tried after the first iteration (``if i == 0`` behind: a stack alike after its first

@@ -115,6 +115,9 @@ def binary_operation(interp, op, left, right, st, node) -> list:
             return [(st, ListValue(left.items + right.items))]
         if isinstance(left, ListValue) and isinstance(right, tuple):
             return [(st, ListValue(left.items + list(right)))]
+        joined = _joined_repeated(left, right)
+        if joined is not None:
+            return [(st, joined)]
     if op == "Multiply":
         repeated = _repeated(left, right) or _repeated(right, left)
         if repeated is not None:
@@ -230,6 +233,16 @@ def _tensor_operation(interp, op, left, right, st, node):
         result.dtype = INT if stays_int else None
         return result
     return opaque(f"tensor operator {op}")
+
+
+def _joined_repeated(left, right):
+    """A list given item by item joined to one of copies (``[input_dim] + [hidden] * (n - 1)``,
+    or the other way round), as a list of copies with more given items; None for anything else."""
+    if isinstance(left, ListValue) and isinstance(right, RepeatedList) and not right.spoiled:
+        return RepeatedList(left.items + right.items, right.item, right.count, right.tail)
+    if isinstance(left, RepeatedList) and not left.spoiled and isinstance(right, ListValue):
+        return RepeatedList(left.items, left.item, left.count, left.tail + right.items)
+    return None
 
 
 def _repeated(seq, count):

@@ -18,6 +18,7 @@ from .values import (
     ListValue,
     Partial,
     RepeatedList,
+    Results,
     ShapeOf,
     Slice,
     SuperProxy,
@@ -263,8 +264,58 @@ def _enumerate(calls, st, args, kwargs, node):
 def _zip(calls, st, args, kwargs, node):
     sequences = [calls.interp.iterate_concrete(a) for a in args]
     if any(s is None for s in sequences):
-        return opaque("zip of an unknown sequence")
+        zipped = _zip_repeated(calls, st, args) if args and not kwargs else None
+        return zipped if zipped is not None else opaque("zip of an unknown sequence")
     return tuple(zip(*sequences))
+
+
+def _zip_repeated(calls, st, lists):
+    """``zip`` of lists of one length that loops or ``[x] * n`` built (an MLP's
+    ``zip([input_dim] + h, h + [output_dim])``, ``h = [hidden_dim] * (num_layers - 1)``): a
+    list of the same kind, its first and last pairs given one by one.  On a path where the
+    length is too short for that, the pairs, each length a path of its own.  None when a list
+    is not of that kind, or their lengths may differ (``zip`` stops at the shortest)."""
+    if not all(isinstance(r, RepeatedList) and not r.spoiled for r in lists):
+        return None
+    lengths = [S.add(len(r.items) + len(r.tail), r.count) for r in lists]
+    if any(calls.analysis.solver.check_path(st.pc, [S.ne(length, lengths[0])]) is not False
+           for length in lengths[1:]):
+        return None
+    length, head, tail = lengths[0], max(len(r.items) for r in lists), max(len(r.tail) for r in lists)
+
+    def pair(position, from_end=False):
+        return tuple(_nth(r, position, from_end) for r in lists)
+
+    cases = [(length >= head + tail, RepeatedList(
+        [pair(j) for j in range(head)], tuple(r.item for r in lists), S.sub(length, head + tail),
+        [pair(tail - j, from_end=True) for j in range(tail)]))]
+    for short in range(head + tail):
+        if all(len(r.items) + len(r.tail) <= short for r in lists):
+            whole = [r.items + [r.item] * (short - len(r.items) - len(r.tail)) + r.tail for r in lists]
+            cases.append((S.eq(length, short), tuple(zip(*whole))))
+    out = Results()
+    for condition, value in cases:
+        if not calls.interp.feasible(st, condition):
+            continue
+        if not out:
+            out.append((st, value))  # the first path found goes on in ``st`` itself
+            first = condition
+            continue
+        memo: dict = {}
+        other = st.fork(memo)
+        other.add(condition)
+        out.append((other, _copy_value(value, memo)))
+    if len(out) > 1:
+        out[0][0].add(first)
+    return out if len(out) != 1 else out[0][1]
+
+
+def _nth(repeated: RepeatedList, position: int, from_end: bool = False):
+    """The item at ``position`` (counted from 1 at the end, ``from_end``) of a list that holds at
+    least its given items and enough copies of its repeated one to reach there."""
+    if from_end:
+        return repeated.tail[-position] if position <= len(repeated.tail) else repeated.item
+    return repeated.items[position] if position < len(repeated.items) else repeated.item
 
 
 @builtin("reversed")

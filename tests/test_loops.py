@@ -1548,3 +1548,54 @@ def test_a_stack_alike_after_its_first_block_is_summarised_after_one_iteration(m
         assert analysis.interp.steps < most_steps, analysis.interp.steps
     else:  # unrolled four times first: about three times the steps
         assert analysis.interp.steps > 600, analysis.interp.steps
+
+
+_ZIPPED_WIDTHS = """
+from keras import layers
+
+
+def mlp_residual(x, hidden_dim, num_layers, output_dim):
+    h = [hidden_dim] * (num_layers - 1)
+    y = x
+    for _, units in zip([x.shape[-1]] + h, h + [{last}]):
+        y = layers.Dense(units)(y)
+    return layers.Add()([x, y])
+"""
+
+
+@pytest.mark.parametrize("last, proven, codes", [
+    # the widths in pairs: the last layer is as wide as the input for any number of layers
+    ("x.shape[-1]", 1, []),
+    # the last layer is output_dim wide: the Add fails unless that is the input's width
+    ("output_dim", 0, ["KSL102"]),
+])
+def test_widths_zipped_from_lists_of_copies_are_paired_for_any_number_of_layers(last, proven, codes):
+    findings, _, stats = _analyse(_ZIPPED_WIDTHS.format(last=last))
+    assert stats["proven"] == proven and stats["undecided"] == 0, stats
+    assert [f.code for f in findings] == codes
+    if codes:
+        assert "output_dim" in findings[0].message
+
+
+_COPIES_THEN_ONE = """
+from keras import layers
+
+
+def tapered(x, width, num_layers):
+    widths = [width] * (num_layers - 1) + [x.shape[-1]]
+    y = x
+    for units in {iterable}:
+        y = layers.Dense(units)(y)
+    return layers.Add()([x, y])
+"""
+
+
+@pytest.mark.parametrize("iterable", ["widths", "enumerate(widths)"])
+def test_the_items_after_a_list_of_copies_are_iterated_on_every_path_even_with_no_copies(iterable):
+    # with one layer the loop runs over the last item alone: y still ends x's width
+    body = _COPIES_THEN_ONE.format(iterable=iterable)
+    if iterable.startswith("enumerate"):
+        body = body.replace("for units in", "for _, units in")
+    findings, _, stats = _analyse(body)
+    assert findings == []
+    assert stats["proven"] == 1, stats
