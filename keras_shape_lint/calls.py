@@ -341,6 +341,11 @@ class Calls:
             # one on symbolic arguments, or deeper, could go on for any depth: its result is unknown
             self.analysis.note_opaque("recursion")
             return [(st, opaque(f"recursive call of {fn.name}"))]
+        if fn.name == "build" and isinstance(fn.bound_self, InstanceValue) and fn.bound_self.cls.keras_base:
+            # Keras wraps a layer's own build(): once called, even by hand (``self.mlp.build(shape)``
+            # in the build() of the layer holding it), the layer is built, and its first call does
+            # not build it again with the shape it is called on
+            fn.bound_self.attrs["__built__"] = True
         frame = bind_arguments(fn, args, kwargs)
         if frame is None and _takes_no_keyword(fn, kwargs):
             return []  # Python raises TypeError there: no path goes on
