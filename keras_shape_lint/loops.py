@@ -22,7 +22,7 @@ from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListVa
 
 _INDEX_IDS = itertools.count(1)
 _NONE_FITS = object()  # no value stands for both (see _generalised)
-_MAX_PATHS_TRIED = 4  # paths of one loop each tried for a summary (each try runs the body again)
+_MAX_PATHS_TRIED = 4  # paths of one loop each tried for a summary after the first try (each runs the body again)
 _MAX_LEADING_ITERATIONS = 1  # iterations unlike the rest a stack of appended blocks may begin with
 # the iteration after which a loop whose body reads its index is first tried for any index: a
 # stack of blocks alike after its first then leaves as one path, not one path per count
@@ -192,7 +192,10 @@ class Loops:
             # block leaves as one path), then after the iterations unrolled anyway but the last
             # one or two, where the paths that leave the loop early (a short stack, a stop where
             # a size stops dividing) are explored one by one.  Each path is tried on its own (one
-            # that took a branch on a flag the caller passes runs the loop with that flag as its own)
+            # that took a branch on a flag the caller passes runs the loop with that flag as its own):
+            # on the first try every path, however many the first block's flags made (each try
+            # costs about an iteration; each path left running costs three more, and a path out
+            # of the loop for every count they reach), later at most _MAX_PATHS_TRIED
             last_try = number == self.budget.max_symbolic_unroll
             early = number == _FIRST_TRY
             tries = any_item is not None and (early or number >= max(1, self.budget.max_symbolic_unroll - 1))
@@ -201,7 +204,7 @@ class Loops:
                 # joined, what they disagree on made a value nobody knows, rather than dropped
                 running = widen(running, Origin("a value that differs between the paths into a loop's later"
                                                 " iterations", stmt.iter, running[0].modules[-1]))
-            if tries and (reads_index or last_try or early) and len(running) <= _MAX_PATHS_TRIED:
+            if tries and (reads_index or last_try or early) and (early or len(running) <= _MAX_PATHS_TRIED):
                 unsummarised = []
                 for s in running:
                     # sizes are widened only on the first and the last try
