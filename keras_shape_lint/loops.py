@@ -1007,6 +1007,10 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
             value.bound_self = bound
         return value
     if isinstance(value, LayerValue):  # a Keras layer each iteration configures with its own sizes
+        if type(other) is Unknown and not other.free:
+            # built one way on one branch of the iteration and another way on the other, and
+            # joined (a block's attention under a flag the index decides): a layer nobody knows
+            return _anything(origin, covering)
         if (type(other) is not LayerValue or other.model is not value.model or other.call_node is not value.call_node
                 or value.config.keys() != other.config.keys()
                 or not _same(value.built, other.built, {}, _LoopComparison(equal))):

@@ -1507,6 +1507,41 @@ def test_a_loop_that_grows_a_container_or_closes_over_its_state_is_summarised(so
     assert [f.code for f in findings] == [expected]
 
 
+_LAYER_BY_FLAG = """
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self, width, windowed, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = layers.Dense(width, use_bias=False) if windowed else layers.Dense(width, activation="relu")
+        self.out = layers.Dense(width)
+
+    def call(self, x):
+        return x + self.out(self.proj(x))
+
+
+def stack(x, num_layers, width):
+    blocks = []
+    for i in range(num_layers):
+        blocks.append(Block(width, windowed=i % 3 == 0))
+    for block in blocks:
+        x = block(x)
+    return layers.Add()([x, layers.Dense(width)(x)])
+"""
+
+
+def test_a_layer_built_one_way_or_another_by_the_index_is_widened_to_one_nobody_knows():
+    # the first block's projection is a Dense without bias; for any index the iteration builds
+    # it either way and the two are joined into a layer nobody knows: the loop is summarised
+    # after one iteration (it stopped at the symbolic bound before), with the block's residual
+    # and the head flagged as before
+    findings, analysis, stats = _analyse(_LAYER_BY_FLAG)
+    assert stats["budget"] == {}, stats["budget"]
+    assert [f.code for f in findings] == ["KSL102", "KSL102"]
+    assert analysis.interp.steps < 450, analysis.interp.steps
+
+
 _WINDOWED_STACK = """
 import keras
 from keras import layers
