@@ -64,6 +64,12 @@ def _both_ints(op, left: Unknown, right: Unknown) -> bool:
     return op == "Subtract" and bool(left.config and right.config)
 
 
+def _count_argument(value) -> bool:
+    """A parameter the caller passes, untyped so far or used as an int, that a list is
+    multiplied by: the number of copies (another type raises, or is no parameter's)."""
+    return isinstance(value, Unknown) and value.free and not value.input and value.used_as in (None, "int")
+
+
 def _input_tensor(value) -> bool:
     """A layer's call() input nothing has typed yet: a tensor, whatever it meets."""
     return isinstance(value, Unknown) and value.input and value.used_as in (None, "tensor")
@@ -94,6 +100,10 @@ def binary_operation(interp, op, left, right, st, node) -> list:
         return [(st, _tensor_operation(interp, op, left, right, st, node))]
     if isinstance(left, Unknown) and isinstance(right, Unknown) and _both_ints(op, left, right):
         left, right = left.as_int(), right.as_int()
+    if op == "Multiply" and isinstance(left, ListValue) and _count_argument(right):
+        right = right.as_int()  # ``[width] * num_layers``: Python repeats a list only an int number of times
+    elif op == "Multiply" and isinstance(right, ListValue) and _count_argument(left):
+        left = left.as_int()
     if isinstance(left, Unknown) and _is_number(right):
         left = left.as_int()
     if isinstance(right, Unknown) and _is_number(left):

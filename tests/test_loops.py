@@ -1683,3 +1683,12 @@ def test_a_stack_whose_first_block_parts_on_several_flags_is_tried_on_each_path_
     assert [f.code for f in findings] == ["KSL102", "KSL102"]
     assert (stats["merges"], stats["proven"], stats["flagged"]) == (3, 1, 2), stats
     assert analysis.interp.steps < 4000, analysis.interp.steps
+
+
+def test_a_list_repeated_by_a_count_the_caller_passes_is_that_many_copies():
+    # ``[width] * num_layers``: Python repeats a list an int number of times, so the parameter is
+    # one; the loop over the copies is summarised and the residual proven for any count
+    source = (FIXTURES / "mlp_widths_times_count_clean.py").read_text()
+    findings, _, stats = _analyse(source)
+    assert findings == []
+    assert (stats["proven"], stats["undecided"]) == (1, 0), stats
