@@ -27,6 +27,7 @@ _MAX_LEADING_ITERATIONS = 1  # iterations unlike the rest a stack of appended bl
 # the iteration after which a loop whose body reads its index is first tried for any index: a
 # stack of blocks alike after its first then leaves as one path, not one path per count
 _FIRST_TRY = 1
+_WIDENING_ROUNDS = 2  # tries over widened values, each widening what the one before still changed
 
 
 class Loops:
@@ -407,11 +408,19 @@ class Loops:
         summary, after = self._try_any(stmt, st, index, stop, step, any_item)
         if summary is not None or after is None or not widen:
             return summary
-        widened, covering = self._widened(stmt, st, after)
-        if widened is None:
-            return None
-        summary, _ = self._try_any(stmt, widened, index, stop, step, any_item, covering)
-        return summary
+        base, covering = st, frozenset()
+        for _ in range(_WIDENING_ROUNDS):
+            # the iteration over widened values may change more (a size read through a widened
+            # index, a shape made from it): those are widened too, and the iteration tried again
+            widened, more = self._widened(stmt, base, after)
+            if widened is None:
+                return None
+            covering |= more
+            summary, after = self._try_any(stmt, widened, index, stop, step, any_item, covering)
+            if summary is not None or after is None:
+                return summary
+            base = widened
+        return None
 
     def _try_any(self, stmt, st: State, index, stop, step, any_item, covering=None):
         """One iteration for any index from ``index`` on: (summary, None), or (None, the
@@ -929,6 +938,11 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
     for the new one too.  ``_NONE_FITS`` where no such value is found."""
     if _same(value, other, {}, None if strict and isinstance(value, Unknown) else _LoopComparison(equal)):
         return value
+    if type(other) is Unknown and not other.free and isinstance(value, (ListValue, RepeatedList, DictValue,
+                                                                        LayerValue)):
+        # a list, dict or Keras layer that the iteration for any index left as a value nobody
+        # knows (its paths built it one way and another, and were joined): one nobody knows
+        return _anything(origin, covering)
     # a tuple, or a list a layer's configuration holds (Sequential's layers)
     if isinstance(value, (tuple, list)) and isinstance(other, tuple) == isinstance(value, tuple) \
             and isinstance(other, (tuple, list)):
@@ -1007,10 +1021,6 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
             value.bound_self = bound
         return value
     if isinstance(value, LayerValue):  # a Keras layer each iteration configures with its own sizes
-        if type(other) is Unknown and not other.free:
-            # built one way on one branch of the iteration and another way on the other, and
-            # joined (a block's attention under a flag the index decides): a layer nobody knows
-            return _anything(origin, covering)
         if (type(other) is not LayerValue or other.model is not value.model or other.call_node is not value.call_node
                 or value.config.keys() != other.config.keys()
                 or not _same(value.built, other.built, {}, _LoopComparison(equal))):

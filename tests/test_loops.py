@@ -1692,3 +1692,16 @@ def test_a_list_repeated_by_a_count_the_caller_passes_is_that_many_copies():
     findings, _, stats = _analyse(source)
     assert findings == []
     assert (stats["proven"], stats["undecided"]) == (1, 0), stats
+
+
+def test_stages_kept_in_flat_lists_and_walked_by_counters_are_summarised():
+    # the stage loop appends a block per inner iteration and a downsampling pair: for any stage
+    # the lists are ones nobody knows; call() walks them by counters, and its stage loop, tried
+    # over the widened counter, changes the tensor read through it as well: widened again and
+    # tried once more, it is summarised (the symbolic bound stopped both loops before: about
+    # 22,000 steps; widening either way alone stops once or takes 14,000)
+    source = (FIXTURES / "encoder_stages_by_counter.py").read_text()
+    findings, analysis, stats = _analyse(source)
+    assert stats["budget"] == {}, stats["budget"]
+    assert [f.code for f in findings] == ["KSL102"]
+    assert analysis.interp.steps < 4000, analysis.interp.steps
