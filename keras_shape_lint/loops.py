@@ -864,8 +864,10 @@ def _general(value, other, equal, origin, covering: set):
         return text
     if isinstance(value, Unknown) or isinstance(other, Unknown) or (_is_real(value) and _is_real(other)):
         # (a float that changes, ``head_dim ** -0.5`` of a widened size: a number nobody knows;
-        # a tensor one iteration leaves where another leaves a value nobody knows)
-        if not all(isinstance(v, (Unknown, Tensor, str)) or S.is_int_like(v) or _is_real(v) for v in (value, other)):
+        # a tensor or a flag one iteration leaves where another leaves a value nobody knows:
+        # ``i in shared`` of a dict whose keys it cannot tell for any ``i``)
+        if not all(isinstance(v, (Unknown, Tensor, str)) or S.is_int_like(v) or S.is_bool_like(v) or _is_real(v)
+                   for v in (value, other)):
             return None
         return _anything(origin, covering)
     if not (isinstance(value, Tensor) and isinstance(other, Tensor)):

@@ -1705,3 +1705,18 @@ def test_stages_kept_in_flat_lists_and_walked_by_counters_are_summarised():
     assert stats["budget"] == {}, stats["budget"]
     assert [f.code for f in findings] == ["KSL102"]
     assert analysis.interp.steps < 4000, analysis.interp.steps
+
+
+def test_a_flag_one_iteration_leaves_where_another_leaves_a_value_nobody_knows_is_widened():
+    # ``is_shared = i in sources``: a flag for the first index, a value nobody knows for any index
+    # (a dict whose keys the path cannot tell): both stand for one value nobody knows, as a
+    # size or a tensor against one does, instead of stopping the summary
+    from keras_shape_lint.loops import _general
+    from keras_shape_lint.provenance import Origin
+    from keras_shape_lint.values import opaque
+
+    covering: set = set()
+    for flag in (S.free_bool("use_sliding_window"), True):
+        widened = _general(flag, opaque("membership in a dict"), lambda a, b: False,
+                           Origin("a flag that changes", None, None), covering)
+        assert isinstance(widened, Unknown) and id(widened) in covering
