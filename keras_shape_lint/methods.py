@@ -8,7 +8,7 @@ from .keras_api import batch_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
 from .values import (DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, UnknownText, dict_key,
-                     opaque, real_text)
+                     opaque, real_text, text_unknown)
 
 _PURE_STR_METHODS = {
     "format", "join", "upper", "lower", "replace", "startswith", "endswith", "strip",
@@ -200,6 +200,8 @@ def _sortable(items) -> bool:
 
 def _dict_method(receiver, name, args, kwargs):
     items = receiver.items
+    if name == "get" and args and text_unknown(args[0]):
+        return opaque("dict.get with an unknown key")
     if args:
         args = [dict_key(args[0]), *args[1:]]
     if name == "get" and args:

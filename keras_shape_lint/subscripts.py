@@ -8,7 +8,7 @@ from . import symbolic as S
 from .frontend import walk
 from .state import _copy_value, _same
 from .values import (ELLIPSIS, DictValue, ListValue, RepeatedList, ShapeOf, Slice, Tensor, Unknown, UnknownText,
-                     dict_key, opaque)
+                     dict_key, opaque, text_unknown)
 from .values import from_full_dims, full_dims
 
 
@@ -55,6 +55,8 @@ def subscript(interp, st, value, keys, node=None):
         if S.is_sym(key) or isinstance(key, (Unknown, ListValue, DictValue)):
             return opaque("dict lookup with an unknown key")
         try:
+            if text_unknown(key):
+                return opaque("dict lookup with a key nobody knows")
             return value.items.get(dict_key(key), opaque("missing dict key"))
         except TypeError:
             return opaque("unhashable key")

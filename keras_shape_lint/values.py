@@ -489,6 +489,12 @@ def _joined(left: str, right: str) -> str | None:
     return None if a is None or b is None else a + b
 
 
+def text_unknown(key) -> bool:
+    """Is ``key`` text some part of which nobody knows (``f"P{level}"`` of an unknown level)?
+    As a dict key it may be any of the keys stored, or none: a lookup of it reads nothing."""
+    return isinstance(key, UnknownText) and key.real is None
+
+
 def dict_key(key):
     """The key Python stores ``key`` under: an f-string's real text where it is known."""
     if isinstance(key, UnknownText) and key.real is not None:

@@ -511,3 +511,21 @@ def test_the_rank_of_a_weight_and_of_a_tensor_counts_the_axes_it_has():
             return Scale()(keras.Input((5, 7)))
     """)
     assert [f.code for f in findings] == ["KSL101"], [f.message for f in findings]
+
+
+@pytest.mark.parametrize("read", ['levels[f"P{i}"]', 'levels.get(f"P{i}")'])
+def test_a_dict_read_at_text_with_a_number_nobody_knows_reads_nothing(read):
+    # f"P{i}" and f"P{j}" are one key when i == j and two otherwise: the value read at f"P{i}" is
+    # the 16-wide one on some inputs and the 8-wide one on others, so nothing is claimed of the
+    # Add (it was flagged as two widths that can never be equal)
+    findings = _findings(f"""
+        from keras import layers
+
+
+        def head(x, i, j):
+            levels = {{}}
+            levels[f"P{{i}}"] = layers.Dense(8)(x)
+            levels[f"P{{j}}"] = layers.Dense(16)(x)
+            return layers.Add()([{read}, layers.Dense(8)(x)])
+    """)
+    assert findings == []
