@@ -138,6 +138,13 @@ class Loops:
                                 reads_index=reads, any_item=(lambda k: k) if at is None else None)
         return self.cap(finished + self._exhausted(stmt, states), stmt)
 
+    def _few_left(self, st: State, index, stop, step, most: int) -> bool:
+        """Does ``st`` leave at most ``most`` iterations from ``index`` (a range over the length
+        of a list the path holds item by item)?"""
+        if step != 1 or not S.is_sym(stop) or not S.is_int_like(stop) or not S.is_int_like(index):
+            return False
+        return self.analysis.solver.check_path(st.pc, [S.sub(stop, index) > most]) is False
+
     def _unroll(self, stmt, states, items, finished) -> list:
         """Iterations over concrete items; once the state repeats and the items left
         equal the current one, they are skipped (each would do the same again)."""
@@ -208,6 +215,12 @@ class Loops:
             if tries and (reads_index or last_try or early) and (early or len(running) <= _MAX_PATHS_TRIED):
                 unsummarised = []
                 for s in running:
+                    if not last_try and self._few_left(s, index, stop, step, self.budget.max_symbolic_unroll - number):
+                        # the path leaves few enough iterations to run each (a list of one or two
+                        # items indexed by the loop): they are, rather than one for any index
+                        # that would tell them apart less well
+                        unsummarised.append(s)
+                        continue
                     # sizes are widened only on the first and the last try
                     summary = self._any_iteration(stmt, s, index, stop, step, any_item, widen=last_try or early)
                     (unsummarised if summary is None else summaries).append(s if summary is None else summary)

@@ -1720,3 +1720,14 @@ def test_a_flag_one_iteration_leaves_where_another_leaves_a_value_nobody_knows_i
         widened = _general(flag, opaque("membership in a dict"), lambda a, b: False,
                            Origin("a flag that changes", None, None), covering)
         assert isinstance(widened, Unknown) and id(widened) in covering
+
+
+def test_layers_applied_by_index_keep_the_last_ones_own_width():
+    # `self.dense_layers[i]` for i in range(self.num_layers): on a path that holds the layers
+    # one by one (one or two of them), the path fixes the number of iterations, and each is run
+    # instead of one for any index that reads the layers as one nobody knows (which left the
+    # head's sum undecided before)
+    source = (FIXTURES / "mlp_layers_by_index_clean.py").read_text()
+    findings, _, stats = _analyse(source)
+    assert findings == []
+    assert (stats["proven"], stats["undecided"]) == (1, 0), stats
