@@ -419,8 +419,12 @@ class Calls:
         if not isinstance(declare, FunctionValue):
             return None
         shape = _input_shape(args[0] if args else kwargs.get("inputs"))
-        results = self.call_user(bind_method(declare, instance), [shape], {}, st, node)
-        if len(results) != 1 or results[0][0] is not st:
+        # asked on a copy of the path: the caller goes on with ``st`` whatever the call did to
+        # its copy (a copy whose paths all ended, or were joined into another, would otherwise
+        # be left inside the call)
+        probe = st.fork()
+        results = self.call_user(bind_method(declare, instance), [shape], {}, probe, node)
+        if len(results) != 1 or results[0][0] is not probe:
             return None
         return _shape_as_tensor(results[0][1])
 

@@ -963,6 +963,28 @@ ONCE_INTERNAL_ERRORS = {
                 y = layers.MultiHeadAttention(2, 4)(x, x)
                 return y * self.scale
     """,
+    # the output shape a layer declares, asked when its call() cannot be read, on a path whose
+    # declaration raises on one branch: the path the call ended on was left inside it (RetinaNet)
+    "declared_shape_that_raises_on_a_branch": """
+        from elsewhere import unknown_op
+
+
+        class Head(layers.Layer):
+            def call(self, x):
+                return unknown_op(x)
+
+            def compute_output_shape(self, input_shape):
+                if input_shape[-1] == 3:
+                    raise ValueError("three channels are not supported")
+                return input_shape
+
+
+        class Model(keras.Model):
+            def __init__(self, width, **kwargs):
+                inputs = keras.Input((8, width))
+                y = Head()(inputs)
+                super().__init__(inputs, layers.Add()([inputs, y]), **kwargs)
+    """,
 }
 
 
