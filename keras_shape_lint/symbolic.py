@@ -338,13 +338,27 @@ def valid(term, timeout_ms: int) -> bool:
     found = _TERMS.get(key)
     if found is not None:
         return found[0]
+    for model in reversed(_COUNTER_MODELS):
+        # values that made an earlier term false, tried first: paths joined pairwise at a
+        # call's return ask about one condition after another, most refuted by the same values
+        if z3.is_false(model.eval(term, model_completion=True)):
+            _TERMS[key] = (False, term)
+            return False
     solver = z3.Solver()
     limit_query(solver, timeout_ms)
     solver.add(z3.Not(term))
     verdict = solver.check()
+    if verdict == z3.sat:
+        _COUNTER_MODELS.append(solver.model())
+        if len(_COUNTER_MODELS) > _COUNTER_MODELS_KEPT:
+            del _COUNTER_MODELS[0]
     if verdict != z3.unknown:  # "gave up" may change with more time: never kept
         _TERMS[key] = (verdict == z3.unsat, term)
     return verdict == z3.unsat
+
+
+_COUNTER_MODELS: list = []  # the values of the last few terms :func:`valid` found false, newest last
+_COUNTER_MODELS_KEPT = 4
 
 
 def neg(term):
@@ -390,6 +404,7 @@ def reset_caches() -> None:
     _VARIABLES.clear()
     _KEEP_ALIVE.clear()
     _TERMS.clear()
+    _COUNTER_MODELS.clear()
 
 
 def variables(term) -> frozenset:

@@ -194,3 +194,29 @@ def test_a_query_gives_up_after_a_count_of_steps_not_a_time(monkeypatch):
         spent.append(_rlimit_count(solver._solver) - before)
     assert spent[0] == spent[1], spent
     assert spent[0] >= 20 * S.RLIMIT_PER_MS, spent
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_validity_with_counter_models_is_validity(seed):
+    # valid() first tries the values that made earlier terms false: its answers equal a fresh
+    # solver's on random disjunctions of comparisons, asked one after another as joins ask
+    rng = random.Random(seed)
+    S.reset_caches()
+    for _ in range(6):
+        term = z3.Or(_term(rng, NAMES), z3.Not(_term(rng, NAMES)))
+        fresh = z3.Solver()
+        fresh.add(z3.Not(term))
+        assert S.valid(term, timeout_ms=50) == (fresh.check() == z3.unsat)
+
+
+def test_a_term_earlier_values_make_false_is_refuted_without_a_solver(monkeypatch):
+    S.reset_caches()
+    x, y = z3.Int("x"), z3.Int("y")
+    assert S.valid(z3.Or(x >= 1, y >= 1), timeout_ms=50) is False  # x = 0, y = 0 (or less) refutes it
+    made = []
+    monkeypatch.setattr(z3, "Solver", lambda *a, **k: made.append(1) or z3.SimpleSolver())
+    assert S.valid(z3.Or(x >= 2, y >= 3), timeout_ms=50) is False
+    assert made == []  # refuted by the values kept from the first question
+    assert S.valid(z3.Or(x >= 0, x < 0), timeout_ms=50) is True  # a valid term still asks a solver
+    assert made == [1]
