@@ -8,6 +8,7 @@ from .classes import base_attribute, bind_method, lookup_class_attribute, never_
 from .frontend import normalise
 from .keras_api import _shape_dims
 from .layers.weights import UNDECIDED, weight_attribute
+from .state import _copy_value
 from .values import (
     BoundMethod,
     BuiltinValue,
@@ -161,6 +162,13 @@ def _method(interp, st, method: FunctionValue, receiver, cls):
     if method.kind == "class":
         return bind_method(method, cls)
     if method.kind == "property":
+        # tried on a copy of the path first: a getter that forks, or raises on a branch, would
+        # leave the path itself inside the call; one that goes on as the one path runs on it
+        copies: dict = {}
+        probe = st.fork(copies)
+        tried = interp.calls.call_user(bind_method(method, _copy_value(receiver, copies)), [], {}, probe, None)
+        if len(tried) != 1 or tried[0][0] is not probe:
+            return opaque(f"property {method.name} that forks")
         results = interp.calls.call_user(bind_method(method, receiver), [], {}, st, None)
         if len(results) == 1 and results[0][0] is st:
             return results[0][1]

@@ -985,6 +985,29 @@ ONCE_INTERNAL_ERRORS = {
                 y = Head()(inputs)
                 super().__init__(inputs, layers.Add()([inputs, y]), **kwargs)
     """,
+    # the same with a property whose getter raises on one branch
+    "property_that_raises_on_a_branch": """
+        class Head(layers.Layer):
+            def __init__(self, width, **kwargs):
+                super().__init__(**kwargs)
+                self.width = width
+
+            @property
+            def units(self):
+                if self.width == 3:
+                    raise ValueError("three is not supported")
+                return self.width
+
+            def call(self, x):
+                return layers.Dense(self.units)(x)
+
+
+        class Model(keras.Model):
+            def __init__(self, width, **kwargs):
+                inputs = keras.Input((8, 16))
+                y = Head(width)(inputs)
+                super().__init__(inputs, layers.Add()([inputs, y]), **kwargs)
+    """,
 }
 
 
