@@ -385,9 +385,14 @@ def join_results(results: list) -> list:
     while True:
         kept: list = []
         for st, value in results:
-            for other, known in kept:
+            for position, (other, known) in enumerate(kept):
                 if _alike_results(known, value, {}, {}) and _join(other, st, conditions=_parted_on_opaque) is not None:
                     # a merge left unchecked on either path may fail before anything after the call
+                    other.unchecked = other.unchecked or st.unchecked
+                    break
+                either = _either_size(other, known, st, value)
+                if either is not None:
+                    kept[position] = (other, either)
                     other.unchecked = other.unchecked or st.unchecked
                     break
             else:
@@ -395,6 +400,32 @@ def join_results(results: list) -> list:
         if len(kept) == len(results) or len(kept) < 2:
             return kept
         results = kept
+
+
+def _either_size(a: "State", x, b: "State", y):
+    """One size for a call that returned ``x`` on ``a`` and ``y`` on ``b``, paths alike but for
+    conditions on sizes that between them cover every case (``if new_x < 0.9 * x: new_x +=
+    divisor``): ``x if <a's conditions> else y``, and ``a`` standing for both, assuming only
+    what both assumed; else None (``a`` unchanged).  Exact: each input takes the size its
+    own path returned."""
+    if not (S.is_int_like(x) and S.is_int_like(y)) or _same(x, y, {}):
+        return None
+    common = 0
+    for ca, cb in zip(a.pc, b.pc):
+        if ca is not cb:
+            break
+        common += 1
+    only_a, only_b = a.pc[common:], b.pc[common:]
+    if not only_a or not only_b or any(S.is_opaque_name(n) for c in only_a + only_b for n in c.names):
+        return None  # (a branch on a value nobody knows keeps its path apart, as it taints it)
+    on_a = S.conj(*[c.term for c in only_a])
+    if not _always(S.disj(on_a, S.conj(*[c.term for c in only_b]))):
+        return None
+    if _join(a, b, conditions=lambda _a, _b: True) is None:
+        return None
+    a.pc = a.pc[:common]
+    a.decisions = _common_decisions(a, b)
+    return S.ite(on_a, x, y)
 
 
 def _alike_results(x, y, renamed: dict, back: dict) -> bool:

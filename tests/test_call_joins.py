@@ -184,3 +184,60 @@ def test_a_helper_without_arguments_whose_answer_nobody_knows_is_read_once():
         assert [f.code for f in findings] == ["KSL102"]  # the Add of x and the 8-wide y
         steps[calls] = analysis.interp.steps
     assert steps[20] - steps[2] < 18 * 20, steps  # the body run each time: about 35 steps a call
+
+
+_ROUNDING = textwrap.dedent("""
+    from keras import layers
+
+
+    def make_divisible(value, divisor=8):
+        rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+        if rounded < 0.9 * value:
+            rounded += divisor
+        return rounded
+
+""")
+
+
+def _rounded_stack(shortcut: str) -> str:
+    """Twelve convolutions, each as wide as its own width rounded to a multiple of eight."""
+    params = ", ".join(f"w{i}" for i in range(CALLS))
+    convs = "\n".join(f"    x = layers.Conv2D(make_divisible(w{i}), 1)(x)" for i in range(CALLS))
+    return _ROUNDING + (
+        f"\ndef block(inputs, {params}):\n"
+        "    x = inputs\n"
+        f"{convs}\n"
+        f"    return layers.Add()([x, layers.Conv2D({shortcut}, 1)(inputs)])\n"
+    )
+
+
+def test_sizes_returned_on_branches_that_cover_every_case_go_on_as_one_path():
+    # each call returns one width or another (``rounded`` or ``rounded + 8``) on branches that
+    # between them cover every width: one path with the size that takes either, not 2**12
+    # paths past the budget
+    findings, analysis = analyse_text(_rounded_stack(f"make_divisible(w{CALLS - 1})"))
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert not analysis.opaque_reasons.get(PATHS_JOINED), analysis.opaque_reasons
+    assert findings == [] and analysis.statistics()["proven"] == 1
+    assert analysis.interp.steps < 2000, analysis.interp.steps
+
+
+def test_a_size_that_takes_either_value_keeps_each_branch_exact():
+    # the joined size is the rounded width where rounding lost less than a tenth and one step
+    # more where it lost more: a shortcut of 16 fails for w11 = 20 (rounded to 24), and the
+    # witness is one Keras would build up to that Add
+    findings, analysis = analyse_text(_rounded_stack("16"))
+    assert [f.code for f in findings] == ["KSL102"]
+    args = findings[0].witness.args
+    value = args[f"w{CALLS - 1}"]
+    rounded = max(8, int(value + 4) // 8 * 8)
+    rounded += 8 if rounded < 0.9 * value else 0
+    assert rounded != 16, args
+    # and a width the analysis must round up the extra step (11 -> 8 -> 16) is proven to fit
+    source = _ROUNDING + (
+        "\ndef block(inputs):\n"
+        "    x = layers.Conv2D(make_divisible(11), 1)(inputs)\n"
+        "    return layers.Add()([x, layers.Conv2D(16, 1)(inputs)])\n"
+    )
+    findings, analysis = analyse_text(source)
+    assert findings == [] and analysis.statistics()["proven"] == 1
