@@ -16,7 +16,7 @@ from .liveness import dead_after_loops
 from .plain_loops import forgotten_past_bound, opaque_loop_facts, plain_loop_facts, plain_loop_summary
 from .provenance import Origin
 from .pybuiltins import Enumerated, SymbolicRange
-from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, widen
+from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, merge_renamed, widen
 from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListValue, RepeatedList, Tensor, Unknown,
                      opaque)
 
@@ -246,7 +246,7 @@ class Loops:
             # (a block of one layer or of several, each as wide) run the next iteration as one;
             # what the next iteration assigns before reading it (the loop variable: the block
             # just called, built one way or another) counts where nothing after the loop reads it
-            states = merge_paths(states, _once(lambda: self._iteration_dead(stmt, states)))
+            states = merge_renamed(states, _once(lambda: self._iteration_dead(stmt, states)))
             index = S.add(index, step)
             if not states:
                 return summaries

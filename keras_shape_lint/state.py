@@ -327,6 +327,22 @@ def _shallow(value, **changes):
 _PLAIN_DATACLASSES: dict = {}  # dataclass -> its fields' names, () when _shallow cannot copy it
 
 
+def merge_renamed(states: list, dead=None) -> list:
+    """:func:`merge_paths`, then the paths left that differ only in which values nobody
+    knows they hold (:func:`join_renamed`) joined too."""
+    states = merge_paths(states, dead)
+    if len(states) < 2:
+        return states
+    merged: list = []
+    for st in states:
+        for index in range(max(len(merged) - _JOIN_WINDOW, 0), len(merged)):
+            if join_renamed(merged[index], st, dead() if dead is not None else frozenset()) is not None:
+                break
+        else:
+            merged.append(st)
+    return merged
+
+
 def merge_paths(states: list, dead=None) -> list:
     """Join paths that reached the same values by different branches.
 
@@ -668,6 +684,8 @@ class _LoopComparison:
     """How two states one loop iteration apart are compared: sizes by their value on
     the path (``equal_terms``), and lists may have grown by an equal item (``grown``)."""
 
+    grows = True  # a list of ``after`` may hold one item more
+
     def __init__(self, equal_terms, covering=frozenset(), first=False):
         self.equal_terms = equal_terms
         # the loop's first iteration: a list may grow by any item (there is no previous one)
@@ -702,6 +720,69 @@ class _LoopComparison:
         in ``before``: False when either already stands for another."""
         y = x if y is None else y
         return self.renamed.setdefault(id(x), y) is y and self.renamed_back.setdefault(id(y), x) is x
+
+
+class _Renaming(_LoopComparison):
+    """How two paths are compared that may each have made their own values nobody knows
+    (one path per flag through blocks whose outputs layers nobody knows gave): equal where
+    one path's such values stand where the other's do, one for one, in values and in the
+    terms of sizes alike."""
+
+    grows = False
+
+    def __init__(self):
+        super().__init__(self._terms)
+
+    def rename(self, x, y) -> bool:
+        return (_fresh_opaque(x) and _fresh_opaque(y) and x.used_as == y.used_as and x.config == y.config
+                and self.keep(x, y))
+
+    def _terms(self, x, y) -> bool:
+        """The same term but for the names of sizes and flags nobody knows (one for one)."""
+        if not (S.is_sym(x) and S.is_sym(y)):
+            return False
+        pending = [(x, y)]
+        while pending:
+            a, b = pending.pop()
+            if a.eq(b):
+                continue
+            if S.is_opaque_leaf(a) and S.is_opaque_leaf(b):
+                one, other = a.decl().name(), b.decl().name()
+                if self.renamed.setdefault(one, other) != other or self.renamed_back.setdefault(other, one) != one:
+                    return False
+                continue
+            if a.num_args() == 0 or a.num_args() != b.num_args() or not a.decl().eq(b.decl()):
+                return False
+            pending.extend(zip(a.children(), b.children()))
+        return True
+
+
+def join_renamed(a: "State", b: "State", dead=frozenset()):
+    """``a`` standing for both paths, when ``b`` holds what ``a`` holds up to which values
+    nobody knows are where (:class:`_Renaming`), but for the ``dead`` locals; else None.
+    The joined condition keeps what each path assumed on its own half, ``b``'s of its own
+    values, which nothing else names: ``a``'s values then stand for ``b``'s assuming no more
+    of them than either did (a size nobody knows may be any, so no merge is proven or
+    flagged that one of the two paths would not have been)."""
+    if a.flow is not None or b.flow is not None or a.chain != b.chain:
+        return None
+    if len(a.frames) != len(b.frames) or a.modules != b.modules:
+        return None
+    renaming = _Renaming()
+    memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(a.frames, b.frames)}
+    local, theirs = a.frames[-1], b.frames[-1]
+    for fa, fb in zip(a.frames, b.frames):
+        keys = fa.keys() | fb.keys()
+        if fa is local:
+            keys -= dead
+        if not all(k in fa and k in fb and _same(fa[k], fb[k], memo, renaming) for k in keys):
+            return None
+    for name in dead & local.keys():
+        if name not in theirs or not _same(local[name], theirs[name], {}):
+            local.pop(name)
+    _join_conditions(a, b)
+    a.unchecked = a.unchecked or b.unchecked
+    return a
 
 
 def _fresh_opaque(value) -> bool:
@@ -786,7 +867,7 @@ def _compare(x, y, memo, loop=None) -> bool:
     if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):
-        if loop is not None and len(y.items) == len(x.items) + 1 and (x.items or loop.first):
+        if loop is not None and loop.grows and len(y.items) == len(x.items) + 1 and (x.items or loop.first):
             # one iteration appended an item equal to the one the iteration before appended, or
             # any item in the loop's first iteration (the new item is compared with the last one
             # on its own: the same value of ``before`` meets its own copy in the list and the

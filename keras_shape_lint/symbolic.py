@@ -479,6 +479,11 @@ def is_opaque_name(name: str) -> bool:
     return name.startswith(OPAQUE_PREFIX)
 
 
+def is_opaque_leaf(term) -> bool:
+    """Is ``term`` a size or flag nobody knows, by itself (not a sum or product with one)?"""
+    return z3.is_const(term) and is_opaque_name(term.decl().name())
+
+
 # ---------------------------------------------------------------- display
 #
 # Sizes are shown as Python in the user's names.  The analyser's own modelling

@@ -20,7 +20,7 @@ from keras_shape_lint.plain_loops import plain_loop_facts
 from keras_shape_lint.solver import Solver
 from keras_shape_lint.state import State
 from keras_shape_lint.subscripts import subscript
-from keras_shape_lint.values import LayerValue, ListValue, RepeatedList, Unknown
+from keras_shape_lint.values import LayerValue, ListValue, RepeatedList, Tensor, Unknown
 
 
 def _analyse(source: str):
@@ -1731,3 +1731,64 @@ def test_layers_applied_by_index_keep_the_last_ones_own_width():
     findings, _, stats = _analyse(source)
     assert findings == []
     assert (stats["proven"], stats["undecided"]) == (1, 0), stats
+
+
+def _mixers(flags: int) -> str:
+    """A stack whose blocks each apply, under flags the caller passes, layers nobody knows."""
+    params = ", ".join(f"f{i}" for i in range(flags))
+    body = "\n".join(f"        if f{i}:\n            x = Mixer({i})(x)" for i in range(flags))
+    return textwrap.dedent("""
+        from keras import layers
+        from elsewhere import Mixer
+
+
+        def stack(inputs, num_blocks, {params}, width=8):
+            x = layers.Dense(width)(inputs)
+            for _ in range(num_blocks):
+        {body}
+                x = layers.Dense(width)(x)
+            return layers.Add()([x, layers.Dense(16)(inputs)])
+    """).format(params=params, body=body)
+
+
+def test_paths_apart_only_in_values_nobody_knows_run_the_next_iteration_as_one():
+    # after the first block, the paths through some of the four mixers each hold an output of
+    # their own nobody knows, the same but for which: they run the later iterations as one
+    findings, analysis = analyse_text(_mixers(4))
+    assert [f.code for f in findings] == ["KSL102"] and "width == 16" in findings[0].message
+    assert findings[0].witness.args["width"] != 16
+    assert not analysis.budget_notes, analysis.budget_notes
+    assert analysis.interp.steps < 1200, analysis.interp.steps  # 1,650 with a path each
+
+
+def _two_sizes(first, second, pc=()):
+    st = State({})
+    st.frames.append({"x": Tensor((None, first)), "y": Tensor((None, second))})
+    st.closures.append(())
+    st.modules.append(None)
+    for term in pc:
+        st.add(term)
+    return st
+
+
+def test_paths_are_joined_only_where_their_unknown_sizes_correspond_one_for_one():
+    from keras_shape_lint.state import join_renamed
+
+    a, b, c, d = (S.opaque_int() for _ in range(4))
+    width = S.free_int("width")
+    # the same but for which unknown sizes: joined, each path's own assumption kept on its half
+    one, other = _two_sizes(a + width, a, [a >= 3]), _two_sizes(b + width, b, [b >= 5])
+    assert join_renamed(one, other) is one
+    assert one.frames[-1]["x"].dims[1].eq(a + width)
+    joined = S.conj(*[c.term for c in one.pc])
+    # either path's assumption holds: a is at least 3 (the first), or b at least 5 with a any
+    # size (a stands for b on the second's half)
+    for values, verdict in (((0, 0), z3.unsat), ((0, 5), z3.sat), ((3, 0), z3.sat)):
+        solver = z3.Solver()
+        solver.add(joined, a == values[0], b == values[1])
+        assert solver.check() == verdict, values
+    # one size of one path meets two of the other's: not the same state
+    assert join_renamed(_two_sizes(c, c), _two_sizes(a, b)) is None
+    assert join_renamed(_two_sizes(a, b), _two_sizes(c, c)) is None
+    # a size a caller chooses is no value nobody knows: never renamed
+    assert join_renamed(_two_sizes(width, a), _two_sizes(d, a)) is None
