@@ -330,20 +330,10 @@ _PLAIN_DATACLASSES: dict = {}  # dataclass -> its fields' names, () when _shallo
 def merge_renamed(states: list, dead=None) -> list:
     """:func:`merge_paths`, then the paths left that differ only in which values nobody
     knows they hold (:func:`join_renamed`) joined too."""
-    states = merge_paths(states, dead)
-    if len(states) < 2:
-        return states
-    merged: list = []
-    for st in states:
-        for index in range(max(len(merged) - _JOIN_WINDOW, 0), len(merged)):
-            if join_renamed(merged[index], st, dead() if dead is not None else frozenset()) is not None:
-                break
-        else:
-            merged.append(st)
-    return merged
+    return merge_paths(merge_paths(states, dead), dead, join_renamed)
 
 
-def merge_paths(states: list, dead=None) -> list:
+def merge_paths(states: list, dead=None, join=None) -> list:
     """Join paths that reached the same values by different branches.
 
     Two paths whose variables all hold equivalent values differ only in their
@@ -351,7 +341,10 @@ def merge_paths(states: list, dead=None) -> list:
     for both, so the code after the branch runs once instead of twice.
     ``dead``, if given, returns the local names nothing reads any more: paths
     that differ only there are joined too, and those names are forgotten.
+    ``join(kept, path, dead)`` joins two paths where they are alike (else None):
+    :func:`_join` unless given.
     """
+    join = join or _join
     if len(states) < 2:
         return states
     merged: list = []
@@ -360,7 +353,7 @@ def merge_paths(states: list, dead=None) -> list:
         # never needed, and trying every pair of many distinct paths costs their square
         for index in range(max(len(merged) - _JOIN_WINDOW, 0), len(merged)):
             kept = merged[index]
-            joined = _join(kept, st, dead)
+            joined = join(kept, st, dead)
             if joined is not None:
                 merged[index] = joined
                 break
@@ -757,9 +750,10 @@ class _Renaming(_LoopComparison):
         return True
 
 
-def join_renamed(a: "State", b: "State", dead=frozenset()):
+def join_renamed(a: "State", b: "State", dead=None):
     """``a`` standing for both paths, when ``b`` holds what ``a`` holds up to which values
-    nobody knows are where (:class:`_Renaming`), but for the ``dead`` locals; else None.
+    nobody knows are where (:class:`_Renaming`), but for the locals ``dead()`` names (as
+    :func:`_join` reads it); else None.
     The joined condition keeps what each path assumed on its own half, ``b``'s of its own
     values, which nothing else names: ``a``'s values then stand for ``b``'s assuming no more
     of them than either did (a size nobody knows may be any, so no merge is proven or
@@ -771,6 +765,7 @@ def join_renamed(a: "State", b: "State", dead=frozenset()):
     renaming = _Renaming()
     memo: dict = {(id(fa), id(fb)): True for fa, fb in zip(a.frames, b.frames)}
     local, theirs = a.frames[-1], b.frames[-1]
+    dead = dead() if dead is not None else frozenset()
     for fa, fb in zip(a.frames, b.frames):
         keys = fa.keys() | fb.keys()
         if fa is local:
