@@ -816,6 +816,18 @@ def loop_fixpoint(before: "State", after: "State", ignored: frozenset, equal_ter
     return loop.grown
 
 
+def _weightless(x: LayerValue, y: LayerValue) -> bool:
+    """Two Keras layers of a kind none of whose weights the analysis sizes from a first input
+    (``Softmax``, ``Dropout``; not ``Dense`` or a convolution), one built and the other not:
+    nothing of a first input is kept to check a later call against, so no later call tells
+    them apart (a block that called its softmax on one path and a fused op on the other
+    leaves the same block)."""
+    from .layers.weights import WEIGHT_AXES
+
+    return WEIGHT_AXES.get(getattr(x.model, "name", None)) is None and all(
+        built is None or built == (None, {}) for built in (x.built, y.built))
+
+
 def _same_root(x, y, memo, loop) -> bool:
     """The tensors of unknown rank whose rank others take (:meth:`Tensor.rank_root`) of two
     values: the same one, or, one loop iteration apart, two that nothing tells apart but their
@@ -896,7 +908,7 @@ def _compare(x, y, memo, loop=None) -> bool:
                 and _same(x.defaults, y.defaults, memo, loop))
     if isinstance(x, LayerValue):
         return (x.model is y.model and x.call_node is y.call_node and _same(x.config, y.config, memo, loop)
-                and _same(x.built, y.built, memo, loop))
+                and (_same(x.built, y.built, memo, loop) or _weightless(x, y)))
     if isinstance(x, Imported):
         return x.qualname == y.qualname
     if isinstance(x, Partial):

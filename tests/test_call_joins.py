@@ -241,3 +241,61 @@ def test_a_size_that_takes_either_value_keeps_each_branch_exact():
     )
     findings, analysis = analyse_text(source)
     assert findings == [] and analysis.statistics()["proven"] == 1
+
+
+def test_a_block_that_called_its_softmax_on_one_path_only_goes_on_as_one_path():
+    # a fused op on one side of the flag, the block's own Softmax layer on the other: the
+    # Softmax is built on one path only, which no later call can tell (Keras keeps nothing
+    # of its first input), so the twelve blocks leave one path, not 2**12 past the budget
+    params = ", ".join(f"f{i}=False" for i in range(CALLS))
+    flags = ", ".join(f"f{i}" for i in range(CALLS))
+    source = textwrap.dedent("""
+        from keras import layers, ops
+
+
+        class Block(layers.Layer):
+            def __init__(self, fused, **kwargs):
+                super().__init__(**kwargs)
+                self.fused = fused
+                self.softmax = layers.Softmax()
+                self.dense = layers.Dense(8)
+
+            def call(self, x):
+                if self.fused:
+                    x = ops.softmax(x)
+                else:
+                    x = self.softmax(x)
+                return self.dense(x)
+
+    """) + (f"\ndef stack(inputs, {params}):\n"
+            f"    blocks = [Block(flag) for flag in ({flags})]\n"
+            "    x = layers.Dense(8)(inputs)\n"
+            "    for block in blocks:\n"
+            "        x = block(x)\n"
+            "    return layers.Add()([x, layers.Dense(4)(inputs)])\n")
+    findings, analysis = analyse_text(source)
+    assert [f.code for f in findings] == ["KSL101"] and "8 and 4 channels" in findings[0].message
+    assert not analysis.opaque_reasons.get(PATHS_JOINED), analysis.opaque_reasons
+    assert analysis.interp.steps < 2000, analysis.interp.steps  # 8,600 with a path each
+
+
+def test_only_layers_whose_build_nothing_keeps_compare_alike_built_or_not():
+    from keras_shape_lint.analysis import analyse_text as _load  # registers the layer catalogue
+    from keras_shape_lint.layers import REGISTRY
+    from keras_shape_lint.state import _same
+    from keras_shape_lint.values import LayerValue
+
+    _load("x = 1\n")
+
+    def pair(name, built):
+        model = REGISTRY[f"keras.layers.{name}"]
+        one, other = LayerValue(model, {}), LayerValue(model, {})
+        one.built = built
+        return one, other
+
+    assert _same(*pair("Softmax", (None, {})), {})  # built or not: no later call tells
+    assert _same(*pair("Dropout", (None, {})), {})
+    # a Dense layer's first call sizes its kernel (and a built one takes an undefined last axis)
+    assert not _same(*pair("Dense", (2, {-1: 16})), {})
+    assert not _same(*pair("Dense", (None, {})), {})
+    assert not _same(*pair("Conv2D", (4, {-1: 3})), {})
