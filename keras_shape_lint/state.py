@@ -660,6 +660,8 @@ def _same(x, y, memo: dict, loop=None) -> bool:
     if x is y:
         # an opaque value in the same place on both sides is renamed to itself (so no other
         # value of ``after`` stands for it elsewhere)
+        if loop is not None and S.is_sym(x):
+            return loop.itself(x)
         if loop is None or type(x) is not Unknown:
             # (a tensor whose rank is not known yet keeps its rank's root likewise: _same_root)
             return loop is None or getattr(x, "dims", ()) is not None or loop.keep(x.rank_root())
@@ -708,6 +710,10 @@ class _LoopComparison:
             return False
         return self.keep(x, y)
 
+    def itself(self, term) -> bool:
+        """May the size or flag ``term``, the very same on both sides, stand for itself?"""
+        return True
+
     def keep(self, x, y=None) -> bool:
         """Record that ``y`` (``x`` itself by default) of ``after`` stands where ``x`` stands
         in ``before``: False when either already stands for another."""
@@ -730,6 +736,12 @@ class _Renaming(_LoopComparison):
         return (_fresh_opaque(x) and _fresh_opaque(y) and x.used_as == y.used_as and x.config == y.config
                 and self.keep(x, y))
 
+    def itself(self, term) -> bool:
+        return self._terms(term, term)
+
+    def _pair(self, one: str, other: str) -> bool:
+        return self.renamed.setdefault(one, other) == other and self.renamed_back.setdefault(other, one) == one
+
     def _terms(self, x, y) -> bool:
         """The same term but for the names of sizes and flags nobody knows (one for one)."""
         if not (S.is_sym(x) and S.is_sym(y)):
@@ -738,10 +750,12 @@ class _Renaming(_LoopComparison):
         while pending:
             a, b = pending.pop()
             if a.eq(b):
+                # the same term on both: each of its values nobody knows stands for itself
+                if not all(self._pair(name, name) for name in S.variables(a) if S.is_opaque_name(name)):
+                    return False
                 continue
             if S.is_opaque_leaf(a) and S.is_opaque_leaf(b):
-                one, other = a.decl().name(), b.decl().name()
-                if self.renamed.setdefault(one, other) != other or self.renamed_back.setdefault(other, one) != one:
+                if not self._pair(a.decl().name(), b.decl().name()):
                     return False
                 continue
             if a.num_args() == 0 or a.num_args() != b.num_args() or not a.decl().eq(b.decl()):
@@ -870,7 +884,9 @@ def _compare(x, y, memo, loop=None) -> bool:
         return x == y
     if S.is_sym(x):
         # z3 makes each term once: the same term is the same pointer (what ``x.eq(y)`` asks)
-        return x.ast.value == y.ast.value or (loop is not None and loop.equal_terms(x, y))
+        if x.ast.value == y.ast.value:
+            return loop is None or loop.itself(x)
+        return loop is not None and loop.equal_terms(x, y)
     if isinstance(x, (tuple, list)):  # a list: what a layer's configuration holds (Sequential's layers)
         return len(x) == len(y) and all(_same(i, j, memo, loop) for i, j in zip(x, y))
     if isinstance(x, ListValue):

@@ -1792,3 +1792,7 @@ def test_paths_are_joined_only_where_their_unknown_sizes_correspond_one_for_one(
     assert join_renamed(_two_sizes(a, b), _two_sizes(c, c)) is None
     # a size a caller chooses is no value nobody knows: never renamed
     assert join_renamed(_two_sizes(width, a), _two_sizes(d, a)) is None
+    # one the two paths hold in the same place stands for itself, in a size made of it too
+    assert join_renamed(_two_sizes(a, c), _two_sizes(a, a)) is None
+    assert join_renamed(_two_sizes(a + width, c), _two_sizes(a + width, a)) is None
+    assert join_renamed(_two_sizes(a + width, c), _two_sizes(a + width, d)) is not None
