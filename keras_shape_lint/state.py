@@ -419,11 +419,7 @@ def _either_size(a: "State", x, b: "State", y):
     own path returned."""
     if not (S.is_int_like(x) and S.is_int_like(y)) or _same(x, y, {}):
         return None
-    common = 0
-    for ca, cb in zip(a.pc, b.pc):
-        if ca is not cb:
-            break
-        common += 1
+    common = _shared_conditions(a, b)
     only_a, only_b = a.pc[common:], b.pc[common:]
     if not only_a or not only_b or any(S.is_opaque_name(n) for c in only_a + only_b for n in c.names):
         return None  # (a branch on a value nobody knows keeps its path apart, as it taints it)
@@ -504,14 +500,20 @@ def widen_overflow(states: list, origin) -> list:
     return out
 
 
-def _join_conditions(a: "State", b: "State", needed=None) -> None:
-    """Give ``a`` the path condition and decisions ``a`` and ``b`` share, and the disjunction
-    of what each assumed beyond them (unless ``needed(those conditions)`` says it does not matter)."""
+def _shared_conditions(a: "State", b: "State") -> int:
+    """How many conditions the paths' conditions begin with alike (those before they parted)."""
     common = 0
     for ca, cb in zip(a.pc, b.pc):
         if ca is not cb:
             break
         common += 1
+    return common
+
+
+def _join_conditions(a: "State", b: "State", needed=None) -> None:
+    """Give ``a`` the path condition and decisions ``a`` and ``b`` share, and the disjunction
+    of what each assumed beyond them (unless ``needed(those conditions)`` says it does not matter)."""
+    common = _shared_conditions(a, b)
     rest = a.pc[common:] + b.pc[common:]
     either = S.disj(S.conj(*[c.term for c in a.pc[common:]]), S.conj(*[c.term for c in b.pc[common:]]))
     a.pc = a.pc[:common]
@@ -618,11 +620,7 @@ def _parted_on_opaque(a: State, b: State) -> bool:
     things about values nobody knows, joined into one condition; else False (``a`` unchanged).
     No size is assumed less than before, and no path is newly tainted by a branch on a value
     nobody knows (a check refuses to flag a merge on such a path)."""
-    common = 0
-    for ca, cb in zip(a.pc, b.pc):
-        if ca is not cb:
-            break
-        common += 1
+    common = _shared_conditions(a, b)
     held = {c.term.get_id() for c in b.pc[common:]}
     mine = {c.term.get_id() for c in a.pc[common:]}
     shared = tuple(c for c in a.pc[common:] if c.term.get_id() in held)
