@@ -165,9 +165,16 @@ class Analysis:
 
     # ------------------------------------------------------------- running
     def run(self) -> list[Finding]:
-        from .project import ACTIVE, ModuleLoader
+        from .project import ACTIVE
 
-        ACTIVE[0] = self
+        previous, ACTIVE[0] = ACTIVE[0], self
+        try:
+            return self._run()
+        finally:
+            ACTIVE[0] = previous  # not kept past its run: what it explored can go
+
+    def _run(self) -> list[Finding]:
+        from .project import ModuleLoader
 
         interp = self.interp = Interpreter(self)
         self.main = ModuleInfo(self.module, self.path, scope=None, loader=ModuleLoader(self, self.path),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 
@@ -175,7 +176,9 @@ class ModuleLoader:
     loaded_key = None  # the _CACHE key of the module its last load returned
 
     def __init__(self, analysis, importer: str | None, depth: int = 0):
-        self._analysis = analysis
+        # weakly: a loader kept with a cached module must not keep the analysis that made it (its
+        # interpreter, solver and every path it explored) alive for as long as the cache lives
+        self._analysis = weakref.ref(analysis) if analysis is not None else lambda: None
         self.importer = os.path.abspath(importer) if importer and os.path.isfile(importer) else None
         self.depth = depth
         self._root = project_root(self.importer) if self.importer else None
@@ -185,7 +188,7 @@ class ModuleLoader:
         """The analysis running now: a loader kept with a cached module serves later files too,
         and each reads imports within its own budget (not the expired one of the file that
         first parsed the module)."""
-        return ACTIVE[0] if ACTIVE[0] is not None else self._analysis
+        return ACTIVE[0] if ACTIVE[0] is not None else self._analysis()
 
     def resolve(self, module: str | None, level: int = 0) -> str | None:
         """The file a module name refers to from the importing file, if it is the user's."""

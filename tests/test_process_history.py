@@ -162,3 +162,20 @@ def test_a_module_cut_short_is_not_read_again_for_the_same_file(tmp_path, fresh_
     assert parsed.count(True) == 1 and not project._CACHE
     _outcome(tmp_path, "model.py")  # the next analysis tries again
     assert parsed.count(True) == 2
+
+
+def test_an_analysis_is_not_kept_alive_by_the_modules_it_read(tmp_path, fresh_cache):
+    # a cached module keeps the loader that read its imports; that loader must not keep the
+    # analysis of the file that first read it (its interpreter, solver and every path it
+    # explored) for as long as the module stays cached
+    import gc
+    import weakref
+
+    _write(tmp_path, CHAIN)
+    path = tmp_path / "pkg" / "model.py"
+    findings, analysis = analyse_text(path.read_text(), None, str(path))
+    assert findings and project._CACHE  # it read its imports, and they stay cached
+    gone = weakref.ref(analysis)
+    del findings, analysis
+    gc.collect()
+    assert gone() is None
