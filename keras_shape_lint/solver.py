@@ -10,7 +10,7 @@ import time
 
 import z3
 
-from .symbolic import limit_query, term_id, unchecked, variables
+from .symbolic import limit_query, query_context, term_id, unchecked, variables
 
 # Candidate values tried, in order, when a witness picks a free value.
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3, 1)
@@ -24,8 +24,6 @@ AXES = (-1, 1, 2, 3)  # an axis, by the parameter's name: the last (channels) fi
 
 class Solver:
     def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60, deadline: float | None = None):
-        self._solver = z3.Solver()
-        limit_query(self._solver, timeout_ms)
         self.timeout_ms = timeout_ms
         self.deadline = deadline  # time.monotonic() after which every query answers "unknown"
         self.max_preference_checks = max_preference_checks
@@ -36,7 +34,23 @@ class Solver:
         self._answers: dict = {}
         # the variable-sharing groups of each path condition asked about (see Cones)
         self._cones = Cones()
-        self._models = Models()
+
+    @property
+    def _queries(self):
+        """The current file's QueryContext: questions are asked on copies of their terms there."""
+        queries = query_context()
+        if queries.solver is None:
+            queries.solver = z3.Solver(ctx=queries.ctx)
+            queries.models = Models()
+        return queries
+
+    @property
+    def _solver(self):
+        return self._queries.solver
+
+    @property
+    def _models(self):
+        return self._queries.models
 
     def _time_left(self, limit_ms: int | None = None) -> bool:
         """Set the next query's limit (``limit_ms``, else the solver's), shortened to the time
@@ -69,16 +83,19 @@ class Solver:
         if not self._time_left():
             self.unknowns += 1
             return None
-        if self._models.satisfy(terms, idents):
+        queries = self._queries
+        copy = queries.copy
+        asked = [copy(t) for t in terms]
+        if queries.models.satisfy(asked, idents):
             self._answers[key] = (terms, True)
             return True
-        solver = self._solver
+        solver = queries.solver
         solver.push()
         try:
-            _assert(solver, terms)
+            _assert(solver, asked)
             answer = self._verdict(solver.check())
             if answer:
-                self._models.remember(solver.model(), terms, idents)
+                queries.models.remember(solver.model(), asked, idents)
         finally:
             solver.pop()
         if answer is not None:  # "gave up" may change with more time: never cached
@@ -112,11 +129,13 @@ class Solver:
         terms = [t for t in terms if t is not True]
         if any(t is False for t in terms) or not self._time_left(WITNESS_TIMEOUT_FACTOR * self.timeout_ms):
             return None
-        solver = self._solver
+        queries = self._queries
+        copy = queries.copy
+        solver = queries.solver
         solver.push()
         depth = 1
         try:
-            solver.add(*terms)
+            solver.add(*[copy(t) for t in terms])
             if self._verdict(solver.check()) is not True:
                 return None
             budget = self.max_preference_checks
@@ -131,14 +150,14 @@ class Solver:
                         budget = 0
                         break
                     solver.push()
-                    solver.add(candidate)
+                    solver.add(copy(candidate))
                     if self._verdict(solver.check()) is True:
                         depth += 1
                         break
                     solver.pop()
             if self._verdict(solver.check()) is not True:
                 return None
-            return solver.model()
+            return Answer(solver.model(), queries)
         finally:
             for _ in range(depth):
                 solver.pop()
@@ -151,6 +170,17 @@ class Solver:
             return False
         self.unknowns += 1
         return None
+
+
+class Answer:
+    """A model found for copies of terms (see QueryContext), read with the terms themselves."""
+
+    def __init__(self, model, queries):
+        self.model = model
+        self._queries = queries
+
+    def eval(self, term, model_completion: bool = False):
+        return self.model.eval(self._queries.copy(term), model_completion=model_completion)
 
 
 class Models:

@@ -330,6 +330,42 @@ def limit_query(solver, limit_ms: int, left_ms: int | None = None) -> None:
     solver.set("timeout", backstop if left_ms is None else max(1, min(backstop, left_ms)))
 
 
+class QueryContext:
+    """A z3 context of one file's own, where its questions to the solver are asked.
+
+    z3 numbers its terms in the order they are made, and how far it gets within a step
+    limit on a nonlinear question depends on those numbers.  Terms are made in the one
+    context all analyses share, so the numbers, and with them which questions z3 answers,
+    would depend on the files analysed before in the same process (a flake8 worker's share
+    of the files).  Each question is asked on copies made here instead: their numbers depend
+    on this file's questions alone.  Only ``_QUERIES`` holds it (a context takes about 16 MB):
+    it goes as the next file begins."""
+
+    __slots__ = ("ctx", "solver", "models", "_copies")
+
+    def __init__(self):
+        self.ctx = z3.Context()
+        self.solver = None  # the incremental solver of the file's questions, with what it
+        self.models = None  # keeps beside it (both made by solver.Solver on its first question)
+        self._copies: dict = {}  # a term's id -> (the term, its copy here): the term kept alive
+
+    def copy(self, term):
+        key = term_id(term)
+        found = self._copies.get(key)
+        if found is None:
+            found = self._copies[key] = (term, term.translate(self.ctx))
+        return found[1]
+
+
+_QUERIES: list = []  # the current file's QueryContext, once a question was asked
+
+
+def query_context() -> QueryContext:
+    if not _QUERIES:
+        _QUERIES.append(QueryContext())
+    return _QUERIES[0]
+
+
 def valid(term, timeout_ms: int) -> bool:
     """Does the boolean term ``term`` hold whatever its variables are (proven within the steps
     :func:`limit_query` allows for ``timeout_ms``)?  A settled answer is kept per term and file.  Each question gets a
@@ -338,15 +374,17 @@ def valid(term, timeout_ms: int) -> bool:
     found = _TERMS.get(key)
     if found is not None:
         return found[0]
+    queries = query_context()
+    asked = queries.copy(term)
     for model in reversed(_COUNTER_MODELS):
         # values that made an earlier term false, tried first: paths joined pairwise at a
         # call's return ask about one condition after another, most refuted by the same values
-        if z3.is_false(model.eval(term, model_completion=True)):
+        if z3.is_false(model.eval(asked, model_completion=True)):
             _TERMS[key] = (False, term)
             return False
-    solver = z3.Solver()
+    solver = z3.Solver(ctx=queries.ctx)
     limit_query(solver, timeout_ms)
-    solver.add(z3.Not(term))
+    solver.add(z3.Not(asked))
     verdict = solver.check()
     if verdict == z3.sat:
         _COUNTER_MODELS.append(solver.model())
@@ -401,6 +439,7 @@ _KEEP_ALIVE: list = []
 def reset_caches() -> None:
     """Forget memoised term facts (called once per analysed file)."""
     provenance.reset()
+    _QUERIES.clear()
     _VARIABLES.clear()
     _KEEP_ALIVE.clear()
     _TERMS.clear()

@@ -17,6 +17,9 @@ from pathlib import Path
 
 def hub_folder() -> Path | None:
     """The installed keras_hub package folder, found without importing it."""
+    stub = sys.modules.get("keras_hub")
+    if stub is not None and getattr(stub, "__spec__", None) is None and getattr(stub, "__path__", None):
+        return Path(list(stub.__path__)[0])  # install_package_stub() ran
     spec = importlib.util.find_spec("keras_hub")
     if spec is None or not spec.submodule_search_locations:
         return None
