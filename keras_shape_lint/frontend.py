@@ -6,6 +6,7 @@ never imports the code (or Keras) it reads.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import re
@@ -36,10 +37,28 @@ _HUB_LAYER_MODULES = re.compile(r"^keras_hub\.src\.layers\.(?:[a-z_0-9]+\.)+(?=[
 
 
 def parse(text: str) -> cst.Module | None:
+    """libcst's tree of ``text`` (None when it cannot parse it); the last few texts' trees are
+    kept: a file linted and then imported by the next file (or imported first, then linted) is
+    parsed once.  libcst's trees are never changed, so one can serve every reader."""
+    found = _PARSED.get(text)
+    if found is not None:
+        _PARSED.move_to_end(text)
+        return found
     try:
-        return cst.parse_module(text)
+        tree = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError, TypeError):
         return None
+    _PARSED[text] = tree
+    _PARSED_CHARS[0] += len(text)
+    while _PARSED_CHARS[0] > PARSED_KEPT_CHARS and len(_PARSED) > 1:
+        gone, _ = _PARSED.popitem(last=False)
+        _PARSED_CHARS[0] -= len(gone)
+    return tree
+
+
+PARSED_KEPT_CHARS = 400_000  # source characters whose trees parse() keeps (libcst: about 5.5 kB per node)
+_PARSED: collections.OrderedDict = collections.OrderedDict()  # text -> its tree, least recently used first
+_PARSED_CHARS = [0]
 
 
 @functools.lru_cache(maxsize=4096)

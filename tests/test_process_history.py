@@ -220,3 +220,39 @@ def test_one_files_solver_context_goes_when_the_next_file_begins(tmp_path, fresh
         _outcome(tmp_path, name)
     gc.collect()
     assert sum(isinstance(o, QueryContext) for o in gc.get_objects()) <= 1
+
+
+def test_a_file_linted_and_then_imported_is_parsed_once(tmp_path, fresh_cache, monkeypatch):
+    # flake8 hands a worker the files of a folder one after another, and the next file often
+    # imports the one before (or the one before imported it): libcst's parse, about a fifth of
+    # the analysis of keras-hub, is done once per text
+    from keras_shape_lint import frontend
+
+    monkeypatch.setattr(frontend, "_PARSED", frontend.collections.OrderedDict())
+    monkeypatch.setattr(frontend, "_PARSED_CHARS", [0])
+    parsed = []
+    real_parse = frontend.cst.parse_module
+    monkeypatch.setattr(frontend.cst, "parse_module", lambda text: parsed.append(text) or real_parse(text))
+    _write(tmp_path, CHAIN)
+    first = _outcome(tmp_path, "model.py")  # reads blocks.py and conv.py
+    assert first[0] == [(6, "KSL102")]
+    _outcome(tmp_path, "conv.py")  # read as an import before
+    _clear()  # the modules kept parsed and run between files go: their texts are parsed once still
+    _outcome(tmp_path, "chain_a.py")  # reads chain_b.py, chain_c.py, blocks.py and conv.py
+    names = ("model.py", "blocks.py", "conv.py", "chain_a.py", "chain_b.py", "chain_c.py")
+    assert sorted(parsed) == sorted((tmp_path / "pkg" / name).read_text() for name in names)
+    assert _outcome(tmp_path, "model.py") == first
+
+
+def test_the_trees_kept_are_bounded_by_their_text(monkeypatch):
+    from keras_shape_lint import frontend
+
+    monkeypatch.setattr(frontend, "_PARSED", frontend.collections.OrderedDict())
+    monkeypatch.setattr(frontend, "_PARSED_CHARS", [0])
+    monkeypatch.setattr(frontend, "PARSED_KEPT_CHARS", 100)
+    texts = [f"x_{i} = {i}\n" + "#" * 31 + "\n" for i in range(6)]  # 40 characters each
+    trees = [frontend.parse(text) for text in texts]
+    assert list(frontend._PARSED) == texts[-2:] and frontend._PARSED_CHARS[0] == 80
+    assert frontend.parse(texts[-1]) is trees[-1]  # kept: the same tree
+    assert frontend.parse(texts[0]) is not trees[0] and frontend.parse(texts[0]).code == texts[0]
+    assert frontend.parse("def (") is None and "def (" not in frontend._PARSED
