@@ -20,6 +20,7 @@ container holds.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import libcst as cst
@@ -30,8 +31,8 @@ from .frontend import MUTATING_METHODS, children, target_names
 from .provenance import Origin
 from .pybuiltins import SymbolicRange
 from .state import State
-from .values import (ClassValue, DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, RepeatedList,
-                     Unknown, opaque)
+from .values import (ClassValue, DictValue, FunctionValue, Imported, InstanceValue, LayerValue, LazyImport, ListValue,
+                     RepeatedList, Unknown, opaque)
 
 # builtins that compute on plain values and call no code of the user's on them
 _BUILTINS = frozenset({
@@ -47,7 +48,7 @@ _METHODS = frozenset({
     "rpartition", "find", "rfind", "isdigit", "isalpha", "isalnum", "isspace", "title", "capitalize", "zfill",
     "encode", "decode", "discard",
 })
-_MODULES = frozenset({"random", "math"})  # their functions take and give plain values
+_MODULES = frozenset({"random", "math", "string"})  # their functions and constants are plain values
 _CONSTANTS = frozenset({"True", "False", "None"})
 _REJECTED = (cst.Lambda, cst.NamedExpr, cst.Yield, cst.Await, cst.Attribute)
 _SMALL = (cst.Pass, cst.Break, cst.Continue)
@@ -67,6 +68,7 @@ class PlainLoopFacts:
     local: frozenset  # names its comprehensions bind in their own scope
     mutates: bool  # stores into a subscript, calls a mutating method or updates in place
     returns: bool  # returns from the function it is in
+    functions: frozenset = frozenset()  # names it calls that are no builtin's (the user's own functions)
 
 
 def plain_loop_facts(stmt, dotted: bool = False) -> PlainLoopFacts | None:
@@ -76,8 +78,7 @@ def plain_loop_facts(stmt, dotted: bool = False) -> PlainLoopFacts | None:
     (``keras.ops.ones_like``) are admitted too, their first name among ``modules``."""
     if stmt.orelse is not None:
         return None
-    found = {"reads": set(), "containers": set(), "attributes": set(), "modules": set(), "binds": set(),
-             "local": set(), "mutates": False, "returns": False, "dotted": dotted}
+    found = _found(dotted)
     try:
         if type(stmt) is cst.For:
             _target(stmt.target, found)
@@ -88,11 +89,39 @@ def plain_loop_facts(stmt, dotted: bool = False) -> PlainLoopFacts | None:
         _suite(stmt.body, found)
     except _NotPlain:
         return None
+    return _facts(found)
+
+
+def _found(dotted: bool = False) -> dict:
+    return {"reads": set(), "containers": set(), "attributes": set(), "modules": set(), "binds": set(),
+            "local": set(), "functions": set(), "mutates": False, "returns": False, "dotted": dotted}
+
+
+def _facts(found: dict) -> PlainLoopFacts:
     containers = frozenset(found["containers"] - found["reads"] - found["binds"] - found["local"])
     return PlainLoopFacts(frozenset(found["reads"]), containers, frozenset(found["attributes"]),
                           frozenset(found["modules"]),
                           frozenset(found["binds"]), frozenset(found["local"]), found["mutates"],
-                          found["returns"])
+                          found["returns"], frozenset(found["functions"] - found["binds"] - found["local"]))
+
+
+def plain_function_facts(node) -> PlainLoopFacts | None:
+    """What the body of the function ``node`` reads, binds and mutates, when its syntax is
+    that of a plain loop's body (its parameters bound by it); else None."""
+    if type(node) is not cst.FunctionDef or node.decorators or node.asynchronous is not None:
+        return None
+    found = _found()
+    params = node.params
+    for param in list(params.posonly_params) + list(params.params) + list(params.kwonly_params):
+        found["binds"].add(param.name.value)
+    for param in (params.star_arg, params.star_kwarg):
+        if isinstance(param, cst.Param):
+            found["binds"].add(param.name.value)
+    try:
+        _suite(node.body, found)
+    except _NotPlain:
+        return None
+    return _facts(found)
 
 
 def _suite(suite, found) -> None:
@@ -187,6 +216,8 @@ def _expression(node, found) -> None:
             func = current.func
             if type(func) is cst.Name and func.value in _BUILTINS:
                 found["reads"].add(func.value)
+            elif type(func) is cst.Name:
+                found["functions"].add(func.value)  # (checked on the path to be a plain function)
             elif type(func) is cst.Attribute and func.attr.value in _METHODS:
                 found["mutates"] = found["mutates"] or func.attr.value in MUTATING_METHODS
                 stack.append(func.value)
@@ -325,8 +356,116 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         if facts.mutates and name not in st.frames[-1]:
             return None  # an instance a global or an enclosing function holds (see above)
         read[f"{name}.{attribute}"] = value
+    if facts.functions and not _counted_by_nobody(iterable):
+        # run as before: a loop whose count a caller chooses, run count by count, finds what a
+        # helper's result does to the sizes after it (none of its paths hangs on a value nobody knows)
+        return None
+    facts = _with_functions(facts, st)
+    if facts is None:
+        return None
     return _forgotten_paths(facts, st, read, Origin("a value a loop over plain Python values left", stmt,
                                                     st.modules[-1]))
+
+
+def _counted_by_nobody(iterable) -> bool:
+    """Is ``iterable`` a range whose bounds are sizes nobody knows (the rank of a tensor no
+    layer the analyser reads gave), or a sequence nobody knows?  Run count by count, such a loop
+    would only make paths that hang on a value nobody knows, on which no merge is flagged, and a
+    path past the bound that forgets what the loop changes."""
+    if isinstance(iterable, Unknown):
+        return not (iterable.free or iterable.input or iterable.config)
+    if not isinstance(iterable, SymbolicRange):
+        return False
+    names = set()
+    for bound in (iterable.start, iterable.stop, iterable.step):
+        if S.is_sym(bound):
+            names |= S.variables(bound)
+    return bool(names) and all(S.is_opaque_name(name) for name in names)
+
+
+def _with_functions(facts: PlainLoopFacts, st: State) -> PlainLoopFacts | None:
+    """``facts``, made to mutate where a function the loop calls may change what it is given;
+    None unless each of the user's functions it calls is a plain one on this path
+    (:func:`_plain_function`)."""
+    mutates = facts.mutates
+    for name in facts.functions:
+        try:
+            function = st.lookup(name)
+        except KeyError:
+            return None
+        changes = _plain_function(function, st, set())
+        if changes is None:
+            return None
+        mutates = mutates or changes
+    return facts if mutates == facts.mutates else dataclasses.replace(facts, mutates=True)
+
+
+_MAX_CALL_DEPTH = 4  # plain functions calling plain functions, checked this deep
+
+
+def _plain_function(function, st: State, seen: set):
+    """Whether the function ``function`` (what a name a plain loop calls holds on the path)
+    may change a list or dict it is given, when it is a plain one: a function of a module's
+    own, undecorated, whose body has the syntax of a plain loop's body, whose defaults and the
+    globals it reads are plain values (no container of a global's it could change), which
+    reads attributes of Python's random, math or string modules only, and calls only builtins
+    and such functions.  Given plain values it computes plain values and makes no tensor or
+    layer.  None when it is not one."""
+    if isinstance(function, LazyImport):
+        function = function.resolve()
+    if not isinstance(function, FunctionValue) or function.is_lambda or function.closure \
+            or function.bound_self is not None or function.kind:
+        return None
+    module = function.module
+    if module is not None and function.name in module.generators:
+        return None
+    if id(function.node) in seen:
+        return False  # (a recursion: what it changes is counted where it was met first)
+    if len(seen) >= _MAX_CALL_DEPTH:
+        return None
+    seen = seen | {id(function.node)}
+    facts = _FUNCTION_FACTS.get(id(function.node))
+    if facts is None:
+        facts = _FUNCTION_FACTS[id(function.node)] = (function.node, plain_function_facts(function.node))
+    facts = facts[1]
+    if facts is None:
+        return None
+    visited: set = set()
+    if not all(plain_value(value, visited) for value in function.defaults.values()):
+        return None
+    scope = module.scope if module is not None and module.scope is not None else st.frames[0]
+    own = facts.binds | facts.local
+    mutates = facts.mutates
+    for name in (facts.reads | facts.containers) - own:
+        value = scope.get(name, _MISSING)
+        if isinstance(value, LazyImport):
+            value = value.resolve()
+        if value is _MISSING:
+            if name in _BUILTINS or name in _CONSTANTS:
+                continue
+            return None
+        if name in facts.containers and name not in facts.reads and isinstance(value, Unknown):
+            continue  # whatever it holds, ``in`` compares and makes no tensor
+        if not plain_value(value, visited):
+            return None
+        if facts.mutates and isinstance(value, (tuple, ListValue, DictValue, RepeatedList)):
+            return None  # a global's container: not forgotten by the loop's summary
+    for name in facts.modules | {name for name, _ in facts.attributes if name not in own}:
+        value = scope.get(name, _MISSING)
+        if isinstance(value, LazyImport):
+            value = value.resolve()
+        if not (isinstance(value, Imported) and value.qualname in _MODULES):
+            return None
+    for name in facts.functions:
+        callee = scope.get(name, _MISSING)
+        changes = None if callee is _MISSING else _plain_function(callee, st, seen)
+        if changes is None:
+            return None
+        mutates = mutates or changes
+    return mutates
+
+
+_FUNCTION_FACTS: dict = {}  # id of a function's def -> (the def, its plain_function_facts)
 
 
 def _forgotten_paths(facts: PlainLoopFacts, st: State, read: dict, origin: Origin) -> list:
@@ -449,5 +588,8 @@ def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list 
             return None
         if isinstance(value, (InstanceValue, ClassValue, LayerValue, FunctionValue)):
             return None
+    facts = _with_functions(facts, st)
+    if facts is None:
+        return None
     return _forgotten_paths(facts, st, read, Origin("a value a loop over a sequence nobody knows left", stmt,
                                                     st.modules[-1]))

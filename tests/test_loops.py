@@ -752,12 +752,131 @@ def test_plain_loop_syntax_admits_builtins_and_list_methods_only():
     assert ("self", "offset") in plain.attributes and "self" not in plain.reads
     assert facts("for b in range(n):\n    total += b\n").mutates  # ``+=`` may extend a list in place
     assert not facts("for b in range(n):\n    total = total + b\n").mutates
-    for body in ("y = layers.Dense(4)(y)", "y = helper(y)", "self.count = b", "y = self.x.shape",
+    for body in ("y = layers.Dense(4)(y)", "self.count = b", "y = self.x.shape",
                  "y = (lambda: b)()", "y = helper.a.b(y)"):
         assert facts(f"for b in range(n):\n    {body}\n") is None, body
+    # a function called by its name: the path decides whether it is a plain one of the user's
+    assert facts("for b in range(n):\n    y = helper(y)\n").functions == {"helper"}
     assert facts("for b in range(n):\n    return b\n").returns
     assert not facts("for b in range(n):\n    raise ValueError(helper(b))\n").returns  # that path ends
     assert facts("for b in range(n):\n    pass\nelse:\n    pass\n") is None
+
+
+_EINSUM_LETTERS = """
+    import string
+
+    from keras import layers
+    from helpers import rank_of
+
+
+    def letter(i):
+        return string.ascii_lowercase[i]
+
+
+    def equation(free, bound):
+        text = ""
+        for i in range(free):
+            text += letter(i)
+        for i in range(bound):
+            text += letter(free + i)
+        return text
+
+
+    def block(x, query_shape, key_shape, value_shape):
+        query = equation(rank_of(query_shape) - 1, 1)
+        key = equation(rank_of(key_shape) - 1, 1)
+        value = equation(rank_of(value_shape) - 1, 2)
+        return layers.Add()([layers.Dense(8)(x), layers.Dense(8)(x)])
+"""
+
+
+def test_a_loop_calling_a_plain_function_of_the_users_is_summarised_not_run_path_by_path():
+    # letters of an einsum equation spelt for a rank nobody knows, one helper call per letter:
+    # only strings, so no merge inside; the merge after it is proven within a step budget
+    # that running the two loops round by round exceeds
+    findings, analysis = analyse_text(textwrap.dedent(_EINSUM_LETTERS), Options(max_steps=250))
+    stats = analysis.statistics()
+    assert findings == [] and stats["budget"] == {} and stats["proven"] == 1
+
+
+def test_without_plain_functions_the_same_loops_exceed_that_step_budget(monkeypatch):
+    from keras_shape_lint import plain_loops
+
+    monkeypatch.setattr(plain_loops, "_plain_function", lambda function, st, seen: None)
+    _, analysis = analyse_text(textwrap.dedent(_EINSUM_LETTERS), Options(max_steps=250))
+    assert analysis.statistics()["budget"] != {}
+
+
+def test_a_list_a_plain_function_changes_in_a_loop_is_unknown_after_it():
+    # grow() stores into the list it is given: after any number of calls (a count nobody
+    # knows: the rank of an unknown tensor) sizes[0] is no longer 8
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+        from helpers import rank_of
+
+
+        def grow(sizes):
+            sizes[0] = sizes[0] * 2 + 1
+
+
+        def block(x, shape):
+            sizes = [8]
+            for _ in range(rank_of(shape)):
+                grow(sizes)
+            return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
+    """)
+    assert findings == []
+    assert stats["proven"] == 0 and stats["undecided"] == 1
+
+
+def test_a_loop_calling_a_helper_a_caller_counts_is_run_count_by_count():
+    # the caller chooses n: with n = 1 the widths are 17 and 8, which Keras refuses (summarised,
+    # sizes[0] would be a width nobody knows and nothing would be flagged)
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+
+        def grow(sizes):
+            sizes[0] = sizes[0] * 2 + 1
+
+
+        def block(x, n):
+            sizes = [8]
+            for _ in range(n):
+                grow(sizes)
+            return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
+    """)
+    assert [f.code for f in findings] == ["KSL101"] and "n=1" in findings[0].message
+
+
+def test_a_function_that_makes_a_layer_or_changes_a_global_keeps_its_loop_run():
+    # make() builds a Dense: the loop is run, the list holds n Dense(8) layers and the
+    # shortcut around them is flagged (x's channels are the caller's)
+    findings, analysis, stats = _analyse("""
+        from keras import layers
+
+        SEEN = []
+
+
+        def make(width):
+            return layers.Dense(width)
+
+
+        def note(width):
+            SEEN.append(width)
+            return width
+
+
+        def block(x, n):
+            denses = []
+            for _ in range(n):
+                denses.append(make(note(8)))
+            y = x
+            for dense in denses:
+                y = dense(y)
+            return layers.Add()([x, y])
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
 
 
 def test_a_loop_calling_functions_of_pythons_random_module_is_plain_and_keras_ops_are_not():
