@@ -807,24 +807,27 @@ def test_without_plain_functions_the_same_loops_exceed_that_step_budget(monkeypa
     assert analysis.statistics()["budget"] != {}
 
 
+_GROWN = """
+    from keras import layers
+    from helpers import rank_of
+
+
+    def grow(sizes):
+        sizes[0] = sizes[0] * 2 + 1
+
+
+    def block(x, shape, n):
+        sizes = [8]
+        for _ in range({count}):
+            grow(sizes)
+        return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
+"""
+
+
 def test_a_list_a_plain_function_changes_in_a_loop_is_unknown_after_it():
     # grow() stores into the list it is given: after any number of calls (a count nobody
     # knows: the rank of an unknown tensor) sizes[0] is no longer 8
-    findings, analysis, stats = _analyse("""
-        from keras import layers
-        from helpers import rank_of
-
-
-        def grow(sizes):
-            sizes[0] = sizes[0] * 2 + 1
-
-
-        def block(x, shape):
-            sizes = [8]
-            for _ in range(rank_of(shape)):
-                grow(sizes)
-            return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
-    """)
+    findings, analysis, stats = _analyse(_GROWN.format(count="rank_of(shape)"))
     assert findings == []
     assert stats["proven"] == 0 and stats["undecided"] == 1
 
@@ -832,20 +835,7 @@ def test_a_list_a_plain_function_changes_in_a_loop_is_unknown_after_it():
 def test_a_loop_calling_a_helper_a_caller_counts_is_run_count_by_count():
     # the caller chooses n: with n = 1 the widths are 17 and 8, which Keras refuses (summarised,
     # sizes[0] would be a width nobody knows and nothing would be flagged)
-    findings, analysis, stats = _analyse("""
-        from keras import layers
-
-
-        def grow(sizes):
-            sizes[0] = sizes[0] * 2 + 1
-
-
-        def block(x, n):
-            sizes = [8]
-            for _ in range(n):
-                grow(sizes)
-            return layers.Add()([layers.Dense(sizes[0])(x), layers.Dense(8)(x)])
-    """)
+    findings, analysis, stats = _analyse(_GROWN.format(count="n"))
     assert [f.code for f in findings] == ["KSL101"] and "n=1" in findings[0].message
 
 
