@@ -466,14 +466,17 @@ def _plain_key(node) -> bool:
 
 def _plain_reference(node) -> bool:
     """A name, an attribute of one (``self.blocks.append``) or an item of one at a literal or
-    a name (``stages["a"]``): read again at no cost and with no effect beyond what reading it
-    does."""
+    a name (``stages["a"]``), or ``super()`` or ``super(Cls, self)`` in their place (``super().
+    __init__``, bound to this path's own instance): read again at no cost and with no effect
+    beyond what reading it does."""
     while type(node) in (cst.Attribute, cst.Subscript):
         if type(node) is cst.Subscript:
             if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index) \
                     or type(node.slice[0].slice.value) not in (cst.SimpleString, cst.Integer, cst.Name):
                 return False
         node = node.value
+    if type(node) is cst.Call and type(node.func) is cst.Name and node.func.value == "super":
+        return all(arg.star == "" and arg.keyword is None and type(arg.value) is cst.Name for arg in node.args)
     return type(node) is cst.Name
 
 
