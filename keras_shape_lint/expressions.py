@@ -17,7 +17,7 @@ from . import symbolic as S
 from .attributes import MISSING, get_attribute
 from .operators import binary_operation, compare
 from .pybuiltins import BUILTINS
-from .state import widen_results
+from .state import own_copy, widen_results
 from .statements import _undecidable
 from .subscripts import RAISES, subscript
 from .values import (
@@ -239,18 +239,27 @@ class Expressions:
     def ex_Call(self, node, st):
         out = []
         for s, func in self.eval(node.func, st):
-            for s2, args, kwargs in self.eval_arguments(node.args, s):
+            paths = self.eval_arguments(node.args, s)
+            # each path's own callee, worked out before any path calls it (a layer made before
+            # the arguments split the path is built by the first call on it)
+            callees = [func if s2 is s else self._callee_again(node.func, func, s, s2) for s2, _, _ in paths]
+            for (s2, args, kwargs), callee in zip(paths, callees):
                 # what the callee cannot model is traced to this call
                 provenance.STACK.append((node, s2.modules[-1]))
                 try:
                     if args is None:
                         out.append((s2, opaque("call with unknown *args")))
                         continue
-                    callee = self.again(node.func, s2, func, s)
                     out.extend(self.calls.call(callee, args, kwargs, s2, node))
                 finally:
                     provenance.STACK.pop()
         return out
+
+    def _callee_again(self, node, func, read_on, st):
+        """The callee ``func`` (worked out from ``node`` on ``read_on``) for the path ``st`` its
+        arguments split off: a plain reference read again there, else ``st``'s own copy."""
+        callee = self.again(node, st, func, read_on)
+        return own_copy(func, read_on, st) if callee is func else callee
 
     def again(self, node, st, value, read_on=None):
         """``value``, worked out from ``node`` on the path ``read_on``, for the path ``st``: the

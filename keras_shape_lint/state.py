@@ -283,6 +283,61 @@ def _copy_value(value, memo: dict):
 _KINDS: dict = {}  # type of a value -> how a fork copies it (what _kind_of says of its instances)
 
 
+def own_copy(value, before: "State", after: "State"):
+    """``value``, worked out on the path ``before``, as the path ``after`` (split off from it
+    since) holds it: a layer, an instance or a bound method made before the split (``layers.
+    Dense(8)`` in ``layers.Dense(8)(helper(x))``, the helper returning two paths) is each
+    path's own, as it would have been had the split come first, and what it refers to that
+    ``before`` holds is ``after``'s copy of it.  Plain values are themselves."""
+    kind = _KINDS.get(type(value))
+    if kind is None:
+        kind = _KINDS[type(value)] = _kind_of(value)
+    if kind == "plain" or (kind == "function" and not value.closure and value.bound_self is None):
+        return value
+    return _copy_value(value, corresponding(before, after))
+
+
+def corresponding(before: "State", after: "State") -> dict:
+    """Ids of the scopes, containers, instances and layers ``before``'s frames (but the
+    module's) and scopes closed over hold -> what ``after`` holds in their place: the memo of
+    the fork that made ``after`` from ``before``, as far as the two still agree."""
+    memo: dict = {}
+    pending = []
+    for mine, theirs in zip(before.frames[1:], after.frames[1:]):
+        pending.append((mine, theirs))
+    for mine, theirs in zip(before.closures[-1], after.closures[-1]):
+        pending.append((mine, theirs))
+    while pending:
+        a, b = pending.pop()
+        if a is b or type(a) is not type(b) or id(a) in memo:
+            continue
+        if type(a) is dict:
+            memo[id(a)] = b
+            pending.extend((a[k], b[k]) for k in a.keys() & b.keys())
+            continue
+        kind = _KINDS.get(type(a))
+        if kind is None:
+            kind = _KINDS[type(a)] = _kind_of(a)
+        if kind == "plain":
+            continue
+        if kind == "tuple":
+            pending.extend(zip(a, b))
+        elif kind == "function":
+            pending.append((a.bound_self, b.bound_self))
+            pending.extend(zip(a.closure, b.closure))
+        elif kind == "partial":
+            pending.extend(((a.func, b.func), (a.args, b.args)))
+        else:
+            memo[id(a)] = b
+            if kind in ("list", "repeated"):
+                pending.extend(zip(a.items, b.items))
+            elif kind == "dict":
+                pending.extend((a.items[k], b.items[k]) for k in a.items.keys() & b.items.keys())
+            elif kind == "instance":
+                pending.extend((a.attrs[k], b.attrs[k]) for k in a.attrs.keys() & b.attrs.keys())
+    return memo
+
+
 def _kind_of(value) -> str:
     if isinstance(value, RepeatedList):
         return "repeated"

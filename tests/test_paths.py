@@ -281,3 +281,28 @@ def test_a_merge_past_a_layer_keras_refuses_is_never_reached_there():
     stats = analysis.statistics()
     assert findings == []
     assert (stats["merges"], stats["proven"], stats["unreached"]) == (1, 0, 1), stats
+
+
+def test_a_callee_made_before_the_arguments_split_the_path_is_each_paths_own():
+    # a method bound to an instance the frames hold, and a layer made in the call itself: on the
+    # path split off, the method is bound to that path's copy of the instance and the layer is a
+    # copy of its own, so building it there leaves the first path's layer as it was
+    from keras_shape_lint.state import State, own_copy
+    from keras_shape_lint.values import ClassValue, FunctionValue, InstanceValue, LayerValue
+
+    instance = InstanceValue(ClassValue(None, "Block", ()))
+    instance.attrs["width"] = 8
+    first = State({})
+    first.push({"self": instance}, (), None)
+    split = first.fork()
+    method = FunctionValue(None, "call", (), bound_self=instance)
+    assert own_copy(method, first, split).bound_self is split.frames[-1]["self"]
+    assert split.frames[-1]["self"] is not instance
+    layer = LayerValue(None, {"units": 8})
+    copy = own_copy(layer, first, split)
+    assert copy is not layer and copy.config == layer.config
+    copy.built = (3, {1: 16})
+    assert layer.built is None
+    assert own_copy(8, first, split) == 8
+    plain = FunctionValue(None, "helper", ())
+    assert own_copy(plain, first, split) is plain
