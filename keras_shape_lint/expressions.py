@@ -148,7 +148,7 @@ class Expressions:
             for s, values in results:
                 for s2, value in self.eval(element.value, s):
                     if s2 is not s and len(values) == number:  # (no starred element before)
-                        values = self.read_again([e.value for e in elements[:number]], s2, values)
+                        values = self.read_again([e.value for e in elements[:number]], s2, values, s)
                     if type(element) is cst.StarredElement:
                         items = self.iterate_concrete(value)
                         if items is None and not values and isinstance(value, ShapeOf):
@@ -161,17 +161,18 @@ class Expressions:
             results = nxt
         return results
 
-    def _arguments_again(self, earlier, st, args, kwargs):
-        """The arguments ``earlier`` gave, each plain one (no star) read again for ``st``."""
+    def _arguments_again(self, earlier, st, args, kwargs, read_on):
+        """The arguments ``earlier`` gave on ``read_on``, each one (no star) read again, or
+        copied, for ``st``."""
         if any(arg.star for arg in earlier):
             return args, kwargs
         args, kwargs = list(args), dict(kwargs)
         positional = 0
         for arg in earlier:
             if arg.keyword is not None:
-                kwargs[arg.keyword.value] = self.again(arg.value, st, kwargs[arg.keyword.value])
+                kwargs[arg.keyword.value] = self.again(arg.value, st, kwargs[arg.keyword.value], read_on)
             else:
-                args[positional] = self.again(arg.value, st, args[positional])
+                args[positional] = self.again(arg.value, st, args[positional], read_on)
                 positional += 1
         return args, kwargs
 
@@ -206,13 +207,13 @@ class Expressions:
                         continue
                     earlier = items
                     if s2 is not s and not starred:  # the values before it, read again on the path split off
-                        earlier = self._items_again(node.elements[:number], s2, items)
+                        earlier = self._items_again(node.elements[:number], s2, items, s)
                     nxt.append((s2, {**earlier, dict_key(key): value}))
             starred = starred or isinstance(element, cst.StarredDictElement)
             results = nxt
         return [(s, DictValue(items) if items is not None else opaque("dict")) for s, items in results]
 
-    def _items_again(self, elements, st, items: dict) -> dict:
+    def _items_again(self, elements, st, items: dict, read_on) -> dict:
         """A dict literal's ``items`` so far, each value given by a plain reference read again
         for ``st`` (its key, a literal or a plain reference, read again to find it; a key written
         twice is left as it is)."""
@@ -222,7 +223,7 @@ class Expressions:
             keys.append(dict_key(found[0][1]) if len(found) == 1 and hashable(found[0][1]) else None)
         for element, key in zip(elements, keys):
             if key is not None and key in items and keys.count(key) == 1:
-                items[key] = self.again(element.value, st, items[key])
+                items[key] = self.again(element.value, st, items[key], read_on)
         return items
 
     def ex_Lambda(self, node, st):
@@ -242,7 +243,7 @@ class Expressions:
             paths = self.eval_arguments(node.args, s)
             # each path's own callee, worked out before any path calls it (a layer made before
             # the arguments split the path is built by the first call on it)
-            callees = [func if s2 is s else self._callee_again(node.func, func, s, s2) for s2, _, _ in paths]
+            callees = [self.again(node.func, s2, func, s) for s2, _, _ in paths]
             for (s2, args, kwargs), callee in zip(paths, callees):
                 # what the callee cannot model is traced to this call
                 provenance.STACK.append((node, s2.modules[-1]))
@@ -255,27 +256,26 @@ class Expressions:
                     provenance.STACK.pop()
         return out
 
-    def _callee_again(self, node, func, read_on, st):
-        """The callee ``func`` (worked out from ``node`` on ``read_on``) for the path ``st`` its
-        arguments split off: a plain reference read again there, else ``st``'s own copy."""
-        callee = self.again(node, st, func, read_on)
-        return own_copy(func, read_on, st) if callee is func else callee
-
     def again(self, node, st, value, read_on=None):
         """``value``, worked out from ``node`` on the path ``read_on``, for the path ``st``: the
         same where ``st`` is that path; where a later part of the expression split it, a plain
         reference is read again on ``st``, so that a method's list (``self.blocks.append(
         Block(...))``, the block's constructor branching) or an argument's instance is that
-        path's own copy, not the first path's.  Other expressions keep ``value``."""
-        if st is read_on or not _plain_reference(node):
+        path's own copy, not the first path's.  Any other value made before the split (a layer
+        made in the call that applies it) is copied for ``st`` (:func:`own_copy`), as the fork
+        copied what the frames hold."""
+        if st is read_on:
             return value
-        found = self.eval(node, st)
-        return found[0][1] if len(found) == 1 and found[0][0] is st else value
+        if _plain_reference(node):
+            found = self.eval(node, st)
+            if len(found) == 1 and found[0][0] is st:
+                return found[0][1]
+        return own_copy(value, read_on, st) if read_on is not None else value
 
-    def read_again(self, nodes, st, values: list) -> list:
-        """``values`` of the first ``nodes``, worked out before the path split into ``st``: each
-        plain reference read again on ``st`` (see :meth:`again`)."""
-        return [self.again(node, st, value) for node, value in zip(nodes, values)]
+    def read_again(self, nodes, st, values: list, read_on=None) -> list:
+        """``values`` of the first ``nodes``, worked out on ``read_on`` before the path split
+        into ``st``: each read again, or copied, for ``st`` (see :meth:`again`)."""
+        return [self.again(node, st, value, read_on) for node, value in zip(nodes, values)]
 
     def eval_arguments(self, arguments, st):
         results = [(st, [], {})]
@@ -287,7 +287,7 @@ class Expressions:
                     continue
                 for s2, value in self.eval(arg.value, s):
                     if s2 is not s:  # the arguments before this one, read again on the path split off
-                        args, kwargs = self._arguments_again(arguments[:number], s2, args, kwargs)
+                        args, kwargs = self._arguments_again(arguments[:number], s2, args, kwargs, s)
                     if arg.star == "*":
                         items = self.iterate_concrete(value)
                         nxt.append((s2, None, None) if items is None else (s2, args + list(items), kwargs))

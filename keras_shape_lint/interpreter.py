@@ -205,7 +205,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             nxt = []
             for s, values in results:
                 for s2, value in self.eval(node, s):
-                    earlier = values if s2 is s else self.read_again(nodes, s2, values)
+                    earlier = values if s2 is s else self.read_again(nodes, s2, values, s)
                     nxt.append((s2, earlier + [value]))
             results = nxt
         return results

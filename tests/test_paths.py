@@ -306,3 +306,29 @@ def test_a_callee_made_before_the_arguments_split_the_path_is_each_paths_own():
     assert own_copy(8, first, split) == 8
     plain = FunctionValue(None, "helper", ())
     assert own_copy(plain, first, split) is plain
+
+
+def test_a_layer_made_in_an_earlier_argument_is_each_paths_own_when_a_later_one_splits_the_path():
+    # apply(layers.Dense(8), expand(x, wide)): one Dense per path, as Python makes one per call;
+    # shared, the narrow path's call would meet a Dense built for 16 channels and be dropped
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def expand(t, wide):
+            if wide:
+                return layers.Dense(16)(t)
+            return layers.Dense(32)(t)
+
+
+        def apply(layer, t):
+            return layer(t)
+
+
+        def block(x, wide):
+            y = apply(layers.Dense(8), expand(x, wide))
+            shortcut = layers.Dense(8 if wide else 4)(x)
+            return layers.Add()([shortcut, y])
+    """))
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 18)]
+    assert "wide=False" in findings[0].message
