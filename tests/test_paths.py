@@ -332,3 +332,33 @@ def test_a_layer_made_in_an_earlier_argument_is_each_paths_own_when_a_later_one_
     """))
     assert [(f.code, f.line) for f in findings] == [("KSL101", 18)]
     assert "wide=False" in findings[0].message
+
+
+def test_a_layer_of_the_users_made_in_the_call_that_applies_it_is_each_paths_own():
+    # Proj(8)(expand(x, wide)): the instance, and the Dense it holds, one per path
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def expand(t, wide):
+            if wide:
+                return layers.Dense(16)(t)
+            return layers.Dense(32)(t)
+
+
+        class Proj(layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = layers.Dense(units)
+
+            def call(self, t):
+                return self.dense(t)
+
+
+        def block(x, wide):
+            y = Proj(8)(expand(x, wide))
+            shortcut = layers.Dense(8 if wide else 4)(x)
+            return layers.Add()([shortcut, y])
+    """))
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 23)]
+    assert "wide=False" in findings[0].message
