@@ -72,8 +72,9 @@ class Solver:
             return False
         return self._check(terms, [term_id(t) for t in terms])
 
-    def _check(self, terms: list, idents: list) -> bool | None:
-        """:meth:`check` of terms that are all z3 terms, with their ids."""
+    def _check(self, terms: list, idents: list, new: int = 0) -> bool | None:
+        """:meth:`check` of terms that are all z3 terms, with their ids; the last ``new`` of
+        them the question, the others the path condition it is asked on."""
         if not terms:
             return True
         key = frozenset(idents)
@@ -86,7 +87,7 @@ class Solver:
         queries = self._queries
         copy = queries.copy
         asked = [copy(t) for t in terms]
-        if queries.models.satisfy(asked, idents):
+        if queries.models.satisfy(asked, idents) or self._repaired(queries, terms, asked, idents, new):
             self._answers[key] = (terms, True)
             return True
         solver = queries.solver
@@ -117,7 +118,34 @@ class Solver:
         if chosen is None:
             return False
         chosen = [c for c in chosen if c.term is not True]
-        return self._check([c.term for c in chosen] + terms, [c.ident for c in chosen] + [term_id(t) for t in terms])
+        return self._check([c.term for c in chosen] + terms, [c.ident for c in chosen] + [term_id(t) for t in terms],
+                           len(terms) if chosen else 0)
+
+    def _repaired(self, queries, terms, asked, idents, new: int) -> bool:
+        """Is the query satisfiable by a recent model of its path condition with only the
+        values the question names changed?  z3 is asked with every other value the model gives
+        held fixed: the path condition's products and quotients of sizes are then numbers, where
+        the whole question can exhaust z3's steps (a branch's other side, asked after a model of
+        the first).  A model found satisfies every term: True; else False (not known)."""
+        model = queries.models.nearly(asked, idents, new)
+        if model is None:
+            return False
+        free = set()
+        for term in terms[-new:]:
+            free |= variables(term)
+        pins = [decl() == model[decl] for decl in model.decls() if decl.arity() == 0 and decl.name() not in free]
+        if not pins:
+            return False
+        solver = queries.solver
+        solver.push()
+        try:
+            _assert(solver, asked + pins)
+            if self._verdict(solver.check()) is not True:
+                return False
+            queries.models.remember(solver.model(), asked, idents)
+        finally:
+            solver.pop()
+        return True
 
     def model(self, terms, preferences=()) -> z3.ModelRef | None:
         """A model of ``terms``, steered by ``preferences``.
@@ -204,6 +232,15 @@ class Models:
         self._recent.append((model, {ident: (term, True) for ident, term in zip(idents, terms)}))
         if len(self._recent) > self.KEPT:
             del self._recent[0]
+
+    def nearly(self, terms, idents, new: int):
+        """The newest recent model in which every term but the last ``new`` holds, or None."""
+        if not 0 < new < len(terms):
+            return None
+        for model, holds in reversed(self._recent):
+            if all(_holds(model, holds, ident, term) for ident, term in zip(idents[:-new], terms[:-new])):
+                return model
+        return None
 
     def satisfy(self, terms, idents) -> bool:
         for model, holds in reversed(self._recent):

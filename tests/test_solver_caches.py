@@ -222,3 +222,34 @@ def test_a_term_earlier_values_make_false_is_refuted_without_a_solver(monkeypatc
     assert made == []  # refuted by the values kept from the first question
     assert S.valid(z3.Or(x >= 0, x < 0), timeout_ms=50) is True  # a valid term still asks a solver
     assert made == [1]
+
+
+def _branch_after_a_nonlinear_path():
+    # a path condition with a product of sizes (x, y, z = 3, 5, 7 satisfies it) tied to a
+    # flag-like size n; its first branch found a model; the other side changes n only
+    S.reset_caches()
+    x, y, z, n = z3.Ints("x y z n")
+    solver = Solver(timeout_ms=5)
+    conditions = tuple(Condition(t) for t in [x * x * y + y * y * z + z * z * x == 367, x > 1, y > 1, z > 1,
+                                              z3.Or(n <= 1, x + n > 4)])
+    assert solver.check_path(conditions, [n > 1, x == 3, y == 5, z == 7]) is True
+    return solver.check_path(conditions, [n <= 1])
+
+
+def test_a_branchs_other_side_is_found_from_the_model_of_the_first_with_the_rest_held():
+    assert _branch_after_a_nonlinear_path() is True
+
+
+def test_asked_whole_the_other_side_exhausts_z3s_steps(monkeypatch):
+    monkeypatch.setattr(Solver, "_repaired", lambda self, *args: False)
+    assert _branch_after_a_nonlinear_path() is None
+
+
+def test_a_model_held_but_for_the_question_answers_nothing_it_cannot_satisfy():
+    # n <= 1 and n >= 5 cannot both hold: no repaired model, and z3 settles it
+    S.reset_caches()
+    n, m = z3.Ints("n m")
+    solver = Solver()
+    conditions = (Condition(n >= 5), Condition(m == n + 1))
+    assert solver.check_path(conditions, [m > 7]) is True
+    assert solver.check_path(conditions, [n <= 1]) is False
