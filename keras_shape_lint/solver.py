@@ -86,7 +86,7 @@ class Solver:
             return None
         queries = self._queries
         copy = queries.copy
-        asked = [copy(t) for t in terms]
+        asked = [copy(t, ident) for t, ident in zip(terms, idents)]
         if queries.models.satisfy(asked, idents) or self._repaired(queries, terms, asked, idents, new):
             self._answers[key] = (terms, True)
             return True

@@ -349,8 +349,9 @@ class QueryContext:
         self.models = None  # keeps beside it (both made by solver.Solver on its first question)
         self._copies: dict = {}  # a term's id -> (the term, its copy here): the term kept alive
 
-    def copy(self, term):
-        key = term_id(term)
+    def copy(self, term, key=None):
+        """``term``'s copy here (``key``: its id, when the caller has it)."""
+        key = term_id(term) if key is None else key
         found = self._copies.get(key)
         if found is None:
             found = self._copies[key] = (term, term.translate(self.ctx))
