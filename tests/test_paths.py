@@ -308,57 +308,45 @@ def test_a_callee_made_before_the_arguments_split_the_path_is_each_paths_own():
     assert own_copy(plain, first, split) is plain
 
 
-def test_a_layer_made_in_an_earlier_argument_is_each_paths_own_when_a_later_one_splits_the_path():
-    # apply(layers.Dense(8), expand(x, wide)): one Dense per path, as Python makes one per call;
-    # shared, the narrow path's call would meet a Dense built for 16 channels and be dropped
-    findings, analysis = analyse_text(textwrap.dedent("""
-        from keras import layers
+_EXPAND = """
+    from keras import layers
 
 
-        def expand(t, wide):
-            if wide:
-                return layers.Dense(16)(t)
-            return layers.Dense(32)(t)
+    def expand(t, wide):
+        if wide:
+            return layers.Dense(16)(t)
+        return layers.Dense(32)(t)
 
 
-        def apply(layer, t):
-            return layer(t)
+    class Proj(layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(units)
+
+        def call(self, t):
+            return self.dense(t)
 
 
-        def block(x, wide):
-            y = apply(layers.Dense(8), expand(x, wide))
-            shortcut = layers.Dense(8 if wide else 4)(x)
-            return layers.Add()([shortcut, y])
-    """))
-    assert [(f.code, f.line) for f in findings] == [("KSL101", 18)]
-    assert "wide=False" in findings[0].message
+    def apply(layer, t):
+        return layer(t)
 
 
-def test_a_layer_of_the_users_made_in_the_call_that_applies_it_is_each_paths_own():
-    # Proj(8)(expand(x, wide)): the instance, and the Dense it holds, one per path
-    findings, analysis = analyse_text(textwrap.dedent("""
-        from keras import layers
+    def block(x, wide):
+        y = {made}
+        shortcut = layers.Dense(8 if wide else 4)(x)
+        return layers.Add()([shortcut, y])
+"""
 
 
-        def expand(t, wide):
-            if wide:
-                return layers.Dense(16)(t)
-            return layers.Dense(32)(t)
-
-
-        class Proj(layers.Layer):
-            def __init__(self, units, **kwargs):
-                super().__init__(**kwargs)
-                self.dense = layers.Dense(units)
-
-            def call(self, t):
-                return self.dense(t)
-
-
-        def block(x, wide):
-            y = Proj(8)(expand(x, wide))
-            shortcut = layers.Dense(8 if wide else 4)(x)
-            return layers.Add()([shortcut, y])
-    """))
-    assert [(f.code, f.line) for f in findings] == [("KSL101", 23)]
+@pytest.mark.parametrize("made", [
+    # a Dense made in an earlier argument than the one that splits the path
+    "apply(layers.Dense(8), expand(x, wide))",
+    # a layer class of the user's made in the call that applies it (its instance, and the Dense it holds)
+    "Proj(8)(expand(x, wide))",
+])
+def test_what_an_expression_made_before_its_path_split_is_each_paths_own(made):
+    # one per path, as Python makes one per call; shared, the narrow path's call would meet a
+    # Dense built for 16 channels and be dropped, and the merge proven although it fails there
+    findings, analysis = analyse_text(textwrap.dedent(_EXPAND.format(made=made)))
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 27)]
     assert "wide=False" in findings[0].message
