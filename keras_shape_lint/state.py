@@ -259,10 +259,16 @@ def _copy_value(value, memo: dict):
             twin.attrs = {k: _copy_value(v, memo) for k, v in value.attrs.items()}
         return twin
     if kind == "layer":
-        # each path builds its own copy of a layer (the first input it sees sizes its weights)
+        # each path builds its own copy of a layer (the first input it sees sizes its weights),
+        # and of the layers its configuration holds (a Sequential's, a wrapper's)
         key = id(value)
         if key not in memo:
-            memo[key] = _shallow(value)
+            config = value.config
+            if any(type(v) not in _SCALARS for v in config.values()) and _holds_layers(config):
+                twin = memo[key] = _shallow(value)
+                twin.config = {k: _copy_configured(v, memo) for k, v in config.items()}
+            else:
+                memo[key] = _shallow(value)
         return memo[key]
     if kind == "tuple":
         return tuple(_copy_value(v, memo) for v in value) if value else value
@@ -281,6 +287,38 @@ def _copy_value(value, memo: dict):
 
 
 _KINDS: dict = {}  # type of a value -> how a fork copies it (what _kind_of says of its instances)
+
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _copy_configured(value, memo: dict):
+    """A value of a layer's configuration as a fork copies it: a Python list or dict of layers
+    (a Sequential's) item by item, anything else as :func:`_copy_value` does."""
+    if type(value) is list:
+        return [_copy_configured(v, memo) for v in value]
+    if type(value) is dict:
+        return {k: _copy_configured(v, memo) for k, v in value.items()}
+    return _copy_value(value, memo)
+
+
+def _holds_layers(config: dict) -> bool:
+    """Does a layer's configuration hold a layer, an instance or a container of them (what a
+    path may build or change)?"""
+    pending = list(config.values())
+    while pending:
+        value = pending.pop()
+        if isinstance(value, (LayerValue, InstanceValue)):
+            return True
+        if isinstance(value, (tuple, list)):
+            pending.extend(value)
+        elif isinstance(value, (ListValue, RepeatedList)):
+            return True
+        elif isinstance(value, DictValue):
+            pending.extend(value.items.values())
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+    return False
 
 
 def own_copy(value, before: "State", after: "State"):

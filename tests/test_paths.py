@@ -309,6 +309,7 @@ def test_a_callee_made_before_the_arguments_split_the_path_is_each_paths_own():
 
 
 _EXPAND = """
+    import keras
     from keras import layers
 
 
@@ -343,10 +344,13 @@ _EXPAND = """
     "apply(layers.Dense(8), expand(x, wide))",
     # a layer class of the user's made in the call that applies it (its instance, and the Dense it holds)
     "Proj(8)(expand(x, wide))",
+    # a Sequential, and the layers its configuration holds, made there or held by a name
+    "keras.Sequential([layers.Dense(8), layers.Dense(8)])(expand(x, wide))",
+    "(head := keras.Sequential([layers.Dense(8)]))(expand(x, wide))",
 ])
 def test_what_an_expression_made_before_its_path_split_is_each_paths_own(made):
     # one per path, as Python makes one per call; shared, the narrow path's call would meet a
     # Dense built for 16 channels and be dropped, and the merge proven although it fails there
     findings, analysis = analyse_text(textwrap.dedent(_EXPAND.format(made=made)))
-    assert [(f.code, f.line) for f in findings] == [("KSL101", 27)]
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 28)]
     assert "wide=False" in findings[0].message
