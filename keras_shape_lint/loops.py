@@ -13,7 +13,8 @@ from . import symbolic as S
 
 from .frontend import children, walk
 from .liveness import dead_after_loops
-from .plain_loops import forgotten_past_bound, opaque_loop_facts, plain_loop_facts, plain_loop_summary
+from .plain_loops import (forgotten_past_bound, opaque_loop_facts, plain_function_facts, plain_loop_facts,
+                          plain_loop_summary)
 from .provenance import Origin
 from .pybuiltins import Enumerated, SymbolicRange
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, merge_renamed, widen
@@ -386,7 +387,7 @@ class Loops:
         facts = self.node_fact("opaque loop", stmt, opaque_loop_facts)
         left = []
         for s in states:
-            paths = forgotten_past_bound(facts, stmt, s)
+            paths = forgotten_past_bound(facts, stmt, s, self._function_facts)
             if paths is None:
                 left.append(s)
             else:
@@ -644,9 +645,14 @@ class Loops:
         """Does the loop body read one of ``names`` (outside f-strings)?  Worked out once."""
         return self.node_fact(what, stmt, lambda loop: _reads(loop.body, names))
 
+    def _function_facts(self, node):
+        """:func:`plain_function_facts` of a ``def``, worked out once per file."""
+        return self.node_fact("plain function", node, plain_function_facts)
+
     def _plain_loop(self, stmt, st: State, iterable=None):
         """The paths out of a loop over plain Python values (see :mod:`.plain_loops`), or None."""
-        summary = plain_loop_summary(self.node_fact("plain loop", stmt, plain_loop_facts), stmt, st, iterable)
+        summary = plain_loop_summary(self.node_fact("plain loop", stmt, plain_loop_facts), stmt, st, iterable,
+                                     self._function_facts)
         if summary is not None:
             self.analysis.note_opaque("a loop over plain Python values")
         return summary

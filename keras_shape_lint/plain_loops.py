@@ -312,10 +312,12 @@ def _containers(value, found: dict) -> None:
         _containers(item, found)
 
 
-def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=None) -> list | None:
+def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=None,
+                       function_facts=plain_function_facts) -> list | None:
     """The paths out of the plain loop ``stmt`` (a ``for`` over ``iterable``) on ``st``, after
     any number of iterations: on past it, and, where it returns, out of the function with a
-    value nobody knows; None when it is not one on this path (see the module's documentation)."""
+    value nobody knows; None when it is not one on this path (see the module's documentation).
+    ``function_facts(def)``: :func:`plain_function_facts`, as the caller keeps them."""
     if facts is None or st.flow is not None:
         return None
     read: dict = {}
@@ -360,7 +362,7 @@ def plain_loop_summary(facts: PlainLoopFacts | None, stmt, st: State, iterable=N
         # run as before: a loop whose count a caller chooses, run count by count, finds what a
         # helper's result does to the sizes after it (none of its paths hangs on a value nobody knows)
         return None
-    facts = _with_functions(facts, st)
+    facts = _with_functions(facts, st, function_facts)
     if facts is None:
         return None
     return _forgotten_paths(facts, st, read, Origin("a value a loop over plain Python values left", stmt,
@@ -383,7 +385,7 @@ def _counted_by_nobody(iterable) -> bool:
     return bool(names) and all(S.is_opaque_name(name) for name in names)
 
 
-def _with_functions(facts: PlainLoopFacts, st: State) -> PlainLoopFacts | None:
+def _with_functions(facts: PlainLoopFacts, st: State, function_facts) -> PlainLoopFacts | None:
     """``facts``, made to mutate where a function the loop calls may change what it is given;
     None unless each of the user's functions it calls is a plain one on this path
     (:func:`_plain_function`)."""
@@ -393,7 +395,7 @@ def _with_functions(facts: PlainLoopFacts, st: State) -> PlainLoopFacts | None:
             function = st.lookup(name)
         except KeyError:
             return None
-        changes = _plain_function(function, st, set())
+        changes = _plain_function(function, st, function_facts, set())
         if changes is None:
             return None
         mutates = mutates or changes
@@ -403,7 +405,7 @@ def _with_functions(facts: PlainLoopFacts, st: State) -> PlainLoopFacts | None:
 _MAX_CALL_DEPTH = 4  # plain functions calling plain functions, checked this deep
 
 
-def _plain_function(function, st: State, seen: set):
+def _plain_function(function, st: State, function_facts, seen: set):
     """Whether the function ``function`` (what a name a plain loop calls holds on the path)
     may change a list or dict it is given, when it is a plain one: a function of a module's
     own, undecorated, whose body has the syntax of a plain loop's body, whose defaults and the
@@ -411,8 +413,7 @@ def _plain_function(function, st: State, seen: set):
     reads attributes of Python's random, math or string modules only, and calls only builtins
     and such functions.  Given plain values it computes plain values and makes no tensor or
     layer.  None when it is not one."""
-    if isinstance(function, LazyImport):
-        function = function.resolve()
+    function = _resolved(function)
     if not isinstance(function, FunctionValue) or function.is_lambda or function.closure \
             or function.bound_self is not None or function.kind:
         return None
@@ -424,10 +425,7 @@ def _plain_function(function, st: State, seen: set):
     if len(seen) >= _MAX_CALL_DEPTH:
         return None
     seen = seen | {id(function.node)}
-    facts = _FUNCTION_FACTS.get(id(function.node))
-    if facts is None:
-        facts = _FUNCTION_FACTS[id(function.node)] = (function.node, plain_function_facts(function.node))
-    facts = facts[1]
+    facts = function_facts(function.node)
     if facts is None:
         return None
     visited: set = set()
@@ -437,9 +435,7 @@ def _plain_function(function, st: State, seen: set):
     own = facts.binds | facts.local
     mutates = facts.mutates
     for name in (facts.reads | facts.containers) - own:
-        value = scope.get(name, _MISSING)
-        if isinstance(value, LazyImport):
-            value = value.resolve()
+        value = _resolved(scope.get(name, _MISSING))
         if value is _MISSING:
             if name in _BUILTINS or name in _CONSTANTS:
                 continue
@@ -451,21 +447,21 @@ def _plain_function(function, st: State, seen: set):
         if facts.mutates and isinstance(value, (tuple, ListValue, DictValue, RepeatedList)):
             return None  # a global's container: not forgotten by the loop's summary
     for name in facts.modules | {name for name, _ in facts.attributes if name not in own}:
-        value = scope.get(name, _MISSING)
-        if isinstance(value, LazyImport):
-            value = value.resolve()
+        value = _resolved(scope.get(name, _MISSING))
         if not (isinstance(value, Imported) and value.qualname in _MODULES):
             return None
     for name in facts.functions:
         callee = scope.get(name, _MISSING)
-        changes = None if callee is _MISSING else _plain_function(callee, st, seen)
+        changes = None if callee is _MISSING else _plain_function(callee, st, function_facts, seen)
         if changes is None:
             return None
         mutates = mutates or changes
     return mutates
 
 
-_FUNCTION_FACTS: dict = {}  # id of a function's def -> (the def, its plain_function_facts)
+def _resolved(value):
+    """``value``, an import of the user's project read (what a name holding one stands for)."""
+    return value.resolve() if isinstance(value, LazyImport) else value
 
 
 def _forgotten_paths(facts: PlainLoopFacts, st: State, read: dict, origin: Origin) -> list:
@@ -555,7 +551,8 @@ def opaque_loop_facts(stmt) -> PlainLoopFacts | None:
     return plain_loop_facts(stmt, dotted=True)
 
 
-def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list | None:
+def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State,
+                         function_facts=plain_function_facts) -> list | None:
     """A loop over a sequence whose length nobody knows (no caller chooses it), still running
     where the analysis stops unrolling it: the paths on after any number of further
     iterations, with what it may change forgotten (as a plain loop's); None when the loop
@@ -588,7 +585,7 @@ def forgotten_past_bound(facts: PlainLoopFacts | None, stmt, st: State) -> list 
             return None
         if isinstance(value, (InstanceValue, ClassValue, LayerValue, FunctionValue)):
             return None
-    facts = _with_functions(facts, st)
+    facts = _with_functions(facts, st, function_facts)
     if facts is None:
         return None
     return _forgotten_paths(facts, st, read, Origin("a value a loop over a sequence nobody knows left", stmt,

@@ -237,17 +237,20 @@ class Models:
         """The newest recent model in which every term but the last ``new`` holds, or None."""
         if not 0 < new < len(terms):
             return None
-        for model, holds in reversed(self._recent):
-            if all(_holds(model, holds, ident, term) for ident, term in zip(idents[:-new], terms[:-new])):
-                return model
-        return None
+        return self._holding(terms[:-new], idents[:-new])
 
     def satisfy(self, terms, idents) -> bool:
+        if self._holding(terms, idents) is None:
+            return False
+        self.answered += 1
+        return True
+
+    def _holding(self, terms, idents):
+        """The newest recent model in which every one of ``terms`` holds, or None."""
         for model, holds in reversed(self._recent):
             if all(_holds(model, holds, ident, term) for ident, term in zip(idents, terms)):
-                self.answered += 1
-                return True
-        return False
+                return model
+        return None
 
 
 def _holds(model, holds: dict, ident: int, term) -> bool:

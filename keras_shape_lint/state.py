@@ -327,12 +327,30 @@ def own_copy(value, before: "State", after: "State"):
     Dense(8)`` in ``layers.Dense(8)(helper(x))``, the helper returning two paths) is each
     path's own, as it would have been had the split come first, and what it refers to that
     ``before`` holds is ``after``'s copy of it.  Plain values are themselves."""
+    if not _changeable(value):
+        return value
+    return _copy_value(value, corresponding(before, after))
+
+
+def _kind(value) -> str:
+    """How a fork copies ``value`` (:func:`_kind_of`, kept per type)."""
     kind = _KINDS.get(type(value))
     if kind is None:
         kind = _KINDS[type(value)] = _kind_of(value)
-    if kind == "plain" or (kind == "function" and not value.closure and value.bound_self is None):
-        return value
-    return _copy_value(value, corresponding(before, after))
+    return kind
+
+
+def _changeable(value) -> bool:
+    """Does ``value`` hold anything a path may change (what a fork copies): not a plain value,
+    a function closing over nothing, or a tuple of those (a shape)?"""
+    kind = _kind(value)
+    if kind == "plain":
+        return False
+    if kind == "function":
+        return bool(value.closure) or value.bound_self is not None
+    if kind == "tuple":
+        return any(_changeable(item) for item in value)
+    return True
 
 
 def corresponding(before: "State", after: "State") -> dict:
@@ -353,9 +371,7 @@ def corresponding(before: "State", after: "State") -> dict:
             memo[id(a)] = b
             pending.extend((a[k], b[k]) for k in a.keys() & b.keys())
             continue
-        kind = _KINDS.get(type(a))
-        if kind is None:
-            kind = _KINDS[type(a)] = _kind_of(a)
+        kind = _kind(a)
         if kind == "plain":
             continue
         if kind == "tuple":
