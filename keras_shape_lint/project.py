@@ -157,15 +157,29 @@ def _loading_note(key) -> None:
 
 
 def project_root(path: str) -> str:
+    """The folder the imports of ``path`` are read within (:func:`_root_of`)."""
+    return _root_of(path)[0]
+
+
+def _root_of(path: str) -> tuple[str, bool]:
+    """The nearest folder above ``path`` with a project marker; else, where ``path`` sits in
+    a package (folders with an ``__init__.py``), the folder holding the outermost of them,
+    where Python imports it from (a ``pip install --target`` folder, a vendored copy); else
+    the file's own folder.  And whether it is the package's folder, which may hold other
+    packages beside it (the file's dependencies, never read: as in site-packages)."""
     folder = os.path.dirname(os.path.abspath(path))
     current = folder
     while True:
         if any(os.path.exists(os.path.join(current, marker)) for marker in _MARKERS):
-            return current
+            return current, False
         parent = os.path.dirname(current)
         if parent == current:
-            return folder
+            break
         current = parent
+    top = folder
+    while os.path.exists(os.path.join(top, "__init__.py")) and os.path.dirname(top) != top:
+        top = os.path.dirname(top)
+    return top, top != folder
 
 
 ACTIVE: list = [None]  # the Analysis running in this process (set by Analysis.run)
@@ -181,7 +195,7 @@ class ModuleLoader:
         self._analysis = weakref.ref(analysis) if analysis is not None else lambda: None
         self.importer = os.path.abspath(importer) if importer and os.path.isfile(importer) else None
         self.depth = depth
-        self._root = project_root(self.importer) if self.importer else None
+        self._root, self._packages = _root_of(self.importer) if self.importer else (None, False)
 
     @property
     def analysis(self):
@@ -210,8 +224,9 @@ class ModuleLoader:
             return None
         current = folder
         while True:
-            if os.path.basename(current) in _INSTALLED:
-                # an installed package reads only its own modules, never its dependencies
+            if os.path.basename(current) in _INSTALLED or (self._packages and current == self._root):
+                # an installed package (or a package in a folder of packages with no project
+                # marker) reads only its own modules, never its dependencies
                 own = os.path.relpath(self.importer, current).split(os.sep)[0]
                 return _module_file(current, parts) if parts[0] == own else None
             found = _module_file(current, parts)

@@ -139,3 +139,39 @@ def test_keras_agrees_on_the_custom_layers(monkeypatch):
         bad.build()
     frames = [(Path(f.filename).resolve(), f.lineno) for f in __import__("traceback").extract_tb(raised.tb)]
     assert (LAYERS / "model_bad.py", _line_of(LAYERS / "model_bad.py", "# KSL103")) in frames
+
+
+def test_a_package_outside_any_project_reads_its_own_modules_and_not_its_neighbours(tmp_path):
+    # a folder of packages with no project marker (``pip install --target``, a vendored copy):
+    # the package's absolute imports of itself are read, as in site-packages; a package beside
+    # it (a dependency) is not
+    from keras_shape_lint.analysis import analyse_text
+    from keras_shape_lint.project import project_root
+
+    above = [p for p in [tmp_path, *tmp_path.parents] for m in ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+             if (p / m).exists()]
+    assert not above, f"the test needs a temporary folder outside any project: {above}"
+    site = tmp_path / "target"
+    models = site / "zoo" / "models"
+    models.mkdir(parents=True)
+    (site / "zoo" / "__init__.py").write_text("")
+    (models / "__init__.py").write_text("")
+    (site / "zoo" / "blocks.py").write_text(
+        "from keras import layers\n\n\ndef widen(x, filters):\n    return layers.Conv2D(filters, 1)(x)\n")
+    (site / "dep").mkdir()
+    (site / "dep" / "__init__.py").write_text("")
+    (site / "dep" / "heads.py").write_text(
+        "from keras import layers\n\n\ndef head(x):\n    return layers.Dense(7)(x)\n")
+    model = (
+        "import keras\nfrom keras import layers\n\nfrom zoo.blocks import widen\nfrom dep.heads import head\n\n\n"
+        "def build(filters=16):\n"
+        "    inputs = keras.Input((8, 8, 16))\n"
+        "    x = inputs + widen(inputs, filters)\n"
+        "    y = head(x) + layers.Dense(5)(x)\n"
+        "    return keras.Model(inputs, [x, y])\n")
+    path = models / "net.py"
+    path.write_text(model)
+    assert project_root(str(path)) == str(site)
+    findings, analysis = analyse_text(model, None, str(path))
+    assert [(f.line, f.code) for f in findings] == [(10, "KSL102")]  # zoo.blocks read: filters may differ
+    assert analysis.statistics()["undecided"] == 1  # dep.heads not read: head(x) is unknown
