@@ -509,7 +509,7 @@ class Analysis:
                 continue
             start, chain, elsewhere = located
             fields = dict(draft.fields)
-            fields["when"] = (" when " + " and ".join(draft.decisions)) if draft.decisions else ""
+            fields["when"] = _when_text(draft.decisions)
             fields["chain"] = _chain_text(draft.entry, chain) + elsewhere
             shown = {**draft.witness_args.get("args", {}), **draft.witness_args.get("call", {})}
             for number, shape in enumerate(draft.witness_args.get("data", ()), 1):
@@ -846,6 +846,15 @@ def _chain_text(entry, chain) -> str:
         f"{site.function}() at {site.file + ' ' if site.file else ''}line {site.line}" for site in chain
     )
     return f" (called {entry + '() -> ' if entry else ''}{steps})"
+
+
+def _when_text(decisions) -> str:
+    """The decisions of a finding's path as its message gives them: the branches on the
+    backend the code runs on (``keras.config.backend() == "tensorflow"``) as the one backend
+    the analysis runs code as."""
+    chosen = [text for text in decisions if "backend()" not in text]
+    backend = " on the TensorFlow backend" if len(chosen) < len(decisions) else ""
+    return (" when " + " and ".join(chosen) if chosen else "") + ("," if chosen and backend else "") + backend
 
 
 def _example_text(args: dict, decisions, defaults: dict) -> str:

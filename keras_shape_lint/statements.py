@@ -127,6 +127,10 @@ class Statements:
             truth = self.truth(value)
             undecidable = undecidable or _undecidable(truth)
             for s2, taken in self.branch(s, truth, stmt.test):
+                if isinstance(truth, bool) and self._asks_backend(stmt):
+                    # the analysis runs the code as on TensorFlow (keras.config.backend()): a
+                    # finding past this branch says so, as another backend takes other code
+                    s2.decisions = s2.decisions + (self.decision_texts(stmt.test, s2)[0 if taken else 1],)
                 if taken:
                     after = self.exec_suite(stmt.body, [s2])
                 elif stmt.orelse is None:
@@ -157,6 +161,13 @@ class Statements:
             merges = self._merges_in(skipped)
             if merges:
                 self.passed_over.append((self._test_names(stmt), merges))
+
+    def _asks_backend(self, stmt) -> bool:
+        """Does the test of ``stmt`` call ``backend()`` (``keras.config.backend()``,
+        ``keras.backend.backend()``, ``K.backend()``)?"""
+        return self.node_fact("asks backend", stmt, lambda found: any(
+            (type(call.func) is cst.Attribute and call.func.attr.value == "backend")
+            or (type(call.func) is cst.Name and call.func.value == "backend") for call in _calls_in(found.test)))
 
     def _test_names(self, stmt) -> frozenset:
         key = ("test names", id(stmt))

@@ -319,8 +319,18 @@ def assert_merge_error_at(error: BaseException | None, path: Path, line: int, on
                 f"{lines}), not {line}:\n{_format(candidate)}"
             )
     raise AssertionError(
-        f"{label}: the build failed, but not with Keras's merge error:\n{_format(error)}"
+        f"{label}: the build failed, but not with Keras's merge error ({_root_cause(error)}):\n{_format(error)}"
     )
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost exception ``error`` wraps, in one line: its type, the first line of its
+    message and where it was raised (what a report cut short should still show)."""
+    root = list(_exception_chain(error))[-1]
+    first = next((line for line in str(root).splitlines() if line.strip()), "")
+    frames = traceback.extract_tb(root.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(root).__name__}: {first[:200]}{where}"
 
 
 def merge_error_line(error: BaseException | None, path: Path) -> tuple[bool, int | None]:

@@ -248,3 +248,33 @@ def test_every_example_message_in_the_docs_fits(tmp_path):
         assert findings, code
         for finding in findings:
             assert len(finding.message) <= MAX_MESSAGE and not _CONDITIONAL.search(finding.message)
+
+
+BACKEND_BRANCH = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    def head(x, wide=False):
+        if keras.config.backend() == "tensorflow":
+            y = layers.Dense(16 if wide else 8)(x)
+        else:
+            y = layers.Dense(8)(x)
+        return layers.Add()([layers.Dense(8)(x), y])
+    ''')
+
+
+def test_a_finding_past_a_branch_on_the_backend_says_which_backend(tmp_path):
+    # the analysis runs code as TensorFlow does: a finding behind ``backend() == "tensorflow"``
+    # says so (another backend takes the other branch here, which builds), one elsewhere does not
+    path = tmp_path / "backend_branch.py"
+    path.write_text(BACKEND_BRANCH)
+    findings, _ = analyse_text(BACKEND_BRANCH, None, str(path))
+    assert [(f.code, f.line) for f in findings] == [("KSL102", 11)]
+    record = findings[0].to_json()
+    assert "wide=True, on the TensorFlow backend" in record["message"], record["message"]
+    assert 'keras.config.backend() == "tensorflow"' in record["path_condition"]
+    check_finding(path, record)  # and TensorFlow, the oracle's backend, fails there
+    plain = BACKEND_BRANCH.replace('keras.config.backend() == "tensorflow"', "True")
+    findings, _ = analyse_text(plain, None, str(path))
+    assert [f.code for f in findings] == ["KSL102"] and "backend" not in findings[0].to_json()["message"]
