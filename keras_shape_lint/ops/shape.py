@@ -85,7 +85,9 @@ def reshape(ctx, args, kwargs):
         return ctx.opaque("reshape target Keras rejects")
     for size in shape:
         if S.is_sym(size):
-            ctx.assume(size >= 0)  # a symbolic size is a size, never the -1 placeholder
+            # a symbolic size is a size, never the -1 placeholder, and at least 1: no model has
+            # an empty axis (TensorFlow builds one, JAX cannot infer a -1 beside it)
+            ctx.assume(size >= 1)
     # Keras never knows the batch size, so it cannot infer the -1 size of a batch either
     out = [None if i in placeholders else size for i, size in enumerate(shape)]
     if placeholders and not x.batched and x.known:
