@@ -233,7 +233,7 @@ class ModuleLoader:
             if found:
                 return found
             if current == self._root or os.path.dirname(current) == current:
-                return None
+                return _in_own_package(folder, parts)
             current = os.path.dirname(current)
 
     def charge(self, key) -> bool:
@@ -359,6 +359,21 @@ def _importers(key) -> set:
                 found.add(importer)
                 stack.append(importer)
     return found
+
+
+def _in_own_package(folder: str, parts: list) -> str | None:
+    """``import pkg.sub.mod`` from a file inside the package ``pkg`` itself, where the root
+    did not reach it (a folder of the package without an ``__init__.py`` between, a namespace
+    package's): the module beside the nearest enclosing folder named ``pkg`` that holds an
+    ``__init__.py``.  Never another package."""
+    current = folder
+    while os.path.dirname(current) != current:
+        if os.path.basename(current) == parts[0] and os.path.isfile(os.path.join(current, "__init__.py")):
+            found = _module_file(os.path.dirname(current), parts)
+            if found:
+                return found
+        current = os.path.dirname(current)
+    return None
 
 
 def _module_file(base: str, parts: list) -> str | None:

@@ -175,3 +175,10 @@ def test_a_package_outside_any_project_reads_its_own_modules_and_not_its_neighbo
     findings, analysis = analyse_text(model, None, str(path))
     assert [(f.line, f.code) for f in findings] == [(10, "KSL102")]  # zoo.blocks read: filters may differ
     assert analysis.statistics()["undecided"] == 1  # dep.heads not read: head(x) is unknown
+    # a folder of the package without an __init__.py of its own (a namespace package's)
+    loose = models / "loose"
+    loose.mkdir()
+    (loose / "net.py").write_text(model)
+    findings, analysis = analyse_text(model, None, str(loose / "net.py"))
+    assert [(f.line, f.code) for f in findings] == [(10, "KSL102")]
+    assert analysis.statistics()["undecided"] == 1
