@@ -35,6 +35,7 @@ from .values import (
     Unknown,
     hashable,
     opaque,
+    opaque_of_truth,
     spread_shape,
 )
 
@@ -350,6 +351,10 @@ class Expressions:
                 if S.is_bool_like(left) and S.is_bool_like(right_truth) and S.is_bool_like(right):
                     combined = S.conj(truth, right_truth) if is_and else S.disj(truth, right_truth)
                     chosen.append((s2, combined))
+                elif isinstance(right_truth, bool) and right_truth != is_and and isinstance(left, Unknown):
+                    # ``hasattr(keras.config, ...) and keras.config.backend() == "jax"``: whichever
+                    # operand it is, the value is falsy (``... or True``: truthy), as a test reads it
+                    chosen.append((s2, opaque_of_truth(right_truth, "a value whose truth its right operand decides")))
                 else:
                     for s3, taken in self.branch(s2, truth):
                         chosen.append((s3, right if taken == is_and else left))

@@ -444,8 +444,15 @@ def is_set_on_some_paths(value) -> bool:
 
 def opaque_truthy(reason: str = "") -> Unknown:
     """A value nobody knows that is neither None nor false (a layer's name)."""
+    return opaque_of_truth(True, reason)
+
+
+def opaque_of_truth(truth: bool, reason: str = "") -> Unknown:
+    """A value nobody knows whose truth is ``truth`` (a true one is not None either)."""
     value = Unknown(reason=reason)
-    value._bool, value._none = True, False
+    value._bool = truth
+    if truth:
+        value._none = False
     return value
 
 

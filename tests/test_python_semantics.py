@@ -134,3 +134,30 @@ def test_a_test_on_a_free_number_is_flagged_with_a_number_that_takes_it(test):
         assert _python_says("", "", test, n), f"witness n={n} does not take the branch: {findings[0].message}"
     else:
         assert not (takes and stats["proven"]), f"proven, but Python takes the branch for n in {takes[:5]}"
+
+
+UNKNOWN_OPERAND = '''
+import keras
+from keras import layers
+
+
+def head(x):
+    if {test}:
+        y = layers.Dense(4)(x)
+    else:
+        y = layers.Dense(8)(x)
+    return layers.Add()([y, layers.Dense(8)(x)])
+'''
+
+
+@pytest.mark.parametrize("test, outcome", [
+    # an operand nobody knows (a version check) beside one that settles the test whatever it is
+    ('hasattr(keras.config, "is_flash_attention_enabled") and keras.config.backend() == "jax"', "proven"),
+    ('not (hasattr(keras.config, "anything") or keras.config.backend() == "tensorflow")', "proven"),
+    # the unknown operand decides it: still undecided
+    ('hasattr(keras.config, "anything") or keras.config.backend() == "jax"', "undecided"),
+])
+def test_a_test_its_known_operand_settles_is_decided(test, outcome):
+    findings, analysis = analyse_text(UNKNOWN_OPERAND.format(test=test), None, "unknown_operand.py")
+    stats = analysis.statistics()
+    assert findings == [] and stats[outcome] == 1, (stats, findings)
