@@ -19,6 +19,7 @@ import z3
 from . import frontend
 from . import symbolic as S
 from .checks import Draft, preference_groups
+from .shown_sizes import data_names
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .options import Options
@@ -83,7 +84,6 @@ class Analysis:
         self.free_params: list[FreeParam] = []
         self.needed_inputs: set = set()  # the entry call()'s inputs Keras asks the shapes of
         self.entry_class: ClassValue | None = None
-        self.data_inputs: list[Tensor] = []  # shadows of Inputs with None sizes, in order
         # the entry read its inputs' batch size as a number (``ops.zeros((ops.shape(x)[0], n))``)
         self.batch_read = False
         self.import_seconds = 0.0  # spent reading and running the project modules imported
@@ -148,13 +148,14 @@ class Analysis:
             witness = None
             for st in finished:
                 witness = self.witness([c.term for c in st.pc] + terms + [failure],
-                                       with_data=draft.code == "KSL106")
+                                       with_data=draft.code == "KSL106", inputs=st.inputs)
                 if witness is not None:
                     break
             if witness is None:
                 del self.drafts[key]
             else:
                 draft.witness_args = witness
+                draft.fields["data_names"] = data_names(st.inputs)
         self.pending = []
 
     def wants_draft(self, node, code: str, chain) -> bool:
@@ -291,15 +292,17 @@ class Analysis:
                         entries.append(bind_method(method, value))
         return entries
 
-    def data_input(self, dims, name: str | None = None) -> Tensor:
+    def data_input(self, st, dims, name: str | None = None) -> Tensor:
         """The data-time shadow of a new ``Input`` whose ``None`` sizes become symbols,
-        named after the user's ``name`` for the Input (``image.shape[1]``) when it is unique."""
-        number = len(self.data_inputs) + 1
-        if not name or any(shadow.label == name for shadow in self.data_inputs):
+        named after the user's ``name`` for the Input (``image.shape[1]``) when it is unique
+        on the path ``st``, which keeps it among its own (another path that makes the same
+        Input makes the same symbols: the two can join again)."""
+        number = len(st.inputs) + 1
+        if not name or any(shadow.label == name for shadow in st.inputs):
             name = f"input{number}"
         shadow = Tensor(tuple(S.dynamic_int(f"{name}.shape[{i + 1}]") if d is None else d
                               for i, d in enumerate(dims)), label=name)
-        self.data_inputs.append(shadow)
+        st.inputs = st.inputs + (shadow,)
         return shadow
 
     def _run_entry(self, interp: Interpreter, entry, module_scope: dict, freed=frozenset()):
@@ -309,7 +312,6 @@ class Analysis:
         with those parameters free (``freed``)."""
         interp.steps = 0  # the step budget is per entry point
         interp.rejected, interp.refused_none, interp.passed_over = set(), set(), []
-        self.data_inputs = []
         self.batch_read = False
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
@@ -461,17 +463,18 @@ class Analysis:
         free = self._free_views() if free is None else free
         return [var >= 1 for _, var, _, role in free if role in ("channels", "spatial") and S.is_sym(var)]
 
-    def witness(self, terms, soft=(), with_data: bool = False) -> dict | None:
+    def witness(self, terms, soft=(), with_data: bool = False, inputs=()) -> dict | None:
         """Concrete entry arguments satisfying ``terms`` (None if none found).
 
         ``with_data`` adds the sizes of the data fed to each ``Input`` whose
-        shape has ``None`` in it (under ``"data"``).
+        shape has ``None`` in it (under ``"data"``): ``inputs``, the data-time shadows of
+        those the path made.
         """
         if time.monotonic() > self.deadline:
             return None
         free = self._free_views()
         sizes = self.input_sizes(free)
-        data_dims = [d for shadow in self.data_inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
+        data_dims = [d for shadow in inputs for d in shadow.dims if S.is_sym(d)] if with_data else []
         free += [(None, dim, None, "spatial") for dim in data_dims]
         terms = list(terms) + [dim >= 1 for dim in data_dims] + sizes + _truth_links(self.free_params)
         if any(isinstance(p.value, Unknown) and p.value.used_as == "unread" and p.default is _MISSING
@@ -495,7 +498,7 @@ class Analysis:
             if value is not _MISSING:
                 groups.setdefault("call" if param.group == "call" else "args", {})[param.name] = value
         if with_data:
-            groups["data"] = [[None] + [_evaluate(d, model) for d in shadow.dims] for shadow in self.data_inputs]
+            groups["data"] = [[None] + [_evaluate(d, model) for d in shadow.dims] for shadow in inputs]
         return groups
 
     # ------------------------------------------------------------- results

@@ -238,7 +238,7 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
                 continue
             if not analysis.wants_draft(node, "KSL106", st.chain):
                 return
-            witness = analysis.witness([c.term for c in st.pc] + [fail], with_data=True)
+            witness = analysis.witness([c.term for c in st.pc] + [fail], with_data=True, inputs=st.inputs)
             if witness is not None:
                 _report(analysis, st, node, "KSL106", display, a, b, _axis_name(role, index, reals[0]), witness)
                 return
@@ -266,10 +266,10 @@ def _check_broadcast(analysis, st, node, display, pairs) -> None:
 def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
     """Record a finding: the sizes as the user reads them for the failing case (see
     shown_sizes), whether they can ever be equal, and what the message's example needs."""
-    from .shown_sizes import shown_sizes
+    from .shown_sizes import data_names, shown_sizes
 
     failure = _failure(code, a, b)
-    shown = shown_sizes(analysis, st.pc, failure, a, b, witness)
+    shown = shown_sizes(analysis, st.pc, failure, a, b, witness, st.inputs)
     one = S.disj(S.eq(a, 1), S.eq(b, 1))
     fields = {
         "merge": display, "left": shown.left, "right": shown.right,
@@ -278,7 +278,7 @@ def _report(analysis, st, node, code, display, a, b, axis, witness) -> None:
         "one_possible": analysis.solver.check_path(st.pc, [one]) is not False,
         "names": shown.names,
         "defaults": analysis.entry_defaults(),
-        "data_names": [shadow.label or f"input {n}" for n, shadow in enumerate(analysis.data_inputs, 1)],
+        "data_names": data_names(st.inputs),
     }
     analysis.record_draft(Draft(
         code=code,

@@ -72,7 +72,7 @@ def keras_input(calls, st, args, kwargs, node):
             st.add(dim >= 0)  # Keras refuses a negative size
     tensor = Tensor(dims)
     if None in dims:
-        tensor.shadow = calls.analysis.data_input(dims, _input_name(calls, st, node, cfg.get("name")))
+        tensor.shadow = calls.analysis.data_input(st, dims, _input_name(calls, st, node, cfg.get("name")))
     return tensor
 
 

@@ -39,9 +39,9 @@ class ShownSizes:
     assumptions: list = field(default_factory=list)
 
 
-def shown_sizes(analysis, conditions, failure, a, b, witness: dict) -> ShownSizes:
+def shown_sizes(analysis, conditions, failure, a, b, witness: dict, inputs=()) -> ShownSizes:
     solver = analysis.solver
-    pins = witness_terms(analysis, witness)
+    pins = witness_terms(analysis, witness, inputs)
     settled: dict = {}
     assumed = [failure]
     notes = []
@@ -103,7 +103,7 @@ def parameter_name(variable: str) -> str:
     return found.group(1) if found else variable
 
 
-def witness_terms(analysis, witness: dict) -> list:
+def witness_terms(analysis, witness: dict, inputs=()) -> list:
     """The witness as equations over the entry's free values (and the data's sizes)."""
     chosen = {**(witness.get("args") or {}), **(witness.get("call") or {})}
     terms = []
@@ -122,6 +122,11 @@ def witness_terms(analysis, witness: dict) -> list:
                 terms.append(value._bool == pick)
         elif S.is_sym(value) and isinstance(pick, (int, bool)):
             terms.append(value == pick)
-    for shadow, shape in zip(analysis.data_inputs, witness.get("data") or ()):
+    for shadow, shape in zip(inputs, witness.get("data") or ()):
         terms += [d == v for d, v in zip(shadow.dims, shape[1:]) if S.is_sym(d) and v is not None]
     return terms
+
+
+def data_names(inputs) -> list:
+    """What a message calls the data fed to each of a path's ``inputs`` (their shadows)."""
+    return [shadow.label or f"input {n}" for n, shadow in enumerate(inputs, 1)]

@@ -115,7 +115,7 @@ DECLARED = "\0declared"  # a frame's ``global`` and ``nonlocal`` names: (globals
 
 
 class State:
-    __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval", "unchecked")
+    __slots__ = ("frames", "closures", "modules", "pc", "decisions", "chain", "flow", "retval", "unchecked", "inputs")
 
     def __init__(self, module_scope: dict, module: ModuleInfo | None = None):
         self.frames: list[dict] = [module_scope]
@@ -129,6 +129,9 @@ class State:
         # a merge this path went through without its inputs being read (nothing assumed there):
         # a later finding's witness could fail at that merge first
         self.unchecked = None
+        # the data-time shadows of the Inputs with unknown sizes this path made, in order (what
+        # a KSL106 witness gives data for)
+        self.inputs: tuple = ()
 
     # -- variables -------------------------------------------------------
     @property
@@ -212,6 +215,7 @@ class State:
         twin.flow = self.flow
         twin.retval = _copy_value(self.retval, memo)
         twin.unchecked = self.unchecked
+        twin.inputs = self.inputs
         return twin
 
 

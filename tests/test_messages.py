@@ -278,3 +278,32 @@ def test_a_finding_past_a_branch_on_the_backend_says_which_backend(tmp_path):
     plain = BACKEND_BRANCH.replace('keras.config.backend() == "tensorflow"', "True")
     findings, _ = analyse_text(plain, None, str(path))
     assert [f.code for f in findings] == ["KSL102"] and "backend" not in findings[0].to_json()["message"]
+
+
+INPUTS_ON_EACH_PATH = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    def build(wide=False):
+        if wide:
+            y = keras.Input((None, 8), name="y")
+        else:
+            y = keras.Input((None, 4), name="y")
+        x = keras.Input((None, 8), name="x")
+        out = layers.Add()([layers.Conv1D(8, 3)(x), x])
+        return keras.Model([y, x], [out, y])
+    ''')
+
+
+def test_a_ksl106_witness_gives_data_for_its_own_paths_inputs(tmp_path):
+    # each path makes its own Inputs: the witness's data is for those of the path that fails,
+    # named as the user named them, not for every Input any path made
+    path = tmp_path / "inputs_on_each_path.py"
+    path.write_text(INPUTS_ON_EACH_PATH)
+    findings, _ = analyse_text(INPUTS_ON_EACH_PATH, None, str(path))
+    assert [(f.code, f.line) for f in findings] == [("KSL106", 12)]
+    record = findings[0].to_json()
+    assert len(record["witness"]["data"]) == 2, record["witness"]
+    assert "input2" not in record["message"] and "x of shape" in record["message"], record["message"]
+    check_finding(path, record)
