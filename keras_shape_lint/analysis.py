@@ -526,7 +526,8 @@ class Analysis:
                 path_condition=list(draft.decisions),
                 call_chain=chain,
                 witness=Witness(draft.entry, draft.witness_args.get("args", {}), draft.witness_args.get("call"),
-                                draft.witness_args.get("data")),
+                                draft.witness_args.get("data"),
+                                fields.get("data_names") if draft.witness_args.get("data") is not None else None),
             ))
         out.sort(key=lambda f: (f.line, f.col, f.code))
         return out

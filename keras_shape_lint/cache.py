@@ -220,7 +220,7 @@ def encode_finding(finding: Finding) -> dict:
         "call_chain": [[site.function, site.line, site.file] for site in finding.call_chain],
         "witness": None if witness is None else {
             "entry": witness.entry, "args": encode(witness.args),
-            "call": encode(witness.call), "data": encode(witness.data)},
+            "call": encode(witness.call), "data": encode(witness.data), "data_names": encode(witness.data_names)},
     }
 
 
@@ -241,7 +241,8 @@ def decode_finding(data: dict) -> Finding:
         entry = witness["entry"]
         if entry is not None and not isinstance(entry, str):
             raise ValueError("a witness without its entry point")
-        witness = Witness(entry, decode(witness["args"]), decode(witness["call"]), decode(witness["data"]))
+        witness = Witness(entry, decode(witness["args"]), decode(witness["call"]), decode(witness["data"]),
+                          decode(witness.get("data_names")))
     return Finding(code=code, line=line, col=col, fields=fields, path_condition=decode(data["path_condition"]),
                    call_chain=chain, witness=witness)
 

@@ -189,6 +189,7 @@ class Witness:
     args: dict = field(default_factory=dict)
     call: dict | None = None  # for a layer class: the arguments of its call()
     data: list | None = None  # KSL106: the shape of the data fed to each Input with None sizes
+    data_names: list | None = None  # the names of those Inputs, in the same order
 
     def to_json(self) -> dict:
         out = {"entry": self.entry, "args": self.args}
@@ -196,6 +197,8 @@ class Witness:
             out["call"] = self.call
         if self.data is not None:
             out["data"] = self.data
+            if self.data_names is not None:
+                out["data_names"] = self.data_names
         return out
 
 

@@ -370,7 +370,7 @@ def check_finding(path: Path, finding: dict) -> None:
             assert_merge_error_at(outcome.error, path, finding["line"])
             return
         assert outcome.error is None, f"KSL106 witness did not build: {_format(outcome.error)}"
-        _assert_data_fails(outcome.result, witness["data"])
+        _assert_data_fails(outcome.result, witness["data"], witness.get("data_names"))
         return
     if finding["code"] == "KSL105":
         with recorded_merges() as merges:
@@ -413,22 +413,28 @@ def call_on_data(layer, witness) -> BaseException | None:
 DATA_ERROR = re.compile(r"[Ii]ncompatible shapes|broadcast|must match|do not match|Dimensions? .* must be")
 
 
-def _assert_data_fails(model, shapes) -> None:
+def _assert_data_fails(model, shapes, names=None) -> None:
     """The built model fails on data of the witness's sizes (one sample)."""
     import numpy as np
 
     assert isinstance(model, keras().Model), f"the entry returned {type(model).__name__}, not a Model"
     given = [list(shape) for shape in shapes]
+    named = list(names) if names and len(names) == len(given) else [None] * len(given)
 
     def sample(tensor):
-        # an Input with sizes Keras does not know takes the next witness shape of its rank that
-        # agrees with what it knows; one whose shape is fully known takes that shape
+        # an Input with sizes Keras does not know takes the witness shape given for its name
+        # (the order of a dict of Inputs is Keras's, not the code's), else the next one of its
+        # rank that agrees with what it knows; one whose shape is fully known takes that shape
         known = list(tensor.shape)
         if all(d is not None for d in known[1:]):
             return np.zeros([1] + known[1:], dtype="float32")
+        if tensor.name in named:
+            at = named.index(tensor.name)
+            del named[at]
+            return np.zeros([1] + given.pop(at)[1:], dtype="float32")
         for at, shape in enumerate(given):
             if len(shape) == len(known) and all(k is None or k == d for k, d in zip(known[1:], shape[1:])):
-                del given[at]
+                del given[at], named[at]
                 return np.zeros([1] + shape[1:], dtype="float32")
         raise AssertionError(f"no witness shape for the input {tensor.name} of shape {known} (given {shapes})")
 

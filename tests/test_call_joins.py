@@ -164,7 +164,7 @@ def _probing(calls: int) -> str:
 
 
         def fused():
-            if hasattr(keras.config, "is_flash_attention_enabled") and keras.config.backend() == "jax":
+            if hasattr(keras.config, "is_flash_attention_enabled"):
                 try:
                     from jax.nn import dot_product_attention
                 except ImportError:

@@ -304,6 +304,6 @@ def test_a_ksl106_witness_gives_data_for_its_own_paths_inputs(tmp_path):
     findings, _ = analyse_text(INPUTS_ON_EACH_PATH, None, str(path))
     assert [(f.code, f.line) for f in findings] == [("KSL106", 12)]
     record = findings[0].to_json()
-    assert len(record["witness"]["data"]) == 2, record["witness"]
+    assert len(record["witness"]["data"]) == 2 and record["witness"]["data_names"] == ["y", "x"], record["witness"]
     assert "input2" not in record["message"] and "x of shape" in record["message"], record["message"]
     check_finding(path, record)
