@@ -264,14 +264,19 @@ BACKEND_BRANCH = textwrap.dedent('''
     ''')
 
 
+def _the_finding(tmp_path, name: str, text: str, expected: tuple) -> tuple:
+    """The one finding (code, line) of ``text`` written to ``name``: its record, and the path."""
+    path = tmp_path / name
+    path.write_text(text)
+    findings, _ = analyse_text(text, None, str(path))
+    assert [(f.code, f.line) for f in findings] == [expected]
+    return findings[0].to_json(), path
+
+
 def test_a_finding_past_a_branch_on_the_backend_says_which_backend(tmp_path):
     # the analysis runs code as TensorFlow does: a finding behind ``backend() == "tensorflow"``
     # says so (another backend takes the other branch here, which builds), one elsewhere does not
-    path = tmp_path / "backend_branch.py"
-    path.write_text(BACKEND_BRANCH)
-    findings, _ = analyse_text(BACKEND_BRANCH, None, str(path))
-    assert [(f.code, f.line) for f in findings] == [("KSL102", 11)]
-    record = findings[0].to_json()
+    record, path = _the_finding(tmp_path, "backend_branch.py", BACKEND_BRANCH, ("KSL102", 11))
     assert "wide=True, on the TensorFlow backend" in record["message"], record["message"]
     assert 'keras.config.backend() == "tensorflow"' in record["path_condition"]
     check_finding(path, record)  # and TensorFlow, the oracle's backend, fails there
@@ -299,11 +304,7 @@ INPUTS_ON_EACH_PATH = textwrap.dedent('''
 def test_a_ksl106_witness_gives_data_for_its_own_paths_inputs(tmp_path):
     # each path makes its own Inputs: the witness's data is for those of the path that fails,
     # named as the user named them, not for every Input any path made
-    path = tmp_path / "inputs_on_each_path.py"
-    path.write_text(INPUTS_ON_EACH_PATH)
-    findings, _ = analyse_text(INPUTS_ON_EACH_PATH, None, str(path))
-    assert [(f.code, f.line) for f in findings] == [("KSL106", 12)]
-    record = findings[0].to_json()
+    record, path = _the_finding(tmp_path, "inputs_on_each_path.py", INPUTS_ON_EACH_PATH, ("KSL106", 12))
     assert len(record["witness"]["data"]) == 2 and record["witness"]["data_names"] == ["y", "x"], record["witness"]
     assert "input2" not in record["message"] and "x of shape" in record["message"], record["message"]
     check_finding(path, record)
