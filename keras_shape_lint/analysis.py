@@ -19,11 +19,11 @@ import z3
 from . import frontend
 from . import symbolic as S
 from .checks import Draft, preference_groups
-from .shown_sizes import data_names
 from .findings import CallSite, Finding, Witness
 from .interpreter import BudgetExceeded, Interpreter
 from .options import Options
 from .prefilter import mentions_keras, too_large_to_parse, too_large_to_read
+from .shown_sizes import data_names
 from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .syntax_facts import SyntaxFacts, read_syntax
