@@ -242,9 +242,11 @@ class BuildOutcome:
     layer: object = None  # for a layer class's witness: the constructed layer
 
 
-def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
+def build_from_witness(path: Path, witness: dict, lists=frozenset()) -> BuildOutcome:
     """Replay a witness: call ``entry(**args)`` (entry None: import the module);
-    for a layer class, call the constructed layer on the ``call`` inputs.
+    for a layer class, call the constructed layer on the ``call`` inputs.  A flat list is
+    passed as a tuple (a kernel size, a shape) but for the parameters named in ``lists``
+    (:func:`list_parameters`).
 
     Returns what happened; an exception raised while building is captured, not
     propagated.
@@ -263,7 +265,8 @@ def build_from_witness(path: Path, witness: dict) -> BuildOutcome:
     function = module
     for part in entry.split("."):
         function = getattr(function, part)
-    arguments = {name: witness_value(value) for name, value in args.items()}
+    arguments = {name: list(value) if name in lists and isinstance(value, list) else witness_value(value)
+                 for name, value in args.items()}
     layer = None
     try:
         result = function(**arguments)
@@ -355,6 +358,15 @@ def _format(error: BaseException) -> str:
     return text[-4000:]
 
 
+_LIST_TEST = re.compile(r"^isinstance\((?:self\.)?(\w+), list\)$")
+
+
+def list_parameters(finding: dict) -> frozenset:
+    """The parameters a finding's path took for lists (``isinstance(x, list)`` among its
+    decisions): JSON writes lists and tuples alike, and the witness holds for a list."""
+    return frozenset(m.group(1) for text in finding.get("path_condition") or () if (m := _LIST_TEST.match(text)))
+
+
 def check_finding(path: Path, finding: dict) -> None:
     """Build from the finding's witness and demand what the code says happens there.
 
@@ -363,7 +375,7 @@ def check_finding(path: Path, finding: dict) -> None:
     """
     if finding["code"] == "KSL106":
         witness = finding.get("witness")
-        outcome = build_from_witness(path, witness)
+        outcome = build_from_witness(path, witness, list_parameters(finding))
         if outcome.error is not None and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
             # JAX's symbolic shapes relate sizes TensorFlow leaves unknown until data comes: the
             # merge the data would fail may fail while building, at the same line
@@ -374,7 +386,7 @@ def check_finding(path: Path, finding: dict) -> None:
         return
     if finding["code"] == "KSL105":
         with recorded_merges() as merges:
-            outcome = build_from_witness(path, finding.get("witness"))
+            outcome = build_from_witness(path, finding.get("witness"), list_parameters(finding))
         assert outcome.error is None, f"KSL105 witness did not build: {_format(outcome.error)}"
         target = os.path.realpath(path)
         at_line = [shapes for where, shapes in merges if where == (target, finding["line"])]
@@ -382,7 +394,7 @@ def check_finding(path: Path, finding: dict) -> None:
         assert any(_broadcasts_one_channel(shapes) for shapes in at_line), f"merge shapes {at_line}"
         return
     witness = finding.get("witness")
-    outcome = build_from_witness(path, witness)
+    outcome = build_from_witness(path, witness, list_parameters(finding))
     if outcome.error is None and witness and witness.get("call"):
         # a layer that declares compute_output_shape() is built without running call():
         # only data goes through the merge

@@ -160,3 +160,11 @@ def test_helper_rejects_an_error_that_is_not_the_merge():
     assert isinstance(outcome.error, ValueError)
     with pytest.raises(AssertionError, match="not with Keras's merge error"):
         assert_merge_error_at(outcome.error, SEED, _seed_add_line())
+
+
+def test_helper_passes_a_list_where_the_path_took_a_list():
+    # JSON writes lists and tuples alike; a flat list goes as a tuple (a kernel size), but as a
+    # list where the finding's path took ``isinstance(x, list)``
+    finding = {"path_condition": ["isinstance(self.points, list)", "wide=True", "isinstance(sizes, list)"]}
+    assert oracle.list_parameters(finding) == {"points", "sizes"}
+    assert oracle.list_parameters({"path_condition": ["not isinstance(points, list)"]}) == frozenset()
