@@ -21,7 +21,9 @@ from .state import own_copy, widen_results
 from .statements import _undecidable
 from .subscripts import RAISES, subscript
 from .values import (
+    ABSENT,
     ELLIPSIS,
+    Guarded,
     Imported,
     DictValue,
     LazyImport,
@@ -48,6 +50,11 @@ class Expressions:
         except KeyError:
             pass
         else:
+            if isinstance(value, Guarded):  # bound one way or another on paths joined before
+                scope = next(d for d in (st.frames[-1], *st.closures[-1], st.module_scope) if name in d)
+                shared = not any(scope is frame for frame in st.frames)
+                return [(s, _constant(held)) for s, held in self.unguard(
+                    st, lambda memo: scope if memo is None else memo.get(id(scope), scope), name, value, shared)]
             return [(st, _constant(value.resolve() if isinstance(value, LazyImport) else value))]
 
         if name in BUILTINS:
@@ -234,8 +241,64 @@ class Expressions:
         out = []
         for s, value in self.eval(node.value, st):
             found = get_attribute(self, s, value, node.attr.value)
-            if found is not MISSING:  # else Python raises AttributeError: the path ends here
+            if isinstance(found, Guarded):  # set one way or another on paths joined before
+                name = node.attr.value
+
+                def holder(memo, instance=value):
+                    return (instance if memo is None else memo.get(id(instance), instance)).attrs
+
+                def unset(path, memo, instance=value, name=name):
+                    # where the path never set it: what Python finds then (a class attribute,
+                    # Keras's own, one the class may set by a computed name), or AttributeError
+                    return get_attribute(self, path, instance if memo is None else memo.get(id(instance), instance),
+                                         name)
+                out.extend((s2, _constant(held)) for s2, held in self.unguard(s, holder, name, found, unset=unset))
+            elif found is not MISSING:  # else Python raises AttributeError: the path ends here
                 out.append((s, _constant(found)))
+        return out
+
+    def unguard(self, st, holder, name: str, found, shared: bool = False, unset=None):
+        """The paths on which ``name`` in ``holder`` (a :class:`Guarded` value there) holds
+        each of its values: those the path's conditions allow, each with its guard assumed
+        (and the texts of the decisions that made it) and the name bound to that value; none
+        where it is ``ABSENT`` (AttributeError, NameError).  ``holder(memo)`` is the dict that
+        binds ``name`` on the path a fork with ``memo`` made (on ``st`` itself, with None);
+        ``shared``: a scope no fork copies (what a function closes over once its call returned),
+        every path's, where the value is read and not bound.  ``unset(path, memo)``: what reading
+        it finds where it is ``ABSENT`` (else nothing: the path ends)."""
+        pc_ids = {S.term_id(c.term) for c in st.pc}
+        allowed = [index for index, (guard, _, _) in enumerate(found.alternatives)
+                   if all(S.term_id(t) in pc_ids for t in guard)
+                   or self.analysis.solver.check_path(st.pc, list(guard)) is not False]
+        out = []
+        for position, index in enumerate(allowed):
+            if position == len(allowed) - 1:
+                s2, binding = st, holder(None)
+            else:
+                memo: dict = {}
+                s2 = st.fork(memo)
+                binding = holder(memo)
+            current = binding.get(name)
+            # bound anew only where the path parts: a path that only reads it stays alike to one
+            # that did not (their joins compare the guarded value)
+            own = isinstance(current, Guarded) and len(allowed) > 1
+            guard, texts, held = (current if isinstance(current, Guarded) else found).alternatives[index]
+            if len(allowed) > 1:  # else the path's conditions imply the guard already
+                for term in guard:
+                    if S.term_id(term) not in pc_ids:
+                        s2.add(term, branch=True)
+                s2.decisions = s2.decisions + tuple(t for t in texts if t not in s2.decisions)
+            if held is ABSENT:
+                if shared or unset is None:
+                    continue  # (a local never bound: NameError)
+                binding.pop(name, None)
+                held = unset(s2, None if s2 is st else memo)
+                if held is not MISSING:
+                    out.append((s2, held))
+                continue
+            if own and not shared:
+                binding[name] = held
+            out.append((s2, held))
         return out
 
     def ex_Call(self, node, st):

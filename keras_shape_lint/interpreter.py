@@ -33,6 +33,7 @@ from .values import (
     ClassValue,
     DictValue,
     FunctionValue,
+    Guarded,
     Imported,
     InstanceValue,
     LazyImport,
@@ -189,7 +190,8 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             frame = st.frames[-1]
             if node.value in frame:
                 value = frame[node.value]
-                return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
+                if type(value) is not Guarded:  # (a local bound one way or another: ex_Name parts the path)
+                    return [(st, value.resolve() if isinstance(value, LazyImport) else value)]
         handler = self._expression_handlers.get(kind, UNBOUND)
         if handler is UNBOUND:
             handler = self._expression_handlers[kind] = getattr(self, "ex_" + kind.__name__, None)

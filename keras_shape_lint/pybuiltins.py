@@ -13,6 +13,7 @@ from .values import (
     ClassValue,
     DictValue,
     FunctionValue,
+    Guarded,
     InstanceValue,
     LayerValue,
     ListValue,
@@ -424,6 +425,8 @@ def _getattr(calls, st, args, kwargs, node):
         value = get_attribute(calls.interp, st, args[0], args[1])
         if value is MISSING:
             return args[2] if len(args) == 3 else opaque("getattr of a missing attribute")
+        if isinstance(value, Guarded):
+            return opaque("getattr of an attribute set one way or another")
         if isinstance(value, Unknown) and len(args) == 3:
             return args[2]
         return value
@@ -436,7 +439,7 @@ def _hasattr(calls, st, args, kwargs, node):
         return opaque("hasattr")
     value, name = args
     if isinstance(value, InstanceValue):
-        if name in value.attrs and is_set_on_some_paths(value.attrs[name]):
+        if name in value.attrs and (is_set_on_some_paths(value.attrs[name]) or isinstance(value.attrs[name], Guarded)):
             return opaque("hasattr of an attribute some paths set")
         if name in value.attrs or lookup_class_attribute(value.cls, name) is not None:
             return True

@@ -12,8 +12,8 @@ from dataclasses import replace as _replace
 
 from . import symbolic as S
 from .syntax_facts import read_syntax
-from .values import (DictValue, FunctionValue, Imported, InstanceValue, LayerValue, ListValue, Partial, RepeatedList,
-                     Unknown, set_on_some_paths)
+from .values import (ABSENT, DictValue, FunctionValue, Guarded, Imported, InstanceValue, LayerValue, ListValue, Partial,
+                     RepeatedList, Tensor, Unknown, set_on_some_paths)
 
 
 class Condition:
@@ -276,6 +276,12 @@ def _copy_value(value, memo: dict):
         return memo[key]
     if kind == "tuple":
         return tuple(_copy_value(v, memo) for v in value) if value else value
+    if kind == "guarded":
+        key = id(value)
+        if key not in memo:
+            twin = memo[key] = Guarded(None)
+            twin.alternatives = [(guard, texts, _copy_value(v, memo)) for guard, texts, v in value.alternatives]
+        return memo[key]
     if kind == "partial":
         func, args = _copy_value(value.func, memo), _copy_value(value.args, memo)
         kwargs = {k: _copy_value(v, memo) for k, v in value.kwargs.items()}
@@ -357,10 +363,12 @@ def _changeable(value) -> bool:
     return True
 
 
-def corresponding(before: "State", after: "State") -> dict:
+def corresponding(before: "State", after: "State", apart: dict | None = None) -> dict:
     """Ids of the scopes, containers, instances and layers ``before``'s frames (but the
     module's) and scopes closed over hold -> what ``after`` holds in their place: the memo of
-    the fork that made ``after`` from ``before``, as far as the two still agree."""
+    the fork that made ``after`` from ``before``, as far as the two still agree.  ``apart``:
+    id of an instance or a scope of ``before`` -> names of its attributes or variables not
+    followed (where what ``after`` holds is no copy of it)."""
     memo: dict = {}
     pending = []
     for mine, theirs in zip(before.frames[1:], after.frames[1:]):
@@ -373,7 +381,8 @@ def corresponding(before: "State", after: "State") -> dict:
             continue
         if type(a) is dict:
             memo[id(a)] = b
-            pending.extend((a[k], b[k]) for k in a.keys() & b.keys())
+            skipped = apart.get(id(a), ()) if apart else ()
+            pending.extend((a[k], b[k]) for k in a.keys() & b.keys() if k not in skipped)
             continue
         kind = _kind(a)
         if kind == "plain":
@@ -392,7 +401,10 @@ def corresponding(before: "State", after: "State") -> dict:
             elif kind == "dict":
                 pending.extend((a.items[k], b.items[k]) for k in a.items.keys() & b.items.keys())
             elif kind == "instance":
-                pending.extend((a.attrs[k], b.attrs[k]) for k in a.attrs.keys() & b.attrs.keys())
+                skipped = apart.get(id(a), ()) if apart else ()
+                pending.extend((a.attrs[k], b.attrs[k]) for k in a.attrs.keys() & b.attrs.keys() if k not in skipped)
+            elif kind == "guarded" and len(a.alternatives) == len(b.alternatives):
+                pending.extend((x[-1], y[-1]) for x, y in zip(a.alternatives, b.alternatives))
     return memo
 
 
@@ -413,6 +425,8 @@ def _kind_of(value) -> str:
         return "function"
     if isinstance(value, Partial):
         return "partial"
+    if isinstance(value, Guarded):
+        return "guarded"
     return "plain"
 
 
@@ -716,12 +730,213 @@ def _join(a: State, b: State, dead=None, conditions=None):
     for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
         if fa.keys() != fb.keys() or not all(_same(fa[k], fb[k], memo) for k in fa):
             return None
+    if conditions is None and _tainted_apart(a, b):
+        return None
     for name in differ:
         local_a.pop(name, None)
     if conditions is not None:  # a narrower join, which may refuse
         return a if conditions(a, b) else None
     _join_conditions(a, b)
     return a
+
+
+def _tainted_apart(a: State, b: State) -> bool:
+    """Does one of the paths, and not the other, hang on a branch on a value nobody knows
+    since they parted?  Joined, the other would too, and a check refuses to flag a merge on
+    such a path: it keeps what it knows apart."""
+    common = _shared_conditions(a, b)
+    tainted = [any(c.branch and c.opaque for c in st.pc[common:]) for st in (a, b)]
+    return tainted[0] != tainted[1]
+
+
+def guarded_join(a: State, b: State, dead=None):
+    """Join the two paths out of a branch on a condition a caller chooses (a flag, a rate)
+    whose values are alike but for attributes of the instances they hold (``if use_norm:
+    self.norm = Norm()``): each such attribute holds each path's value under that path's
+    conditions (:class:`Guarded`), and the joined path assumes what both did.  Exact: reading
+    the attribute parts the path again.  An object both paths hold stays one object (what
+    differs in it is guarded inside it), and one guarded stays one wherever it is held.
+    ``a`` is the joined path, or None (both unchanged) where anything else differs."""
+    if a.flow is not None or b.flow is not None or a.chain != b.chain:
+        return None
+    if len(a.frames) != len(b.frames) or a.modules != b.modules:
+        return None
+    if len(a.frames) < 2 or a.frames[-1] is a.module_scope:
+        return None  # a module's own code: its scope is every path's (forks do not copy it)
+    common = _shared_conditions(a, b)
+    only_a, only_b = a.pc[common:], b.pc[common:]
+    if not only_a or not only_b or any(S.is_opaque_name(n) for c in only_a + only_b for n in c.names):
+        return None  # (a branch on a value nobody knows is widen's)
+    if not S.is_flag_test(only_a[0].term) or not S.is_flag_test(only_b[0].term):
+        return None  # a branch on sizes (``if filters != input_filters``): read again soon after
+    walk = _Apart({(id(fa), id(fb)): True for fa, fb in zip(a.frames, b.frames)})
+    local_a, local_b = a.frames[-1], b.frames[-1]
+    forgotten = dead() if dead is not None else frozenset()
+    differ = {name for name in local_a.keys() ^ local_b.keys() if name in forgotten}
+    locals_apart = [name for name in local_a.keys() ^ local_b.keys() if name not in forgotten]
+    for name in local_a.keys() & local_b.keys():
+        mark = len(walk.journal)
+        if not walk.alike(local_a[name], local_b[name]):
+            walk.undo(mark)
+            if name in forgotten:
+                differ.add(name)
+            else:
+                locals_apart.append(name)
+    for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
+        # (the instance a constructor is making rides in a frame of its caller's too)
+        if fa.keys() != fb.keys() or not all(walk.alike(fa[k], fb[k]) for k in fa):
+            return None
+    for name in locals_apart:  # a local the two bound differently (or one of them only)
+        if any(_read_soon(frame.get(name)) for frame in (local_a, local_b)):
+            return None  # (a tensor or a size: read again at once, the path would part there)
+        walk.guard_local(local_a, local_b, name)
+    if not walk.guards:
+        return None  # alike: the plain join's
+    guard_a, guard_b = tuple(c.term for c in only_a), tuple(c.term for c in only_b)
+    kept = len(_common_decisions(a, b))
+    texts_a, texts_b = a.decisions[kept:], b.decisions[kept:]
+    ours = None
+    for mine, theirs, slots in walk.guards.values():
+        alternatives = _guarded(guard_b, texts_b, theirs)
+        if any(_changeable(held) for _, _, held in alternatives):
+            # what ``b``'s value refers to that ``a`` holds too is ``a``'s copy of it
+            ours = ours if ours is not None else walk.correspondence(b, a)
+            alternatives = [(guard, texts, _copy_value(held, ours)) for guard, texts, held in alternatives]
+        guarded = Guarded(_guarded(guard_a, texts_a, mine) + alternatives)
+        for owner, _, name in slots:
+            (owner.attrs if type(owner) is InstanceValue else owner)[name] = guarded
+    for name in differ:
+        local_a.pop(name, None)
+    complements = (len(only_a) == 1 and len(only_b) == 1
+                   and S.term_id(only_b[0].term) == S.term_id(S.neg(only_a[0].term)))
+    if complements:  # the two sides of one branch: nothing assumed beyond what both held
+        a.pc = a.pc[:common]
+        a.decisions = _common_decisions(a, b)
+    else:
+        _join_conditions(a, b)
+    a.unchecked = a.unchecked or b.unchecked
+    return a
+
+
+def _read_soon(value) -> bool:
+    """A tensor or a size: what the code after a branch reads at once (guarded, the path
+    would part again there, and the join only cost work)."""
+    return isinstance(value, Tensor) or (S.is_int_like(value) and not isinstance(value, bool))
+
+
+class _Apart:
+    """Two paths' values compared for :func:`guarded_join`: ``kept`` pairs stay the first
+    path's object, ``guards`` pairs (``(id(mine), id(theirs))`` -> [mine, theirs, slots]) are
+    held by attributes (each ``(owner, the other path's owner, name)``) that will hold both,
+    guarded.  ``journal`` lets a failed comparison be undone."""
+
+    def __init__(self, memo: dict):
+        self.memo = memo
+        self.kept: set = set()
+        self.guards: dict = {}
+        self.journal: list = []
+
+    def undo(self, mark: int) -> None:
+        while len(self.journal) > mark:
+            kind, key = self.journal.pop()
+            if kind == "kept":
+                self.kept.discard(key)
+            elif kind == "guard":
+                del self.guards[key]
+            else:
+                self.guards[key][2].pop()
+
+    def alike(self, x, y) -> bool:
+        """Are ``x`` and ``y`` alike but for attributes of instances they hold?"""
+        if _same(x, y, self.memo):
+            return True
+        if type(x) is not type(y):
+            return False
+        key = (id(x), id(y))
+        if key in self.guards:
+            return False  # held by an attribute, guarded: not here too
+        if key in self.kept:
+            return True
+        self.kept.add(key)
+        self.journal.append(("kept", key))
+        if type(x) is InstanceValue:
+            return x.cls is y.cls and all(self.slot(x, y, name) for name in x.attrs.keys() | y.attrs.keys())
+        if type(x) is ListValue:
+            return len(x.items) == len(y.items) and all(self.alike(i, j) for i, j in zip(x.items, y.items))
+        if type(x) is RepeatedList:
+            return (x.spoiled == y.spoiled and _same(x.count, y.count, self.memo) and len(x.items) == len(y.items)
+                    and len(x.tail) == len(y.tail) and self.alike(x.item, y.item)
+                    and all(self.alike(i, j) for i, j in zip(x.items + x.tail, y.items + y.tail)))
+        if type(x) is DictValue:
+            return x.items.keys() == y.items.keys() and all(self.alike(x.items[k], y.items[k]) for k in x.items)
+        if type(x) is tuple:
+            return len(x) == len(y) and all(self.alike(i, j) for i, j in zip(x, y))
+        return False
+
+    def slot(self, x, y, name: str) -> bool:
+        """The attribute ``name`` of ``x`` and of ``y``: alike, or to be guarded."""
+        mine, theirs = x.attrs.get(name, ABSENT), y.attrs.get(name, ABSENT)
+        if mine is not ABSENT and theirs is not ABSENT:
+            if _same(mine, theirs, self.memo):
+                return True
+            if name.startswith("__"):
+                return False  # what the analysis keeps of the instance itself
+            key = (id(mine), id(theirs))
+            if key not in self.guards:
+                mark = len(self.journal)
+                if self.alike(mine, theirs):
+                    return True
+                self.undo(mark)
+        elif name.startswith("__"):
+            return False
+        key = (id(mine), id(theirs))
+        if key in self.kept:
+            return False  # one object both hold elsewhere: not guarded here
+        if key not in self.guards:
+            self.guards[key] = [mine, theirs, []]
+            self.journal.append(("guard", key))
+        self.guards[key][2].append((x, y, name))
+        self.journal.append(("slot", key))
+        return True
+
+    def guard_local(self, mine: dict, theirs: dict, name: str) -> None:
+        """The local ``name`` of the two frames, each path's own value, to be guarded."""
+        value, other = mine.get(name, ABSENT), theirs.get(name, ABSENT)
+        key = (id(value), id(other))
+        if key not in self.guards:
+            self.guards[key] = [value, other, []]
+        self.guards[key][2].append((mine, theirs, name))
+
+    def correspondence(self, b: "State", a: "State") -> dict:
+        """What ``b`` holds -> ``a``'s copy of it, but for the guarded values (each path's own)."""
+        apart: dict = {}
+        for _, _, slots in self.guards.values():
+            for _, owner, name in slots:
+                apart.setdefault(id(owner), set()).add(name)
+        ours = corresponding(b, a, apart)
+        for mine, theirs, _ in self.guards.values():
+            ours.pop(id(theirs), None)
+        return ours
+
+
+def _guarded(guard: tuple, texts: tuple, value) -> list:
+    """``value``'s alternatives under ``guard`` (those whose conditions contradict it left
+    out), each with the texts of the decisions that took its path."""
+    if not isinstance(value, Guarded):
+        return [(guard, texts, value)]
+    out = []
+    for inner, inner_texts, held in value.alternatives:
+        combined = guard + tuple(t for t in inner if all(S.term_id(t) != S.term_id(g) for g in guard))
+        if len(combined) > len(guard) and (_contradictory(combined) or _always(S.neg(S.conj(*combined)))):
+            continue  # (``dropout > 0`` where ``not dropout`` was taken)
+        out.append((combined, texts + tuple(t for t in inner_texts if t not in texts), held))
+    return out
+
+
+def _contradictory(terms: tuple) -> bool:
+    """Do ``terms`` hold a condition and its negation (as branches write them)?"""
+    ids = {S.term_id(t) for t in terms}
+    return any(S.term_id(S.neg(t)) in ids for t in terms)
 
 
 _DIFFER_HINT = [None]  # the local name the last two paths compared differed on (see _join)
@@ -1038,6 +1253,10 @@ def _compare(x, y, memo, loop=None) -> bool:
                 and (_same(x.built, y.built, memo, loop) or _weightless(x, y)))
     if isinstance(x, Imported):
         return x.qualname == y.qualname
+    if isinstance(x, Guarded):
+        return len(x.alternatives) == len(y.alternatives) and all(
+            len(g) == len(h) and all(S.term_id(i) == S.term_id(j) for i, j in zip(g, h)) and _same(v, w, memo, loop)
+            for (g, _, v), (h, _, w) in zip(x.alternatives, y.alternatives))
     if isinstance(x, Partial):
         return (_same(x.func, y.func, memo, loop) and _same(x.args, y.args, memo, loop)
                 and _same(x.kwargs, y.kwargs, memo, loop))

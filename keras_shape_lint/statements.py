@@ -12,7 +12,7 @@ from . import symbolic as S
 from .frontend import walk
 from .liveness import dead_after_ifs
 from .provenance import Origin
-from .state import State, _copy_value, merge_paths, widen
+from .state import State, _copy_value, guarded_join, merge_paths, widen
 from .subscripts import leading_sizes, plain_index
 from .values import (
     ClassValue,
@@ -122,10 +122,10 @@ class Statements:
 
     def stmt_If(self, stmt, st):
         out = []
-        undecidable = False
+        unsettled = []  # the paths out of a branch nothing can decide (the test's value opaque)
         for s, value in self.eval(stmt.test, st):
             truth = self.truth(value)
-            undecidable = undecidable or _undecidable(truth)
+            sides = []
             for s2, taken in self.branch(s, truth, stmt.test):
                 if isinstance(truth, bool) and self._asks_backend(stmt):
                     # the analysis runs the code as on TensorFlow (keras.config.backend()): a
@@ -141,13 +141,26 @@ class Statements:
                     after = self.exec_suite(stmt.orelse.body, [s2])
                 if isinstance(truth, bool):
                     self.note_decided(stmt, taken, after)
+                sides.append(after)
+            if _undecidable(truth):
+                unsettled.extend(path for after in sides for path in after)
+                continue
+            if len(sides) == 2 and len(sides[0]) == 1 and len(sides[1]) == 1 and not self._in_loop(stmt):
+                # a flag the caller chooses, that made some attributes one way or the other
+                # (``if use_norm: self.norm = Norm()``): one path on, the attributes guarded
+                joined = guarded_join(sides[0][0], sides[1][0], lambda: self.dead_after(stmt))
+                if joined is not None:
+                    sides = [[joined]]
+            for after in sides:
                 out.extend(after)
-        out = merge_paths(out, lambda: self.dead_after(stmt))
-        if undecidable and len(out) > 1:
+        unsettled = merge_paths(unsettled, lambda: self.dead_after(stmt))
+        if len(unsettled) > 1:
             # a condition nothing can decide (no caller chooses it): one path goes on, holding
-            # what both sides agree on, instead of every later branch doubling the pair
-            out = widen(out, Origin("a value that depends on an undecidable condition", stmt.test,
-                                    st.modules[-1]))
+            # what both sides agree on, instead of every later branch doubling the pair (the
+            # paths on which the test was decided stay apart: they know more)
+            unsettled = widen(unsettled, Origin("a value that depends on an undecidable condition", stmt.test,
+                                                st.modules[-1]))
+        out = merge_paths(out + unsettled, lambda: self.dead_after(stmt))
         return self.cap(out, stmt)
 
     def note_decided(self, stmt, taken: bool, after: list) -> None:
@@ -161,6 +174,12 @@ class Statements:
             merges = self._merges_in(skipped)
             if merges:
                 self.passed_over.append((self._test_names(stmt), merges))
+
+    def _in_loop(self, stmt) -> bool:
+        """Is ``stmt`` inside a loop of the function being run (where what it guards would
+        differ from one iteration to the next)?"""
+        function = self.scopes[-1] if self.scopes else None
+        return id(stmt) in self.node_fact("ifs in loops", function, _ifs_in_loops)
 
     def _asks_backend(self, stmt) -> bool:
         """Does the test of ``stmt`` call ``backend()`` (``keras.config.backend()``,
@@ -406,3 +425,14 @@ def _unknown_rank_shape_parts(shape: ShapeOf, count: int, star: int) -> list:
     trailing = [S.opaque_int("<a last axis of a tensor of unknown rank>") if size is None else size
                 for size in trailing]
     return leading + [opaque("the middle sizes of a shape of unknown rank")] + trailing
+
+
+def _ifs_in_loops(function) -> frozenset:
+    """The ids of the ``if`` statements inside a ``for`` or ``while`` of ``function``."""
+    if function is None:
+        return frozenset()
+    found = set()
+    for loop in walk(function):
+        if type(loop) in (cst.For, cst.While):
+            found.update(id(node) for node in walk(loop.body) if type(node) is cst.If)
+    return frozenset(found)

@@ -400,6 +400,29 @@ _COUNTER_MODELS: list = []  # the values of the last few terms :func:`valid` fou
 _COUNTER_MODELS_KEPT = 4
 
 
+def is_flag_test(term) -> bool:
+    """Is ``term`` a test of one value a caller chooses by itself: a flag, its negation, or
+    one value against a number (``dropout > 0``, ``sr_ratio != 1``), not sizes against each
+    other (``filters != input_filters``)?"""
+    if z3.is_not(term):
+        term = term.arg(0)
+    if z3.is_const(term) and z3.is_bool(term) and not z3.is_true(term) and not z3.is_false(term):
+        return term.decl().name().isidentifier()  # (not what a value is: ``isinstance(x, list)``)
+    if not (z3.is_eq(term) or z3.is_le(term) or z3.is_lt(term) or z3.is_ge(term) or z3.is_gt(term)
+            or z3.is_distinct(term)) or term.num_args() != 2:
+        return False
+    sides = [_unconverted(side) for side in term.children()]
+    numbers = [side for side in sides if z3.is_int_value(side) or z3.is_rational_value(side)]
+    names = [side for side in sides if z3.is_const(side) and not (z3.is_int_value(side) or z3.is_rational_value(side))]
+    return len(numbers) == 1 and len(names) == 1 and names[0].decl().name().isidentifier()
+
+
+def _unconverted(term):
+    while z3.is_app_of(term, z3.Z3_OP_TO_REAL) or z3.is_app_of(term, z3.Z3_OP_TO_INT):
+        term = term.arg(0)
+    return term
+
+
 def neg(term):
     if isinstance(term, bool):
         return not term

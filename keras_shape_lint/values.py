@@ -432,6 +432,23 @@ def opaque(reason: str = "") -> Unknown:
 _SET_ON_SOME_PATHS = "an attribute that paths joined here did not all set"
 
 
+class Guarded:
+    """What an instance attribute (or a local) holds after two paths that left it different
+    were joined (:func:`state.guarded_join`): ``(guard, texts, value)`` triples, each guard a
+    tuple of the terms of the conditions under which it holds that value, ``texts`` the
+    decisions that took those paths (as messages give them), and the value ``ABSENT`` where
+    those paths never set it.  Reading it takes the path apart again, one path for each guard
+    its conditions allow; nothing is lost."""
+
+    __slots__ = ("alternatives",)
+
+    def __init__(self, alternatives):
+        self.alternatives = alternatives
+
+
+ABSENT = type("Absent", (), {"__repr__": lambda self: "ABSENT", "__slots__": ()})()
+
+
 def set_on_some_paths() -> Unknown:
     """What an attribute holds after paths that did not all set it were joined: reading it
     raises on some of them, which is not known here."""
