@@ -522,7 +522,12 @@ def join_results(results: list) -> list:
         kept: list = []
         for st, value in results:
             for position, (other, known) in enumerate(kept):
-                if _alike_results(known, value, {}, {}) and _join(other, st, conditions=_parted_on_opaque) is not None:
+                if _alike_results(known, value, {}, {}) and (
+                        _join(other, st, conditions=_parted_on_opaque) is not None
+                        # (or a tensor alike but for the layers a caller's flag chose, each path
+                        # reading its own: guarded again)
+                        or (isinstance(value, Tensor) and _same(known, value, {})
+                            and guarded_join(other, st) is not None)):
                     # a merge left unchecked on either path may fail before anything after the call
                     other.unchecked = other.unchecked or st.unchecked
                     break

@@ -402,8 +402,8 @@ _COUNTER_MODELS_KEPT = 4
 
 def is_flag_test(term) -> bool:
     """Is ``term`` a test of one value a caller chooses by itself: a flag, its negation, or
-    one value against a number (``dropout > 0``, ``sr_ratio != 1``), not sizes against each
-    other (``filters != input_filters``)?"""
+    one value against a number or a string (``dropout > 0``, ``sr_ratio != 1``,
+    ``activation == "gelu"``), not sizes against each other (``filters != input_filters``)?"""
     if z3.is_not(term):
         term = term.arg(0)
     if z3.is_const(term) and z3.is_bool(term) and not z3.is_true(term) and not z3.is_false(term):
@@ -412,9 +412,14 @@ def is_flag_test(term) -> bool:
             or z3.is_distinct(term)) or term.num_args() != 2:
         return False
     sides = [_unconverted(side) for side in term.children()]
-    numbers = [side for side in sides if z3.is_int_value(side) or z3.is_rational_value(side)]
-    names = [side for side in sides if z3.is_const(side) and not (z3.is_int_value(side) or z3.is_rational_value(side))]
+    numbers = [side for side in sides if _literal(side)]
+    names = [side for side in sides if z3.is_const(side) and not _literal(side)]
     return len(numbers) == 1 and len(names) == 1 and names[0].decl().name().isidentifier()
+
+
+def _literal(term) -> bool:
+    """A number or a string written in the code (``0.0``, ``"gelu"``)."""
+    return z3.is_int_value(term) or z3.is_rational_value(term) or z3.is_string_value(term)
 
 
 def _unconverted(term):

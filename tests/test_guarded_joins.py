@@ -124,3 +124,65 @@ def test_flags_of_a_stacks_blocks_do_not_multiply_its_paths(tmp_path):
     assert stats["proven"] == 1 and stats["undecided"] == 0, stats
     assert "paths joined at the path budget" not in stats["opaque"], stats["opaque"]
     assert analysis.interp.steps < 2_000, analysis.interp.steps  # (13,319 with the paths apart)
+
+
+CHOICES = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    class Block(layers.Layer):
+        def __init__(self, dim, activation="relu", norm="layer", mode="same", **kwargs):
+            super().__init__(**kwargs)
+            self.mode = mode
+            if activation == "relu":
+                self.act = layers.ReLU()
+            elif activation == "gelu":
+                self.act = layers.Activation("gelu")
+            elif activation == "tanh":
+                self.act = layers.Activation("tanh")
+            elif activation is None:
+                self.act = layers.Identity()
+            else:
+                raise ValueError(activation)
+            if norm == "layer":
+                self.norm = layers.LayerNormalization()
+            elif norm == "batch":
+                self.norm = layers.BatchNormalization()
+            else:
+                self.norm = layers.Identity()
+            if mode == "wide":
+                self.proj = layers.Dense(dim * 2)
+            else:
+                self.proj = layers.Dense(dim)
+
+        def call(self, x):
+            return x + self.proj(self.act(self.norm(x)))
+
+
+    class Stack(keras.Model):
+        def __init__(self, activation, norm, mode, dim=16, num_layers=4, **kwargs):
+            inputs = keras.Input((None, dim))
+            blocks = []
+            for _ in range(num_layers):
+                blocks.append(Block(dim, activation, norm, mode))
+            x = inputs
+            for block in blocks:
+                x = block(x)
+            super().__init__(inputs, x, **kwargs)
+    ''')
+
+
+def test_a_string_a_caller_chooses_parts_no_more_than_a_flag(tmp_path):
+    # an activation or a norm named by a string the caller must pass (``if activation ==
+    # "gelu"``, an elif chain): the layers each choice makes are guarded like a flag's, and the
+    # paths do not multiply; the one choice that breaks the merge is still found and named
+    path = _write(tmp_path, "string_choices.py", CHOICES)
+    findings, analysis = analyse_text(CHOICES, Options(time_budget_s=600.0), str(path))
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 32)], findings
+    record = findings[0].to_json()
+    assert record["witness"]["args"]["mode"] == "wide" and 'mode == "wide"' in record["message"], record
+    check_finding(path, record)  # Keras fails there with the witness
+    stats = analysis.statistics()
+    assert "paths joined at the path budget" not in stats["opaque"], stats["opaque"]
+    assert analysis.interp.steps < 2_000, analysis.interp.steps  # (3,157 with the choices apart)
