@@ -647,11 +647,20 @@ def _join_conditions(a: "State", b: "State", needed=None) -> None:
     of what each assumed beyond them (unless ``needed(those conditions)`` says it does not matter)."""
     common = _shared_conditions(a, b)
     rest = a.pc[common:] + b.pc[common:]
-    either = S.disj(S.conj(*[c.term for c in a.pc[common:]]), S.conj(*[c.term for c in b.pc[common:]]))
+    if _complements(a.pc[common:], b.pc[common:]):
+        either = True  # the two sides of one branch: nothing assumed beyond what both held
+    else:
+        either = S.disj(S.conj(*[c.term for c in a.pc[common:]]), S.conj(*[c.term for c in b.pc[common:]]))
     a.pc = a.pc[:common]
     if either is not True and (needed is None or needed(rest)):
         a.pc = a.pc + (Condition(either, branch=any(c.branch for c in rest)),)
     a.decisions = _common_decisions(a, b)
+
+
+def _complements(only_a: tuple, only_b: tuple) -> bool:
+    """Are two paths' own conditions one condition and its negation (the two sides of a branch)?"""
+    return (len(only_a) == 1 and len(only_b) == 1
+            and S.term_id(only_b[0].term) == S.term_id(S.neg(only_a[0].term)))
 
 
 def _undecided_branch(condition: Condition) -> bool:
@@ -718,11 +727,16 @@ def _join(a: State, b: State, dead=None, conditions=None):
     # loop makes differ on the same names each time (the answer is the same in any order)
     hint = _DIFFER_HINT[0]
     if (dead is None and hint in local_a and hint in local_b
-            and not _same(local_a[hint], local_b[hint], memo)):
+            and not _same(local_a[hint], local_b[hint], memo)
+            and (conditions is not None or not _unknown_either(local_a[hint], local_b[hint]))):
         return None
     forgettable = None
+    unknown = []  # locals that hold a number nobody knows on each path, each its own
     for k in local_a.keys() & local_b.keys():
         if not _same(local_a[k], local_b[k], memo):
+            if conditions is None and _unknown_either(local_a[k], local_b[k]):
+                unknown.append(k)
+                continue
             _DIFFER_HINT[0] = k
             if dead is None:
                 return None  # the first difference decides: no need to compare the rest
@@ -741,8 +755,52 @@ def _join(a: State, b: State, dead=None, conditions=None):
         local_a.pop(name, None)
     if conditions is not None:  # a narrower join, which may refuse
         return a if conditions(a, b) else None
+    for name in unknown:
+        local_a[name] = _unknown_of(local_a[name], local_b[name])
     _join_conditions(a, b)
     return a
+
+
+def _unknown_either(x, y) -> bool:
+    """Do ``x`` and ``y`` both stand for a number nobody knows (``np.asarray(waveform)`` on one
+    path, that times a flag's rate on the other)?  Nothing read later can be proven of either,
+    nor witnessed: one number nobody knows stands for both.  (Two objects nobody knows, neither
+    read as a number, stay apart: which of them a path holds is what ``is`` asks.)"""
+    kinds = (_nobody_knows(x), _nobody_knows(y))
+    return all(kinds) and "number" in kinds
+
+
+def _nobody_knows(value):
+    """What ``value`` is, if nobody knows it: ``"number"`` (a size or rate computed from values
+    nobody knows, or an object read as such a number), ``"object"`` (an object nobody knows, no
+    view of it taken); else None."""
+    if type(value) is Guarded:  # (each flag's own value, none of them known)
+        kinds = [held is not ABSENT and _nobody_knows(held) for _, _, held in value.alternatives]
+        return None if not all(kinds) else "number" if "number" in kinds else "object"
+    if S.is_sym(value):
+        numeric = S.is_int_like(value) or (hasattr(value, "is_real") and value.is_real())
+        return "number" if numeric and _opaque_term(value) else None
+    if (isinstance(value, Unknown) and not value.free and value._tensor is None and value._str is None
+            and value._items is None and value._length is None and value._sequence is None
+            and value.used_as in (None, "int") and not value.config and not value.input
+            and (value._bool is None or _opaque_term(value._bool))):
+        if value._int is None:
+            return "object"
+        return "number" if _opaque_term(value._int) else None
+    return None
+
+
+def _opaque_term(term) -> bool:
+    return S.is_sym(term) and any(S.is_opaque_name(name) for name in S.variables(term))
+
+
+def _unknown_of(x, y):
+    """One value nobody knows, for ``x`` on one path and ``y`` on another."""
+    from .values import opaque
+
+    if S.is_int_like(x) and S.is_int_like(y):
+        return S.opaque_int()
+    return opaque("a value nobody knows that paths joined here computed each their own way")
 
 
 def _tainted_apart(a: State, b: State) -> bool:
@@ -779,12 +837,15 @@ def guarded_join(a: State, b: State, dead=None):
     forgotten = dead() if dead is not None else frozenset()
     differ = {name for name in local_a.keys() ^ local_b.keys() if name in forgotten}
     locals_apart = [name for name in local_a.keys() ^ local_b.keys() if name not in forgotten]
+    unknown = []  # locals that hold a number nobody knows on each path (see _join)
     for name in local_a.keys() & local_b.keys():
         mark = len(walk.journal)
         if not walk.alike(local_a[name], local_b[name]):
             walk.undo(mark)
             if name in forgotten:
                 differ.add(name)
+            elif _unknown_either(local_a[name], local_b[name]):
+                unknown.append(name)
             else:
                 locals_apart.append(name)
     for fa, fb in zip(a.frames[:-1], b.frames[:-1]):
@@ -812,13 +873,9 @@ def guarded_join(a: State, b: State, dead=None):
             (owner.attrs if type(owner) is InstanceValue else owner)[name] = guarded
     for name in differ:
         local_a.pop(name, None)
-    complements = (len(only_a) == 1 and len(only_b) == 1
-                   and S.term_id(only_b[0].term) == S.term_id(S.neg(only_a[0].term)))
-    if complements:  # the two sides of one branch: nothing assumed beyond what both held
-        a.pc = a.pc[:common]
-        a.decisions = _common_decisions(a, b)
-    else:
-        _join_conditions(a, b)
+    for name in unknown:
+        local_a[name] = _unknown_of(local_a[name], local_b[name])
+    _join_conditions(a, b)
     a.unchecked = a.unchecked or b.unchecked
     return a
 
