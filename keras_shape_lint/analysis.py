@@ -106,7 +106,7 @@ class Analysis:
     def note_internal(self, message: str) -> None:
         self.internal_errors.append(message)
 
-    def record_outcome(self, node, outcome: str, module=None, reason: str | None = None) -> None:
+    def record_outcome(self, node, outcome: str, module=None, reason=None) -> None:
         """What one path found at a merge; the merge keeps the strongest (flagged over
         undecided over proven) and, while undecided, what blocked it."""
         if module is not None and module is not self.main:
@@ -116,9 +116,12 @@ class Analysis:
         if previous is None or rank[outcome] > rank[previous]:
             self.outcomes[node] = outcome
         if outcome == "undecided" and node not in self.blocked:
-            self.blocked[node] = reason or "it depends on a value the analyser cannot read"
+            # ``reason`` may be a function giving the words (naming a line costs the positions
+            # of a module's code): called only here, where the first reason is kept
+            self.blocked[node] = (reason() if callable(reason) else reason) or \
+                "it depends on a value the analyser cannot read"
 
-    def note_unread_merge(self, node, module, reason: str) -> None:
+    def note_unread_merge(self, node, module, reason) -> None:
         """A function that joins tensors (``ops.concatenate``) reached with inputs nobody
         could read: no merge on this path as far as anyone can tell, but where other paths
         checked it as one, this path leaves it undecided (:meth:`settle_unread_merges`)."""

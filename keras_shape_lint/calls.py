@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import libcst as cst
@@ -290,7 +291,8 @@ class Calls:
         if checked and ctx.unchecked:
             # reached, but its inputs were too little known to check (on this path: another
             # path's proof says nothing of this one)
-            self.analysis.record_outcome(node, "undecided", st.modules[-1], self._unread(inputs))
+            self.analysis.record_outcome(node, "undecided", st.modules[-1],
+                                         functools.partial(self._unread, inputs))
         if checked and ctx.unchecked and st.unchecked is None:
             st.unchecked = (node, st.modules[-1])
         shadows = _shadows(inputs)

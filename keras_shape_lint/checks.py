@@ -11,6 +11,7 @@ get further.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -179,7 +180,8 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             continue
         if verdict is None or tainted or _depends_on_opaque(fail, st.pc):
             outcome = "undecided" if outcome == "proven" else outcome
-            blocked = blocked or (blocker(analysis, fail, st.pc) if verdict is not None
+            # (put in words only where it is kept: the first path that leaves the merge undecided)
+            blocked = blocked or (functools.partial(blocker, analysis, fail, st.pc) if verdict is not None
                                   else "the solver ran out of time")
             continue
         code = _code(kind, role, analysis, st.pc, fail, a, b)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from . import symbolic as S
 from .checks import check_data_merge, check_merge
 from .provenance import Origin
@@ -94,7 +96,8 @@ class LayerContext:
     def unread_merge(self, inputs) -> None:
         """A join this path reached with inputs it could not read: where another path
         checked it as a merge, it is undecided (see :meth:`Analysis.note_unread_merge`)."""
-        self.analysis.note_unread_merge(self.node, self.state.modules[-1], self._calls._unread(inputs))
+        self.analysis.note_unread_merge(self.node, self.state.modules[-1],
+                                        functools.partial(self._calls._unread, inputs))
 
     def call(self, function, args):
         results = self._calls.call(function, list(args), {}, self.state, self.node)

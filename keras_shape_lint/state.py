@@ -791,7 +791,7 @@ def _nobody_knows(value):
 
 
 def _opaque_term(term) -> bool:
-    return S.is_sym(term) and any(S.is_opaque_name(name) for name in S.variables(term))
+    return S.is_sym(term) and S.nobodys(term)
 
 
 def _unknown_of(x, y):

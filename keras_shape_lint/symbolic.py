@@ -547,6 +547,23 @@ def is_opaque_name(name: str) -> bool:
     return name.startswith(OPAQUE_PREFIX)
 
 
+def nobodys(term) -> bool:
+    """Is ``term`` computed from a size or flag nobody knows, with no conditional in it (a
+    broadcast ``hidden_dim if ?1 == 1 else ?1`` is known where ``hidden_dim`` is not 1)?"""
+    if not any(is_opaque_name(name) for name in variables(term)):
+        return False
+    pending, seen = [term], set()
+    while pending:
+        node = pending.pop()
+        if node.get_id() in seen or not z3.is_app(node):
+            continue
+        seen.add(node.get_id())
+        if node.decl().kind() == z3.Z3_OP_ITE:
+            return False
+        pending.extend(node.children())
+    return True
+
+
 def is_opaque_leaf(term) -> bool:
     """Is ``term`` a size or flag nobody knows, by itself (not a sum or product with one)?"""
     return z3.is_const(term) and is_opaque_name(term.decl().name())
