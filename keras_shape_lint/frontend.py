@@ -106,23 +106,24 @@ def statement_index(module: cst.Module) -> dict:
     return owner
 
 
-def statement_positions(module: cst.Module, syntax, index: int):
+def statement_positions(module: cst.Module, lines: list, index: int):
     """Positions of the nodes of the top-level statement ``module.body[index]``.
 
     libcst computes positions by generating the code of the whole module; here
-    only that statement's code is generated, and its first line comes from the
-    standard library's syntax tree ``syntax`` of the same text (libcst starts a
-    ``def`` at the keyword, after its decorators, as ``ast`` does).  Returns
-    ``(positions, line offset)`` or None when the two trees do not line up.
+    only that statement's code is generated, and its first line comes from
+    ``lines``, the first line of each top-level statement in the standard library's
+    syntax tree of the same text (libcst starts a ``def`` at the keyword, after its
+    decorators, as ``ast`` does).  Returns ``(positions, line offset)`` or None when
+    the two trees do not line up.
     """
     # a line of small statements (``a = 1; b = 2``) is one libcst statement, several ast ones
     at = sum(len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1 for stmt in module.body[:index])
-    if at >= len(syntax.body):
+    if at >= len(lines):
         return None
     stmt = module.body[index]
     alone = module.with_changes(body=[stmt], header=[], footer=[])
     found = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
-    return found, syntax.body[at].lineno - found[stmt].start.line
+    return found, lines[at] - found[stmt].start.line
 
 
 # fields that only hold layout (whitespace, commas, parentheses): never code to look into

@@ -53,23 +53,25 @@ class ModuleInfo:
     keep one shared scope.
     """
 
-    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions", "_syntax", "_statements", "_owner")
+    __slots__ = ("tree", "path", "scope", "loader", "generators", "_positions", "_lines", "_statements", "_owner")
 
     def __init__(self, tree, path=None, scope=None, loader=None, syntax=None, generators=None):
         self.tree = tree
         self.path = path
         self.scope = scope
         self.loader = loader
-        # the standard library's tree of the same text, when the caller has it: it
-        # places each top-level statement, so positions need only that statement's code
-        self._syntax = syntax if syntax is not None and not isinstance(syntax, str) else None
+        # the standard library's tree of the same text (or the text, read into one here): the
+        # names of the functions that yield (their calls are opaque), unless given, and the
+        # first line of each top-level statement, so that a node's position needs only the code
+        # of the statement holding it, not the whole module's
+        if isinstance(syntax, str) or (syntax is None and generators is None):
+            syntax = _read_tree(syntax if syntax is not None else tree.code)
+        if generators is None:
+            generators = read_syntax(syntax).generators if syntax is not None else frozenset()
+        self.generators = generators
+        self._lines = [stmt.lineno for stmt in syntax.body] if syntax is not None else None
         self._statements: dict = {}  # top-level statement index -> (positions, line offset), once placed
         self._owner = None  # id of each node -> the index of its top-level statement
-        # names of the functions that yield (their calls are opaque), read from the
-        # standard library's syntax tree ``syntax`` of the same text unless given
-        if generators is None:
-            generators = generator_names(syntax if syntax is not None else tree.code)
-        self.generators = generators
         self._positions = None
 
     def positions(self):
@@ -85,13 +87,13 @@ class ModuleInfo:
 
         from .frontend import statement_index, statement_positions
 
-        if self._positions is None and self._syntax is not None:
+        if self._positions is None and self._lines is not None:
             if self._owner is None:
                 self._owner = statement_index(self.tree)
             index = self._owner.get(id(node))
             if index is not None:
                 if index not in self._statements:
-                    self._statements[index] = statement_positions(self.tree, self._syntax, index)
+                    self._statements[index] = statement_positions(self.tree, self._lines, index)
                 placed = self._statements[index]
                 if placed is not None and node in placed[0]:
                     found, offset = placed
@@ -101,14 +103,19 @@ class ModuleInfo:
 
 def generator_names(syntax) -> frozenset:
     """Names of the functions (and lambdas: never) whose own body yields."""
+    if isinstance(syntax, str):
+        syntax = _read_tree(syntax)
+    return read_syntax(syntax).generators if syntax is not None else frozenset()
+
+
+def _read_tree(text: str):
+    """The standard library's syntax tree of ``text``, or None."""
     import ast
 
-    if isinstance(syntax, str):
-        try:
-            syntax = ast.parse(syntax)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return frozenset()
-    return read_syntax(syntax).generators
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 DECLARED = "\0declared"  # a frame's ``global`` and ``nonlocal`` names: (globals, nonlocals)

@@ -69,3 +69,25 @@ def test_statement_positions_match_whole_module_positions(name):
     assert calls
     for node in calls:
         assert info.start(node) == expected[node].start, cst.Module([]).code_for_node(node)[:60]
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_a_module_read_from_its_text_places_nodes_by_statement(name):
+    # (an imported module: its ModuleInfo is given the text, and reads its own syntax tree)
+    text = SOURCES[name]
+    module = cst.parse_module(text)
+    expected = positions(module)
+    info = ModuleInfo(module, syntax=text)
+    calls = [node for node in _walk(module) if isinstance(node, cst.Call)]
+    assert calls
+    for node in calls:
+        assert info.start(node) == expected[node].start, cst.Module([]).code_for_node(node)[:60]
+    assert info._positions is None  # placed statement by statement, never the whole module at once
+
+
+def _walk(module):
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(children(node))
