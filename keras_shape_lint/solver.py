@@ -133,7 +133,7 @@ class Solver:
         free = set()
         for term in terms[-new:]:
             free |= variables(term)
-        pins = [decl() == model[decl] for decl in model.decls() if decl.arity() == 0 and decl.name() not in free]
+        pins = [pin for name, pin in queries.models.pins(model) if name not in free]
         if not pins:
             return False
         solver = queries.solver
@@ -225,13 +225,24 @@ class Models:
 
     def __init__(self):
         self._recent: list = []  # [(model, {term id: (term, holds)})], the newest last
+        self._pins: dict = {}  # id of a recent model -> [(name, name == its value there)]
         self.answered = 0  # queries answered by a model (a count, for tests)
 
     def remember(self, model, terms, idents) -> None:
         # z3 found the model for these terms: each holds there
         self._recent.append((model, {ident: (term, True) for ident, term in zip(idents, terms)}))
         if len(self._recent) > self.KEPT:
+            self._pins.pop(id(self._recent[0][0]), None)
             del self._recent[0]
+
+    def pins(self, model) -> list:
+        """``(name, name == value)`` for each value a recent ``model`` gives (made once: a model
+        is asked to hold its values fixed again and again, each time for another question)."""
+        found = self._pins.get(id(model))
+        if found is None:
+            found = self._pins[id(model)] = [(decl.name(), decl() == model[decl]) for decl in model.decls()
+                                             if decl.arity() == 0]
+        return found
 
     def nearly(self, terms, idents, new: int):
         """The newest recent model in which every term but the last ``new`` holds, or None."""
