@@ -253,3 +253,30 @@ def test_a_model_held_but_for_the_question_answers_nothing_it_cannot_satisfy():
     conditions = (Condition(n >= 5), Condition(m == n + 1))
     assert solver.check_path(conditions, [m > 7]) is True
     assert solver.check_path(conditions, [n <= 1]) is False
+
+
+def test_a_recent_models_pins_are_made_once_and_go_with_it():
+    from keras_shape_lint.solver import Models
+
+    models = Models()
+    x, y = z3.Ints("x y")
+    kept = []
+    for value in range(Models.KEPT + 1):
+        solver = z3.Solver()
+        solver.add(x == value, y == value + 1)
+        assert solver.check() == z3.sat
+        model = solver.model()
+        kept.append(model)
+        models.remember(model, [x == value], [S.term_id(x == value)])
+    newest = kept[-1]
+    pins = models.pins(newest)
+    # each value the model gives, held fixed: the same terms the model's own values make
+    assert sorted(name for name, _ in pins) == ["x", "y"]
+    assert all(pin.eq(z3.Int(name) == newest[z3.Int(name).decl()]) for name, pin in pins)
+    assert models.pins(newest) is pins  # made once
+    models.pins(kept[1])
+    solver = z3.Solver()
+    solver.add(x == 99)
+    solver.check()
+    models.remember(solver.model(), [x == 99], [S.term_id(x == 99)])  # kept[1] leaves the recent models
+    assert id(kept[1]) not in models._pins and id(newest) in models._pins
