@@ -367,6 +367,14 @@ def list_parameters(finding: dict) -> frozenset:
     return frozenset(m.group(1) for text in finding.get("path_condition") or () if (m := _LIST_TEST.match(text)))
 
 
+def write_module(folder: Path, name: str, text: str) -> Path:
+    """``text`` written as the module ``name`` in ``folder`` (a test's own source, which the
+    analyser reads with its path and Keras builds from the witness)."""
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
 def check_finding(path: Path, finding: dict) -> None:
     """Build from the finding's witness and demand what the code says happens there.
 

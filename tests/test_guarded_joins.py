@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_shape_lint.analysis import Options, analyse_text  # noqa: E402
 
-from oracle import check_finding  # noqa: E402
+from oracle import check_finding, write_module  # noqa: E402
 
 OPTIONAL_PROJECTION = textwrap.dedent('''
     from keras import layers
@@ -51,14 +51,8 @@ LOCAL_WIDTH = textwrap.dedent('''
     ''')
 
 
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 def test_an_attribute_a_flag_sets_is_read_on_the_flags_own_path(tmp_path):
-    path = _write(tmp_path, "optional_projection.py", OPTIONAL_PROJECTION)
+    path = write_module(tmp_path, "optional_projection.py", OPTIONAL_PROJECTION)
     findings, analysis = analyse_text(OPTIONAL_PROJECTION, None, str(path))
     assert [(f.code, f.line) for f in findings] == [("KSL102", 21)]
     record = findings[0].to_json()
@@ -69,7 +63,7 @@ def test_an_attribute_a_flag_sets_is_read_on_the_flags_own_path(tmp_path):
 
 def test_a_size_a_flag_sets_keeps_the_flags_own_path(tmp_path):
     # (a size is read at once after the branch: its paths stay apart, the witness names the flag)
-    path = _write(tmp_path, "local_width.py", LOCAL_WIDTH)
+    path = write_module(tmp_path, "local_width.py", LOCAL_WIDTH)
     findings, _ = analyse_text(LOCAL_WIDTH, None, str(path))
     assert [(f.code, f.line) for f in findings] == [("KSL101", 10)]  # never equal where wide
     record = findings[0].to_json()
@@ -117,7 +111,7 @@ STACK = textwrap.dedent('''
 def test_flags_of_a_stacks_blocks_do_not_multiply_its_paths(tmp_path):
     # eight optional norms per block: 256 ways to build a block, each a path through the
     # whole stack before; the norms' attributes guarded, the stack is read once
-    path = _write(tmp_path, "flag_stack.py", STACK)
+    path = write_module(tmp_path, "flag_stack.py", STACK)
     findings, analysis = analyse_text(STACK, Options(time_budget_s=600.0), str(path))
     stats = analysis.statistics()
     assert findings == [] and not stats["budget"], stats
@@ -177,7 +171,7 @@ def test_a_string_a_caller_chooses_parts_no_more_than_a_flag(tmp_path):
     # an activation or a norm named by a string the caller must pass (``if activation ==
     # "gelu"``, an elif chain): the layers each choice makes are guarded like a flag's, and the
     # paths do not multiply; the one choice that breaks the merge is still found and named
-    path = _write(tmp_path, "string_choices.py", CHOICES)
+    path = write_module(tmp_path, "string_choices.py", CHOICES)
     findings, analysis = analyse_text(CHOICES, Options(time_budget_s=600.0), str(path))
     assert [(f.code, f.line) for f in findings] == [("KSL101", 32)], findings
     record = findings[0].to_json()

@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_shape_lint.analysis import Options, analyse_text  # noqa: E402
 
-from oracle import check_finding  # noqa: E402
+from oracle import check_finding, write_module  # noqa: E402
 
 # four rates a caller passes, each changing numbers drawn at random (which nobody knows):
 # sixteen paths through the code after them before, one now
@@ -57,14 +57,8 @@ UNDECIDABLE_NOTE = textwrap.dedent('''
         return layers.Add()([x, y])
     ''')
 
-def _write(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 def test_numbers_nobody_knows_do_not_part_the_path_on_each_rate(tmp_path):
-    path = _write(tmp_path, "rates.py", RATES)
+    path = write_module(tmp_path, "rates.py", RATES)
     findings, analysis = analyse_text(RATES, Options(time_budget_s=600.0), str(path))
     assert [(f.code, f.line) for f in findings] == [("KSL102", 21)], findings
     record = findings[0].to_json()
@@ -75,7 +69,7 @@ def test_numbers_nobody_knows_do_not_part_the_path_on_each_rate(tmp_path):
 
 
 def test_a_branch_nobody_can_decide_that_changed_nothing_keeps_the_finding(tmp_path):
-    path = _write(tmp_path, "undecidable_note.py", UNDECIDABLE_NOTE)
+    path = write_module(tmp_path, "undecidable_note.py", UNDECIDABLE_NOTE)
     findings, analysis = analyse_text(UNDECIDABLE_NOTE, None, str(path))
     stats = analysis.statistics()
     assert [(f.code, f.line) for f in findings] == [("KSL102", 13)], stats
