@@ -38,16 +38,23 @@ FIXTURES = fixture_paths()
 ORACLE_CASES = [(path, line, expression) for path in FIXTURES for line, expression in oracle_lines(path)]
 
 
-def _needs_missing_tensorflow(path) -> bool:
-    """Under another backend TensorFlow may be absent; fixtures that import it are skipped."""
+def _needs_missing_tensorflow(path) -> str | None:
+    """Why a fixture that imports TensorFlow cannot run here, if it cannot: TensorFlow is not
+    installed (the GPU machine's JAX), or Keras runs on another backend, whose tensors
+    TensorFlow's own ops (``tf.gather``, ``tf.concat``) do not take."""
     text = path.read_text(encoding="utf-8")
-    mentions = "import tensorflow" in text or "from tensorflow" in text
-    return mentions and importlib.util.find_spec("tensorflow") is None
+    if "import tensorflow" not in text and "from tensorflow" not in text:
+        return None
+    if importlib.util.find_spec("tensorflow") is None:
+        return "which is not installed here"
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return None if backend == "tensorflow" else f"whose ops do not take the tensors of Keras's {backend} backend"
 
 
 def _skip_without_tensorflow(path):
-    if _needs_missing_tensorflow(path):
-        pytest.skip(f"{path.name} imports tensorflow, which is not installed here")
+    why = _needs_missing_tensorflow(path)
+    if why is not None:
+        pytest.skip(f"{path.name} imports tensorflow, {why}")
 
 
 def test_backend_is_the_requested_one():
