@@ -13,7 +13,7 @@ from dataclasses import replace as _replace
 from . import symbolic as S
 from .syntax_facts import read_syntax
 from .values import (ABSENT, DictValue, FunctionValue, Guarded, Imported, InstanceValue, LayerValue, ListValue, Partial,
-                     RepeatedList, Tensor, Unknown, set_on_some_paths)
+                     RepeatedList, Tensor, Unknown, opaque, set_on_some_paths)
 
 
 class Condition:
@@ -67,7 +67,7 @@ class ModuleInfo:
         if isinstance(syntax, str) or (syntax is None and generators is None):
             syntax = _read_tree(syntax if syntax is not None else tree.code)
         if generators is None:
-            generators = read_syntax(syntax).generators if syntax is not None else frozenset()
+            generators = generator_names(syntax)
         self.generators = generators
         self._lines = [stmt.lineno for stmt in syntax.body] if syntax is not None else None
         self._statements: dict = {}  # top-level statement index -> (positions, line offset), once placed
@@ -679,8 +679,6 @@ def _undecided_branch(condition: Condition) -> bool:
 def _widen_value(a, b, memo: dict, origin):
     """One value for ``a`` on one path and ``b`` on the other (``a`` updated in place
     where it is a container both share the shape of)."""
-    from .values import Tensor, opaque
-
     if _same(a, b, {}):
         return a
     key = (id(a), id(b))
@@ -773,8 +771,9 @@ def _unknown_either(x, y) -> bool:
     path, that times a flag's rate on the other)?  Nothing read later can be proven of either,
     nor witnessed: one number nobody knows stands for both.  (Two objects nobody knows, neither
     read as a number, stay apart: which of them a path holds is what ``is`` asks.)"""
-    kinds = (_nobody_knows(x), _nobody_knows(y))
-    return all(kinds) and "number" in kinds
+    first = _nobody_knows(x)  # (most differing values are known: the second is seldom read)
+    second = first and _nobody_knows(y)
+    return bool(second) and "number" in (first, second)
 
 
 def _nobody_knows(value):
@@ -786,25 +785,19 @@ def _nobody_knows(value):
         return None if not all(kinds) else "number" if "number" in kinds else "object"
     if S.is_sym(value):
         numeric = S.is_int_like(value) or (hasattr(value, "is_real") and value.is_real())
-        return "number" if numeric and _opaque_term(value) else None
+        return "number" if numeric and S.nobodys(value) else None
     if (isinstance(value, Unknown) and not value.free and value._tensor is None and value._str is None
             and value._items is None and value._length is None and value._sequence is None
             and value.used_as in (None, "int") and not value.config and not value.input
-            and (value._bool is None or _opaque_term(value._bool))):
+            and (value._bool is None or S.nobodys(value._bool))):
         if value._int is None:
             return "object"
-        return "number" if _opaque_term(value._int) else None
+        return "number" if S.nobodys(value._int) else None
     return None
-
-
-def _opaque_term(term) -> bool:
-    return S.is_sym(term) and S.nobodys(term)
 
 
 def _unknown_of(x, y):
     """One value nobody knows, for ``x`` on one path and ``y`` on another."""
-    from .values import opaque
-
     if S.is_int_like(x) and S.is_int_like(y):
         return S.opaque_int()
     return opaque("a value nobody knows that paths joined here computed each their own way")
@@ -1255,8 +1248,6 @@ def _same_root(x, y, memo, loop) -> bool:
 
 
 def _compare(x, y, memo, loop=None) -> bool:
-    from .values import Tensor
-
     if loop is not None and loop.covering:
         if S.is_sym(x) and x.decl().name() in loop.covering:
             if S.is_bool_like(x):

@@ -548,9 +548,9 @@ def is_opaque_name(name: str) -> bool:
 
 
 def nobodys(term) -> bool:
-    """Is ``term`` computed from a size or flag nobody knows, with no conditional in it (a
-    broadcast ``hidden_dim if ?1 == 1 else ?1`` is known where ``hidden_dim`` is not 1)?"""
-    if not any(is_opaque_name(name) for name in variables(term)):
+    """Is ``term`` a term computed from a size or flag nobody knows, with no conditional in it
+    (a broadcast ``hidden_dim if ?1 == 1 else ?1`` is known where ``hidden_dim`` is not 1)?"""
+    if not is_sym(term) or not any(is_opaque_name(name) for name in variables(term)):
         return False
     pending, seen = [term], set()
     while pending:
