@@ -387,6 +387,11 @@ def _instance_of(value, kind):
         if isinstance(value, Unknown) and value.free and kind.name in ("list", "tuple") \
                 and value.used_as in (None, "list"):
             return value.is_sequence()  # the caller passes a list or not
+        if isinstance(value, ShapeOf) and kind.name != "tuple":
+            # Keras 3 gives a tuple (``x.shape``, the shape ``build`` gets), tf.keras a TensorShape
+            # and ``tf.shape`` a tensor: never a dict, a list or a number, always an object
+            # (``if isinstance(input_shape, dict):`` in a build that also takes a dict of shapes)
+            return kind.name == "object"
         python_type = _python_type(value)
         if python_type is None:
             return opaque("isinstance of a symbolic value")
