@@ -178,6 +178,9 @@ def floordiv(a, b):
         return a
     if not is_sym(a) and not is_sym(b):
         return a // b
+    rest = cofactor(a, b)
+    if rest is not None:  # an exact division: ``(h * w * c) // c`` is ``h * w``
+        return rest
     if isinstance(b, int) and b < 0:
         # Python rounds down; z3's division keeps the remainder at least 0, which is the same
         # only for a positive divisor: a // b == (-a) // (-b)
@@ -189,11 +192,52 @@ def floordiv(a, b):
 def mod(a, b):
     if not is_sym(a) and not is_sym(b):
         return a % b
+    if cofactor(a, b) is not None:  # ``(h * w * c) % c``: nothing is left over
+        return 0
     if isinstance(b, int) and b < 0:
         # Python's remainder takes the divisor's sign: a - b * (a // b)
         term = _as_int_term(a)
         return term - b * ((-term) / (-b))
     return _as_int_term(a) % _as_int_term(b)
+
+
+def _factors(term) -> list:
+    """The factors of a product of integers, nested products flattened (``(h * w) * c``)."""
+    if is_sym(term) and z3.is_mul(term):
+        return [f for child in term.children() for f in _factors(child)]
+    return [term]
+
+
+def cofactor(a, b):
+    """``a / b`` where the integer ``b`` divides the symbolic integer ``a`` as one of its
+    factors (each of ``b``'s factors one of ``a``'s, its number dividing ``a``'s number): the
+    product of ``a``'s other factors; else None.  For a ``b`` of 0 Python raises before the
+    quotient matters (a division the analysed code checks on its own)."""
+    if not (is_sym(a) and isinstance(a, z3.ArithRef) and a.is_int()):
+        return None
+    if isinstance(b, bool) or not (isinstance(b, int) or (is_sym(b) and isinstance(b, z3.ArithRef) and b.is_int())):
+        return None
+    number, left = 1, []
+    for factor in _factors(a):
+        if z3.is_int_value(factor):
+            number *= factor.as_long()
+        else:
+            left.append(factor)
+    divisor = 1
+    for factor in _factors(b):
+        if not is_sym(factor) or z3.is_int_value(factor):
+            divisor *= factor if not is_sym(factor) else factor.as_long()
+            continue
+        position = next((i for i, f in enumerate(left) if f.eq(factor)), None)
+        if position is None:
+            return None
+        del left[position]
+    if divisor == 0 or number % divisor:
+        return None
+    quotient = number // divisor
+    for factor in left:
+        quotient = mul(quotient, factor)
+    return quotient
 
 
 @_memoised
