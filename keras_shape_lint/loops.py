@@ -960,9 +960,10 @@ def _generalised(value, other, equal, origin, covering: set, seen: set, strict: 
     if _same(value, other, {}, None if strict and isinstance(value, Unknown) else _LoopComparison(equal)):
         return value
     if type(other) is Unknown and not other.free and isinstance(value, (ListValue, RepeatedList, DictValue,
-                                                                        LayerValue)):
-        # a list, dict or Keras layer that the iteration for any index left as a value nobody
-        # knows (its paths built it one way and another, and were joined): one nobody knows
+                                                                        LayerValue, InstanceValue)):
+        # a list, dict or layer (Keras's or the code's own) that the iteration for any index left
+        # as a value nobody knows (its paths built it one way and another, and were joined): one
+        # nobody knows
         return _anything(origin, covering)
     # a tuple, or a list a layer's configuration holds (Sequential's layers)
     if isinstance(value, (tuple, list)) and isinstance(other, tuple) == isinstance(value, tuple) \

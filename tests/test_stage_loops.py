@@ -1,0 +1,76 @@
+"""A stage made in a loop over a caller's list, whose own layers depend on that stage's item
+(a downsampling block on some stages, an Identity on others): the iteration for any stage
+leaves that layer as a value nobody knows, and the stage before it, made for one known item,
+widens to one too.  The loop is summarised after a few iterations, not run to its bound on
+every path the flags part."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from keras_shape_lint.analysis import Options, analyse_text  # noqa: E402
+
+from oracle import check_finding, write_module  # noqa: E402
+
+STAGES = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    class ConvUnit(keras.layers.Layer):
+        def __init__(self, filters, strides, **kwargs):
+            super().__init__(**kwargs)
+            self.conv = layers.Conv2D(filters, 3, strides=strides, padding="same")
+            self.norm = layers.BatchNormalization()
+
+        def call(self, x):
+            return self.norm(self.conv(x))
+
+
+    class Stage(keras.layers.Layer):
+        def __init__(self, in_channels, out_channels, downsample, index, **kwargs):
+            super().__init__(**kwargs)
+            if downsample[index]:
+                self.down = ConvUnit(in_channels[index], 2)
+            else:
+                self.down = layers.Identity()
+            self.unit = ConvUnit(out_channels[index], 1)
+
+        def call(self, x):
+            return self.unit(self.down(x))
+
+
+    class Encoder(keras.layers.Layer):
+        def __init__(self, in_channels, out_channels, downsample, **kwargs):
+            super().__init__(**kwargs)
+            self.stages = []
+            for index in range(len(in_channels)):
+                self.stages.append(Stage(in_channels, out_channels, downsample, index))
+
+        def call(self, x):
+            for stage in self.stages:
+                x = stage(x)
+            return x
+
+
+    def backbone(image, in_channels, out_channels, downsample):
+        x = layers.Conv2D(16, 3)(image)
+        y = Encoder(in_channels, out_channels, downsample)(x)
+        return layers.Add()([x, y])
+    ''')
+
+
+def test_stages_whose_layers_differ_by_a_flag_are_summarised(tmp_path):
+    path = write_module(tmp_path, "stages.py", STAGES)
+    findings, analysis = analyse_text(STAGES, Options(time_budget_s=600.0), str(path))
+    assert not analysis.budget_notes, analysis.budget_notes
+    # the width and the size of the stack's output each differ from its input's on some input
+    assert sorted((f.code, f.line) for f in findings) == [("KSL102", 45), ("KSL103", 45)], findings
+    for finding in findings:
+        check_finding(path, finding.to_json())  # Keras fails at the Add with each witness
+    # the loop is summarised once the stage for any index is widened: 3,923 steps before
+    assert analysis.interp.steps < 1500, analysis.interp.steps
