@@ -198,8 +198,10 @@ class Loops:
                     else:
                         finished.extend(self._exhausted(stmt, [s2]))
             # tried after the first iteration (``if i == 0`` behind: a stack alike after its first
-            # block leaves as one path), then after the iterations unrolled anyway but the last
-            # one or two, where the paths that leave the loop early (a short stack, a stop where
+            # block leaves as one path), after the second (a stack kept in a list: the block for
+            # any index is compared with the last one appended, which after the first iteration is
+            # the first block, unlike the rest), then after the iterations unrolled anyway but the
+            # last one or two, where the paths that leave the loop early (a short stack, a stop where
             # a size stops dividing) are explored one by one.  Each path is tried on its own (one
             # that took a branch on a flag the caller passes runs the loop with that flag as its own):
             # on the first try every path, however many the first block's flags made (each try
@@ -207,7 +209,8 @@ class Loops:
             # of the loop for every count they reach), later at most _MAX_PATHS_TRIED
             last_try = number == self.budget.max_symbolic_unroll
             early = number == _FIRST_TRY
-            tries = any_item is not None and (early or number >= max(1, self.budget.max_symbolic_unroll - 1))
+            tries = any_item is not None and (early or number == _FIRST_TRY + 1
+                                              or number >= max(1, self.budget.max_symbolic_unroll - 1))
             if tries and last_try and len(running) > _MAX_PATHS_TRIED:
                 # too many paths to try one by one (each number of blocks a free length allows):
                 # joined, what they disagree on made a value nobody knows, rather than dropped
