@@ -205,6 +205,8 @@ def _factors(term) -> list:
     """The factors of a product of integers, nested products flattened (``(h * w) * c``)."""
     if is_sym(term) and z3.is_mul(term):
         return [f for child in term.children() for f in _factors(child)]
+    if is_sym(term) and z3.is_app_of(term, z3.Z3_OP_UMINUS):  # ``-c``: -1 times c
+        return [z3.IntVal(-1)] + _factors(term.arg(0))
     return [term]
 
 

@@ -40,16 +40,16 @@ def test_what_does_not_divide_stays_a_division():
 
 def test_exact_division_agrees_with_python():
     for a, b, expected in ((H * W * C, C, H * W), (-6 * H * C, 3 * C, -2 * H), (H * C, -C, -H)):
-        assert S.floordiv(a, b).eq(expected) and S.mod(a, b) == 0, (a, b)
-        # Python's ``//`` and ``%`` (as z3's, on a division with nothing left over) agree for
-        # every value of the divisor but 0, where Python raises
-        solver = z3.Solver()
-        solver.add(b != 0, z3.Not(z3.And(a / b == expected, a % b == 0)))
-        assert solver.check() == z3.unsat, (a, b)
-        for h, w, c in ((3, 5, 7), (-2, 4, 6), (1, -3, -5)):
+        assert not z3.is_app_of(S.floordiv(a, b), z3.Z3_OP_IDIV) and S.mod(a, b) == 0, (a, b)
+        same = z3.Solver()
+        same.add(S.floordiv(a, b) != expected)
+        assert same.check() == z3.unsat, (S.floordiv(a, b), expected)
+        # Python's ``//`` and ``%`` agree on numbers of either sign (a divisor of 0 raises)
+        for h, w, c in ((3, 5, 7), (-2, 4, 6), (1, -3, -5), (-4, -1, 3), (0, 2, -2)):
             pairs = [(z3.Int("h"), z3.IntVal(h)), (z3.Int("w"), z3.IntVal(w)), (z3.Int("c"), z3.IntVal(c))]
-            top, bottom, quotient = (z3.simplify(z3.substitute(t, *pairs)).as_long() for t in (a, b, expected))
-            assert (top // bottom, top % bottom) == (quotient, 0)
+            top, bottom, quotient = (z3.simplify(z3.substitute(t, *pairs)).as_long()
+                                     for t in (a, b, S.floordiv(a, b)))
+            assert (top // bottom, top % bottom) == (quotient, 0), (a, b, (h, w, c))
 
 
 GATE = textwrap.dedent('''
