@@ -472,6 +472,9 @@ class Calls:
                 # ("Undefined shapes are not supported"): no model around it builds
                 self.analysis.note_opaque(f"{cls.name}.compute_output_shape() declares no shape Keras can build")
                 return []
+            if "training" in kwargs and _takes_no_keyword(call, {"training": None}):
+                # Keras passes ``training`` on only to a call() that takes it
+                kwargs = {name: value for name, value in kwargs.items() if name != "training"}
             out = []
             for s, inst in held:
                 for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
