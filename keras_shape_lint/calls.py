@@ -117,7 +117,7 @@ class Calls:
                 return self._with_copies(args[0], axis, st, lambda s, listed: self.call_imported(
                     qualname, [listed, *args[1:]], kwargs, s, node))
         if function is not None:
-            defaulted = self._none_default(node, args)
+            defaulted = None if function.accepts_none else self._none_default(node, args)
             if defaulted is not None:
                 # a tensor function given a parameter left at its None default for its tensor
                 # (``ops.reshape(mask, ...)``): Keras raises there, and no path goes on; that

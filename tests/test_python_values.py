@@ -123,6 +123,27 @@ def test_an_activation_named_by_the_caller_keeps_the_shape_and_its_witness_names
                                                   "squareplus", "sparse_plus", "sparse_sigmoid", "threshold"}, name
 
 
+def test_an_activation_left_at_its_none_default_is_linear_and_the_witness_keeps_it():
+    # ``keras.activations.get(None)`` is Keras's linear activation: the path goes on with the
+    # default (no tensor function is handed a None here), and the witness need not name one
+    findings = _findings("""
+        import keras
+        from keras import layers
+
+
+        class Head(keras.layers.Layer):
+            def __init__(self, width, activation=None, **kwargs):
+                super().__init__(**kwargs)
+                self.activation = keras.activations.get(activation)
+                self.dense = layers.Dense(width)
+
+            def call(self, x):
+                return x + self.activation(self.dense(x))
+    """)
+    assert [f.code for f in findings] == ["KSL102"]
+    assert "activation" not in findings[0].witness.args, findings[0].witness.args
+
+
 def test_a_fractional_power_of_a_size_is_a_number():
     findings = _findings("""
         from keras import layers

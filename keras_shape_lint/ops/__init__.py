@@ -32,6 +32,7 @@ _MISSING = object()
 class OpModel:
     name: str
     apply: Callable  # (ctx, args: list, kwargs: dict) -> value
+    accepts_none: bool = False  # None is a valid first argument (``keras.activations.get(None)``)
 
     @cached_property
     def as_layer(self):

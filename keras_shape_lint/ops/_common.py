@@ -61,11 +61,12 @@ def keras_op(family: str, *names: str, other=()):
     return register
 
 
-def function(*qualnames: str):
-    """Register a function that is not in ``keras.ops`` under fully qualified names."""
+def function(*qualnames: str, accepts_none: bool = False):
+    """Register a function that is not in ``keras.ops`` under fully qualified names
+    (``accepts_none``: one whose first argument may be None, which a tensor's may not)."""
 
     def register(apply):
-        model = OpModel(qualnames[0].rsplit(".", 1)[-1], apply)
+        model = OpModel(qualnames[0].rsplit(".", 1)[-1], apply, accepts_none)
         for name in qualnames:
             OPS[name] = model
         return apply

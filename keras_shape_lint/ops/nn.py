@@ -76,7 +76,7 @@ def dot_product_attention(ctx, args, kwargs):
     return ctx.opaque("attention of a non-tensor query") if query is None else same_shape(ctx, query)
 
 
-@function("keras.activations.get")
+@function("keras.activations.get", accepts_none=True)
 def activation_get(ctx, args, kwargs):
     """``keras.activations.get("gelu")``: the activation function of that name."""
     identifier = arg(args, kwargs, 0, "identifier")
