@@ -39,6 +39,16 @@ def _shape_dims(value):
     return tuple(dims)
 
 
+def build_shape_dims(shape):
+    """What ``layer.build(shape)`` builds a layer's weights for, as dims after a batch axis, or
+    None: a shape of one axis (``self.qkv.build([dim])``) is the axis a layer reads its input's
+    features from (Keras's layers read ``input_shape[-1]``), not a batch."""
+    dims = _shape_dims(shape) if not isinstance(shape, (ShapeOf, int)) else None
+    if dims is not None and len(dims) == 1:
+        return dims
+    return batch_shape_dims(shape)
+
+
 def batch_shape_dims(shape):
     """A shape with its batch axis first (``input_shape`` of ``build``, what
     ``compute_output_shape`` returns) as the dims after it, or None."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import symbolic as S
 from .operators import compare
-from .keras_api import batch_shape_dims
+from .keras_api import batch_shape_dims, build_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
 from .values import (DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, UnknownText, dict_key,
@@ -47,7 +47,7 @@ def call_method(calls, method, args, kwargs, st, node):
         return None
     if isinstance(receiver, LayerValue) and name == "build":
         shape = args[0] if args else kwargs.get("input_shape")
-        dims = batch_shape_dims(shape)
+        dims = build_shape_dims(shape)
         if dims is not None:
             calls.keep_build(receiver, Tensor(dims), st)
         elif isinstance(shape, ShapeOf) and receiver.model.name in WEIGHT_AXES and len(args) + len(kwargs) == 1:

@@ -6,7 +6,7 @@ import textwrap
 
 from keras_shape_lint.analysis import analyse_text
 
-from oracle import REPO_ROOT
+from oracle import REPO_ROOT, build_from_witness, write_module
 
 
 def _lint(source: str):
@@ -59,6 +59,38 @@ def test_a_build_for_a_shape_without_axes_is_not_an_error():
                 return x + self.dense(x)
     """)
     assert stats["internal_errors"] == []
+
+
+def test_a_dense_built_for_a_shape_of_one_axis_takes_it_for_its_features(tmp_path):
+    # ``self.qkv.build([dim])`` (ViTDet's attention): Keras's Dense reads input_shape[-1], so the
+    # layer takes only inputs key_dim * heads wide; another x fails at the Dense, never at the +
+    source = textwrap.dedent("""
+        import keras
+        from keras import layers
+
+
+        class Attention(keras.layers.Layer):
+            def __init__(self, key_dim, heads, **kwargs):
+                super().__init__(**kwargs)
+                self.key_dim = key_dim
+                self.heads = heads
+                self.qkv = layers.Dense(key_dim * heads)
+
+            def build(self, input_shape=None):
+                self.qkv.build([self.key_dim * self.heads])
+
+            def call(self, x):
+                return x + self.qkv(x)
+    """)
+    findings, stats = _lint(source)
+    assert findings == [] and (stats["proven"], stats["undecided"]) == (1, 0), (findings, stats)
+    path = write_module(tmp_path, "attention.py", source)
+    builds = build_from_witness(path, {"entry": "Attention", "args": {"key_dim": 4, "heads": 2},
+                                       "call": {"x": {"shape": [None, 5, 8]}}})
+    assert builds.error is None, builds.error
+    other = build_from_witness(path, {"entry": "Attention", "args": {"key_dim": 4, "heads": 2},
+                                      "call": {"x": {"shape": [None, 5, 6]}}})
+    assert other.error is not None and "dense" in str(other.error).lower(), other.error  # at the Dense
 
 
 def test_a_dense_built_on_an_input_of_unknown_rank_keeps_its_channels():
