@@ -245,7 +245,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if isinstance(value, DictValue):
             return list(value.items.keys())
         if isinstance(value, ShapeOf):
-            shape = value.as_tuple()
+            shape = value.sizes()
             self.analysis.batch_read = self.analysis.batch_read or shape is not None
             return None if shape is None else list(shape)
         if isinstance(value, str):

@@ -94,13 +94,36 @@ def _input_name(calls, st, node, name) -> str | None:
     return bound if value is node else None
 
 
-@api("keras.backend.int_shape", "keras.ops.shape", "tensorflow.shape", "keras.backend.shape")
+@api("keras.backend.int_shape")
 def int_shape(calls, st, args, kwargs, node):
+    """``int_shape(x)``: the shape Keras knows, None for the batch size."""
+    return _shape_of(args, dynamic=False)
+
+
+@api("keras.ops.shape", "tensorflow.shape", "keras.backend.shape")
+def run_time_shape(calls, st, args, kwargs, node):
+    """``ops.shape(x)``: in a layer's call(), which Keras runs on the backend's tensors as it
+    builds the model, the shape the backend holds, sizes Keras does not know (the batch size)
+    values nobody knows (a tensor in TensorFlow, a symbolic dimension in JAX); in a constructor
+    that builds a functional model, on Keras's symbolic tensors, the static shape, None for them.
+    A function analysed on its own (a helper of some call()) is read as a layer's call reads it:
+    in a functional model, arithmetic on a None raises."""
+    return _shape_of(args, dynamic=_on_backend_tensors(st))
+
+
+def _on_backend_tensors(st) -> bool:
+    """Does the path run where tensors are the backend's: inside a layer's ``call()`` (or a
+    function it calls), or outside any constructor (a functional model's ``__init__``)?"""
+    methods = [entry[0].rsplit(".", 1)[-1] for entry in st.chain]
+    return "call" in methods or "__init__" not in methods
+
+
+def _shape_of(args, dynamic: bool):
     value = args[0] if args else None
     if isinstance(value, Unknown):
         value = value.as_tensor()
     if isinstance(value, Tensor):
-        return ShapeOf(value)
+        return ShapeOf(value, dynamic)
     return opaque("shape of a non-tensor")
 
 

@@ -40,12 +40,12 @@ def subscript(interp, st, value, keys, node=None):
         first = key.lower if isinstance(key, Slice) else key
         if first is None or type(first) is int and first == 0:  # the batch size, alone or leading
             interp.analysis.batch_read = True
-        full = value.as_tuple()
+        full = value.sizes()
         if full is None and plain_index(key) and key > 0 and node is not None:
             # ``shape[1]`` ... ``shape[3]``: the rank a free input is given is one every index the
             # function reads from the same shape allows, not just the first read
             value.tensor.choose_rank(max(2, _highest_index(st, node)))
-            full = value.as_tuple()
+            full = value.sizes()
         if full is not None and plain_index(key) and not -len(full) <= key < len(full) and st.unchecked is None:
             # Python raises here; for a rank a free input was given by choice, another rank
             # would have gone on: nothing after this on the path is checked against that rank
@@ -238,14 +238,16 @@ def _key_sequence(key):
     return list(items)
 
 
-def leading_sizes(count: int) -> tuple:
+def leading_sizes(count: int, dynamic: bool = False) -> tuple:
     """The first ``count`` sizes of a tensor of unknown rank: its batch size, which Keras never
-    knows (None), then sizes nobody here knows."""
-    return tuple(None if i == 0 else S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(count))
+    knows (None; the backend's value, read by ``ops.shape``: ``dynamic``), then sizes nobody
+    here knows."""
+    batch = S.batch_size() if dynamic else None
+    return tuple(batch if i == 0 else S.opaque_int(f"<axis {i} of a tensor of unknown rank>") for i in range(count))
 
 
 def _shape_item(shape: ShapeOf, key):
-    full = shape.as_tuple()
+    full = shape.sizes()
     if full is not None:
         if isinstance(key, Slice):
             return _slice_sequence(full, key)
@@ -261,16 +263,17 @@ def _shape_item(shape: ShapeOf, key):
         if isinstance(drop, int) and not isinstance(drop, bool) and drop < 0:
             follower = Tensor.follow(tensor, -drop, ())
             if follower is not None:
-                return ShapeOf(follower)
+                return ShapeOf(follower, shape.dynamic)
         if isinstance(drop, int) and not isinstance(drop, bool) and drop > 0:
             # ``b, s = ops.shape(x)[:2]``: a free input gets at least that rank; any other
             # tensor's first sizes are its batch size (which Keras never knows) and sizes
             # nobody here knows
             if tensor.choose_rank(max(2, drop - 1)):
                 return _shape_item(shape, key)
-            return leading_sizes(drop)
+            return leading_sizes(drop, shape.dynamic)
     if isinstance(key, int) and not isinstance(key, bool) and key == 0:
-        return None  # the batch size, which Keras never knows when it builds
+        # the batch size, which Keras never knows when it builds (the backend's value, at run time)
+        return S.batch_size() if shape.dynamic else None
     if key == -1 and tensor.channels_last or key == 1 and not tensor.channels_last:
         return tensor.channels_dim()
     if isinstance(key, int) and not isinstance(key, bool) and key < 0 and tensor.channels_last:

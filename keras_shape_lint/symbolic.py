@@ -511,9 +511,39 @@ _VARIABLES: dict = {}
 _KEEP_ALIVE: list = []
 
 
+_BATCH: list = []  # the file's batch size, once read
+_RUN_TIME: set = set()  # the names of sizes read at run time (the batch size's among them)
+
+
+def batch_size():
+    """What ``ops.shape(x)[0]`` reads while a model is built: Keras does not know the batch size,
+    but the backend holds it as a value (a tensor in TensorFlow, a symbolic dimension in JAX)
+    that arithmetic takes; one number nobody knows, the same for every tensor of the file."""
+    if not _BATCH:
+        _BATCH.append(run_time_size(" (the batch size)"))
+    return _BATCH[0]
+
+
+def run_time_size(label: str = " (a size known at run time)"):
+    """What ``ops.shape(x)[i]`` reads of an axis Keras does not know (a sequence's length): the
+    backend's value while the model is built, a number nobody knows."""
+    size = opaque_int(label)
+    _RUN_TIME.add(size.decl().name())
+    return size
+
+
+def from_run_time(value) -> bool:
+    """Is ``value`` worked out from sizes ``ops.shape(x)`` read of axes Keras does not know
+    (``b // windows``, or such a size itself)?  Keras knows no such size when it builds: a shape
+    given it has None there."""
+    return bool(_RUN_TIME) and is_sym(value) and not _RUN_TIME.isdisjoint(variables(value))
+
+
 def reset_caches() -> None:
     """Forget memoised term facts (called once per analysed file)."""
     provenance.reset()
+    _BATCH.clear()
+    _RUN_TIME.clear()
     _QUERIES.clear()
     _VARIABLES.clear()
     _KEEP_ALIVE.clear()

@@ -716,18 +716,32 @@ ELLIPSIS = Ellipsis
 class ShapeOf:
     """``x.shape`` / ``int_shape(x)``: the batch-inclusive shape of a tensor.
 
-    Kept lazy so ``x.shape[-1]`` works before the rank of ``x`` is known.
+    Kept lazy so ``x.shape[-1]`` works before the rank of ``x`` is known.  ``dynamic``: read by
+    ``ops.shape(x)`` (or ``tf.shape``) in a layer's call(), whose sizes Keras does not know are
+    values (:func:`symbolic.batch_size`, :func:`symbolic.run_time_size`) where ``x.shape`` and
+    ``int_shape(x)`` give None.
     """
 
-    __slots__ = ("tensor",)
+    __slots__ = ("tensor", "dynamic")
 
-    def __init__(self, tensor: Tensor):
+    def __init__(self, tensor: Tensor, dynamic: bool = False):
         self.tensor = tensor
+        self.dynamic = dynamic
 
     def as_tuple(self):
+        """The whole shape, None for the sizes Keras does not know (as a shape Keras reads)."""
         if not self.tensor.known:
             return None
         return tuple(full_dims(self.tensor))
+
+    def sizes(self):
+        """The sizes code reads one by one (indexed, unpacked): where the shape was read at run
+        time, those Keras does not know are values (the batch size, a sequence's length)."""
+        found = self.as_tuple()
+        if found and self.dynamic and any(size is None for size in found):
+            found = tuple(size if size is not None else S.batch_size() if at == 0 and self.tensor.batched
+                          else S.run_time_size() for at, size in enumerate(found))
+        return found
 
 
 def spread_shape(shape: "ShapeOf", rest: list):
@@ -742,7 +756,7 @@ def spread_shape(shape: "ShapeOf", rest: list):
             return None
         sizes.append(item)
     follower = Tensor.follow(shape.tensor, 0, sizes)
-    return None if follower is None else ShapeOf(follower)
+    return None if follower is None else ShapeOf(follower, shape.dynamic)
 
 
 class Results(list):

@@ -54,8 +54,8 @@ def _filled(shape_index: int):
             items = [target]
         sizes = []
         for item in items:
-            if item is None:
-                sizes.append(None)
+            if item is None or S.from_run_time(item):
+                sizes.append(None)  # (from a size ``ops.shape(x)`` read at run time: not Keras's to know)
             elif int_value(item) is not None:
                 sizes.append(int_value(item))
             elif isinstance(item, Unknown):

@@ -37,8 +37,10 @@ from ._common import (
 
 
 def _size(ctx, value):
-    """One size a user wrote in a shape: an int, a z3 term, ``None``, or an opaque int."""
-    if value is None:
+    """One size a user wrote in a shape: an int, a z3 term, ``None``, or an opaque int (None for
+    a size worked out from one ``ops.shape(x)`` read at run time, the batch size or another
+    Keras does not know)."""
+    if value is None or S.from_run_time(value):
         return None
     if isinstance(value, Unknown):
         return value.as_int()
@@ -47,6 +49,15 @@ def _size(ctx, value):
 
 
 _NOT_A_SIZE = object()
+
+
+def _count(ctx, value):
+    """One count (``ops.tile(x, n)``): an int or a term, None for one Keras does not know (worked
+    out from a size ``ops.shape(x)`` read at run time); ``_NOT_A_SIZE`` for no single count."""
+    single = ctx.int(value)
+    if single is None:
+        return _NOT_A_SIZE
+    return None if S.from_run_time(single) else single
 
 
 def _shape(ctx, value):
@@ -601,8 +612,8 @@ def tile(ctx, args, kwargs):
     repeats = arg(args, kwargs, 1, "repeats", kwargs.get("multiples"))
     if x is None or not x.known:
         return ctx.opaque("tile of a tensor of unknown rank")
-    single = ctx.int(repeats)
-    counts = [single] if single is not None else _shape(ctx, repeats)
+    single = _count(ctx, repeats)
+    counts = [single] if single is not _NOT_A_SIZE else _shape(ctx, repeats)
     if counts is None:
         return ctx.opaque("tile repeats not understood")
     shape = full(x)
@@ -625,8 +636,11 @@ def repeat(ctx, args, kwargs):
     where = arg(args, kwargs, 2, "axis")
     if x is None or not x.known:
         return ctx.opaque("repeat of a tensor of unknown rank")
-    single = ctx.int(repeats)
-    counts = [single] if single is not None or repeats is None else _shape(ctx, repeats)
+    single = _count(ctx, repeats)
+    if repeats is None:
+        counts = [None]
+    else:
+        counts = [single] if single is not _NOT_A_SIZE else _shape(ctx, repeats)
     if counts is None or len(counts) != 1 and any(c is None for c in counts):
         # one count Keras does not know (``ops.repeat(token, ops.shape(x)[0], axis=0)``) is
         # a size it does not know
