@@ -375,6 +375,16 @@ def write_module(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def analyse_module(folder: Path, name: str, text: str):
+    """``text`` written as the module ``name`` in ``folder`` and analysed there: (its path, the
+    findings, the statistics)."""
+    from keras_shape_lint.analysis import analyse_text
+
+    path = write_module(folder, name, text)
+    findings, analysis = analyse_text(text, None, str(path))
+    return path, findings, analysis.statistics()
+
+
 def check_finding(path: Path, finding: dict) -> None:
     """Build from the finding's witness and demand what the code says happens there.
 

@@ -12,9 +12,7 @@ import textwrap
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_shape_lint.analysis import analyse_text  # noqa: E402
-
-from oracle import build_from_witness, check_finding, write_module  # noqa: E402
+from oracle import analyse_module, build_from_witness, check_finding  # noqa: E402
 
 GROUPED = textwrap.dedent('''
     import keras
@@ -36,9 +34,7 @@ GROUPED = textwrap.dedent('''
 
 
 def _analysed(tmp_path, source):
-    path = write_module(tmp_path, "grouped.py", source)
-    findings, analysis = analyse_text(source, None, str(path))
-    return path, findings, analysis.statistics()
+    return analyse_module(tmp_path, "grouped.py", source)
 
 
 def test_a_merge_after_the_batch_size_is_divided_is_checked(tmp_path):

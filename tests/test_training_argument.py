@@ -11,9 +11,7 @@ import textwrap
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from keras_shape_lint.analysis import analyse_text  # noqa: E402
-
-from oracle import build_from_witness, check_finding, write_module  # noqa: E402
+from oracle import analyse_module, build_from_witness, check_finding  # noqa: E402
 
 BLOCK = textwrap.dedent('''
     import keras
@@ -42,9 +40,7 @@ BLOCK = textwrap.dedent('''
 
 
 def _analysed(tmp_path, source):
-    path = write_module(tmp_path, "block.py", source)
-    findings, analysis = analyse_text(source, None, str(path))
-    return path, findings, analysis.statistics()
+    return analyse_module(tmp_path, "block.py", source)
 
 
 def test_the_merge_after_a_call_given_training_is_checked(tmp_path):
