@@ -43,10 +43,10 @@ def build_shape_dims(shape):
     """What ``layer.build(shape)`` builds a layer's weights for, as dims after a batch axis, or
     None: a shape of one axis (``self.qkv.build([dim])``) is the axis a layer reads its input's
     features from (Keras's layers read ``input_shape[-1]``), not a batch."""
-    dims = _shape_dims(shape) if not isinstance(shape, (ShapeOf, int)) else None
-    if dims is not None and len(dims) == 1:
-        return dims
-    return batch_shape_dims(shape)
+    if isinstance(shape, (ShapeOf, int)):
+        return batch_shape_dims(shape)
+    dims = _shape_dims(shape)
+    return dims if dims is not None and len(dims) == 1 else (dims[1:] if dims else None)
 
 
 def batch_shape_dims(shape):

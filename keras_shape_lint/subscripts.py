@@ -40,12 +40,12 @@ def subscript(interp, st, value, keys, node=None):
         first = key.lower if isinstance(key, Slice) else key
         if first is None or type(first) is int and first == 0:  # the batch size, alone or leading
             interp.analysis.batch_read = True
-        full = value.sizes()
+        full = value.as_tuple()  # (its length: the item itself is _shape_item's)
         if full is None and plain_index(key) and key > 0 and node is not None:
             # ``shape[1]`` ... ``shape[3]``: the rank a free input is given is one every index the
             # function reads from the same shape allows, not just the first read
             value.tensor.choose_rank(max(2, _highest_index(st, node)))
-            full = value.sizes()
+            full = value.as_tuple()
         if full is not None and plain_index(key) and not -len(full) <= key < len(full) and st.unchecked is None:
             # Python raises here; for a rank a free input was given by choice, another rank
             # would have gone on: nothing after this on the path is checked against that rank

@@ -136,6 +136,21 @@ def int_value(value):
     return None
 
 
+NOT_A_SIZE = object()
+
+
+def written_size(value):
+    """One size a user wrote in a shape: an int, a z3 term, ``None``, or an opaque int (None for
+    a size worked out from one ``ops.shape(x)`` read at run time, the batch size or another
+    Keras does not know); ``NOT_A_SIZE`` for anything else."""
+    if value is None or S.from_run_time(value):
+        return None
+    if isinstance(value, Unknown):
+        return value.as_int()
+    found = int_value(value)
+    return found if found is not None else NOT_A_SIZE
+
+
 def plain_int(value):
     """A concrete Python int (axes must be), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None

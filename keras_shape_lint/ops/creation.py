@@ -5,7 +5,8 @@ from __future__ import annotations
 from .. import symbolic as S
 from ..values import ShapeOf, Tensor, Unknown
 from . import arg
-from ._common import INT, dtype_kind, function, int_value, is_number, keras_op, result, same_shape, sequence, tensor
+from ._common import (INT, NOT_A_SIZE, dtype_kind, function, int_value, is_number, keras_op, result, same_shape,
+                      sequence, tensor, written_size)
 
 
 @keras_op("numpy", "arange", other=("tensorflow.range",))
@@ -52,16 +53,9 @@ def _filled(shape_index: int):
         items = sequence(target)
         if items is None:
             items = [target]
-        sizes = []
-        for item in items:
-            if item is None or S.from_run_time(item):
-                sizes.append(None)  # (from a size ``ops.shape(x)`` read at run time: not Keras's to know)
-            elif int_value(item) is not None:
-                sizes.append(int_value(item))
-            elif isinstance(item, Unknown):
-                sizes.append(item.as_int())
-            else:
-                return ctx.opaque("shape not understood")
+        sizes = [written_size(item) for item in items]
+        if any(size is NOT_A_SIZE for size in sizes):
+            return ctx.opaque("shape not understood")
         for size in sizes:
             if size is not None:
                 ctx.assume(size >= 0)  # the backend refuses a negative size

@@ -24,6 +24,7 @@ from ._common import (
     int_value,
     is_one,
     keras_op,
+    NOT_A_SIZE,
     operand,
     plain_int,
     require,
@@ -33,30 +34,16 @@ from ._common import (
     tensor,
     total,
     unknown_rank,
+    written_size,
 )
-
-
-def _size(ctx, value):
-    """One size a user wrote in a shape: an int, a z3 term, ``None``, or an opaque int (None for
-    a size worked out from one ``ops.shape(x)`` read at run time, the batch size or another
-    Keras does not know)."""
-    if value is None or S.from_run_time(value):
-        return None
-    if isinstance(value, Unknown):
-        return value.as_int()
-    found = int_value(value)
-    return found if found is not None else _NOT_A_SIZE
-
-
-_NOT_A_SIZE = object()
 
 
 def _count(ctx, value):
     """One count (``ops.tile(x, n)``): an int or a term, None for one Keras does not know (worked
-    out from a size ``ops.shape(x)`` read at run time); ``_NOT_A_SIZE`` for no single count."""
+    out from a size ``ops.shape(x)`` read at run time); ``NOT_A_SIZE`` for no single count."""
     single = ctx.int(value)
     if single is None:
-        return _NOT_A_SIZE
+        return NOT_A_SIZE
     return None if S.from_run_time(single) else single
 
 
@@ -70,8 +57,8 @@ def _shape(ctx, value):
         items = [value] if int_value(value) is not None else None
     if items is None:
         return None
-    sizes = [_size(ctx, item) for item in items]
-    return None if any(size is _NOT_A_SIZE for size in sizes) else sizes
+    sizes = [written_size(item) for item in items]
+    return None if any(size is NOT_A_SIZE for size in sizes) else sizes
 
 
 # ------------------------------------------------------------------ reshape
@@ -613,7 +600,7 @@ def tile(ctx, args, kwargs):
     if x is None or not x.known:
         return ctx.opaque("tile of a tensor of unknown rank")
     single = _count(ctx, repeats)
-    counts = [single] if single is not _NOT_A_SIZE else _shape(ctx, repeats)
+    counts = [single] if single is not NOT_A_SIZE else _shape(ctx, repeats)
     if counts is None:
         return ctx.opaque("tile repeats not understood")
     shape = full(x)
@@ -640,7 +627,7 @@ def repeat(ctx, args, kwargs):
     if repeats is None:
         counts = [None]
     else:
-        counts = [single] if single is not _NOT_A_SIZE else _shape(ctx, repeats)
+        counts = [single] if single is not NOT_A_SIZE else _shape(ctx, repeats)
     if counts is None or len(counts) != 1 and any(c is None for c in counts):
         # one count Keras does not know (``ops.repeat(token, ops.shape(x)[0], axis=0)``) is
         # a size it does not know
