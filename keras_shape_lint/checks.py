@@ -324,7 +324,7 @@ def _never_equal(analysis, conditions, a, b) -> bool:
     if not S.is_sym(a) and not S.is_sym(b):
         return a != b
     positive = [size >= 1 for size in (a, b) if S.is_sym(size)]
-    return analysis.solver.check_path(conditions, [S.eq(a, b), *positive]) is False
+    return analysis.solver.refutes(conditions, [S.eq(a, b), *positive])
 
 
 def _axis_name(role, index, tensor=None) -> str:

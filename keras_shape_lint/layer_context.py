@@ -78,7 +78,7 @@ class LayerContext:
         """Does ``term`` hold on every input that reaches this point?"""
         if not S.is_sym(term):
             return bool(term)
-        return self.analysis.solver.check_path(self.state.pc, [S.neg(term)]) is False
+        return self.analysis.solver.refutes(self.state.pc, [S.neg(term)])
 
     def channels_last(self, data_format) -> bool:
         if isinstance(data_format, str):

@@ -144,7 +144,7 @@ class Loops:
         of a list the path holds item by item)?"""
         if step != 1 or not S.is_sym(stop) or not S.is_int_like(stop) or not S.is_int_like(index):
             return False
-        return self.analysis.solver.check_path(st.pc, [S.sub(stop, index) > most]) is False
+        return self.analysis.solver.refutes(st.pc, [S.sub(stop, index) > most])
 
     def _unroll(self, stmt, states, items, finished) -> list:
         """Iterations over concrete items; once the state repeats and the items left
@@ -511,7 +511,7 @@ class Loops:
             return False
         sizes = [d >= 1 for d in _widened_sizes(widened.frames[-1].values(), covering)]
         kept = tuple(c for c in after.pc if not c.names & covering)
-        return any(self.analysis.solver.check_path(kept, sizes + [S.neg(c.term)]) is not False for c in left_out)
+        return not all(self.analysis.solver.refutes(kept, sizes + [S.neg(c.term)]) for c in left_out)
 
     def _uniform_conditions(self, after: State, k, in_range, covering=None):
         """The conditions the iteration added, when those that name ``k`` hold for every ``k``
@@ -525,8 +525,8 @@ class Loops:
             added = tuple(c for c in added if not c.names & covering)
         uniform = [c for c in added if name not in c.names]
         for condition in added:
-            if name in condition.names and self.analysis.solver.check_path(
-                    in_range + tuple(uniform), [S.neg(condition.term)]) is not False:
+            if name in condition.names and not self.analysis.solver.refutes(
+                    in_range + tuple(uniform), [S.neg(condition.term)]):
                 return None
         return uniform
 
@@ -559,7 +559,7 @@ class Loops:
 
     def _equal_on(self, st: State):
         """Are two sizes equal on every input that reaches ``st``?"""
-        return lambda a, b: self.analysis.solver.check_path(st.pc, [S.ne(a, b)]) is False
+        return lambda a, b: self.analysis.solver.refutes(st.pc, [S.ne(a, b)])
 
     def _snapshot(self, states):
         return states[0].fork() if len(states) == 1 else None

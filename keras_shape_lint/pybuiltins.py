@@ -279,8 +279,7 @@ def _zip_repeated(calls, st, lists):
     if not all(isinstance(r, RepeatedList) and not r.spoiled for r in lists):
         return None
     lengths = [S.add(len(r.items) + len(r.tail), r.count) for r in lists]
-    if any(calls.analysis.solver.check_path(st.pc, [S.ne(length, lengths[0])]) is not False
-           for length in lengths[1:]):
+    if not all(calls.analysis.solver.refutes(st.pc, [S.ne(length, lengths[0])]) for length in lengths[1:]):
         return None
     length, head, tail = lengths[0], max(len(r.items) for r in lists), max(len(r.tail) for r in lists)
 

@@ -23,6 +23,8 @@ AXES = (-1, 1, 2, 3)  # an axis, by the parameter's name: the last (channels) fi
 
 
 class Solver:
+    REFUTED_KEPT = 8  # sets of conditions kept per refuted question, the latest
+
     def __init__(self, timeout_ms: int = 200, max_preference_checks: int = 60, deadline: float | None = None):
         self.timeout_ms = timeout_ms
         self.deadline = deadline  # time.monotonic() after which every query answers "unknown"
@@ -32,6 +34,9 @@ class Solver:
         # settled answers by the set of term ids: z3 shares equal terms, and the
         # entry holds its terms, so an id cannot be reused while it is cached
         self._answers: dict = {}
+        # the question's term ids -> the sets of condition ids it was found unsatisfiable with
+        # (the terms are held by their entries in ``_answers``)
+        self._refuted: dict = {}
         # the variable-sharing groups of each path condition asked about (see Cones)
         self._cones = Cones()
 
@@ -72,7 +77,7 @@ class Solver:
             return False
         return self._check(terms, [term_id(t) for t in terms])
 
-    def _check(self, terms: list, idents: list, new: int = 0) -> bool | None:
+    def _check(self, terms: list, idents: list, new: int = 0, repair: bool = True) -> bool | None:
         """:meth:`check` of terms that are all z3 terms, with their ids; the last ``new`` of
         them the question, the others the path condition it is asked on."""
         if not terms:
@@ -81,13 +86,17 @@ class Solver:
         cached = self._answers.get(key)
         if cached is not None:
             return cached[1]
+        question = frozenset(idents[-new:]) if 0 < new < len(idents) else None
+        if question is not None and self._refuted_under_fewer(question, idents[:-new]):
+            self._answers[key] = (terms, False)
+            return False
         if not self._time_left():
             self.unknowns += 1
             return None
         queries = self._queries
         copy = queries.copy
         asked = [copy(t, ident) for t, ident in zip(terms, idents)]
-        if queries.models.satisfy(asked, idents) or self._repaired(queries, terms, asked, idents, new):
+        if queries.models.satisfy(asked, idents) or repair and self._repaired(queries, terms, asked, idents, new):
             self._answers[key] = (terms, True)
             return True
         solver = queries.solver
@@ -101,9 +110,23 @@ class Solver:
             solver.pop()
         if answer is not None:  # "gave up" may change with more time: never cached
             self._answers[key] = (terms, answer)
+            if answer is False and question is not None:
+                refuted = self._refuted.setdefault(question, [])
+                refuted.append(frozenset(idents[:-new]))
+                del refuted[:-self.REFUTED_KEPT]
         return answer
 
-    def check_path(self, conditions, terms) -> bool | None:
+    def _refuted_under_fewer(self, question: frozenset, conditions) -> bool:
+        """Was ``question`` found unsatisfiable with some of ``conditions`` (not necessarily
+        all)?  More conditions cannot make it satisfiable: a path asks again and again, each
+        time with the conditions it added since, about what it proved before."""
+        earlier = self._refuted.get(question)
+        if not earlier:
+            return False
+        conditions = set(conditions)
+        return any(fewer <= conditions for fewer in earlier)
+
+    def check_path(self, conditions, terms, repair: bool = True) -> bool | None:
         """Is ``terms`` satisfiable together with the path ``conditions``?
 
         Only the conditions that share variables with ``terms`` (directly or
@@ -119,7 +142,16 @@ class Solver:
             return False
         chosen = [c for c in chosen if c.term is not True]
         return self._check([c.term for c in chosen] + terms, [c.ident for c in chosen] + [term_id(t) for t in terms],
-                           len(terms) if chosen else 0)
+                           len(terms) if chosen else 0, repair)
+
+    def refutes(self, conditions, terms) -> bool:
+        """Is ``terms`` unsatisfiable together with the path ``conditions`` (proven impossible)?
+
+        Only "unsatisfiable" counts, so no model of the path is repaired first: a repaired
+        model answers "satisfiable", which z3 asked in full answers too (or gives up on): the
+        answer here is the same either way, and most such questions are proofs, where a repair
+        is one more query that fails."""
+        return self.check_path(conditions, terms, repair=False) is False
 
     def _repaired(self, queries, terms, asked, idents, new: int) -> bool:
         """Is the query satisfiable by a recent model of its path condition with only the

@@ -215,7 +215,7 @@ def _prover(interp, st):
     def proves(term) -> bool:
         if not S.is_sym(term):
             return bool(term)
-        return interp.analysis.solver.check_path(st.pc, [S.neg(term)]) is False
+        return interp.analysis.solver.refutes(st.pc, [S.neg(term)])
 
     return proves
 

@@ -280,3 +280,67 @@ def test_a_recent_models_pins_are_made_once_and_go_with_it():
     solver.check()
     models.remember(solver.model(), [x == 99], [S.term_id(x == 99)])  # kept[1] leaves the recent models
     assert id(kept[1]) not in models._pins and id(newest) in models._pins
+
+
+def test_a_proof_asks_z3_once_without_repairing_a_model_first():
+    # a model of the path is held (the first question found it); the proof's question,
+    # n <= 1, has no model: a repair of the held one would be a second query that fails
+    S.reset_caches()
+    n, m = z3.Ints("n m")
+    solver = Solver()
+    conditions = (Condition(n >= 5), Condition(m == n + 1))
+    assert solver.check_path(conditions, [m > 7]) is True
+    asked = solver.queries
+    assert solver.refutes(conditions, [n <= 1]) is True
+    assert solver.queries == asked + 1
+    # what it cannot refute it says so of, whatever way z3 finds the model
+    assert solver.refutes(conditions, [n >= 9]) is False
+    assert solver.refutes(conditions, [m == 8]) is False
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_refutes_is_check_path_answering_unsatisfiable(seed):
+    S.reset_caches()
+    rng = random.Random(seed)
+    conditions = tuple(Condition(_term(rng, NAMES)) for _ in range(rng.randint(0, 5)))
+    question = [_term(rng, NAMES)]
+    assert Solver().refutes(conditions, question) is (Solver().check_path(conditions, question) is False)
+
+
+def test_a_question_refuted_on_a_path_is_refuted_further_on_without_z3():
+    S.reset_caches()
+    a, b, c = z3.Ints("a b c")
+    solver = Solver()
+    pc = (Condition(a >= 5), Condition(b == a + 1))
+    assert solver.check_path(pc, [b <= 2]) is False
+    asked = solver.queries
+    # further on the path has more conditions, on the same variables too
+    longer = pc + (Condition(c > a), Condition(b < 100))
+    assert solver.check_path(longer, [b <= 2]) is False
+    assert solver.queries == asked
+    # another path, without one of the conditions it was refuted with, asks z3
+    other = (Condition(a >= 4), Condition(b == a + 1))
+    assert solver.check_path(other, [b <= 2]) is False
+    assert solver.queries == asked + 1
+    assert solver.check_path((Condition(b < 100),), [b <= 2]) is True
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_answers_on_paths_that_branch_equal_fresh_ones(seed):
+    """Paths that fork and grow, asked the same few questions again: as z3 answers."""
+    rng = random.Random(seed)
+    solver = Solver()
+    questions = [_term(rng, NAMES[:4]) for _ in range(4)]
+    questions += [z3.Not(q) for q in questions]
+    paths = [()]
+    for _ in range(12):
+        pc = rng.choice(paths)
+        question = [rng.choice(questions)]
+        fresh = z3.Solver()
+        fresh.add(*[c.term for c in pc], *question)
+        feasible = fresh.check() == z3.sat
+        assert solver.check_path(pc, question) is feasible
+        if feasible:
+            paths.append(pc + (Condition(question[0]),))
