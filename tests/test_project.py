@@ -182,3 +182,60 @@ def test_a_package_outside_any_project_reads_its_own_modules_and_not_its_neighbo
     findings, analysis = analyse_text(model, None, str(loose / "net.py"))
     assert [(f.line, f.code) for f in findings] == [(10, "KSL102")]
     assert analysis.statistics()["undecided"] == 1
+
+
+_HELPER_WITH_UNKNOWN_WIDTH = """\
+from keras import layers
+from mystery_package import get_width
+
+
+def block(x):
+    y = layers.Dense(get_width())(x)
+    return layers.Add()([x, y])
+"""
+
+_MODEL_WITH_THE_SAME_MERGE = """\
+import keras
+from keras import layers
+from helper import block
+from mystery_package import get_width
+
+
+def build(width):
+    x = keras.Input((8, width))
+    y = layers.Dense(get_width())(x)
+    z = layers.Add()([x, y])
+    return keras.Model(x, block(z))
+"""
+
+
+def test_an_imported_merge_that_hinges_on_an_unknown_value_is_not_asked(tmp_path, monkeypatch):
+    """A merge of an imported module is only reported here (its outcome is counted where it is
+    linted), and a failure that hinges on a value nobody knows is never reported: the solver is
+    not asked about it.  The same merge in the linted module is (it is counted undecided)."""
+    from oracle import write_module
+
+    from keras_shape_lint import checks, layer_context
+    from keras_shape_lint.analysis import analyse_text
+    from keras_shape_lint.solver import Solver
+
+    asked, merges = [], []
+    check_path, check_merge = Solver.check_path, checks.check_merge
+
+    def counted_check_path(self, *args, **kwargs):
+        asked.append(1)
+        return check_path(self, *args, **kwargs)
+
+    def watched_check_merge(analysis, st, node, *args, **kwargs):
+        before = len(asked)
+        check_merge(analysis, st, node, *args, **kwargs)
+        merges.append((st.modules[-1] is analysis.main, len(asked) - before))
+
+    monkeypatch.setattr(Solver, "check_path", counted_check_path)
+    monkeypatch.setattr(layer_context, "check_merge", watched_check_merge)
+    write_module(tmp_path, "helper.py", _HELPER_WITH_UNKNOWN_WIDTH)
+    path = write_module(tmp_path, "model.py", _MODEL_WITH_THE_SAME_MERGE)
+    findings, analysis = analyse_text(path.read_text(), None, str(path))
+    assert findings == []
+    assert analysis.statistics()["undecided"] == 1  # the model's own merge
+    assert sorted(merges) == [(False, 0), (True, 1)]
