@@ -116,8 +116,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
             return True
         if term is False:
             return False
-        verdict = self.analysis.solver.check_path(st.pc, [term])
-        return verdict is not False
+        return self.analysis.solver.possible(st.pc, [term])
 
     def branch(self, st: State, cond, test=None):
         """Split ``st`` on a truth value: [(state, taken)] for each feasible side.

@@ -17,6 +17,11 @@ SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2, 1)  # 1 last: a size that only broadcasts
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
+# A question whose only useful answer is "unsatisfiable" (a proof, a branch's feasibility) is
+# limited to this share of a query's steps: on keras-hub every such answer z3 gave came within
+# a fifth of the full limit (the longest 40 ms of 200), and a question it gives up on cost the
+# whole limit, up to 3 s of a file's 5 s
+PROOF_LIMIT_SHARE = 4
 WITNESS_TIMEOUT_FACTOR = 10  # the limit of a witness's preference checks, in solver timeouts
 STRIDES = (1, 2, 4, 3)  # strides, dilations and pool sizes, by the parameter's name
 AXES = (-1, 1, 2, 3)  # an axis, by the parameter's name: the last (channels) first
@@ -70,16 +75,18 @@ class Solver:
         limit_query(self._solver, limit_ms, left_ms)
         return True
 
-    def check(self, terms) -> bool | None:
+    def check(self, terms, limit_ms: int | None = None) -> bool | None:
         """Is the conjunction of ``terms`` satisfiable?"""
         terms = [t for t in terms if t is not True]
         if any(t is False for t in terms):
             return False
-        return self._check(terms, [term_id(t) for t in terms])
+        return self._check(terms, [term_id(t) for t in terms], limit_ms=limit_ms)
 
-    def _check(self, terms: list, idents: list, new: int = 0, repair: bool = True) -> bool | None:
+    def _check(self, terms: list, idents: list, new: int = 0, repair: bool = True,
+               limit_ms: int | None = None) -> bool | None:
         """:meth:`check` of terms that are all z3 terms, with their ids; the last ``new`` of
-        them the question, the others the path condition it is asked on."""
+        them the question, the others the path condition it is asked on; ``limit_ms`` the
+        query's limit, else the solver's."""
         if not terms:
             return True
         key = frozenset(idents)
@@ -90,7 +97,7 @@ class Solver:
         if question is not None and self._refuted_under_fewer(question, idents[:-new]):
             self._answers[key] = (terms, False)
             return False
-        if not self._time_left():
+        if not self._time_left(limit_ms):
             self.unknowns += 1
             return None
         queries = self._queries
@@ -126,7 +133,7 @@ class Solver:
         conditions = set(conditions)
         return any(fewer <= conditions for fewer in earlier)
 
-    def check_path(self, conditions, terms, repair: bool = True) -> bool | None:
+    def check_path(self, conditions, terms, repair: bool = True, limit_ms: int | None = None) -> bool | None:
         """Is ``terms`` satisfiable together with the path ``conditions``?
 
         Only the conditions that share variables with ``terms`` (directly or
@@ -136,13 +143,13 @@ class Solver:
         if any(t is False for t in terms):
             return False
         if not isinstance(conditions, tuple):
-            return self.check(relevant(conditions, terms) + terms)
+            return self.check(relevant(conditions, terms) + terms, limit_ms)
         chosen = self._cones.relevant_conditions(conditions, terms)
         if chosen is None:
             return False
         chosen = [c for c in chosen if c.term is not True]
         return self._check([c.term for c in chosen] + terms, [c.ident for c in chosen] + [term_id(t) for t in terms],
-                           len(terms) if chosen else 0, repair)
+                           len(terms) if chosen else 0, repair, limit_ms)
 
     def refutes(self, conditions, terms) -> bool:
         """Is ``terms`` unsatisfiable together with the path ``conditions`` (proven impossible)?
@@ -150,8 +157,17 @@ class Solver:
         Only "unsatisfiable" counts, so no model of the path is repaired first: a repaired
         model answers "satisfiable", which z3 asked in full answers too (or gives up on): the
         answer here is the same either way, and most such questions are proofs, where a repair
-        is one more query that fails."""
-        return self.check_path(conditions, terms, repair=False) is False
+        is one more query that fails.  The query gets the shorter limit of a proof."""
+        return self.check_path(conditions, terms, repair=False, limit_ms=self.proof_limit_ms) is False
+
+    def possible(self, conditions, terms) -> bool:
+        """Can ``terms`` hold together with the path ``conditions``?  Unknown counts as yes,
+        so only a proof that they cannot says no: asked with the shorter limit of a proof."""
+        return self.check_path(conditions, terms, limit_ms=self.proof_limit_ms) is not False
+
+    @property
+    def proof_limit_ms(self) -> int:
+        return max(1, self.timeout_ms // PROOF_LIMIT_SHARE)
 
     def _repaired(self, queries, terms, asked, idents, new: int) -> bool:
         """Is the query satisfiable by a recent model of its path condition with only the

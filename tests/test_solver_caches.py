@@ -344,3 +344,31 @@ def test_answers_on_paths_that_branch_equal_fresh_ones(seed):
         assert solver.check_path(pc, question) is feasible
         if feasible:
             paths.append(pc + (Condition(question[0]),))
+
+
+def test_a_proof_or_a_branchs_feasibility_gets_a_shorter_limit_than_a_merges_question(monkeypatch):
+    # only "unsatisfiable" counts for these: a question z3 gives up on costs its whole limit
+    from keras_shape_lint import solver as solver_module
+
+    limits = []
+    real = solver_module.limit_query
+    monkeypatch.setattr(solver_module, "limit_query", lambda s, limit_ms, *rest: limits.append(limit_ms)
+                        or real(s, limit_ms, *rest))
+    S.reset_caches()
+    x, y = z3.Ints("x y")
+    solver = Solver(timeout_ms=200)
+    conditions = (Condition(x * x * y == 1234), Condition(x > 1))
+    solver.refutes(conditions, [y > 7])
+    solver.possible(conditions, [y > 8])
+    solver.check_path(conditions, [y > 9])
+    assert limits == [200 // solver_module.PROOF_LIMIT_SHARE] * 2 + [200]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_possible_is_check_path_answering_not_unsatisfiable(seed):
+    S.reset_caches()
+    rng = random.Random(seed)
+    conditions = tuple(Condition(_term(rng, NAMES)) for _ in range(rng.randint(0, 5)))
+    question = [_term(rng, NAMES)]
+    assert Solver().possible(conditions, question) is (Solver().check_path(conditions, question) is not False)
