@@ -242,9 +242,9 @@ def check_data_merge(analysis, st, node, display, kind, shadows, reals, axis=Non
             if (ra is not None and rb is not None) or a is None or b is None or caller_contract(a, b):
                 continue
             fail = _fail_term(a, b, role)
-            if fail is False or analysis.solver.check_path(st.pc, [fail]) is not True:
-                continue
-            if tainted or _depends_on_opaque(fail, st.pc):
+            if fail is False or tainted or _depends_on_opaque(fail, st.pc):
+                continue  # (what is never reported is not asked of the solver)
+            if analysis.solver.check_path(st.pc, [fail]) is not True:
                 continue
             if not analysis.wants_draft(node, "KSL106", st.chain):
                 return
