@@ -10,7 +10,7 @@ import time
 
 import z3
 
-from .symbolic import limit_query, query_context, term_id, unchecked, variables
+from .symbolic import TIME_BACKSTOP, limit_query, query_context, term_id, unchecked, variables
 
 # Candidate values tried, in order, when a witness picks a free value.
 SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9, 5, 3, 1)
@@ -62,17 +62,21 @@ class Solver:
     def _models(self):
         return self._queries.models
 
+    def _backstop_ms(self, limit_ms: int) -> int:
+        """The time limit of a query: that of the solver's own limit, however short the query's."""
+        return TIME_BACKSTOP * max(1, limit_ms, self.timeout_ms)
+
     def _time_left(self, limit_ms: int | None = None) -> bool:
         """Set the next query's limit (``limit_ms``, else the solver's), shortened to the time
         left; False when none is."""
         limit_ms = self.timeout_ms if limit_ms is None else limit_ms
         if self.deadline is None:
-            limit_query(self._solver, limit_ms)
+            limit_query(self._solver, limit_ms, backstop_ms=self._backstop_ms(limit_ms))
             return True
         left_ms = int((self.deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             return False
-        limit_query(self._solver, limit_ms, left_ms)
+        limit_query(self._solver, limit_ms, left_ms, self._backstop_ms(limit_ms))
         return True
 
     def check(self, terms, limit_ms: int | None = None) -> bool | None:

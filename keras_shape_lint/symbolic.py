@@ -368,11 +368,13 @@ RLIMIT_PER_MS = 1500
 TIME_BACKSTOP = 2
 
 
-def limit_query(solver, limit_ms: int, left_ms: int | None = None) -> None:
+def limit_query(solver, limit_ms: int, left_ms: int | None = None, backstop_ms: int | None = None) -> None:
     """Limit ``solver``'s next checks to ``limit_ms`` worth of z3's steps, and to at most
-    ``left_ms`` (the time left to the file) of time."""
+    ``left_ms`` (the time left to the file) of time.  ``backstop_ms``: the time limit, where
+    not ``TIME_BACKSTOP`` times ``limit_ms`` (a short query keeps its solver's backstop: on a
+    loaded machine the clock, not the count of steps, would otherwise decide it)."""
     solver.set("rlimit", max(1, limit_ms) * RLIMIT_PER_MS)
-    backstop = TIME_BACKSTOP * max(1, limit_ms)
+    backstop = TIME_BACKSTOP * max(1, limit_ms) if backstop_ms is None else backstop_ms
     solver.set("timeout", backstop if left_ms is None else max(1, min(backstop, left_ms)))
 
 
