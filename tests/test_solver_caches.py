@@ -245,13 +245,19 @@ def test_asked_whole_the_other_side_exhausts_z3s_steps(monkeypatch):
     assert _branch_after_a_nonlinear_path() is None
 
 
-def test_a_model_held_but_for_the_question_answers_nothing_it_cannot_satisfy():
-    # n <= 1 and n >= 5 cannot both hold: no repaired model, and z3 settles it
+def _path_with_a_held_model():
+    """A path n >= 5, m == n + 1, whose first question found a model the solver holds."""
     S.reset_caches()
     n, m = z3.Ints("n m")
     solver = Solver()
     conditions = (Condition(n >= 5), Condition(m == n + 1))
     assert solver.check_path(conditions, [m > 7]) is True
+    return solver, conditions, n, m
+
+
+def test_a_model_held_but_for_the_question_answers_nothing_it_cannot_satisfy():
+    # n <= 1 and n >= 5 cannot both hold: no repaired model, and z3 settles it
+    solver, conditions, n, _ = _path_with_a_held_model()
     assert solver.check_path(conditions, [n <= 1]) is False
 
 
@@ -285,11 +291,7 @@ def test_a_recent_models_pins_are_made_once_and_go_with_it():
 def test_a_proof_asks_z3_once_without_repairing_a_model_first():
     # a model of the path is held (the first question found it); the proof's question,
     # n <= 1, has no model: a repair of the held one would be a second query that fails
-    S.reset_caches()
-    n, m = z3.Ints("n m")
-    solver = Solver()
-    conditions = (Condition(n >= 5), Condition(m == n + 1))
-    assert solver.check_path(conditions, [m > 7]) is True
+    solver, conditions, n, m = _path_with_a_held_model()
     asked = solver.queries
     assert solver.refutes(conditions, [n <= 1]) is True
     assert solver.queries == asked + 1
@@ -300,12 +302,14 @@ def test_a_proof_asks_z3_once_without_repairing_a_model_first():
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000))
-def test_refutes_is_check_path_answering_unsatisfiable(seed):
+def test_refutes_and_possible_are_check_path_answering_unsatisfiable_or_not(seed):
     S.reset_caches()
     rng = random.Random(seed)
     conditions = tuple(Condition(_term(rng, NAMES)) for _ in range(rng.randint(0, 5)))
     question = [_term(rng, NAMES)]
-    assert Solver().refutes(conditions, question) is (Solver().check_path(conditions, question) is False)
+    unsatisfiable = Solver().check_path(conditions, question) is False
+    assert Solver().refutes(conditions, question) is unsatisfiable
+    assert Solver().possible(conditions, question) is not unsatisfiable
 
 
 def test_a_question_refuted_on_a_path_is_refuted_further_on_without_z3():
@@ -370,13 +374,3 @@ def test_a_proof_or_a_branchs_feasibility_gets_a_shorter_limit_than_a_merges_que
     # the time limit, a backstop for work z3 does not count, stays the full query's: a shorter
     # one made answers depend on the machine's load (sam3's layers lost a proof when busy)
     assert backstops == [solver_module.TIME_BACKSTOP * 200] * 3
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000))
-def test_possible_is_check_path_answering_not_unsatisfiable(seed):
-    S.reset_caches()
-    rng = random.Random(seed)
-    conditions = tuple(Condition(_term(rng, NAMES)) for _ in range(rng.randint(0, 5)))
-    question = [_term(rng, NAMES)]
-    assert Solver().possible(conditions, question) is (Solver().check_path(conditions, question) is not False)
