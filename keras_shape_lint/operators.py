@@ -375,6 +375,8 @@ def compare(interp, op, a, b):
             return a == b
         if op == "NotEqual":
             return a != b
+        if S.is_sym(a) or S.is_sym(b):
+            return None  # a number ordered against a string or None: Python raises; z3 cannot say
         try:
             return {"LessThan": operator.lt, "LessThanEqual": operator.le,
                     "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}[op](a, b)

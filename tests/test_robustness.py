@@ -985,6 +985,15 @@ ONCE_INTERNAL_ERRORS = {
                 y = Head()(inputs)
                 super().__init__(inputs, layers.Add()([inputs, y]), **kwargs)
     """,
+    # a free number ordered against the batch size, None for a Keras input (a plotting helper
+    # of a U-Net package: ``if count > images.shape[0]``)
+    "free_number_ordered_against_none": """
+        def f(x, count=10):
+            y = layers.Dense(4)(x)
+            if count > x.shape[0]:
+                count = 1
+            return y
+    """,
     # the same with a property whose getter raises on one branch
     "property_that_raises_on_a_branch": """
         class Head(layers.Layer):
