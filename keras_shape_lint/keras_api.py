@@ -219,13 +219,22 @@ def sequential(calls, st, args, kwargs, node):
 
 
 def _lambda(ctx, cfg, inputs):
-    result = ctx.call(cfg["function"], [inputs])
+    # ``arguments={"scale": scale}`` reach the function as keyword arguments
+    arguments = cfg["arguments"]
+    if arguments is None:
+        named = {}
+    elif isinstance(arguments, DictValue) and all(type(key) is str for key in arguments.items):
+        named = dict(arguments.items)
+    else:
+        return ctx.opaque("Lambda arguments not understood")
+    result = ctx.call(cfg["function"], [inputs], named)
     if isinstance(result, Unknown):
         return ctx.opaque("Lambda result")
     return result
 
 
-layers.layer("Lambda", params=[("function", REQUIRED), ("output_shape", None)])(_lambda)
+layers.layer("Lambda", params=[("function", REQUIRED), ("output_shape", None), ("mask", None),
+                               ("arguments", None)])(_lambda)
 
 
 @api("keras.applications.imagenet_utils.obtain_input_shape")

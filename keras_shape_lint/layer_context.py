@@ -99,8 +99,8 @@ class LayerContext:
         self.analysis.note_unread_merge(self.node, self.state.modules[-1],
                                         functools.partial(self._calls._unread, inputs))
 
-    def call(self, function, args):
-        results = self._calls.call(function, list(args), {}, self.state, self.node)
+    def call(self, function, args, kwargs=None):
+        results = self._calls.call(function, list(args), dict(kwargs or {}), self.state, self.node)
         if len(results) == 1 and results[0][0] is self.state:
             return results[0][1]
         return self.opaque("callable that forks")
