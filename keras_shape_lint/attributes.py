@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from . import dtypes
 from . import symbolic as S
 from .classes import base_attribute, bind_method, lookup_class_attribute, never_set
@@ -16,6 +18,7 @@ from .values import (
     DictValue,
     FunctionValue,
     Imported,
+    LazyImport,
     InstanceValue,
     LayerValue,
     ListValue,
@@ -58,11 +61,26 @@ def _add_weight(calls, st, args, kwargs, node):
 KERAS_LAYER_METHODS = {"add_weight": BuiltinValue("add_weight", _add_weight)}
 
 
+def _submodule(info, name: str):
+    """``pkg.layers`` where the package's ``__init__`` did not bind ``layers``: its submodule,
+    which ``import pkg.layers`` made an attribute of the package."""
+    loader = info.loader
+    path = None
+    if loader is not None and os.path.basename(str(info.path)) == "__init__.py":
+        path = loader.resolve(name, 1)
+    if path is None:
+        return opaque(f"{name} not found in a project module")
+    return LazyImport(loader, path).resolve()
+
+
 def get_attribute(interp, st, value, name: str):
     if isinstance(value, Imported):
         return Imported(normalise(f"{value.qualname}.{name}"))
     if isinstance(value, ModuleValue):
-        return value.info.scope.get(name, opaque(f"{name} not found in a project module"))
+        found = value.info.scope.get(name)
+        if isinstance(found, LazyImport):
+            return found.resolve()
+        return found if found is not None or name in value.info.scope else _submodule(value.info, name)
     if isinstance(value, Unknown) and value.free is False and value.used_as is None:
         return opaque(f"attribute {name} of an unknown value")
     if isinstance(value, Unknown):

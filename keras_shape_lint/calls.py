@@ -458,8 +458,9 @@ class Calls:
                 declared = self._declared_output(instance, args, kwargs, st, node)
                 return [(st, declared if declared is not None else opaque(f"{cls.name} without call()"))]
             held = [(st, instance)]
-            if build is None and base is not None and not _is_built(instance):
-                build_base_on_call(self, st, instance, call, args, kwargs, node)
+            if build is None and base is not None and not _is_built(instance) and not build_base_on_call(
+                    self, st, instance, call, args, kwargs, node):
+                return []  # Keras's build raises: no path goes on
             if isinstance(build, FunctionValue) and not _is_built(instance):
                 instance.attrs["__built__"] = True
                 shapes = _build_arguments(build, call, args, kwargs)

@@ -98,6 +98,11 @@ def base_attribute(instance: InstanceValue, name: str):
             calls, st, instance, f"{model.name}.build", node,
             lambda ctx: base.build(ctx, instance.attrs, _bound_shapes(base.build_params, args, kwargs))))
     method = base.methods.get(name)
+    if method is None and name == "call":
+        # ``super().call(inputs, training=False)`` in a subclass that overrides call(): the
+        # catalogue layer its __init__ configured, applied as Keras's own call would
+        return BuiltinValue(f"{model.name}.call", lambda calls, st, args, kwargs, node: _base_call(
+            calls, st, instance, args, kwargs, node))
     if method is None:
         return None
 
@@ -109,6 +114,17 @@ def base_attribute(instance: InstanceValue, name: str):
         return _run(calls, st, instance, f"{model.name}.{name}", node, lambda ctx: method.apply(ctx, instance.attrs, bound))
 
     return BuiltinValue(f"{model.name}.{name}", run)
+
+
+def _base_call(calls, st, instance: InstanceValue, args, kwargs, node):
+    from .values import LayerValue
+
+    layer = instance.attrs.get(BASE_LAYER)
+    inputs = args[0] if args else kwargs.get("inputs")
+    if not isinstance(layer, LayerValue) or inputs is None:
+        return opaque(f"{instance.cls.name}: the base layer's call on what its __init__ left unread")
+    rest = {key: value for key, value in kwargs.items() if key != "inputs"}
+    return calls.apply_layer(layer, inputs, st, node, rest, list(args[1:]))
 
 
 def init_base(calls, st, instance: InstanceValue, args, kwargs, node):
@@ -123,18 +139,26 @@ def init_base(calls, st, instance: InstanceValue, args, kwargs, node):
     return _run(calls, st, instance, f"{model.name}.__init__", node, lambda ctx: base.init(ctx, cfg))
 
 
-def build_base_on_call(calls, st, instance: InstanceValue, call: FunctionValue, args, kwargs, node) -> None:
+def build_base_on_call(calls, st, instance: InstanceValue, call: FunctionValue, args, kwargs, node) -> bool:
     """Keras's build on the first call: the base's ``build`` with each input's shape,
-    matched by name (``query`` -> ``query_shape``)."""
+    matched by name (``query`` -> ``query_shape``).  False where Keras's build raises: a
+    ``call(self, *args, **kwargs)`` takes its inputs in a catch-all, whose shapes Keras does
+    not pass on, and the base's build reads ``None`` for its input's shape."""
+    from .layers.weights import WEIGHT_AXES
+
     model, base = catalogue_base(instance.cls)
+    params = call.node.params
+    names = [p.name.value for p in list(params.posonly_params) + list(params.params)][1:]
+    if not names and isinstance(params.star_arg, cst.Param) and model.name in WEIGHT_AXES:
+        return False  # weights sized by the input (BatchNormalization): its build indexes None
     if base.build is None:
-        return
+        return True
     instance.attrs["__built__"] = True
-    names = [p.name.value for p in list(call.node.params.posonly_params) + list(call.node.params.params)][1:]
     given = dict(zip(names, args))
     given.update(kwargs)
     shapes = {name: _shape_tensor(given.get(name[: -len("_shape")]), shape=False) for name in base.build_params}
     _run(calls, st, instance, f"{model.name}.build", node, lambda ctx: base.build(ctx, instance.attrs, shapes))
+    return True
 
 
 def _bound_shapes(params, args, kwargs) -> dict:

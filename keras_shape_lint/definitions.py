@@ -31,8 +31,11 @@ class Definitions:
                 local = self._project_module(st, full, 0)
                 st.assign(alias.asname.name.value, local or Imported(normalise(full)))
             else:
+                # ``import pkg.layers`` binds the package ``pkg`` (its submodules are found
+                # through it), when ``pkg.layers`` is the user's own module
                 head = full.split(".")[0]
-                local = self._project_module(st, head, 0) if head == full else None
+                own = head == full or self._project_module(st, full, 0) is not None
+                local = self._project_module(st, head, 0) if own else None
                 st.assign(head, local or Imported(normalise(head)))
         return [st]
 

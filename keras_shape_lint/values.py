@@ -646,6 +646,10 @@ class LazyImport:
                 self._value = ModuleValue(info)
             else:
                 self._value = info.scope.get(self.member, opaque(f"{self.member} not found in {self.path}"))
+        if isinstance(self._value, LazyImport):
+            # a package's ``__init__`` that passes on a name of its own submodule
+            # (``from ._batch_normalization import BatchNormalization``)
+            return self._value.resolve()
         return self._value
 
 

@@ -239,3 +239,86 @@ def test_an_imported_merge_that_hinges_on_an_unknown_value_is_not_asked(tmp_path
     assert findings == []
     assert analysis.statistics()["undecided"] == 1  # the model's own merge
     assert sorted(merges) == [(False, 0), (True, 1)]
+
+
+_FROZEN_NORMALIZATION = """\
+import keras
+
+
+class FrozenNormalization(keras.layers.BatchNormalization):
+    def __init__(self, freeze, *args, **kwargs):
+        self.freeze = freeze
+        super(FrozenNormalization, self).__init__(*args, **kwargs)
+
+    def call(self, inputs, training=None):
+        if self.freeze:
+            training = False
+        return super(FrozenNormalization, self).call(inputs, training=training)
+"""
+
+_BLOCK_THROUGH_THE_PACKAGE = """\
+import keras.layers
+
+import {package}.layers
+
+
+def block(x, filters, freeze=False):
+    y = keras.layers.Conv2D(filters, 3, padding="same")(x)
+    y = {package}.layers.FrozenNormalization(freeze, axis=-1)(y)
+    return keras.layers.Add()([x, y])
+"""
+
+
+def test_a_package_that_passes_on_its_submodules_layers_is_read_through(tmp_path, monkeypatch):
+    """``import pkg.layers`` then ``pkg.layers.FrozenNormalization``, or ``from pkg.layers import
+    ...``, where ``pkg/layers/__init__.py`` passes the class on from a submodule of its own; the
+    class overrides call() and hands its inputs to the Keras layer's own (``super().call``)."""
+    from oracle import check_finding, write_module
+
+    from keras_shape_lint.analysis import analyse_text
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    package = tmp_path / "frozenpkg"
+    (package / "layers").mkdir(parents=True)
+    write_module(package, "__init__.py", "")
+    write_module(package / "layers", "__init__.py", "from ._frozen import FrozenNormalization\n")
+    write_module(package / "layers", "_frozen.py", _FROZEN_NORMALIZATION)
+    dotted = _BLOCK_THROUGH_THE_PACKAGE.format(package="frozenpkg")
+    named = dotted.replace("import frozenpkg.layers", "from frozenpkg.layers import FrozenNormalization").replace(
+        "frozenpkg.layers.FrozenNormalization(", "FrozenNormalization(")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name, text in (("dotted.py", dotted), ("named.py", named)):
+        path = write_module(package, name, text)
+        findings, analysis = analyse_text(text, None, str(path))
+        assert [(f.code, f.line) for f in findings] == [("KSL102", 9)], (name, findings)
+        check_finding(path, findings[0].to_json())  # Keras fails at the Add with the witness
+        good = text.replace("def block(x, filters, freeze=False):\n", "def block(x, filters, freeze=False):\n"
+                                                                       "    filters = x.shape[-1]\n")
+        findings, analysis = analyse_text(good, None, str(write_module(package, "good_" + name, good)))
+        assert findings == [] and analysis.statistics()["proven"] == 1, (name, findings)
+
+
+def test_a_catch_all_call_leaves_keras_no_shape_to_build_weights_from(tmp_path):
+    """``call(self, *args, **kwargs)`` over a layer whose weights are sized by its input: Keras
+    passes build() no shape for a catch-all, and BatchNormalization's build indexes None.  No
+    path reaches the merge after it, so nothing is reported there."""
+    import pytest
+    from oracle import build_from_witness, write_module
+
+    from keras_shape_lint.analysis import analyse_text
+
+    frozen = _FROZEN_NORMALIZATION.replace(
+        "def call(self, inputs, training=None):\n        if self.freeze:\n            training = False\n"
+        "        return super(FrozenNormalization, self).call(inputs, training=training)",
+        "def call(self, *args, **kwargs):\n        if self.freeze:\n            kwargs[\"training\"] = False\n"
+        "        return super(FrozenNormalization, self).call(*args, **kwargs)")
+    assert "*args" in frozen
+    block = _BLOCK_THROUGH_THE_PACKAGE.replace("import {package}.layers\n", "").replace("{package}.layers.", "")
+    text = frozen + "\n\n" + block
+    path = write_module(tmp_path, "catch_all.py", text)
+    findings, analysis = analyse_text(text, None, str(path))
+    assert findings == []
+    assert analysis.statistics()["unreached"] == 1
+    outcome = build_from_witness(path, {"entry": "block", "args": {"x": {"shape": [None, 8, 8, 4]},
+                                                                      "filters": 4}}, frozenset())
+    assert isinstance(outcome.error, TypeError), outcome.error
