@@ -8,7 +8,7 @@ from . import dtypes
 from . import symbolic as S
 from .classes import base_attribute, bind_method, lookup_class_attribute, never_set
 from .frontend import normalise
-from .keras_api import _shape_dims
+from .keras_api import KERAS_VERSION, _shape_dims
 from .layers.weights import UNDECIDED, weight_attribute
 from .state import _copy_value
 from .values import (
@@ -75,7 +75,8 @@ def _submodule(info, name: str):
 
 def get_attribute(interp, st, value, name: str):
     if isinstance(value, Imported):
-        return Imported(normalise(f"{value.qualname}.{name}"))
+        qualname = normalise(f"{value.qualname}.{name}")
+        return KERAS_VERSION if qualname == "keras.__version__" else Imported(qualname)
     if isinstance(value, ModuleValue):
         found = value.info.scope.get(name)
         if isinstance(found, LazyImport):

@@ -48,7 +48,7 @@ class Definitions:
             name = alias.name.value if type(alias.name) is cst.Name else dotted_name(alias.name)
             bound = alias.asname.name.value if alias.asname is not None else name
             qualname = normalise(f"{base}.{name}") if base else name
-            if level == 0 and base and _is_modelled(qualname):
+            if level == 0 and base and is_modelled(qualname):
                 st.assign(bound, Imported(qualname))
                 continue
             # a submodule of the project (``from . import blocks``), or a member of one
@@ -164,7 +164,7 @@ _METHOD_KINDS = {"staticmethod": "static", "classmethod": "class", "property": "
 _PASS_THROUGH = frozenset({"functools.wraps", "wraps"})
 
 
-def _is_modelled(qualname: str) -> bool:
+def is_modelled(qualname: str) -> bool:
     """Is this Keras name (or a module holding such names) one the analyser models?"""
     if (qualname in keras_api.FUNCTIONS or qualname in ops.OPS or layers.lookup(qualname)
             or layers.lookup_functional(qualname)):

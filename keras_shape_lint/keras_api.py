@@ -162,6 +162,16 @@ def backend_name(calls, st, args, kwargs, node):
     return "tensorflow"
 
 
+# the Keras release the layer catalogue is checked against (the oracle's): code that picks an API
+# by version (``keras.version().startswith("3.")``) is read as it runs there
+KERAS_VERSION = "3.15.0"
+
+
+@api("keras.version")
+def keras_version(calls, st, args, kwargs, node):
+    return KERAS_VERSION
+
+
 @api("keras.backend.get_keras_mask", "keras.utils.get_keras_mask")
 def keras_mask(calls, st, args, kwargs, node):
     """The mask Keras carries on a tensor: None, as on every input a witness builds (masks come

@@ -6,6 +6,7 @@ from . import symbolic as S
 from .attributes import MISSING, get_attribute
 from .classes import has_foreign_base, lookup_class_attribute, mro, never_set
 from .dtypes import DType, DTypePolicy
+from .frontend import normalise
 from .keras_layer_attributes import KERAS_LAYER_ATTRIBUTES
 from .state import _copy_value
 from .values import (
@@ -14,6 +15,7 @@ from .values import (
     DictValue,
     FunctionValue,
     Guarded,
+    Imported,
     InstanceValue,
     LayerValue,
     ListValue,
@@ -456,6 +458,11 @@ def _hasattr(calls, st, args, kwargs, node):
         return opaque("hasattr")
     if isinstance(value, LayerValue):
         return True if name in KERAS_LAYER_ATTRIBUTES else opaque("hasattr of a layer")
+    if isinstance(value, Imported):
+        from .definitions import is_modelled  # the catalogue, read once the interpreter is whole
+
+        # ``hasattr(keras, "version")``: a name the analyser models is one Keras has
+        return True if is_modelled(normalise(f"{value.qualname}.{name}")) else opaque("hasattr of a module")
     if isinstance(value, (FunctionValue, BuiltinValue)):
         return name in _FUNCTION_ATTRIBUTES  # ``lambda x: x`` in place of a layer: no ``build``
     python = {int: int, float: float, str: str, tuple: tuple, type(None): type(None), bool: bool}.get(type(value))
