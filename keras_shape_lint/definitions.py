@@ -5,6 +5,7 @@ A mixin of :class:`keras_shape_lint.interpreter.Interpreter`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import libcst as cst
@@ -17,6 +18,8 @@ from .values import (
     FunctionValue,
     Imported,
     LazyImport,
+    ListValue,
+    ModuleValue,
     opaque,
 )
 
@@ -43,6 +46,7 @@ class Definitions:
         level = len(stmt.relative)
         base = dotted_name(stmt.module) if stmt.module is not None else None
         if isinstance(stmt.names, cst.ImportStar):
+            self._import_star(st, base, level)
             return [st]
         for alias in stmt.names:
             name = alias.name.value if type(alias.name) is cst.Name else dotted_name(alias.name)
@@ -61,6 +65,30 @@ class Definitions:
                 value = opaque(f"relative import {name}") if level else Imported(qualname)
             st.assign(bound, value)
         return [st]
+
+    def _import_star(self, st, base, level) -> None:
+        """``from keras.ops import *`` binds the names the analyser models there; ``from .ops
+        import *`` of the user's module binds its ``__all__``, else its names without a leading
+        underscore.  Any other module's names stay unbound."""
+        if level == 0 and base:
+            members = modelled_members(normalise(base))
+            if members:
+                for name in members:
+                    st.assign(name, Imported(normalise(f"{base}.{name}")))
+                return
+        module = self._project_module(st, base, level) if (base or level) else None
+        value = module.resolve() if module is not None else None
+        if not isinstance(value, ModuleValue):
+            return
+        scope = value.info.scope
+        listed = scope.get("__all__")
+        listed = listed.items if isinstance(listed, ListValue) else listed
+        if isinstance(listed, (list, tuple)) and all(type(name) is str for name in listed):
+            names = [name for name in listed if name in scope]
+        else:
+            names = [name for name in scope if not name.startswith("_")]
+        for name in names:
+            st.assign(name, scope[name])
 
     def _project_module(self, st, dotted, level):
         """The user's module that an import names (read when first used), or None."""
@@ -162,6 +190,17 @@ _METHOD_KINDS = {"staticmethod": "static", "classmethod": "class", "property": "
 
 
 _PASS_THROUGH = frozenset({"functools.wraps", "wraps"})
+
+
+@functools.lru_cache(maxsize=256)
+def modelled_members(module: str) -> tuple:
+    """The names the analyser models directly in a Keras module: what ``from module import *``
+    binds (``keras.ops`` -> ``reshape``, ``concatenate`` ...)."""
+    prefix = module + "."
+    found = {name[len(prefix):].split(".")[0] for table in (keras_api.FUNCTIONS, ops.OPS, layers.REGISTRY,
+                                                            layers.FUNCTIONAL)
+             for name in table if name.startswith(prefix)}
+    return tuple(sorted(found))
 
 
 def is_modelled(qualname: str) -> bool:

@@ -322,3 +322,46 @@ def test_a_catch_all_call_leaves_keras_no_shape_to_build_weights_from(tmp_path):
     outcome = build_from_witness(path, {"entry": "block", "args": {"x": {"shape": [None, 8, 8, 4]},
                                                                       "filters": 4}}, frozenset())
     assert isinstance(outcome.error, TypeError), outcome.error
+
+
+_OPS_SHIM = """\
+import keras
+
+if keras.version().startswith("3."):
+    from keras.ops import *  # noqa: F403
+else:
+    from keras_two_shim.ops import *  # noqa: F403
+"""
+
+_BLOCK_ON_THE_SHIM = """\
+import keras
+
+from {star}
+
+
+def block(x, filters):
+    y = keras.layers.Conv2D(filters, 1)(x)
+    y = {prefix}reshape(y, (-1, x.shape[1], x.shape[2], filters))
+    return keras.layers.Add()([x, y])
+"""
+
+
+def test_star_imports_bind_what_keras_and_the_users_modules_define(tmp_path, monkeypatch):
+    """``from keras.ops import *`` in a package's own ops module (a Keras 2/3 shim), then that
+    module's names used through it or star-imported again: ``ops.reshape`` is Keras's."""
+    from oracle import check_finding, write_module
+
+    from keras_shape_lint.analysis import analyse_text
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'probe'\n")
+    package = tmp_path / "shimpkg"
+    package.mkdir()
+    write_module(package, "__init__.py", "")
+    write_module(package, "ops.py", _OPS_SHIM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name, star, prefix in (("through.py", "shimpkg import ops", "ops."), ("star.py", "shimpkg.ops import *", "")):
+        text = _BLOCK_ON_THE_SHIM.format(star=star, prefix=prefix)
+        path = write_module(package, name, text)
+        findings, analysis = analyse_text(text, None, str(path))
+        assert [(f.code, f.line) for f in findings] == [("KSL102", 9)], (name, findings)
+        check_finding(path, findings[0].to_json())  # Keras fails at the Add with the witness
