@@ -61,6 +61,9 @@ def _add_weight(calls, st, args, kwargs, node):
 KERAS_LAYER_METHODS = {"add_weight": BuiltinValue("add_weight", _add_weight)}
 
 
+_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})  # a dict's, and no tensor's
+
+
 def _submodule(info, name: str):
     """``pkg.layers`` where the package's ``__init__`` did not bind ``layers``: its submodule,
     which ``import pkg.layers`` made an attribute of the package."""
@@ -85,6 +88,8 @@ def get_attribute(interp, st, value, name: str):
     if isinstance(value, Unknown) and value.free is False and value.used_as is None:
         return opaque(f"attribute {name} of an unknown value")
     if isinstance(value, Unknown):
+        if name in _MAPPING_METHODS and value.free:
+            value.used_as_mapping()
         if name == "shape":
             return ShapeOf(value.as_tensor())
         if name == "dtype" and value.input:  # an input of the entry layer's call()

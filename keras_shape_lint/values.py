@@ -421,6 +421,11 @@ class Unknown:
         unknown values): a caller must pass something real there, of a type nobody learnt."""
         self.used_as = self.used_as or "unread"
 
+    def used_as_mapping(self) -> None:
+        """``inputs.get("points")``, ``inputs.values()``: the caller passes a dict, which no
+        view taken before (a tensor, say) stands for, and a witness cannot write down."""
+        self.used_as = "unread"
+
     def mark(self, kind: str) -> None:
         self.used_as = self.used_as or kind
 

@@ -351,3 +351,32 @@ def test_a_layer_built_by_hand_in_its_holders_build_is_not_built_again_on_its_fi
     findings, stats = _lint(source)
     assert findings == []
     assert (stats["merges"], stats["proven"]) == (1, 1), stats
+
+
+def test_a_call_input_read_as_a_dict_is_never_written_as_a_tensor_in_a_witness():
+    # `inputs.values()` and `inputs.get("points")`: the caller passes a dict (a prompt encoder);
+    # the merge fails for odd widths whatever the inputs hold, but a tensor for `inputs` is no
+    # call Keras can make (a tensor has no `.values()`), so no witness and no finding
+    source = """
+        import keras
+        from keras import layers, ops
+
+
+        class PromptEncoder(keras.layers.Layer):
+            def __init__(self, embed_dim):
+                super().__init__()
+                self.points = layers.Dense(embed_dim // 2 * 2)
+                self.labels = layers.Dense(embed_dim)
+
+            def call(self, inputs):
+                batch = ops.shape(next(iter(inputs.values())))[0]
+                points = inputs.get("points", ops.zeros((batch, 1, 2)))
+                return self.points(points) + self.labels(points)
+    """
+    findings, stats = _lint(source)
+    assert findings == [] and stats["undecided"] == 1, findings
+    # the same merge on an input used as a tensor is reported, with a tensor in its witness
+    findings, _ = _lint(source.replace('                batch = ops.shape(next(iter(inputs.values())))[0]\n', '').replace(
+        'inputs.get("points", ops.zeros((batch, 1, 2)))', 'inputs'))
+    assert [f.code for f in findings] == ["KSL102"], findings
+    assert "shape" in findings[0].witness.call["inputs"], findings[0].witness
