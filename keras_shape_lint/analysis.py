@@ -95,6 +95,7 @@ class Analysis:
         # ids of the reshapes of a batch that give the batch's place a size of its own: a batch
         # of another size fails there, and no witness is written past one
         self.unfit_reshapes: set = set()
+        self.none_subscripts: set = set()  # ids of subscripts found applied to None (subscripts.py)
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -315,6 +316,7 @@ class Analysis:
         with those parameters free (``freed``)."""
         interp.steps = 0  # the step budget is per entry point
         interp.rejected, interp.refused_none, interp.passed_over = set(), set(), []
+        interp.subscripted_none = set()
         self.batch_read = False
         st = State(_copy_dict(module_scope, {}), self.main)
         self.free_params = []
@@ -354,7 +356,7 @@ class Analysis:
             if retry:
                 return self._run_entry(interp, entry, module_scope, retry)
             self.complete_builds(finished)
-            self._run_past_defaults(interp, init, entry, module_scope, freed)
+            self._run_past_defaults(interp, init, entry, module_scope, freed, call)
             return
         frame: dict = {}
         named = self._free_parameters(entry, "args", skip_first=entry.bound_self is not None, freed=freed)
@@ -389,7 +391,7 @@ class Analysis:
         self.complete_builds(applied)
         self._run_past_defaults(interp, entry, entry, module_scope, freed)
 
-    def _run_past_defaults(self, interp: Interpreter, fn, entry, module_scope: dict, freed) -> None:
+    def _run_past_defaults(self, interp: Interpreter, fn, entry, module_scope: dict, freed, call=None) -> None:
         """A merge that a test on a parameter's default kept every path away from (``if
         low_level_feature_key:`` with its default None) is one a caller reaches by passing
         something else: the entry runs once more with those parameters free."""
@@ -398,6 +400,13 @@ class Analysis:
         names = {name for names, nodes in interp.passed_over if any(n not in self.outcomes for n in nodes)
                  for name in names}
         retry = _rejected_defaults(fn, names)
+        if interp.subscripted_none and any(outcome == "undecided" for outcome in self.outcomes.values()):
+            # a merge after a subscript of a parameter left at None (``mask[:, None]``) was not
+            # checked on that path: a caller that passes the parameter gets there (a layer's
+            # call() parameter, as its constructor's)
+            for method in (fn, call):
+                if isinstance(method, FunctionValue):
+                    retry = retry | _rejected_defaults(method, interp.subscripted_none)
         if retry:
             self._run_entry(interp, entry, module_scope, retry)
 
@@ -785,6 +794,7 @@ _PLACEHOLDERS = (
     (("dropout", "rate"), 0.0),
     (("eps",), 1e-6),
     (("activation",), "relu"),
+    (("initializer_range", "stddev"), 0.02),  # a number an initializer is made with
     (("initializer",), "glorot_uniform"),
     (("use_bias", "center", "scale"), True),
     # counts and widths the layers a path never built still take: one head (or expert,

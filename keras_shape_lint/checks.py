@@ -160,7 +160,10 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     blocked = None  # why the merge is undecided, in words
     if st.unchecked is not None:
         earlier, where = st.unchecked
-        if isinstance(earlier, cst.Subscript):
+        if id(earlier) in analysis.none_subscripts:
+            blocked = (f"an earlier subscript on its path ({describe_merge(analysis, earlier, where)}) is of a value "
+                       "that is None there, where Python raises")
+        elif isinstance(earlier, cst.Subscript):
             # subscripts.py: an index past the rank a free input was given
             blocked = (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
                        "rank its input was given, and another rank was not tried")

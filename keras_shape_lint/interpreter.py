@@ -76,6 +76,7 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         # of those, the ones a Keras layer refused as None (``BatchNormalization(axis=self.channel_axis)``)
         self.refused_none: set = set()
         self.passed_over: list = []
+        self.subscripted_none: set = set()  # names found None where the code subscripts them
 
     def tick(self) -> None:
         self.steps += 1

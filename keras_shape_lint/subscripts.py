@@ -33,6 +33,22 @@ def subscript(interp, st, value, keys, node=None):
                 # built with (``positions[:, :ops.shape(x)[1]]``), and nothing here knows them
                 result.shadow = _sizes_known_on_data_only(result)
         return result
+    if value is None:
+        # Python raises TypeError here.  Often a parameter left at its None default is why
+        # (``mask[:, None, :]`` with ``mask=None``): one no caller can keep (see
+        # Analysis._run_entry); else a value the analyser holds as None where the code has
+        # another.  Either way nothing after this on the path is checked: a witness that
+        # leaves the default would fail here first
+        if node is not None:
+            if type(node.value) is cst.Name and hasattr(interp, "rejected"):
+                interp.rejected.add(node.value.value)
+                interp.subscripted_none.add(node.value.value)
+            analysis = getattr(interp, "analysis", None)
+            if analysis is not None:
+                analysis.none_subscripts.add(id(node))
+            if st.unchecked is None:
+                st.unchecked = (node, st.modules[-1])
+        return opaque("subscript of None")
     if len(keys) != 1:
         return opaque("multi-dimensional subscript")
     key = keys[0]

@@ -380,3 +380,16 @@ def test_a_call_input_read_as_a_dict_is_never_written_as_a_tensor_in_a_witness()
         'inputs.get("points", ops.zeros((batch, 1, 2)))', 'inputs'))
     assert [f.code for f in findings] == ["KSL102"], findings
     assert "shape" in findings[0].witness.call["inputs"], findings[0].witness
+
+
+def test_a_parameter_a_path_never_reads_is_given_a_value_keras_takes_for_it():
+    # a witness passes every required parameter; one the failing path never read gets a value
+    # by its name: an `initializer_range` is the standard deviation an initializer is made
+    # with (keras-hub's T5Gemma), a `kernel_initializer` an initializer's name
+    from keras_shape_lint.analysis import _placeholder
+    from oracle import keras
+
+    initializers = keras().initializers
+    made = initializers.RandomNormal(mean=0.0, stddev=_placeholder("initializer_range"))
+    assert tuple(made((2, 3)).shape) == (2, 3)
+    assert initializers.get(_placeholder("kernel_initializer")) is not None
