@@ -321,8 +321,8 @@ def init_dataclass(instance: InstanceValue, fields: list, args, kwargs) -> None:
             value = kwargs[name]
         else:
             value = lookup_class_attribute(instance.cls, name)
-            if value is None:
-                value = opaque(f"field {name} of a dataclass")
+            if value is None and not any(name in current.attrs for current in mro(instance.cls)):
+                value = opaque(f"field {name} of a dataclass")  # (a default of None is None)
         instance.attrs[name] = value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from . import symbolic as S
 from .attributes import MISSING, get_attribute
 from .classes import has_foreign_base, lookup_class_attribute, mro, never_set
@@ -539,6 +541,30 @@ def _partial(calls, st, args, kwargs, node):
     if not args:
         return opaque("partial of nothing")
     return Partial(args[0], tuple(args[1:]), dict(kwargs))
+
+
+@builtin("collections.namedtuple", table=LIBRARY)
+def _namedtuple(calls, st, args, kwargs, node):
+    """``ModelParams = namedtuple("ModelParams", ["name", "repetitions", "block"])``: a class whose
+    instances hold their fields as attributes (``params.block``), made as a dataclass of those
+    fields is; ``defaults=`` give the last fields theirs."""
+    typename = args[0] if args else kwargs.get("typename")
+    names = args[1] if len(args) > 1 else kwargs.get("field_names")
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
+    elif isinstance(names, ListValue):
+        names = names.items
+    if not isinstance(typename, str) or not isinstance(names, (list, tuple)) \
+            or not all(isinstance(name, str) and name.isidentifier() for name in names):
+        return opaque("namedtuple of fields nobody knows")
+    defaults = kwargs.get("defaults", ())
+    defaults = defaults.items if isinstance(defaults, ListValue) else defaults
+    if not isinstance(defaults, (list, tuple)) or len(defaults) > len(names):
+        return opaque("namedtuple with defaults nobody knows")
+    fields = "".join(f"    {name}: object\n" for name in names) or "    pass\n"
+    definition = cst.parse_statement(f"@dataclass\nclass {typename}:\n{fields}")
+    attrs = dict(zip(names[len(names) - len(defaults):], defaults))
+    return ClassValue(definition, typename, (), attrs)
 
 
 @builtin("numpy.prod", "math.prod", table=LIBRARY)
