@@ -362,7 +362,7 @@ class Calls:
             key = None  # a second call could find what the first one changed
         if key is not None and key in self._memo:
             return [(st, _fresh(self._memo[key]))]
-        pc_before, decisions_before, unchecked_before = st.pc, st.decisions, st.unchecked
+        pc_before, decisions_before, unchecked_before, inputs_before = st.pc, st.decisions, st.unchecked, st.inputs
         saved_chain = st.chain
         self.analysis.entered.add(id(fn.node))
         caller_module = st.modules[-1]
@@ -393,7 +393,9 @@ class Calls:
             out = widen_results(out, Origin(f"the result of {fn.name}() on an undecidable path", node,
                                             caller_module), len(pc_before))
         if (key is not None and len(out) == 1 and out[0][0] is st and st.pc == pc_before
-                and st.decisions == decisions_before and st.unchecked is unchecked_before and _storable(out[0][1])):
+                and st.decisions == decisions_before and st.unchecked is unchecked_before
+                and st.inputs is inputs_before and _storable(out[0][1])):
+            # (a call that made an Input is run again: the path must learn of the Input it makes)
             self._memo[key] = _fresh(out[0][1])  # a copy: the caller may yet take views of the value it got
         return out
 

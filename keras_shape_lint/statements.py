@@ -196,13 +196,23 @@ class Statements:
         return found[1]
 
     def _merges_in(self, suite) -> tuple:
-        """The merges of the analysed file written inside ``suite``."""
+        """The merges of the analysed file written inside ``suite``, and those of the file's
+        module-level functions it names (``block_fn = apply_basic_block``: the block a setting
+        chooses, called after the ``if``)."""
         key = ("merges in", id(suite))
         found = self._node_facts.get(key)
         if found is None:
             sites = self.analysis.merge_nodes
-            found = self._node_facts[key] = (suite, tuple(n for n in _calls_in(suite) if id(n) in sites))
+            named = [self._module_functions().get(name) for name in _plain_names_in(suite)]
+            merges = [n for part in [suite, *filter(None, named)] for n in _calls_in(part) if id(n) in sites]
+            found = self._node_facts[key] = (suite, tuple(merges))
         return found[1]
+
+    def _module_functions(self) -> dict:
+        """The analysed file's module-level functions by name."""
+        module = self.analysis.module
+        return self.node_fact("module functions", module, lambda tree: {
+            stmt.name.value: stmt for stmt in tree.body if type(stmt) is cst.FunctionDef})
 
     def dead_after(self, stmt) -> frozenset:
         """Local names nothing reads once ``stmt`` (an ``if``) is done."""
@@ -389,6 +399,11 @@ def _undecidable(truth) -> bool:
 
 def _calls_in(node) -> list:
     return [found for found in walk(node) if type(found) is cst.Call]
+
+
+def _plain_names_in(node) -> set:
+    """The plain names ``node`` mentions anywhere."""
+    return {found.value for found in walk(node) if type(found) is cst.Name}
 
 
 def _names_in(node) -> set:
