@@ -115,6 +115,8 @@ def get_attribute(interp, st, value, name: str):
         if name in value.attrs:
             return value.attrs[name]
         found = lookup_class_attribute(value.cls, name)
+        if name == "_replace" and found is None and isinstance(lookup_class_attribute(value.cls, "_fields"), tuple):
+            return BoundMethod(value, name)  # of a namedtuple (methods.py)
         if isinstance(found, FunctionValue):
             return _method(interp, st, found, value, value.cls)
         if found is not None:

@@ -7,7 +7,7 @@ from .operators import compare
 from .keras_api import batch_shape_dims, build_shape_dims
 from .layers.merging import MERGES
 from .layers.weights import WEIGHT_AXES
-from .values import (DictValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, UnknownText, dict_key,
+from .values import (DictValue, InstanceValue, LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, UnknownText, dict_key,
                      opaque, real_text, text_unknown)
 
 _PURE_STR_METHODS = {
@@ -40,6 +40,8 @@ def call_method(calls, method, args, kwargs, st, node):
         if all(_concrete(a) for a in args) and all(_concrete(v) for v in kwargs.values()):
             return _str_method(receiver, name, args, kwargs)
         return opaque("str method on unknown values")
+    if isinstance(receiver, InstanceValue) and name == "_replace":
+        return _namedtuple_replace(receiver, args, kwargs)
     if isinstance(receiver, ShapeOf) and name in ("as_list", "__iter__"):
         return receiver
     if isinstance(receiver, LayerValue) and name == "add" and "layers" in receiver.config and args:
@@ -228,3 +230,12 @@ def _dict_method(receiver, name, args, kwargs):
     if name == "setdefault" and args and _concrete(args[0]):
         return items.setdefault(args[0], args[1] if len(args) > 1 else None)
     return opaque(f"dict.{name}")
+
+
+def _namedtuple_replace(receiver: InstanceValue, args, kwargs):
+    """``params._replace(width=64)`` of a namedtuple: a new one, those fields changed (Python
+    raises for a positional argument or a name that is no field)."""
+    fields = receiver.cls.attrs.get("_fields", ())
+    if args or any(name not in fields for name in kwargs):
+        return opaque("_replace with arguments a namedtuple refuses")
+    return InstanceValue(receiver.cls, {**receiver.attrs, **kwargs})

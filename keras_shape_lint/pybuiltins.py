@@ -547,7 +547,8 @@ def _partial(calls, st, args, kwargs, node):
 def _namedtuple(calls, st, args, kwargs, node):
     """``ModelParams = namedtuple("ModelParams", ["name", "repetitions", "block"])``: a class whose
     instances hold their fields as attributes (``params.block``), made as a dataclass of those
-    fields is; ``defaults=`` give the last fields theirs."""
+    fields is; ``defaults=`` give the last fields theirs; ``_fields`` names them and
+    ``params._replace(width=...)`` is a copy with those fields changed (methods.py)."""
     typename = args[0] if args else kwargs.get("typename")
     names = args[1] if len(args) > 1 else kwargs.get("field_names")
     if isinstance(names, str):
@@ -564,6 +565,7 @@ def _namedtuple(calls, st, args, kwargs, node):
     fields = "".join(f"    {name}: object\n" for name in names) or "    pass\n"
     definition = cst.parse_statement(f"@dataclass\nclass {typename}:\n{fields}")
     attrs = dict(zip(names[len(names) - len(defaults):], defaults))
+    attrs["_fields"] = tuple(names)
     return ClassValue(definition, typename, (), attrs)
 
 
@@ -594,3 +596,10 @@ def _linspace(calls, st, args, kwargs, node):
         return (float(start),)
     step = (stop - start) / (count - 1)
     return tuple(float(start + i * step) for i in range(count))
+
+
+# Python 2 compatibility names for the builtins (``from six.moves import xrange``)
+for _name in ("range", "zip", "map", "filter"):
+    if _name in BUILTINS:
+        LIBRARY[f"six.moves.{_name}"] = BUILTINS[_name].fn
+LIBRARY["six.moves.xrange"] = BUILTINS["range"].fn

@@ -161,3 +161,24 @@ def test_a_test_its_known_operand_settles_is_decided(test, outcome):
     findings, analysis = analyse_text(UNKNOWN_OPERAND.format(test=test), None, "unknown_operand.py")
     stats = analysis.statistics()
     assert findings == [] and stats[outcome] == 1, (stats, findings)
+
+
+SIX_MOVES = '''
+from six.moves import {name}
+from tensorflow.keras import layers
+
+
+def stack(x, filters):
+    for _ in {loop}:
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+    return layers.Add()([x, layers.Conv2D(64, 1)(x)])
+'''
+
+
+@pytest.mark.parametrize("name, loop", [("xrange", "xrange(2)"), ("range", "range(2)"),
+                                        ("zip", "zip([1, 2], [3, 4])")])
+def test_six_moves_names_are_the_builtins_they_stand_for(name, loop):
+    # Python 2 compatibility code (`from six.moves import xrange`): the loop runs as over the
+    # builtin, so the merge after it is decided (a mismatch for every filters but 64)
+    findings, analysis = analyse_text(SIX_MOVES.format(name=name, loop=loop), None, "six_moves.py")
+    assert [f.code for f in findings] == ["KSL102"], analysis.statistics()
