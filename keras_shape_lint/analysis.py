@@ -96,6 +96,8 @@ class Analysis:
         # of another size fails there, and no witness is written past one
         self.unfit_reshapes: set = set()
         self.none_subscripts: set = set()  # ids of subscripts found applied to None (subscripts.py)
+        # ids of calls of a TensorFlow tensor's method Keras 3's symbolic tensors lack (attributes.py)
+        self.keras_tensor_methods: set = set()
 
     # ---------------------------------------------------------------- notes
     def note_opaque(self, reason: str) -> None:
@@ -769,6 +771,8 @@ def _witness_of(value, model, batch=None):
         fill = next((v for v in used.values() if v is not None), 1)
         return [used.get(i, fill) if used.get(i) is not None else fill for i in range(max(length or 0, 0))]
     if isinstance(value, Unknown):
+        if value._tensor is not None and value.used_as == "shape":  # the shape of an Input made from it
+            return [_evaluate(d, model) for d in _witness_dims(value._tensor)]
         if value._tensor is not None:
             return {"shape": [batch] + [_evaluate(d, model) for d in _witness_dims(value._tensor)]}
         if value._int is not None:

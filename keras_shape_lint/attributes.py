@@ -92,14 +92,16 @@ def get_attribute(interp, st, value, name: str):
             value.used_as_mapping()
         if name == "shape":
             return ShapeOf(value.as_tensor())
+        if name == "get_shape":
+            return BuiltinValue(name, _get_shape(value.as_tensor()))
         if name == "dtype" and value.input:  # an input of the entry layer's call()
             return dtypes.tensor_dtype(interp.analysis, st, value.as_tensor())
         return opaque(f"attribute {name} of an unknown value")
     if isinstance(value, Tensor):
         if name == "shape":
             return ShapeOf(value)
-        if name in ("get_shape",):
-            return BuiltinValue(name, lambda calls, st, args, kwargs, node: ShapeOf(value))
+        if name == "get_shape":
+            return BuiltinValue(name, _get_shape(value))
         if name == "dtype":
             return dtypes.tensor_dtype(interp.analysis, st, value)
         if name == "ndim":
@@ -200,3 +202,18 @@ def _method(interp, st, method: FunctionValue, receiver, cls):
             return results[0][1]
         return opaque(f"property {method.name} that forks")
     return bind_method(method, receiver)
+
+
+def _get_shape(tensor):
+    """``x.get_shape()``: a TensorFlow tensor's method, which a layer's ``call()`` gets on the
+    TensorFlow backend; Keras 3's symbolic tensors, those a functional model is built from, have
+    none and raise AttributeError.  Outside any ``call()`` nothing after it on the path is
+    checked (no witness Keras could build would get past it)."""
+    def get_shape(calls, st, args, kwargs, node):
+        if node is not None and st.unchecked is None and not any(
+                str(entry[0]).endswith((".call", ".__call__")) for entry in st.chain):
+            calls.analysis.keras_tensor_methods.add(id(node))
+            st.unchecked = (node, st.modules[-1])
+        return ShapeOf(tensor)
+
+    return get_shape

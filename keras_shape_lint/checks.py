@@ -160,7 +160,10 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     blocked = None  # why the merge is undecided, in words
     if st.unchecked is not None:
         earlier, where = st.unchecked
-        if id(earlier) in analysis.none_subscripts:
+        if id(earlier) in analysis.keras_tensor_methods:
+            blocked = (f"an earlier call on its path ({describe_merge(analysis, earlier, where)}) is a TensorFlow "
+                       "tensor's method, which Keras 3's symbolic tensors lack")
+        elif id(earlier) in analysis.none_subscripts:
             blocked = (f"an earlier subscript on its path ({describe_merge(analysis, earlier, where)}) is of a value "
                        "that is None there, where Python raises")
         elif isinstance(earlier, cst.Subscript):

@@ -73,6 +73,14 @@ def keras_input(calls, st, args, kwargs, node):
     tensor = cfg.get("tensor")
     if isinstance(tensor, Tensor):
         return tensor
+    if isinstance(shape, Unknown) and shape.free and shape.used_as in (None, "shape"):
+        # ``Input(input_shape)`` of the caller's shape (a U-Net builder's parameter): a free
+        # input whose rank the layers choose, written as that shape in a witness
+        shape.used_as = "shape"
+        if shape._tensor is None:
+            shape._tensor = Tensor(None, f"Input({shape.label})", True,
+                                   calls.analysis.options.data_format != "channels_first")
+        return shape._tensor
     dims = _shape_dims(shape)
     if dims is None:
         calls.analysis.note_opaque("Input with an unknown shape")

@@ -109,3 +109,27 @@ def test_in_a_functional_model_the_batch_size_is_none_and_dividing_it_raises(tmp
     assert findings == [] and stats["flagged"] == 0, (findings, stats)
     outcome = build_from_witness(path, {"entry": "Network", "args": {"group": 2, "width": 8}})
     assert isinstance(outcome.error, TypeError), outcome.error
+
+
+GET_SHAPE = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    def block(x, filters):
+        width = x.get_shape()[-1]
+        y = layers.Conv2D(filters, 1)(x)
+        return layers.Add()([x, y])
+    ''')
+
+
+def test_get_shape_of_a_keras_tensor_raises_so_nothing_after_it_is_flagged(tmp_path):
+    # get_shape() is a TensorFlow tensor's method: a layer's call() has it on that backend
+    # (fixtures/get_shape_in_call.py), a functional model's Keras tensors do not
+    path, findings, stats = _analysed(tmp_path, GET_SHAPE)
+    assert findings == [] and stats["undecided"] == 1, (findings, stats)
+    (reason,) = stats["undecided_because"]
+    assert "(get_shape() at line 7)" in reason and "symbolic tensors lack" in reason, reason
+    outcome = build_from_witness(path, {"entry": "block",
+                                        "args": {"x": {"shape": [None, 4, 4, 3]}, "filters": 8}})
+    assert isinstance(outcome.error, AttributeError), outcome.error
