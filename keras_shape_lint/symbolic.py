@@ -16,7 +16,7 @@ import itertools
 
 import z3
 
-from . import provenance
+from . import provenance, rounding
 
 OPAQUE_PREFIX = "?"
 # sizes Keras leaves unknown (None) until data flows: chosen by the data, not the code
@@ -258,17 +258,36 @@ def ceildiv(a, b):
     return sub(add(_as_int_term(a), b), 1) / _as_int_term(b)
 
 
+def is_real(value) -> bool:
+    """Is ``value`` a symbolic real number (a float worked out from sizes)?"""
+    return is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int()
+
+
 def truncate(value):
     """Python's ``int()`` of a number: toward zero."""
-    if is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int():
+    if is_real(value):
+        scaled = rounding.scaled_integer(value)
+        if scaled is not None:
+            numerator, denominator = scaled
+            if denominator == 1:
+                return numerator
+            return z3.If(numerator >= 0, numerator / denominator, -((-numerator) / denominator))
         return z3.If(value >= 0, z3.ToInt(value), -z3.ToInt(-value))
     return to_int(value)
 
 
 def round_half_even(value):
     """Python's ``round()`` of a number: to the nearest integer, a half to the even one."""
-    if not (is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int()):
+    if not is_real(value):
         return round(value) if not is_sym(value) else value
+    scaled = rounding.scaled_integer(value)
+    if scaled is not None:
+        numerator, denominator = scaled
+        if denominator == 1:
+            return numerator
+        doubled = 2 * numerator + denominator  # 2 * denominator * (value + 1/2)
+        nearest = doubled / (2 * denominator)
+        return z3.If(z3.And(doubled % (2 * denominator) == 0, nearest % 2 == 1), nearest - 1, nearest)
     nearest = z3.ToInt(value + 0.5)
     return z3.If(z3.And(z3.ToReal(nearest) == value + 0.5, nearest % 2 == 1), nearest - 1, nearest)
 
@@ -277,7 +296,8 @@ def to_int(value):
     """A symbolic number's floor, a concrete one's ``int()`` (a flag: 0 or 1)."""
     if is_sym(value):
         if isinstance(value, z3.ArithRef) and not value.is_int():
-            return z3.ToInt(value)
+            floor = rounding.floor_of(value)
+            return z3.ToInt(value) if floor is None else floor
         if isinstance(value, z3.BoolRef):
             return z3.If(value, 1, 0)
         return value
@@ -287,7 +307,7 @@ def to_int(value):
 def ceil(value):
     if is_sym(value):
         if isinstance(value, z3.ArithRef) and not value.is_int():
-            return -z3.ToInt(-value)
+            return -to_int(-value)
         return value
     import math
 

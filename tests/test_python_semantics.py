@@ -82,6 +82,9 @@ FREE = [
     "n ** 2 == 49", "math.ceil(n / 4) == 2", "int(math.sqrt(n)) == 3 if n >= 0 else False", "n in (3, 5)",
     "1 < n < 3", "n * 0.5 == 2", "float(n) / 4 == 1.25", "(n if n > 5 else 5) == 6", "min(n, 10) // 3 == 3",
     "(-n) % 5 == 1", "int(n * -0.5) == 1", 'f"block_{n}" == "conv_1"',
+    # floats worked out from sizes, decided in integers (rounding.py)
+    "int(n * 4.0) == 12", "int(n * 2.5) == 7", "round(n * 1.5) == 4", "round(n * 1.5) == 8", "math.ceil(n * 0.75) == 3",
+    "n < 0.9 * 7 and n > 5", "int(n + 8 / 2) // 8 * 8 == 16", "n / 3 == 2.0", "n * 0.5 != 2.5 and n * 0.5 >= 2.5",
 ]
 
 _BLOCK = """{prelude}
