@@ -77,10 +77,7 @@ def keras_input(calls, st, args, kwargs, node):
         # ``Input(input_shape)`` of the caller's shape (a U-Net builder's parameter): a free
         # input whose rank the layers choose, written as that shape in a witness
         shape.used_as = "shape"
-        if shape._tensor is None:
-            shape._tensor = Tensor(None, f"Input({shape.label})", True,
-                                   calls.analysis.options.data_format != "channels_first")
-        return shape._tensor
+        return shape.as_tensor(calls.analysis.options.data_format != "channels_first", f"Input({shape.label})")
     dims = _shape_dims(shape)
     if dims is None:
         calls.analysis.note_opaque("Input with an unknown shape")

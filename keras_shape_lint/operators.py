@@ -6,7 +6,7 @@ import operator
 
 import z3
 
-from . import dtypes, rounding
+from . import dtypes
 from . import symbolic as S
 from .ops._common import INT, index_broadcast
 from .values import UNKNOWN_PART, ListValue, RepeatedList, Tensor, Unknown, UnknownText, opaque, real_text
@@ -348,9 +348,10 @@ def compare(interp, op, a, b):
             a = S.to_int(a)
         if S.is_bool_like(b) and not S.is_bool_like(a):
             b = S.to_int(b)
-        if op in ("Equal", "NotEqual") and (S.is_real(a) or S.is_real(b)) and not (
-                S.is_bool_like(a) or S.is_bool_like(b)):
-            difference = rounding.integer_difference(a, b)
+        if (S.is_real(a) or S.is_real(b)) and not (S.is_bool_like(a) or S.is_bool_like(b)):
+            # sizes compared with a share of them (new_filters < 0.9 * filters): the sign of
+            # their difference in integers, where z3 is not asked to mix the two arithmetics
+            difference = S.integer_difference(a, b)
             if difference is not None:
                 a, b = difference, 0
         if op == "Equal":
@@ -363,12 +364,6 @@ def compare(interp, op, a, b):
             b = S.to_int(b)
         fn = {"LessThan": operator.lt, "LessThanEqual": operator.le,
               "GreaterThan": operator.gt, "GreaterThanEqual": operator.ge}.get(op)
-        if fn is not None and (S.is_real(a) or S.is_real(b)):
-            # sizes ordered against a share of them (new_filters < 0.9 * filters): the sign of
-            # their difference in integers, where z3 is not asked to mix the two arithmetics
-            difference = rounding.integer_difference(a, b)
-            if difference is not None:
-                return fn(difference, 0)
         return None if fn is None else fn(a, b)
     if isinstance(a, UnknownText) or isinstance(b, UnknownText):
         return _compare_text(op, a, b)

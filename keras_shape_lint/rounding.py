@@ -121,16 +121,3 @@ def floor_of(term):
     numerator, denominator = scaled
     return numerator if denominator == 1 else numerator / denominator  # z3's div: the floor for d > 0
 
-
-def integer_difference(a, b):
-    """An integer term of the sign of ``a - b`` for real terms and numbers ``a`` and ``b``
-    (``a < b`` is then that term ``< 0``), or None when their difference is of another form."""
-    difference = _real(a) - _real(b)
-    scaled = scaled_integer(difference)
-    return None if scaled is None else scaled[0]
-
-
-def _real(value):
-    if isinstance(value, z3.ArithRef):
-        return z3.ToReal(value) if value.is_int() else value
-    return z3.RealVal(value)

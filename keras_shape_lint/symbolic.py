@@ -263,6 +263,13 @@ def is_real(value) -> bool:
     return is_sym(value) and isinstance(value, z3.ArithRef) and not value.is_int()
 
 
+def integer_difference(a, b):
+    """An integer term of the sign of ``a - b`` for real terms and numbers ``a`` and ``b``
+    (``a < b`` is then that term ``< 0``), or None when their difference is of another form."""
+    scaled = rounding.scaled_integer(to_real(a) - to_real(b))
+    return None if scaled is None else scaled[0]
+
+
 def truncate(value):
     """Python's ``int()`` of a number: toward zero."""
     if is_real(value):

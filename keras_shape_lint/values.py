@@ -342,9 +342,9 @@ class Unknown:
     def __repr__(self) -> str:
         return f"Unknown({self.label!r}, free={self.free})"
 
-    def as_tensor(self, channels_last: bool = True) -> Tensor:
+    def as_tensor(self, channels_last: bool = True, label: str | None = None) -> Tensor:
         if self._tensor is None:
-            self._tensor = Tensor(None, self.label, self.free, channels_last)
+            self._tensor = Tensor(None, self.label if label is None else label, self.free, channels_last)
             self._tensor.origin = self.origin
             self.used_as = self.used_as or "tensor"
         return self._tensor
