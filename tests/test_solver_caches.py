@@ -374,3 +374,40 @@ def test_a_proof_or_a_branchs_feasibility_gets_a_shorter_limit_than_a_merges_que
     # the time limit, a backstop for work z3 does not count, stays the full query's: a shorter
     # one made answers depend on the machine's load (sam3's layers lost a proof when busy)
     assert backstops == [solver_module.TIME_BACKSTOP * 200] * 3
+
+
+def _three_cubes():
+    x, y, z = z3.Ints("x y z")
+    return [x * x * x + y * y * y + z * z * z == 33, x > 1000, y < -1000]
+
+
+def test_a_question_z3_gave_up_on_is_not_asked_again_with_no_more_steps():
+    S.reset_caches()
+    solver = Solver(timeout_ms=20)
+    hard = _three_cubes()
+    assert solver.check(hard) is None
+    asked, unknowns = solver.queries, solver.unknowns
+    assert solver.check(hard) is None
+    assert solver.check(hard, limit_ms=10) is None
+    assert solver.queries == asked  # z3 was not asked again
+    assert solver.unknowns == unknowns + 2  # each still counts as a give-up
+    assert solver.check(hard, limit_ms=40) is None  # more steps: z3 is asked
+    assert solver.queries == asked + 1
+    assert solver.check(hard, limit_ms=40) is None
+    assert solver.queries == asked + 1
+
+
+def test_the_analysis_asks_z3_without_its_groebner_basis_step():
+    # z3's statistics name the Groebner step when it ran: on a nonlinear question it does by
+    # default, and on the analysis's solver it must not
+    x, y, z = z3.Ints("x y z")
+    cubes = [x >= 1, y >= 1, z >= 1, x * x * x + y * y * y == z * z * z]
+    S.reset_caches()
+    plain = z3.Solver()
+    plain.set("rlimit", 100 * S.RLIMIT_PER_MS)
+    plain.add(*cubes)
+    assert plain.check() == z3.unknown
+    assert "arith-grobner-calls" in plain.statistics().keys()
+    solver = Solver(timeout_ms=100)
+    assert solver.check(cubes) is None
+    assert "arith-grobner-calls" not in solver._solver.statistics().keys()
