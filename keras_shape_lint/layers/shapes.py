@@ -24,6 +24,10 @@ def conv_length(ctx, size, kernel, stride, padding, dilation=1):
         return None
     span = S.add(S.mul(dilation, S.sub(kernel, 1)), 1)
     ctx.assume(S.sub(size, span) >= 0 if S.is_sym(size) or S.is_sym(span) else size >= span)
+    if S.is_sym(stride) and S.is_sym(span) and span.eq(stride):
+        # (size - k) // k + 1 is size // k (k positive): a patch embedding's output length,
+        # in the form z3 compares with other quotients by the same k without nonlinear steps
+        return S.floordiv(size, stride)
     return S.add(S.floordiv(S.sub(size, span), stride), 1)
 
 
