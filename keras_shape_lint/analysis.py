@@ -60,6 +60,9 @@ class Analysis:
         self._facts = facts
         self._own = None
         self.suppress_checks = 0
+        # inside a call() Keras runs only on data (its class declares compute_output_shape()):
+        # its merges fail on the first batch, not while the model is built
+        self.data_only = 0
         self.options = options or Options()
         self.budget = self.options
         # the budget counts from ``started`` (when the caller began, parsing included)

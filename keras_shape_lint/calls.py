@@ -14,7 +14,7 @@ from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_bas
                       init_base, init_dataclass, lookup_class_attribute, rank_build_inputs)
 from .frontend import MUTATING_METHODS, binding_targets, target_names, walk
 from .provenance import Origin
-from .state import join_results, widen_results
+from .state import join_results, own_copy, widen_results
 from .layer_context import LayerContext
 from .layers.core import POSITIVE_INT_ARGUMENTS
 from .layers.merging import MERGES
@@ -420,17 +420,62 @@ class Calls:
     def _declared_output(self, instance: InstanceValue, args, kwargs, st, node):
         """The output ``compute_output_shape(input_shape)`` declares for this call, or None."""
         declare = lookup_class_attribute(instance.cls, "compute_output_shape")
+        base = instance.attrs.get(BASE_LAYER)
+        if declare is None and isinstance(base, LayerValue) and catalogue_base(instance.cls)[1].declares_output:
+            # the catalogue base's own compute_output_shape(): what its layer model gives
+            memo: dict = {}
+            probe = st.fork(memo)
+            results = self.call(memo.get(id(base), base), args, kwargs, probe, node)
+            value = results[0][1] if len(results) == 1 else None
+            return value if isinstance(value, Tensor) and not _unread(value) else None
         if not isinstance(declare, FunctionValue):
             return None
-        shape = _input_shape(args[0] if args else kwargs.get("inputs"))
+        call = lookup_class_attribute(instance.cls, "call")
+        if isinstance(call, FunctionValue):
+            shapes = _build_arguments(declare, call, args, kwargs)  # passed as Keras passes build()'s
+        else:
+            shapes = [_input_shape(args[0] if args else kwargs.get("inputs"))]
         # asked on a copy of the path: the caller goes on with ``st`` whatever the call did to
         # its copy (a copy whose paths all ended, or were joined into another, would otherwise
         # be left inside the call)
         probe = st.fork()
-        results = self.call_user(bind_method(declare, instance), [shape], {}, probe, node)
+        results = self.call_user(bind_method(declare, instance), shapes, {}, probe, node)
         if len(results) != 1 or results[0][0] is not probe:
             return None
         return _shape_as_tensor(results[0][1])
+
+    def _declared_call(self, instance: InstanceValue, call: FunctionValue, args, kwargs, st, node) -> list:
+        """A layer whose class declares ``compute_output_shape()``, called on Keras inputs: Keras
+        builds its output from that method and does not run ``call()``, which only data goes
+        through.  ``call()`` is run on a copy of the path, its merges checked as the data's
+        (KSL106), what it assumes and builds staying there; the path goes on with the declared
+        output, which the merges after the layer meet while Keras builds the model.  Where the
+        declaration cannot be read, what ``call()`` gives on its one path stands in for it."""
+        memo: dict = {}
+        probe = st.fork(memo)
+        probe_args = [own_copy(value, st, probe) for value in args]
+        probe_kwargs = {name: own_copy(value, st, probe) for name, value in kwargs.items()}
+        self.analysis.data_only += 1
+        try:
+            results = self.call_user(bind_method(call, memo.get(id(instance), instance)), probe_args, probe_kwargs,
+                                     probe, node)
+        finally:
+            self.analysis.data_only -= 1
+        if not results:
+            # call() raises on every path: no data goes through, and the entry's defaults that
+            # sent it there are tried freed (Analysis._run_entry), as for a layer without a declaration
+            return []
+        # asked after call(), which gives the inputs the ranks it reads them with (a free input's
+        # rank, once chosen, is every path's)
+        declared = self._declared_output(instance, args, kwargs, st, node)
+        if declared is None or not declared.known or any(_nobodys_size(size) for size in declared.dims):
+            # a declaration the analyser cannot read (or of sizes nobody knows): what call()
+            # gives on its one path stands in
+            if len(results) != 1:
+                return [(st, opaque(f"{instance.cls.name}.compute_output_shape() not understood"))]
+            probe, value = results[0]
+            return [(st, own_copy(value, probe, st))]
+        return [(st, declared)]
 
     def _holding(self, st, value, action) -> list:
         """Run ``action(state, value)``; each resulting path gets its own copy of ``value``.
@@ -479,7 +524,14 @@ class Calls:
                 # Keras passes ``training`` on only to a call() that takes it
                 kwargs = {name: value for name, value in kwargs.items() if name != "training"}
             out = []
+            # (on data, as in a call() that only data goes through, every layer runs its call())
+            declares = not self.analysis.data_only and (
+                isinstance(lookup_class_attribute(cls, "compute_output_shape"), FunctionValue)
+                or isinstance(base, LayerValue) and catalogue_base(cls)[1].declares_output)
             for s, inst in held:
+                if declares:
+                    out.extend(self._declared_call(inst, call, args, kwargs, s, node))
+                    continue
                 for s2, value in self.call_user(bind_method(call, inst), args, kwargs, s, node):
                     if _unread(value):
                         # call() could not be read: the shape the layer declares, if it does
@@ -554,6 +606,11 @@ def _unread(value) -> bool:
     return isinstance(value, Tensor) and not value.known and value._source is None and value.origin is not None
 
 
+def _nobodys_size(size) -> bool:
+    """Does ``size`` depend on a value nothing in the analysed code determines?"""
+    return S.is_sym(size) and any(S.is_opaque_name(name) for name in S.variables(size))
+
+
 def _is_built(instance: InstanceValue) -> bool:
     """Has this layer been built (by its first call, or by ``build`` called directly)?"""
     return bool(instance.attrs.get("__built__")) or instance.attrs.get("built") is True
@@ -607,6 +664,8 @@ def _declares_undefined_shape(declare) -> bool:
 
 def _shape_as_tensor(shape):
     """A shape ``compute_output_shape`` returned (batch axis first) as a tensor, or None."""
+    if isinstance(shape, ShapeOf):
+        return shape.tensor  # an input's own shape (its rank perhaps not known yet): that input's
     dims = keras_api.batch_shape_dims(shape)
     return Tensor(dims) if dims is not None else None
 

@@ -159,26 +159,7 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
     outcome = "proven"
     blocked = None  # why the merge is undecided, in words
     if st.unchecked is not None:
-        earlier, where = st.unchecked
-        if id(earlier) in analysis.keras_tensor_methods:
-            blocked = (f"an earlier call on its path ({describe_merge(analysis, earlier, where)}) is a TensorFlow "
-                       "tensor's method, which Keras 3's symbolic tensors lack")
-        elif id(earlier) in analysis.none_subscripts:
-            blocked = (f"an earlier subscript on its path ({describe_merge(analysis, earlier, where)}) is of a value "
-                       "that is None there, where Python raises")
-        elif isinstance(earlier, cst.Subscript):
-            # subscripts.py: an index past the rank a free input was given
-            blocked = (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
-                       "rank its input was given, and another rank was not tried")
-        elif id(earlier) in analysis.unfit_reshapes:
-            blocked = (f"an earlier reshape on its path ({describe_merge(analysis, earlier, where)}) gives the "
-                       "batch's place a size of its own: a batch of another size fails there")
-        elif earlier in analysis.outcomes:
-            blocked = f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
-        else:
-            # loops.py: a loop read once for any iteration, over sizes that change between them
-            blocked = (f"a loop earlier on its path ({describe_loop(analysis, earlier, where)}) was read for any "
-                       "iteration at once, and a layer in it may refuse the sizes of one of them")
+        blocked = _unchecked_reason(analysis, st)
     sizes = None
     # a merge of a module this one imports is not counted here, only reported (at the call that
     # leads there), and a failure that hinges on a value nobody knows never is: not asked
@@ -198,7 +179,8 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             blocked = blocked or (functools.partial(blocker, analysis, fail, st.pc) if verdict is not None
                                   else "the solver ran out of time")
             continue
-        code = _code(kind, role, analysis, st.pc, fail, a, b)
+        # (in a call() Keras runs only on data, the merge fails on the first batch)
+        code = "KSL106" if analysis.data_only else _code(kind, role, analysis, st.pc, fail, a, b)
         if not analysis.wants_draft(node, code, st.chain):
             outcome = "flagged"  # already reported, by a path as short as this one
             continue
@@ -219,6 +201,30 @@ def check_merge(analysis, st, node, display, kind, tensors, axis=None) -> None:
             st.add(S.neg(fail))
         else:
             st.add(False)
+
+
+def _unchecked_reason(analysis, st) -> str:
+    """Why a merge after ``st.unchecked`` (what an earlier step on the path left unknown to
+    the analyser) is not decided, in words."""
+    earlier, where = st.unchecked
+    if id(earlier) in analysis.keras_tensor_methods:
+        return (f"an earlier call on its path ({describe_merge(analysis, earlier, where)}) is a TensorFlow "
+                "tensor's method, which Keras 3's symbolic tensors lack")
+    if id(earlier) in analysis.none_subscripts:
+        return (f"an earlier subscript on its path ({describe_merge(analysis, earlier, where)}) is of a value "
+                "that is None there, where Python raises")
+    if isinstance(earlier, cst.Subscript):
+        # subscripts.py: an index past the rank a free input was given
+        return (f"an earlier index on its path ({describe_merge(analysis, earlier, where)}) is past the "
+                "rank its input was given, and another rank was not tried")
+    if id(earlier) in analysis.unfit_reshapes:
+        return (f"an earlier reshape on its path ({describe_merge(analysis, earlier, where)}) gives the "
+                "batch's place a size of its own: a batch of another size fails there")
+    if earlier in analysis.outcomes:
+        return f"an earlier merge on its path ({describe_merge(analysis, earlier, where)}) could not be checked"
+    # loops.py: a loop read once for any iteration, over sizes that change between them
+    return (f"a loop earlier on its path ({describe_loop(analysis, earlier, where)}) was read for any "
+            "iteration at once, and a layer in it may refuse the sizes of one of them")
 
 
 def _sharing(facts, term) -> list:

@@ -156,6 +156,9 @@ def build_base_on_call(calls, st, instance: InstanceValue, call: FunctionValue, 
     instance.attrs["__built__"] = True
     given = dict(zip(names, args))
     given.update(kwargs)
+    if len(base.build_params) == 1 and names:
+        # a build of one parameter gets the first input's shape, whatever the call names it
+        given = {base.build_params[0][: -len("_shape")]: given.get(names[0])}
     shapes = {name: _shape_tensor(given.get(name[: -len("_shape")]), shape=False) for name in base.build_params}
     _run(calls, st, instance, f"{model.name}.build", node, lambda ctx: base.build(ctx, instance.attrs, shapes))
     return True

@@ -14,7 +14,7 @@ and what Keras does with it, and then either a fix or advice:
 from __future__ import annotations
 
 from .findings import Finding
-from .mergesource import ADDITIVE_MERGES, Source, is_method
+from .mergesource import ADDITIVE_MERGES, CONCAT_MERGES, Source, is_method
 from .messages import CHANNEL_CODES
 
 _UNSET = object()
@@ -144,7 +144,10 @@ def advice(finding: Finding, source: Source, site) -> str:
         return (f"The {finding.fields.get('merge', 'merge')} is not on this line: the call here leads to it (the "
                 "message says where). Change the arguments passed here, or run --explain on the module that "
                 "holds the merge.")
-    if finding.code in CHANNEL_CODES:
+    # a KSL106 of channels: a merge in a call() Keras runs only on data (not a concatenation's)
+    data_channels = (finding.code == "KSL106" and finding.fields.get("axis") == "channel axis"
+                     and site.layer.lower() not in CONCAT_MERGES)
+    if finding.code in CHANNEL_CODES or data_channels:
         if site.layer.lower() not in ADDITIVE_MERGES:
             return (f"`{site.layer}` is not a residual sum, so a projection is not the fix: size the input that a "
                     "layer computes from the other input's channel count (its `.shape[-1]`, or `.shape[1]` for "

@@ -105,13 +105,15 @@ CODES: dict[str, Code] = {
         ),
         Code(
             "KSL106",
-            "merge sizes unknown at build time differ on data",
+            "merge sizes differ on data, after the model builds",
             "{merge} may merge {sizes}{when}: the model builds, then the first batch fails{needs}{chain}{example}",
             name="MergeDataSizesDiffer",
             description=(
                 "An element-wise merge or a Concatenate receives inputs whose sizes are None when the "
                 "model is built (an Input with shape=(None, None, 3)) and differ once data flows, e.g. a "
-                "stride or pooling on one branch only. Keras builds the model; the first batch fails."
+                "stride or pooling on one branch only; or the merge is in the call() of a layer that "
+                "declares compute_output_shape(), which Keras builds from without running call(). Keras "
+                "builds the model; the first batch fails."
             ),
             never_template=(
                 "{merge} merges {sizes}{when}: they can never be equal, and the model builds, then the first "

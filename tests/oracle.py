@@ -389,11 +389,18 @@ def check_finding(path: Path, finding: dict) -> None:
     """Build from the finding's witness and demand what the code says happens there.
 
     KSL101-104: the merge raises at its line.  KSL105: the build succeeds and the
-    merge at that line really received one single-channel input and one wider.
+    merge at that line really received one single-channel input and one wider.  KSL106: the
+    build succeeds and data fails at the merge.
     """
     if finding["code"] == "KSL106":
         witness = finding.get("witness")
         outcome = build_from_witness(path, witness, list_parameters(finding))
+        if witness and witness.get("call"):
+            # a layer that declares compute_output_shape() is built without running call(): it
+            # builds on Keras inputs, and data fails at the merge
+            assert outcome.error is None, f"KSL106 witness did not build: {_format(outcome.error)}"
+            assert_merge_error_at(call_on_data(outcome.layer, witness), path, finding["line"], on_data=True)
+            return
         if outcome.error is not None and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
             # JAX's symbolic shapes relate sizes TensorFlow leaves unknown until data comes: the
             # merge the data would fail may fail while building, at the same line
@@ -413,11 +420,6 @@ def check_finding(path: Path, finding: dict) -> None:
         return
     witness = finding.get("witness")
     outcome = build_from_witness(path, witness, list_parameters(finding))
-    if outcome.error is None and witness and witness.get("call"):
-        # a layer that declares compute_output_shape() is built without running call():
-        # only data goes through the merge
-        assert_merge_error_at(call_on_data(outcome.layer, witness), path, finding["line"], on_data=True)
-        return
     assert_merge_error_at(outcome.error, path, finding["line"])
 
 

@@ -15,6 +15,9 @@ them for a subclass instance and knows no layer by name.
   not understood: ``shapes`` maps the build parameters (``build_params``) to
   the input tensors (non-batch dims, None where Keras passes none), ``attrs``
   the instance's attributes as they stand (a subclass may have changed them).
+- ``declares_output``: the layer's own ``compute_output_shape()`` gives what the layer model
+  computes; a subclass that writes its own ``call()`` is built from it (Keras does not run
+  that ``call()`` until data comes).
 - ``methods``: name -> :class:`Method` (a parameter named ``*_shape`` receives
   the tensor the shape stands for).  A method's ``apply(ctx, attrs,
   args)`` gets the call's arguments bound to its parameters and returns a
@@ -57,6 +60,9 @@ class BaseClass:
     # the rank (batch axis excluded) a free input of unknown rank is given when the layer is
     # built, by the base's build or a subclass's own: the shapes Keras passes build have a rank
     input_rank: int | None = None
+    # the layer defines compute_output_shape(): Keras builds a subclass's output from it, without
+    # running the subclass's call(), and the layer model's output is what it declares
+    declares_output: bool = False
 
 
 BASES: dict[str, BaseClass] = {}

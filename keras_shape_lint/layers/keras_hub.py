@@ -13,6 +13,7 @@ from __future__ import annotations
 from .. import symbolic as S
 from ..values import Tensor
 from . import REQUIRED, layer
+from .bases import BaseClass, Built, base_class
 from . import shapes
 from .sequence_shapes import (
     REJECTED,
@@ -146,6 +147,36 @@ def position_embedding(ctx, cfg, inputs):
     if not (defined(ctx, x.dims[-1]) and _fits_table(ctx, length, x, start, positions)):
         return ctx.opaque(REJECTS)
     return x
+
+
+def _position_init(ctx, cfg) -> Built:
+    """What ``PositionEmbedding.__init__`` stores that a subclass's ``call`` reads."""
+    length = _given_int(ctx, cfg.get("sequence_length"))
+    if length is None or length is REJECTED:
+        return Built()
+    return Built(attrs={"sequence_length": length, "initializer": cfg.get("initializer")})
+
+
+def _position_table(ctx, attrs, given) -> Built:
+    """``PositionEmbedding.build``: the table ``position_embeddings``, a weight of
+    ``(sequence_length, feature size)``, the feature size the input's last axis."""
+    x, length = given.get("inputs_shape"), attrs.get("sequence_length")
+    if not isinstance(x, Tensor) or not x.known or x.rank < 1 or length is None:
+        return Built()
+    feature = x.dims[-1]
+    if not defined(ctx, feature):
+        return Built()  # Keras raises: the path is cut
+    for size in (length, feature):
+        if S.is_sym(size):
+            ctx.assume(size >= 1)  # as for any weight (see attributes._add_weight)
+    table = Tensor((length, feature))
+    table.batched = False
+    return Built(attrs={"position_embeddings": table})
+
+
+# its compute_output_shape() returns the input's shape: a subclass's call() runs on data only
+base_class("PositionEmbedding", BaseClass(init=_position_init, build=_position_table,
+                                          build_params=("inputs_shape",), declares_output=True))
 
 
 @layer(

@@ -1,0 +1,119 @@
+"""A layer whose class declares ``compute_output_shape()`` (its own, or keras-hub's
+``PositionEmbedding``'s) is built by Keras from that declaration: its ``call()`` does not run
+until data comes.  A merge in that ``call()`` fails on the first batch (KSL106, the model
+builds); the merges after the layer are built with the declared shape, so none of them is
+reported as failing while the model is built when the declaration lets it build.  Keras
+confirms each case."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+from hub import hub_folder, install_package_stub  # noqa: E402
+from oracle import analyse_module, build_from_witness, check_finding, keras  # noqa: E402
+
+needs_hub = pytest.mark.skipif(hub_folder() is None,
+                               reason="keras-hub is not installed (.ci/run installs it with --no-deps)")
+
+TABLE = textwrap.dedent('''
+    import keras
+    from keras import ops
+    from keras_hub.src.layers.modeling.position_embedding import PositionEmbedding
+
+
+    class Adjustable(PositionEmbedding):
+        def __init__(self, height, width, **kwargs):
+            super().__init__(height * width, **kwargs)
+            self.height = height
+            self.width = width
+
+        def call(self, {name}):
+            feature_length = ops.shape({name})[-1]
+            table = ops.convert_to_tensor(self.position_embeddings)
+            table = ops.reshape(table, (self.height, self.width, feature_length))
+            table = ops.reshape(table, (1, self.height * self.width, feature_length))
+            return {result}
+
+
+    def embed(height, width, sequence, dim):
+        x = keras.Input(({sequence}, dim))
+        y = Adjustable(height, width)(x)
+        return keras.Model(x, {merge})
+    ''')
+CALL_MERGE = 18  # the line of ``return`` in call()
+MODEL_MERGE = 24  # the line of ``return keras.Model(...)``
+
+
+@needs_hub
+@pytest.mark.parametrize("name", ["inputs", "x"])
+def test_a_merge_in_the_call_of_a_position_embedding_fails_on_data(tmp_path, name):
+    install_package_stub()
+    source = TABLE.format(name=name, result=f"{name} + table", sequence="sequence", merge="y")
+    path, findings, stats = analyse_module(tmp_path, "adjustable.py", source)
+    assert [(f.code, f.line) for f in findings] == [("KSL106", CALL_MERGE)], (findings, stats)
+    assert "the model builds, then the first batch fails" in findings[0].message
+    check_finding(path, findings[0].to_json())  # builds (the declared shape), then data fails there
+
+
+@needs_hub
+def test_a_table_of_the_inputs_length_builds_and_runs(tmp_path):
+    install_package_stub()
+    source = TABLE.format(name="inputs", result="inputs + table", sequence="height * width", merge="y")
+    path, findings, stats = analyse_module(tmp_path, "adjustable.py", source)
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
+    outcome = build_from_witness(path, {"entry": "embed", "args": {"height": 3, "width": 5, "sequence": 0,
+                                                                   "dim": 8}})
+    assert outcome.error is None, outcome.error
+    assert tuple(outcome.result(keras().ops.zeros((2, 15, 8))).shape) == (2, 15, 8)
+
+
+@needs_hub
+def test_after_a_layer_whose_call_gives_another_shape_the_build_is_the_declarations(tmp_path):
+    # Keras builds ``x + y`` with y of the declared shape (x's own): it builds whatever the
+    # sizes, and only data can fail, so a finding of a build failure there would be false
+    install_package_stub()
+    source = TABLE.format(name="inputs", result="table", sequence="sequence", merge="x + y")
+    path, findings, stats = analyse_module(tmp_path, "adjustable.py", source)
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
+    outcome = build_from_witness(path, {"entry": "embed", "args": {"height": 3, "width": 5, "sequence": 4,
+                                                                   "dim": 8}})
+    assert outcome.error is None, outcome.error
+    with pytest.raises(Exception, match="[Ii]ncompatible shapes|must be equal|broadcast"):
+        outcome.result(keras().ops.zeros((2, 4, 8)))
+
+
+def test_a_project_layer_that_declares_its_output_is_built_from_it(tmp_path):
+    source = textwrap.dedent('''
+        import keras
+        from keras import layers
+
+
+        class Shifted(keras.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.proj = layers.Dense(units)
+
+            def call(self, x):
+                return self.proj(x)[:, 1:]
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+
+        def model(width):
+            x = keras.Input((6, width))
+            return keras.Model(x, layers.Add()([x, Shifted(width)(x)]))
+        ''')
+    path, findings, stats = analyse_module(tmp_path, "shifted.py", source)
+    # call() gives 5 steps where compute_output_shape() declares 6: the Add is built with 6
+    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
+    outcome = build_from_witness(path, {"entry": "model", "args": {"width": 4}})
+    assert outcome.error is None, outcome.error
+    with pytest.raises(Exception, match="[Ii]ncompatible shapes|must be equal|broadcast"):
+        outcome.result(keras().ops.zeros((2, 6, 4)))  # only data meets call()'s 5 steps
