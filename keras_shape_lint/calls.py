@@ -418,7 +418,8 @@ class Calls:
             r for r, _ in self.call_user(bind_method(init, held), args, kwargs, s, node)])
 
     def _declared_output(self, instance: InstanceValue, args, kwargs, st, node):
-        """The output ``compute_output_shape(input_shape)`` declares for this call, or None."""
+        """The output ``compute_output_shape(input_shape)`` (or ``compute_output_spec(...)``)
+        declares for this call, or None."""
         declare = lookup_class_attribute(instance.cls, "compute_output_shape")
         base = instance.attrs.get(BASE_LAYER)
         if declare is None and isinstance(base, LayerValue) and catalogue_base(instance.cls)[1].declares_output:
@@ -426,6 +427,12 @@ class Calls:
             memo: dict = {}
             probe = st.fork(memo)
             results = self.call(memo.get(id(base), base), args, kwargs, probe, node)
+            value = results[0][1] if len(results) == 1 else None
+            return value if isinstance(value, Tensor) and not _unread(value) else None
+        spec = lookup_class_attribute(instance.cls, "compute_output_spec")
+        if not isinstance(declare, FunctionValue) and isinstance(spec, FunctionValue):
+            # compute_output_spec() takes the call's own arguments and gives the output itself
+            results = self.call_user(bind_method(spec, instance), args, kwargs, st.fork(), node)
             value = results[0][1] if len(results) == 1 else None
             return value if isinstance(value, Tensor) and not _unread(value) else None
         if not isinstance(declare, FunctionValue):
@@ -445,12 +452,13 @@ class Calls:
         return _shape_as_tensor(results[0][1])
 
     def _declared_call(self, instance: InstanceValue, call: FunctionValue, args, kwargs, st, node) -> list:
-        """A layer whose class declares ``compute_output_shape()``, called on Keras inputs: Keras
-        builds its output from that method and does not run ``call()``, which only data goes
-        through.  ``call()`` is run on a copy of the path, its merges checked as the data's
-        (KSL106), what it assumes and builds staying there; the path goes on with the declared
-        output, which the merges after the layer meet while Keras builds the model.  Where the
-        declaration cannot be read, what ``call()`` gives on its one path stands in for it."""
+        """A layer whose class declares ``compute_output_shape()`` (or ``compute_output_spec()``),
+        called on Keras inputs: Keras builds its output from that method and does not run
+        ``call()``, which only data goes through.  ``call()`` is run on a copy of the path, its
+        merges checked as the data's (KSL106), what it assumes and builds staying there; the
+        path goes on with the declared output, which the merges after the layer meet while
+        Keras builds the model.  Where the declaration cannot be read, what ``call()`` gives on
+        its one path stands in for it."""
         memo: dict = {}
         probe = st.fork(memo)
         probe_args = [own_copy(value, st, probe) for value in args]
@@ -526,7 +534,8 @@ class Calls:
             out = []
             # (on data, as in a call() that only data goes through, every layer runs its call())
             declares = not self.analysis.data_only and (
-                isinstance(lookup_class_attribute(cls, "compute_output_shape"), FunctionValue)
+                any(isinstance(lookup_class_attribute(cls, name), FunctionValue)
+                    for name in ("compute_output_shape", "compute_output_spec"))
                 or isinstance(base, LayerValue) and catalogue_base(cls)[1].declares_output)
             for s, inst in held:
                 if declares:

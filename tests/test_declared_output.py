@@ -61,31 +61,33 @@ def test_a_merge_in_the_call_of_a_position_embedding_fails_on_data(tmp_path, nam
     check_finding(path, findings[0].to_json())  # builds (the declared shape), then data fails there
 
 
-@needs_hub
-def test_a_table_of_the_inputs_length_builds_and_runs(tmp_path):
+def _clean_table_model(tmp_path, result, sequence, merge, sizes):
+    """The table module analysed (no finding, its one merge proven) and the model Keras builds
+    from ``embed(**sizes)``."""
     install_package_stub()
-    source = TABLE.format(name="inputs", result="inputs + table", sequence="height * width", merge="y")
+    source = TABLE.format(name="inputs", result=result, sequence=sequence, merge=merge)
     path, findings, stats = analyse_module(tmp_path, "adjustable.py", source)
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
-    outcome = build_from_witness(path, {"entry": "embed", "args": {"height": 3, "width": 5, "sequence": 0,
-                                                                   "dim": 8}})
+    outcome = build_from_witness(path, {"entry": "embed", "args": sizes})
     assert outcome.error is None, outcome.error
-    assert tuple(outcome.result(keras().ops.zeros((2, 15, 8))).shape) == (2, 15, 8)
+    return outcome.result
+
+
+@needs_hub
+def test_a_table_of_the_inputs_length_builds_and_runs(tmp_path):
+    model = _clean_table_model(tmp_path, "inputs + table", "height * width", "y",
+                               {"height": 3, "width": 5, "sequence": 0, "dim": 8})
+    assert tuple(model(keras().ops.zeros((2, 15, 8))).shape) == (2, 15, 8)
 
 
 @needs_hub
 def test_after_a_layer_whose_call_gives_another_shape_the_build_is_the_declarations(tmp_path):
     # Keras builds ``x + y`` with y of the declared shape (x's own): it builds whatever the
     # sizes, and only data can fail, so a finding of a build failure there would be false
-    install_package_stub()
-    source = TABLE.format(name="inputs", result="table", sequence="sequence", merge="x + y")
-    path, findings, stats = analyse_module(tmp_path, "adjustable.py", source)
-    assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
-    outcome = build_from_witness(path, {"entry": "embed", "args": {"height": 3, "width": 5, "sequence": 4,
-                                                                   "dim": 8}})
-    assert outcome.error is None, outcome.error
+    model = _clean_table_model(tmp_path, "table", "sequence", "x + y",
+                               {"height": 3, "width": 5, "sequence": 4, "dim": 8})
     with pytest.raises(Exception, match="[Ii]ncompatible shapes|must be equal|broadcast"):
-        outcome.result(keras().ops.zeros((2, 4, 8)))
+        model(keras().ops.zeros((2, 4, 8)))
 
 
 def test_a_project_layer_that_declares_its_output_is_built_from_it(tmp_path):
@@ -117,3 +119,31 @@ def test_a_project_layer_that_declares_its_output_is_built_from_it(tmp_path):
     assert outcome.error is None, outcome.error
     with pytest.raises(Exception, match="[Ii]ncompatible shapes|must be equal|broadcast"):
         outcome.result(keras().ops.zeros((2, 6, 4)))  # only data meets call()'s 5 steps
+
+
+def test_a_layer_that_declares_its_output_spec_runs_call_on_data_only(tmp_path):
+    # compute_output_spec() as compute_output_shape(): Keras builds the output from it
+    source = textwrap.dedent('''
+        import keras
+        from keras import layers
+
+
+        class Scored(keras.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.proj = layers.Dense(units)
+
+            def call(self, x):
+                return x * self.proj(x)
+
+            def compute_output_spec(self, x):
+                return keras.KerasTensor(x.shape, dtype=self.compute_dtype)
+
+
+        def model(width, units):
+            x = keras.Input((6, width))
+            return keras.Model(x, Scored(units)(x))
+        ''')
+    path, findings, stats = analyse_module(tmp_path, "scored.py", source)
+    assert [(f.code, f.line) for f in findings] == [("KSL106", 12)], (findings, stats)
+    check_finding(path, findings[0].to_json())

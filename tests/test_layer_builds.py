@@ -258,7 +258,7 @@ def test_a_declared_output_of_one_shape_keeps_the_findings_of_call():
     # the same layer declaring a real shape: Keras builds it, and the `+` fails on data
     findings, _ = _lint(_UNDEFINED_SHAPE.replace("return input_shape, None", "return input_shape")
                         .replace("self.dense(x), None", "self.dense(x)"))
-    assert [f.code for f in findings] == ["KSL102"]
+    assert [f.code for f in findings] == ["KSL106"]
 
 
 def test_a_declared_shape_that_starts_with_sizes_is_one_shape_whatever_its_sizes():
@@ -267,7 +267,7 @@ def test_a_declared_shape_that_starts_with_sizes_is_one_shape_whatever_its_sizes
     findings, _ = _lint(_UNDEFINED_SHAPE.replace("return input_shape, None", "return (None, None, self.units)")
                         .replace("self.dense(x), None", "self.dense(x)")
                         .replace("self.dense = layers.Dense(units)", "self.units = units\n        self.dense = layers.Dense(units)"))
-    assert [f.code for f in findings] == ["KSL102"]
+    assert [f.code for f in findings] == ["KSL106"]
 
 
 def test_an_input_compute_output_shape_asks_for_is_never_none_in_a_witness():
@@ -276,11 +276,11 @@ def test_an_input_compute_output_shape_asks_for_is_never_none_in_a_witness():
     # merge (the fixture's oracle lines and witness replay are tests/test_oracle.py's)
     source = (REPO_ROOT / "fixtures" / "declared_shape_needs_every_input.py").read_text(encoding="utf-8")
     findings, _ = _lint(source)
-    assert [f.code for f in findings] == ["KSL102"]
+    assert [f.code for f in findings] == ["KSL106"]
     assert findings[0].witness.call.get("context") is not None, findings[0].witness
     # a default None in call() does not make the input optional where Keras asks for its shape
     findings, _ = _lint(source.replace("def call(self, x, context):", "def call(self, x, context=None):"))
-    assert [f.code for f in findings] == ["KSL102"]
+    assert [f.code for f in findings] == ["KSL106"]
     assert findings[0].witness.call.get("context") is not None, findings[0].witness
 
 
