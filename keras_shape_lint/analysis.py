@@ -162,6 +162,11 @@ class Analysis:
                     break
             if witness is None:
                 del self.drafts[key]
+                if self.outcomes.get(draft.node) == "flagged" and not any(
+                        other.node is draft.node for other in self.drafts.values()):
+                    # nothing shows the model builds: the merge is not flagged after all
+                    self.outcomes[draft.node] = "undecided"
+                    self.blocked.setdefault(draft.node, "no path the analyser finished builds the whole model")
             else:
                 draft.witness_args = witness
                 draft.fields["data_names"] = data_names(st.inputs)

@@ -147,3 +147,32 @@ def test_a_layer_that_declares_its_output_spec_runs_call_on_data_only(tmp_path):
     path, findings, stats = analyse_module(tmp_path, "scored.py", source)
     assert [(f.code, f.line) for f in findings] == [("KSL106", 12)], (findings, stats)
     check_finding(path, findings[0].to_json())
+
+
+def test_a_merge_that_fails_on_data_is_not_counted_flagged_where_no_model_is_built(tmp_path):
+    # a KSL106 needs a path on which the whole model builds; here none does (the builder
+    # raises after the layer), so there is no finding, and the merge is not counted as flagged
+    source = textwrap.dedent('''
+        import keras
+        from keras import layers
+
+
+        class Gated(keras.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.proj = layers.Dense(units)
+
+            def call(self, x):
+                return x + self.proj(x)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+
+        def model(width, units):
+            x = keras.Input((width,))
+            y = Gated(units)(x)
+            raise ValueError("no model")
+        ''')
+    path, findings, stats = analyse_module(tmp_path, "gated.py", source)
+    assert findings == [] and (stats["flagged"], stats["undecided"]) == (0, 1), (findings, stats)
