@@ -10,8 +10,9 @@ import libcst as cst
 from . import keras_api, layers, ops
 from . import symbolic as S
 from .checks import dead_path, describe_origin
-from .classes import (BASE_LAYER, bind_method, build_base_on_call, catalogue_base, dataclass_fields, inherited_call,
-                      init_base, init_dataclass, lookup_class_attribute, rank_build_inputs)
+from .classes import (BASE_LAYER, base_declares_output, bind_method, build_base_on_call, catalogue_base,
+                      dataclass_fields, inherited_call, init_base, init_dataclass, lookup_class_attribute,
+                      rank_build_inputs)
 from .frontend import MUTATING_METHODS, binding_targets, target_names, walk
 from .provenance import Origin
 from .state import join_results, own_copy, widen_results
@@ -422,7 +423,7 @@ class Calls:
         declares for this call, or None."""
         declare = lookup_class_attribute(instance.cls, "compute_output_shape")
         base = instance.attrs.get(BASE_LAYER)
-        if declare is None and isinstance(base, LayerValue) and catalogue_base(instance.cls)[1].declares_output:
+        if declare is None and isinstance(base, LayerValue) and base_declares_output(instance.cls):
             # the catalogue base's own compute_output_shape(): what its layer model gives
             memo: dict = {}
             probe = st.fork(memo)
@@ -536,7 +537,7 @@ class Calls:
             declares = not self.analysis.data_only and (
                 any(isinstance(lookup_class_attribute(cls, name), FunctionValue)
                     for name in ("compute_output_shape", "compute_output_spec"))
-                or isinstance(base, LayerValue) and catalogue_base(cls)[1].declares_output)
+                or isinstance(base, LayerValue) and base_declares_output(cls))
             for s, inst in held:
                 if declares:
                     out.extend(self._declared_call(inst, call, args, kwargs, s, node))

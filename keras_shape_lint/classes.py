@@ -67,6 +67,15 @@ def catalogue_base(cls: ClassValue):
     return None if model is None else (model, lookup_base(model.name))
 
 
+def base_declares_output(cls: ClassValue) -> bool:
+    """Does the catalogue layer ``cls`` subclasses declare its output (see
+    :func:`keras_shape_lint.layers.bases.declares_output`)?"""
+    from .layers.bases import declares_output
+
+    found = catalogue_base(cls)
+    return found is not None and declares_output(cls.keras_base, found[0].name)
+
+
 def inherited_call(instance: InstanceValue):
     """The catalogue layer whose own ``call`` runs for ``instance``, or None: the class
     overrides neither ``call`` nor ``build`` nor a method the base class's facts name

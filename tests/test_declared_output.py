@@ -176,3 +176,34 @@ def test_a_merge_that_fails_on_data_is_not_counted_flagged_where_no_model_is_bui
         ''')
     path, findings, stats = analyse_module(tmp_path, "gated.py", source)
     assert findings == [] and (stats["flagged"], stats["undecided"]) == (0, 1), (findings, stats)
+
+
+def test_a_keras_layer_subclassed_with_its_own_call_is_built_from_the_keras_layer():
+    # Dense declares its output: Keras builds Residual(units) as Dense(units) and runs the
+    # residual in call() on data only (fixtures/dense_subclass_call_on_data.py replays it); a
+    # MultiHeadAttention subclass is run as written (its compute_output_spec() is not modelled)
+    from keras_shape_lint.layers.bases import declares_output
+
+    assert declares_output("keras.layers.Dense", "Dense")
+    assert declares_output("keras.layers.Conv2D", "Conv2D")
+    assert not declares_output("keras.layers.Layer", "Layer")
+    assert not declares_output("keras.layers.MultiHeadAttention", "MultiHeadAttention")
+    assert declares_output("keras_hub.layers.PositionEmbedding", "PositionEmbedding")
+
+
+def test_the_keras_layers_that_trace_call_or_have_their_own_spec_are_the_installed_keras():
+    # read from the installed Keras: which layers keep Layer's compute_output_shape() and
+    # compute_output_spec() (a subclass's call() is traced), which have a spec of their own
+    from keras.src import utils
+    from keras.src.layers.layer import Layer
+
+    from keras_shape_lint.layers.bases import KERAS_OWN_SPEC, KERAS_TRACED
+
+    layers = keras().layers
+    classes = {name: getattr(layers, name) for name in dir(layers)}
+    classes = {name: c for name, c in classes.items() if isinstance(c, type) and issubclass(c, Layer)}
+    own_spec = {name for name, c in classes.items() if c.compute_output_spec is not Layer.compute_output_spec}
+    traced = {name for name, c in classes.items()
+              if name not in own_spec and utils.is_default(c.compute_output_shape)}
+    assert traced == KERAS_TRACED
+    assert own_spec == KERAS_OWN_SPEC

@@ -67,6 +67,21 @@ class BaseClass:
 
 BASES: dict[str, BaseClass] = {}
 
+# the Keras layers that keep Layer's own compute_output_shape() and compute_output_spec() (as
+# of Keras 3.15): Keras builds a subclass of one by running its call() on symbolic tensors.
+# Every other Keras layer declares its output, and Keras builds a subclass from that
+# declaration, without running the subclass's call()
+KERAS_TRACED = frozenset({"Layer", "InputLayer", "Wrapper", "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells",
+                          "TFSMLayer", "JaxLayer", "FlaxLayer", "Pipeline"})
+# the Keras layers with a compute_output_spec() of their own, which Keras calls with a
+# subclass's call() arguments: a keyword it lacks raises TypeError while the model is built
+# (MultiHeadAttention's has no ``cache``).  Not modelled: a subclass of one is run as before
+KERAS_OWN_SPEC = frozenset({
+    "Add", "AdditiveAttention", "Attention", "Average", "CategoryEncoding", "Concatenate", "Discretization", "Dot",
+    "Embedding", "Equalization", "Flatten", "GroupQueryAttention", "Hashing", "Identity", "IntegerLookup", "Maximum",
+    "Minimum", "MultiHeadAttention", "Multiply", "Permute", "RandomGrayscale", "Reshape", "ReversibleEmbedding",
+    "StringLookup", "Subtract", "TextVectorization"})
+
 
 def base_class(model_name: str, base: BaseClass) -> BaseClass:
     BASES[model_name] = base
@@ -76,6 +91,15 @@ def base_class(model_name: str, base: BaseClass) -> BaseClass:
 # a layer with no entry: its __init__ stores nothing the analyser reads, and a subclass
 # that leaves call alone is the layer itself on the configuration it was given
 PLAIN = BaseClass(init=lambda ctx, cfg: Built())
+
+
+def declares_output(keras_base: str, model_name: str) -> bool:
+    """Does the catalogue layer a class subclasses (``keras_base``, as normalised) declare its
+    output, so that Keras builds the subclass from it without running the subclass's call()?"""
+    if lookup_base(model_name).declares_output:
+        return True
+    return (keras_base == f"keras.layers.{model_name}" and model_name not in KERAS_TRACED
+            and model_name not in KERAS_OWN_SPEC)
 
 
 def lookup_base(model_name: str) -> BaseClass:
