@@ -90,32 +90,42 @@ def test_after_a_layer_whose_call_gives_another_shape_the_build_is_the_declarati
         model(keras().ops.zeros((2, 4, 8)))
 
 
+# a project layer with a projection, a call() and a declaration, and a builder that uses it
+PROJECTED = textwrap.dedent('''
+    import keras
+    from keras import layers
+
+
+    class Projected(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = layers.Dense(units)
+
+        def call(self, x):
+            return {result}
+
+        {declaration}
+
+
+    def model(width, units):
+        x = keras.Input((6, width))
+        {build}
+    ''')
+RETURNS_INPUT_SHAPE = "def compute_output_shape(self, input_shape):\n        return input_shape"
+PROJECTED_MERGE = 12  # the line of ``return`` in call()
+
+
+def _projected(tmp_path, result, declaration, build):
+    source = PROJECTED.format(result=result, declaration=declaration, build=build)
+    return analyse_module(tmp_path, "projected.py", source)
+
+
 def test_a_project_layer_that_declares_its_output_is_built_from_it(tmp_path):
-    source = textwrap.dedent('''
-        import keras
-        from keras import layers
-
-
-        class Shifted(keras.layers.Layer):
-            def __init__(self, units, **kwargs):
-                super().__init__(**kwargs)
-                self.proj = layers.Dense(units)
-
-            def call(self, x):
-                return self.proj(x)[:, 1:]
-
-            def compute_output_shape(self, input_shape):
-                return input_shape
-
-
-        def model(width):
-            x = keras.Input((6, width))
-            return keras.Model(x, layers.Add()([x, Shifted(width)(x)]))
-        ''')
-    path, findings, stats = analyse_module(tmp_path, "shifted.py", source)
+    path, findings, stats = _projected(tmp_path, "self.proj(x)[:, 1:]", RETURNS_INPUT_SHAPE,
+                                       "return keras.Model(x, layers.Add()([x, Projected(width)(x)]))")
     # call() gives 5 steps where compute_output_shape() declares 6: the Add is built with 6
     assert findings == [] and (stats["merges"], stats["proven"]) == (1, 1), (findings, stats)
-    outcome = build_from_witness(path, {"entry": "model", "args": {"width": 4}})
+    outcome = build_from_witness(path, {"entry": "model", "args": {"width": 4, "units": 4}})
     assert outcome.error is None, outcome.error
     with pytest.raises(Exception, match="[Ii]ncompatible shapes|must be equal|broadcast"):
         outcome.result(keras().ops.zeros((2, 6, 4)))  # only data meets call()'s 5 steps
@@ -123,58 +133,18 @@ def test_a_project_layer_that_declares_its_output_is_built_from_it(tmp_path):
 
 def test_a_layer_that_declares_its_output_spec_runs_call_on_data_only(tmp_path):
     # compute_output_spec() as compute_output_shape(): Keras builds the output from it
-    source = textwrap.dedent('''
-        import keras
-        from keras import layers
-
-
-        class Scored(keras.layers.Layer):
-            def __init__(self, units, **kwargs):
-                super().__init__(**kwargs)
-                self.proj = layers.Dense(units)
-
-            def call(self, x):
-                return x * self.proj(x)
-
-            def compute_output_spec(self, x):
-                return keras.KerasTensor(x.shape, dtype=self.compute_dtype)
-
-
-        def model(width, units):
-            x = keras.Input((6, width))
-            return keras.Model(x, Scored(units)(x))
-        ''')
-    path, findings, stats = analyse_module(tmp_path, "scored.py", source)
-    assert [(f.code, f.line) for f in findings] == [("KSL106", 12)], (findings, stats)
+    spec = "def compute_output_spec(self, x):\n        return keras.KerasTensor(x.shape, dtype=self.compute_dtype)"
+    path, findings, stats = _projected(tmp_path, "x * self.proj(x)", spec,
+                                       "return keras.Model(x, Projected(units)(x))")
+    assert [(f.code, f.line) for f in findings] == [("KSL106", PROJECTED_MERGE)], (findings, stats)
     check_finding(path, findings[0].to_json())
 
 
 def test_a_merge_that_fails_on_data_is_not_counted_flagged_where_no_model_is_built(tmp_path):
     # a KSL106 needs a path on which the whole model builds; here none does (the builder
     # raises after the layer), so there is no finding, and the merge is not counted as flagged
-    source = textwrap.dedent('''
-        import keras
-        from keras import layers
-
-
-        class Gated(keras.layers.Layer):
-            def __init__(self, units, **kwargs):
-                super().__init__(**kwargs)
-                self.proj = layers.Dense(units)
-
-            def call(self, x):
-                return x + self.proj(x)
-
-            def compute_output_shape(self, input_shape):
-                return input_shape
-
-
-        def model(width, units):
-            x = keras.Input((width,))
-            y = Gated(units)(x)
-            raise ValueError("no model")
-        ''')
-    path, findings, stats = analyse_module(tmp_path, "gated.py", source)
+    path, findings, stats = _projected(tmp_path, "x + self.proj(x)", RETURNS_INPUT_SHAPE,
+                                       "y = Projected(units)(x)\n    raise ValueError('no model')")
     assert findings == [] and (stats["flagged"], stats["undecided"]) == (0, 1), (findings, stats)
 
 
