@@ -15,7 +15,7 @@ from .classes import (BASE_LAYER, base_declares_output, bind_method, build_base_
                       rank_build_inputs)
 from .frontend import MUTATING_METHODS, binding_targets, target_names, walk
 from .provenance import Origin
-from .state import join_results, own_copy, widen_results
+from .state import _same, join_results, own_copy, widen_results
 from .layer_context import LayerContext
 from .layers.core import POSITIVE_INT_ARGUMENTS
 from .layers.merging import MERGES
@@ -479,11 +479,10 @@ class Calls:
         declared = self._declared_output(instance, args, kwargs, st, node)
         if declared is None or not declared.known or any(_nobodys_size(size) for size in declared.dims):
             # a declaration the analyser cannot read (or of sizes nobody knows): what call()
-            # gives on its one path stands in
-            if len(results) != 1:
-                return [(st, opaque(f"{instance.cls.name}.compute_output_shape() not understood"))]
-            probe, value = results[0]
-            return [(st, own_copy(value, probe, st))]
+            # gives stands in, as far as its paths agree
+            value = _agreed([value for _, value in results],
+                            f"{instance.cls.name}.compute_output_shape() not understood")
+            return [(st, own_copy(value, results[0][0], st))]
         return [(st, declared)]
 
     def _holding(self, st, value, action) -> list:
@@ -614,6 +613,17 @@ def _unread(value) -> bool:
     if isinstance(value, Unknown):
         return not value.free
     return isinstance(value, Tensor) and not value.known and value._source is None and value.origin is not None
+
+
+def _agreed(values: list, reason: str):
+    """What the values agree on: the value itself where all are alike, item by item for
+    tuples of one length (a layer's output and its cache), else a value nobody knows."""
+    first = values[0]
+    if all(_same(first, other, {}) for other in values[1:]):
+        return first
+    if isinstance(first, tuple) and all(isinstance(v, tuple) and len(v) == len(first) for v in values):
+        return tuple(_agreed([v[i] for v in values], reason) for i in range(len(first)))
+    return opaque(reason)
 
 
 def _nobodys_size(size) -> bool:

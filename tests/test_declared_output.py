@@ -177,3 +177,37 @@ def test_the_keras_layers_that_trace_call_or_have_their_own_spec_are_the_install
               if name not in own_spec and utils.is_default(c.compute_output_shape)}
     assert traced == KERAS_TRACED
     assert own_spec == KERAS_OWN_SPEC
+
+
+def test_where_the_declaration_cannot_be_read_what_calls_paths_agree_on_stands_in(tmp_path):
+    # compute_output_shape() gives two shapes, which the analyser does not read as one tensor:
+    # call()'s output stands in, and its two paths (a flag the caller chooses) agree on the
+    # first item, so the Add after the layer is checked with it, and fails as Keras builds it
+    source = textwrap.dedent('''
+        import keras
+        from keras import layers
+
+
+        class Paired(keras.layers.Layer):
+            def __init__(self, units, mixed, **kwargs):
+                super().__init__(**kwargs)
+                self.proj = layers.Dense(units)
+                self.mixed = mixed
+
+            def call(self, x):
+                if self.mixed:
+                    return x, self.proj(x)
+                return x, x
+
+            def compute_output_shape(self, input_shape):
+                return input_shape, input_shape
+
+
+        def model(width, units, mixed):
+            x = keras.Input((6, width))
+            y, _ = Paired(units, mixed)(x)
+            return keras.Model(x, layers.Add()([y, layers.Dense(units)(x)]))
+        ''')
+    path, findings, stats = analyse_module(tmp_path, "paired.py", source)
+    assert [(f.code, f.line) for f in findings] == [("KSL102", 24)], (findings, stats)
+    check_finding(path, findings[0].to_json())
