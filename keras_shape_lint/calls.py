@@ -427,15 +427,11 @@ class Calls:
             # the catalogue base's own compute_output_shape(): what its layer model gives
             memo: dict = {}
             probe = st.fork(memo)
-            results = self.call(memo.get(id(base), base), args, kwargs, probe, node)
-            value = results[0][1] if len(results) == 1 else None
-            return value if isinstance(value, Tensor) and not _unread(value) else None
+            return _one_tensor(self.call(memo.get(id(base), base), args, kwargs, probe, node))
         spec = lookup_class_attribute(instance.cls, "compute_output_spec")
         if not isinstance(declare, FunctionValue) and isinstance(spec, FunctionValue):
             # compute_output_spec() takes the call's own arguments and gives the output itself
-            results = self.call_user(bind_method(spec, instance), args, kwargs, st.fork(), node)
-            value = results[0][1] if len(results) == 1 else None
-            return value if isinstance(value, Tensor) and not _unread(value) else None
+            return _one_tensor(self.call_user(bind_method(spec, instance), args, kwargs, st.fork(), node))
         if not isinstance(declare, FunctionValue):
             return None
         call = lookup_class_attribute(instance.cls, "call")
@@ -458,8 +454,8 @@ class Calls:
         ``call()``, which only data goes through.  ``call()`` is run on a copy of the path, its
         merges checked as the data's (KSL106), what it assumes and builds staying there; the
         path goes on with the declared output, which the merges after the layer meet while
-        Keras builds the model.  Where the declaration cannot be read, what ``call()`` gives on
-        its one path stands in for it."""
+        Keras builds the model.  Where the declaration cannot be read, what ``call()`` gives
+        stands in for it, as far as its paths agree."""
         memo: dict = {}
         probe = st.fork(memo)
         probe_args = [own_copy(value, st, probe) for value in args]
@@ -613,6 +609,12 @@ def _unread(value) -> bool:
     if isinstance(value, Unknown):
         return not value.free
     return isinstance(value, Tensor) and not value.known and value._source is None and value.origin is not None
+
+
+def _one_tensor(results):
+    """The tensor a method gave on its one path, or None (several paths, or no tensor)."""
+    value = results[0][1] if len(results) == 1 else None
+    return value if isinstance(value, Tensor) and not _unread(value) else None
 
 
 def _agreed(values: list, reason: str):
