@@ -17,6 +17,11 @@ SPATIAL_SIZES = (56, 32, 64, 28, 16, 14, 8, 112, 7, 224, 4, 2, 57, 33, 31, 15, 9
 CHANNEL_SIZES = (64, 32, 128, 256, 16, 8, 512, 3, 4, 2, 1)  # 1 last: a size that only broadcasts
 PLAIN_INTS = (64, 32, 128, 16, 256, 8, 4, 2, 1, 3, 512)
 COUNTS = (1, 2, 3, 4, 0, 5, 6, 8)  # lengths of lists a caller passes: short ones read best
+# After this many questions z3 gave up on in a file, a proof gets a quarter of its share: such
+# a file asks mostly nonlinear questions (divisions and remainders by sizes), and each give-up
+# costs the whole limit (a Swin stage's layers: 61 give-ups took 2.9 of 4.2 s; with a quarter
+# after 16 of them, 3.2 s, and no merge's outcome changed on keras-hub's 668 files)
+STRAINED_AFTER = 16
 # A question whose only useful answer is "unsatisfiable" (a proof, a branch's feasibility) is
 # limited to this share of a query's steps: on keras-hub every such answer z3 gave came within
 # a fifth of the full limit (the longest 40 ms of 200), and a question it gives up on cost the
@@ -180,7 +185,9 @@ class Solver:
 
     @property
     def proof_limit_ms(self) -> int:
-        return max(1, self.timeout_ms // PROOF_LIMIT_SHARE)
+        """The step limit of a proof (a quarter of that once STRAINED_AFTER questions were given up)."""
+        share = PROOF_LIMIT_SHARE * (4 if len(self._gave_up) >= STRAINED_AFTER else 1)
+        return max(1, self.timeout_ms // share)
 
     def _repaired(self, queries, terms, asked, idents, new: int) -> bool:
         """Is the query satisfiable by a recent model of its path condition with only the

@@ -411,3 +411,16 @@ def test_the_analysis_asks_z3_without_its_groebner_basis_step():
     solver = Solver(timeout_ms=100)
     assert solver.check(cubes) is None
     assert "arith-grobner-calls" not in solver._solver.statistics().keys()
+
+
+def test_after_many_give_ups_a_proof_gets_a_quarter_of_its_steps():
+    from keras_shape_lint.solver import STRAINED_AFTER
+
+    S.reset_caches()
+    solver = Solver(timeout_ms=40)
+    share = solver.proof_limit_ms
+    x, y, z = z3.Ints("x y z")
+    for number in range(STRAINED_AFTER):
+        assert solver.proof_limit_ms == share
+        assert solver.check([x * x * x + y * y * y + z * z * z == 33 + 9 * number, x > 1000, y < -1000]) is None
+    assert solver.proof_limit_ms == share // 4
