@@ -399,8 +399,8 @@ def new_solver(ctx):
     """A z3 solver for the analysis's questions, with z3's Groebner-basis step of nonlinear
     arithmetic turned off.  On keras-hub's models the questions it spent most time on were
     ones z3 gave up on anyway, each running to the time backstop (a Swin stage's layers: 20
-    of their 23 s, on divisions and remainders by sizes); without it that file takes 4 s, and no merge's outcome and no finding changed on any
-    of the 668 files."""
+    of their 23 s, on divisions and remainders by sizes); without it that file takes 4 s,
+    and no merge's outcome and no finding changed on any of the 668 files."""
     solver = z3.Solver(ctx=ctx)
     solver.set("smt.arith.nl.grobner", False)
     return solver
