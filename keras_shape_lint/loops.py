@@ -18,8 +18,8 @@ from .plain_loops import (forgotten_past_bound, opaque_loop_facts, plain_functio
 from .provenance import Origin
 from .pybuiltins import Enumerated, SymbolicRange
 from .state import State, _copy_value, _LoopComparison, _same, loop_fixpoint, merge_paths, merge_renamed, widen
-from .values import (DictValue, FunctionValue, InstanceValue, LayerValue, ListValue, RepeatedList, Tensor, Unknown,
-                     opaque)
+from .values import (DictValue, FunctionValue, Guarded, InstanceValue, LayerValue, ListValue, RepeatedList, Tensor,
+                     Unknown, opaque)
 
 _INDEX_IDS = itertools.count(1)
 _NONE_FITS = object()  # no value stands for both (see _generalised)
@@ -887,9 +887,11 @@ def _general(value, other, equal, origin, covering: set):
     if isinstance(value, Unknown) or isinstance(other, Unknown) or (_is_real(value) and _is_real(other)):
         # (a float that changes, ``head_dim ** -0.5`` of a widened size: a number nobody knows;
         # a tensor or a flag one iteration leaves where another leaves a value nobody knows:
-        # ``i in shared`` of a dict whose keys it cannot tell for any ``i``)
-        if not all(isinstance(v, (Unknown, Tensor, str)) or S.is_int_like(v) or S.is_bool_like(v) or _is_real(v)
-                   for v in (value, other)):
+        # ``i in shared`` of a dict whose keys it cannot tell for any ``i``; None, or what joined
+        # paths left apart, where the iteration for any index leaves a value nobody knows:
+        # ``shared.get(i, None)``)
+        if not all(v is None or isinstance(v, (Unknown, Tensor, str, Guarded)) or S.is_int_like(v) or S.is_bool_like(v)
+                   or _is_real(v) for v in (value, other)):
             return None
         return _anything(origin, covering)
     if not (isinstance(value, Tensor) and isinstance(other, Tensor)):

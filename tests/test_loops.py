@@ -1905,3 +1905,18 @@ def test_paths_are_joined_only_where_their_unknown_sizes_correspond_one_for_one(
     assert join_renamed(_two_sizes(a, c), _two_sizes(a, a)) is None
     assert join_renamed(_two_sizes(a + width, c), _two_sizes(a + width, a)) is None
     assert join_renamed(_two_sizes(a + width, c), _two_sizes(a + width, d)) is not None
+
+
+def test_a_stack_of_alternating_layers_whose_lookup_gives_none_for_some_is_summarised():
+    # iteration 0 leaves the block's `shared_index` None, the iteration for any index a value
+    # nobody knows (the lookup may or may not find it): the one value that stands for both is
+    # one nobody knows, so the loop is summarised there instead of stopping at the bound
+    findings, analysis = analyse_text((FIXTURES / "alternating_layer_stack_clean.py").read_text(), Options())
+    stats = analysis.statistics()
+    assert stats["budget"] == {}, stats["budget"]
+    assert findings == [] and (stats["merges"], stats["proven"]) == (2, 2), analysis.incomplete_merges()
+    # the same stack with wider global layers: flagged at the block's add, still without a bound
+    findings, analysis = analyse_text((FIXTURES / "alternating_layer_stack.py").read_text(), Options())
+    assert analysis.statistics()["budget"] == {}
+    assert [(f.code, f.line) for f in findings] == [("KSL102", 14)], [f.message for f in findings]
+    assert findings[0].witness.args["pattern"] <= findings[0].witness.args["num_layers"], findings[0].witness.args
