@@ -56,7 +56,7 @@ def analyse(job):
     return {
         "path": path, "seconds": seconds,
         **{key: stats[key] for key in OUTCOMES},
-        "budget": sorted(stats["budget"]), "internal_errors": stats["internal_errors"],
+        "budget": sorted(stats["budget"]), "coarser": stats["coarser"], "internal_errors": stats["internal_errors"],
         "undecided_because": stats["undecided_because"], "unreached_because": stats["unreached_because"],
         "findings": [(f.line, f.code, f.message) for f in findings],
         "peak_mib": _peak_mib(),
@@ -109,6 +109,8 @@ def main(argv=None) -> int:
         for key in OUTCOMES:
             totals[key] += row[key]
     stopped = [r for r in rows if r["budget"]]
+    # finished, but only on a second try with paths joined (its first try ran out)
+    coarser = [r for r in rows if r.get("coarser") and not r["budget"]]
     budgets = Counter(b.split(": ")[-1] for r in stopped for b in r["budget"])
     internal = [(r["path"], e) for r in rows for e in r["internal_errors"]]
     findings = [(r["path"], line, code, message) for r in rows for line, code, message in r["findings"]]
@@ -124,6 +126,7 @@ def main(argv=None) -> int:
     summary = {
         "files": len(files), "analysed": len(rows), "wall_s": wall, "jobs": args.jobs, **totals,
         "decided_share": decided, "stopped_early": len(stopped), "stopped_share": len(stopped) / max(len(rows), 1),
+        "finished_coarser": len(coarser),
         "budget_reasons": dict(budgets.most_common()), "internal_errors": len(internal),
         "findings": len(findings),
         "seconds_median": statistics.median(times) if times else 0.0,
@@ -136,6 +139,8 @@ def main(argv=None) -> int:
     print(f"decided (proven + flagged): {decided:.1%}")
     print(f"stopped early: {len(stopped)} files ({summary['stopped_share']:.1%}): "
           + ", ".join(f"{reason} {count}" for reason, count in budgets.most_common()))
+    print(f"finished on a second try, paths joined: {len(coarser)} files"
+          + "".join(f"\n  {r['path']} ({', '.join(r['coarser'])})" for r in coarser[: args.top]))
     print(f"internal errors (KSL902): {len(internal)}")
     for path, error in internal[: args.top]:
         print(f"  {path}: {error}")

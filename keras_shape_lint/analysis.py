@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 import z3
@@ -48,6 +48,11 @@ class FreeParam:
 
 _MISSING = object()
 ENTRY_RESERVE_S = 0.25  # seconds of the file's budget kept for each entry point not yet analysed
+# an entry point that runs out of steps or of this share of its time runs again with at most
+# COARSE_PATHS paths (Analysis._run_entry_or_coarser)
+FIRST_TRY_SHARE = 0.7
+COARSE_PATHS = 2
+_WHAT_RAN_OUT = {"step budget": "steps", "time budget": "time"}
 
 
 class Analysis:
@@ -82,6 +87,8 @@ class Analysis:
         self.pending: list = []  # this entry point's drafts whose witness needs a finished build
         self.opaque_reasons: Counter = Counter()
         self.budget_notes: Counter = Counter()
+        self.coarser: list = []  # "entry: why" for each entry point analysed again with paths joined
+        self.import_notes: set = set()  # budget notes of imported modules a budget cut short
         self.internal_errors: list = []
         self.entry_name: str | None = None
         self.free_params: list[FreeParam] = []
@@ -213,12 +220,50 @@ class Analysis:
                 break
             self._share_time(now, len(entries) - number - 1)
             try:
-                self._guarded(lambda entry=entry: self._run_entry(interp, entry, module_scope), entry.name)
+                self._guarded(lambda entry=entry: self._run_entry_or_coarser(interp, entry, module_scope, now),
+                              entry.name)
             finally:
                 self._share_time(now, 0)
             self.complete_builds([])  # an entry point stopped early: its builds did not finish
         self.settle_unread_merges()
         return self.findings()
+
+    def _run_entry_or_coarser(self, interp: Interpreter, entry, module_scope: dict, now: float) -> None:
+        """Run one entry point; when it runs out of steps, or of its share of the time
+        (:data:`FIRST_TRY_SHARE`), run it again from the start with its paths joined to
+        :data:`COARSE_PATHS` (what they disagree on a value nobody knows) in the time left.
+
+        What the first try found stays (each finding has its witness); what it proved or left
+        undecided is forgotten, the second try having seen every path, joined.  ``now``: when
+        the entry point starts."""
+        end = self.entry_deadline
+        self.entry_deadline = self.solver.deadline = now + FIRST_TRY_SHARE * (end - now)
+        before = _Decided(self)
+        try:
+            self._run_entry(interp, entry, module_scope)
+            return
+        except BudgetExceeded as exhausted:
+            if time.monotonic() >= end:
+                raise  # no time left for a second try: stopped early, as far as the first one got
+            reason = str(exhausted)
+        finally:
+            self.entry_deadline = self.solver.deadline = end
+        self.complete_builds([])  # (a finding waiting for a finished build has none)
+        before.restore_all_but_findings(self)
+        self.coarser.append(f"{entry.name}: {reason}")
+        coarse = replace(self.options, max_paths=min(COARSE_PATHS, self.options.max_paths))
+        self.budget = interp.budget = coarse
+        try:
+            self._run_entry(interp, entry, module_scope)
+        finally:
+            self.budget = interp.budget = self.options
+            # a merge the first try reached that the second cannot read (an operand joined into
+            # a value nobody knows) is undecided, not forgotten
+            for node in before.reached_since:
+                if node not in self.outcomes:
+                    self.record_outcome(node, "undecided", reason="the first try reached it and ran out of "
+                                        f"{_WHAT_RAN_OUT.get(reason, reason)}; the second, its paths joined, "
+                                        "could not read it")
 
     def _share_time(self, now: float, later: int) -> None:
         """Keep some of the file's time for the ``later`` entry points: a large model class
@@ -258,13 +303,15 @@ class Analysis:
         """Run an imported module's top level (its merges are checked where they are called).
         False when a budget stopped it part way."""
         info.loader = loader
-        budget_notes = sum(self.budget_notes.values())
+        before = Counter(self.budget_notes)
         self.suppress_checks += 1
         try:
             self._guarded(lambda: self.interp.exec_block(info.tree.body, [State(info.scope, info)]), str(info.path))
         finally:
             self.suppress_checks -= 1
-        return sum(self.budget_notes.values()) == budget_notes
+        # (kept if the entry point runs again: the module is not read again in this analysis)
+        self.import_notes.update(self.budget_notes - before)
+        return self.budget_notes == before
 
     def _guarded(self, action, where: str):
         try:
@@ -632,6 +679,7 @@ class Analysis:
             "unreached_because": dict(Counter(r for _, o, r in incomplete if o == "unreached").most_common()),
             "opaque": dict(self.opaque_reasons.most_common()),
             "budget": dict(self.budget_notes),
+            "coarser": list(self.coarser),
             "internal_errors": list(self.internal_errors),
         }
 
@@ -975,3 +1023,34 @@ def analyse_text(text: str, options: Options | None = None, path: str | None = N
 
 
 __all__ = ["Analysis", "Options", "analyse_text", "ListValue", "Tensor"]
+
+
+class _Decided:
+    """What an analysis had decided before an entry point ran: merge outcomes, what blocked
+    them, joins read unread and budget notes, restored (findings and their merges apart) when
+    the entry point runs again."""
+
+    def __init__(self, analysis):
+        self.outcomes = dict(analysis.outcomes)
+        self.blocked = dict(analysis.blocked)
+        self.unread = dict(analysis.unread_merges)
+        self.notes = Counter(analysis.budget_notes)
+
+    def restore_all_but_findings(self, analysis) -> None:
+        found = {id(draft.node) for draft in analysis.drafts.values()}
+        self.reached_since = [node for node in analysis.outcomes if node not in self.outcomes]
+        for node, outcome in list(analysis.outcomes.items()):
+            if id(node) in found and outcome == "flagged":
+                continue
+            if node in self.outcomes:
+                analysis.outcomes[node] = self.outcomes[node]
+            else:
+                del analysis.outcomes[node]
+            if node in self.blocked:
+                analysis.blocked[node] = self.blocked[node]
+            else:
+                analysis.blocked.pop(node, None)
+        analysis.unread_merges = dict(self.unread)
+        kept = Counter({note: count for note, count in analysis.budget_notes.items()
+                        if note in analysis.import_notes or "(imports)" in note})
+        analysis.budget_notes = Counter(self.notes) | kept

@@ -16,7 +16,8 @@ never an error.  The folder is kept under :data:`MAX_BYTES` and
 :data:`MAX_ENTRIES`, dropping the least recently used entries (by modification
 time: a hit touches its entry, at most once an hour) first.
 
-A result is not kept when the analysis stopped on its time budget, ran past its
+A result is not kept when the analysis stopped on its time budget (or ran an entry point
+again, its paths joined, when the first try ran out of time), ran past its
 deadline, read an import refused for lack of time, or had z3 give up on a query:
 how far it got depends on the machine's load, and a busy run must not freeze a
 worse answer into the cache.
@@ -288,7 +289,10 @@ def settled(analysis) -> bool:
         return False
     if getattr(getattr(analysis, "solver", None), "unknowns", 0):
         return False  # z3 gave up on a query (its limit is wall time): with more time it may answer
-    return not any("time budget" in note or "longer than the" in note for note in analysis.budget_notes)
+    # an entry point run again, paths joined, because its first try ran out of time: a less busy
+    # machine would have finished the first try
+    notes = list(analysis.budget_notes) + list(getattr(analysis, "coarser", ()))
+    return not any("time budget" in note or "longer than the" in note for note in notes)
 
 
 class ResultCache:

@@ -145,7 +145,12 @@ def _charge(analysis, key) -> bool:
         return True
     interp.steps += steps
     if interp.steps > interp.budget.max_steps:
-        analysis.note_budget(f"{key[0]}: step budget")  # as reading it here would have said
+        note = f"{key[0]}: step budget"  # as reading it here would have said
+        analysis.note_budget(note)
+        # refused for the rest of this analysis, as a read cut short is (a second try of the
+        # entry point, its paths joined, does not read it either)
+        analysis.modules_unread.add(key)
+        getattr(analysis, "import_notes", set()).add(note)
         return False
     return True
 
