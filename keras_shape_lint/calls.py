@@ -293,7 +293,7 @@ class Calls:
             # reached, but its inputs were too little known to check (on this path: another
             # path's proof says nothing of this one)
             self.analysis.record_outcome(node, "undecided", st.modules[-1],
-                                         functools.partial(self._unread, inputs))
+                                         ctx.why_unchecked or functools.partial(self._unread, inputs))
         if checked and ctx.unchecked and st.unchecked is None:
             st.unchecked = (node, st.modules[-1])
         shadows = _shadows(inputs)

@@ -24,6 +24,7 @@ class LayerContext:
         self.call_args = list(call_args)
         self.call_kwargs = dict(call_kwargs or {})
         self.unchecked = True  # until a merge check runs: a merge whose inputs nobody could read
+        self.why_unchecked = None  # what kept the merge from being checked, if not its inputs
         # the layer object was built before this call (its weights are made): Keras no longer
         # sizes them from this input, and an axis it does not know is no refusal
         self.built = built
@@ -107,6 +108,11 @@ class LayerContext:
 
     def apply_layer(self, layer, inputs):
         return self._calls.apply_layer(layer, inputs, self.state, self.node, {})
+
+    def opaque_int(self, reason: str):
+        """A number the analysed code does not fix (a layer's choice among several), named
+        for ``reason`` where a merge it keeps undecided is explained."""
+        return S.opaque_int(origin=Origin(reason, self.node, self.state.modules[-1]))
 
     def opaque(self, reason: str) -> Tensor:
         self.analysis.note_opaque(reason)

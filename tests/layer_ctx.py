@@ -70,6 +70,10 @@ class LayerCtx:
     def unread_merge(self, inputs):
         self.unread_merges.append(inputs)
 
+    def opaque_int(self, reason):
+        self.opaques.append(reason)
+        return S.opaque_int()
+
     def opaque(self, reason):
         # like the interpreter's: a tensor of unknown rank, the reason recorded
         self.opaques.append(reason)

@@ -125,7 +125,9 @@ def concatenate(ctx, cfg, inputs):
     if tensors is not None and len(tensors) == 1:
         ctx.check_merge("concat", tensors)  # one tensor: it comes out as it went in
         return tensors[0]
-    if tensors is None or not isinstance(axis, int):
+    if tensors is not None and not isinstance(axis, int):
+        return _concatenate_on_an_axis_not_known(ctx, tensors, axis)
+    if tensors is None:
         return ctx.opaque("concatenate")
     rank = next((t.rank for t in tensors if t.known), None)
     if rank is None or not all(t.with_rank(rank) for t in tensors):
@@ -143,3 +145,39 @@ def concatenate(ctx, cfg, inputs):
         if index != position and out[index] is None:
             out[index] = next((t.dims[index] for t in tensors if t.dims[index] is not None), None)
     return Tensor(out)
+
+
+def _concatenate_on_an_axis_not_known(ctx, tensors, axis):
+    """``Concatenate(axis=channel_axis)`` with an axis the code does not fix (the caller
+    passes it).  Where the inputs agree on every axis (each the same size), they join
+    whichever axis it is: the merge is proven, and the output is their shape with the joined
+    axis, whichever it is, as long as all of them together.  A later merge that holds for
+    one axis and not another is undecided (the axis is never chosen for a finding).  Where
+    the inputs may differ on some axis, which of them must agree depends on the axis: the
+    merge is undecided, with that reason."""
+    axis = ctx.int(axis)
+    if not S.is_sym(axis):
+        ctx.why_unchecked = "the axis it joins on is not known"
+        return ctx.opaque("concatenate on an axis not known")
+    rank = tensors[0].rank if tensors[0].known else None
+    if rank is None or not all(t.known and t.rank == rank for t in tensors):
+        return ctx.opaque("concatenate of unknown-rank tensors")
+    first = tensors[0].dims
+    if not all(_agree(ctx, a, b) for t in tensors[1:] for a, b in zip(first, t.dims)):
+        ctx.why_unchecked = "the axis it joins on is not fixed by the code, and its inputs may differ on some axis"
+        return ctx.opaque("concatenate on an axis the code does not fix")
+    ctx.check_merge("concat", tensors)  # (every axis compared: each agrees)
+    # Keras refuses an axis past the rank; its axis counts the batch (0): 1..rank and
+    # -rank..-1 name the same axes.  Which one is joined the code does not fix: a later merge
+    # that holds for one axis and not another is left undecided, never flagged
+    ctx.assume(S.conj(axis >= -(rank + 1), axis <= rank))
+    position = ctx.opaque_int("the axis a Concatenate joins on, which the code does not fix")
+    ctx.assume(position == S.ite(axis > 0, S.sub(axis, 1), S.ite(axis == 0, -1, S.add(axis, rank))))
+    count = len(tensors)
+    return Tensor([d if d is None else S.ite(position == index, S.mul(count, d), d) for index, d in enumerate(first)])
+
+
+def _agree(ctx, a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return ctx.proves(S.eq(a, b)) if S.is_sym(a) or S.is_sym(b) else a == b
