@@ -327,3 +327,18 @@ def test_a_join_whose_last_sizes_keras_does_not_know_has_an_unknown_size():
 
     assert _sum([None, 3]) is None
     assert _sum([2, 3]) == 5
+
+
+def test_a_projection_concatenated_with_its_input_follows_the_input():
+    # the layer joins them as ops.concatenate does: the axes before the projection's last are
+    # the input's, the last sizes add up (a later merge reads them: proven here)
+    findings, analysis = analyse_text(textwrap.dedent("""
+        from keras import layers
+
+
+        def head(x, units):
+            y = layers.Concatenate()([layers.Dense(units)(x), x])
+            return layers.Add()([y, layers.Dense(units + x.shape[-1])(x)])
+    """))
+    stats = analysis.statistics()
+    assert findings == [] and (stats["proven"], stats["undecided"]) == (2, 0), analysis.incomplete_merges()

@@ -129,6 +129,11 @@ def concatenate(ctx, cfg, inputs):
         return _concatenate_on_an_axis_not_known(ctx, tensors, axis)
     if tensors is None:
         return ctx.opaque("concatenate")
+    if not any(t.known for t in tensors):
+        # tensors that follow one input of a rank nobody knows (``[dense(x), x]``); others wait
+        # for the rank (no rank is chosen for them here)
+        return joined_on_the_last_axis(ctx, tensors, axis) or \
+            ctx.opaque("concatenate of unknown-rank tensors")
     rank = next((t.rank for t in tensors if t.known), None)
     if rank is None or not all(t.with_rank(rank) for t in tensors):
         return ctx.opaque("concatenate of unknown-rank tensors")
@@ -181,3 +186,21 @@ def _agree(ctx, a, b) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return ctx.proves(S.eq(a, b)) if S.is_sym(a) or S.is_sym(b) else a == b
+
+
+def joined_on_the_last_axis(ctx, tensors, axis):
+    """Tensors that follow one tensor whose rank is not known (``x[..., :h]``, ``-x[..., h:]``,
+    ``[dense(x), x]``) joined on their last axis: whatever that rank, the axes before their
+    own tails are that tensor's in each, so only the tails are compared (a merge, checked)
+    and their last sizes add up.  None for any other join."""
+    frame = shared_frame(tensors) if axis == -1 else None
+    if frame is None:
+        return None
+    root, drop, tails = frame
+    if not tails[0]:
+        return None  # (the last axis is the root's own in each: not told apart here)
+    ctx.check_merge("concat", tensors, axis=-1)
+    total = 0
+    for tail in tails:
+        total = None if total is None or tail[-1] is None else S.add(total, tail[-1])
+    return Tensor.follow(root, drop, tuple(tails[0][:-1]) + (total,))

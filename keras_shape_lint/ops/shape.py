@@ -8,8 +8,9 @@ Each works on full shapes (batch axis first, see :mod:`._common`), as Keras's ow
 from __future__ import annotations
 
 from .. import layers
+from ..layers.merging import joined_on_the_last_axis
 from .. import symbolic as S
-from ..values import LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, batch_first, shared_frame
+from ..values import LayerValue, ListValue, RepeatedList, ShapeOf, Tensor, Unknown, batch_first
 from . import arg
 from ._common import (
     INT,
@@ -371,7 +372,7 @@ def _concatenate(default_axis):
             ctx.unread_merge(values)
             return ctx.opaque("concatenate of a weight and a batch of another rank")
         dtype = INT if all(t.dtype == INT for t in tensors) else None
-        joined = _joined_on_the_last_axis(ctx, tensors, where) if dtype is None else None
+        joined = joined_on_the_last_axis(ctx, tensors, plain_int(where)) if dtype is None else None
         if joined is not None:
             return joined
         if dtype == INT or where == 0 and tensors[0].batched:
@@ -418,23 +419,6 @@ def _last_axis_replaced(x: Tensor, size) -> Tensor:
     out = Tensor.last_axis_replaced(x, size)
     out.dtype = x.dtype
     return out
-
-
-def _joined_on_the_last_axis(ctx, tensors, where):
-    """Tensors that follow one tensor whose rank is not known (``x[..., :h]``, ``-x[..., h:]``,
-    ``ops.cos(x)``) joined on their last axis: whatever that rank, they share every other
-    axis, so the join holds (a merge checked as proven) and only the last axis adds up.
-    None for any other join."""
-    if plain_int(where) != -1:
-        return None
-    frame = shared_frame(tensors)
-    if frame is None:
-        return None
-    root, drop, tails = frame
-    if not tails[0]:
-        return None
-    ctx.check_merge("concat", tensors, axis=-1)
-    return Tensor.follow(root, drop, tails[0][:-1] + (_sum([tail[-1] for tail in tails]),))
 
 
 def _joined(ctx, tensors, where, dtype):
