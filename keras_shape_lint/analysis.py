@@ -1035,6 +1035,7 @@ class _Decided:
         self.blocked = dict(analysis.blocked)
         self.unread = dict(analysis.unread_merges)
         self.notes = Counter(analysis.budget_notes)
+        self.reached_since: list = []  # the merges reached since (set by the restore)
 
     def restore_all_but_findings(self, analysis) -> None:
         found = {id(draft.node) for draft in analysis.drafts.values()}
