@@ -473,7 +473,7 @@ class Calls:
         # asked after call(), which gives the inputs the ranks it reads them with (a free input's
         # rank, once chosen, is every path's)
         declared = self._declared_output(instance, args, kwargs, st, node)
-        if declared is None or not declared.known or any(_nobodys_size(size) for size in declared.dims):
+        if declared is None or not declared.known or any(S.names_opaque(size) for size in declared.dims):
             # a declaration the analyser cannot read (or of sizes nobody knows): what call()
             # gives stands in, as far as its paths agree
             value = _agreed([value for _, value in results],
@@ -626,11 +626,6 @@ def _agreed(values: list, reason: str):
     if isinstance(first, tuple) and all(isinstance(v, tuple) and len(v) == len(first) for v in values):
         return tuple(_agreed([v[i] for v in values], reason) for i in range(len(first)))
     return opaque(reason)
-
-
-def _nobodys_size(size) -> bool:
-    """Does ``size`` depend on a value nothing in the analysed code determines?"""
-    return S.is_sym(size) and any(S.is_opaque_name(name) for name in S.variables(size))
 
 
 def _is_built(instance: InstanceValue) -> bool:

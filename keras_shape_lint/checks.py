@@ -451,7 +451,7 @@ def _cone(fail, conditions) -> set:
 
 def _depends_on_opaque(fail, conditions) -> bool:
     """Does the failure hinge on a value nothing in the analysed code determines?"""
-    if S.is_sym(fail) and any(S.is_opaque_name(n) for n in S.variables(fail)):
+    if S.names_opaque(fail):
         return True  # no need to follow the conditions
     return bool(_cone(fail, conditions))
 

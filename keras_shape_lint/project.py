@@ -150,7 +150,7 @@ def _charge(analysis, key) -> bool:
         # refused for the rest of this analysis, as a read cut short is (a second try of the
         # entry point, its paths joined, does not read it either)
         analysis.modules_unread.add(key)
-        getattr(analysis, "import_notes", set()).add(note)
+        analysis.import_notes.add(note)
         return False
     return True
 

@@ -663,10 +663,15 @@ def is_opaque_name(name: str) -> bool:
     return name.startswith(OPAQUE_PREFIX)
 
 
+def names_opaque(term) -> bool:
+    """Does ``term`` depend on a size or flag nothing in the analysed code determines?"""
+    return is_sym(term) and any(is_opaque_name(name) for name in variables(term))
+
+
 def nobodys(term) -> bool:
     """Is ``term`` a term computed from a size or flag nobody knows, with no conditional in it
     (a broadcast ``hidden_dim if ?1 == 1 else ?1`` is known where ``hidden_dim`` is not 1)?"""
-    if not is_sym(term) or not any(is_opaque_name(name) for name in variables(term)):
+    if not names_opaque(term):
         return False
     pending, seen = [term], set()
     while pending:
