@@ -279,15 +279,8 @@ class Interpreter(Statements, Loops, Definitions, Expressions):
         if isinstance(test, cst.UnaryOperation) and type(test.operator) is cst.Not:
             inner_true, inner_false = self.decision_texts(test.expression, st)
             return inner_false, inner_true
-        text = _one_line(module.code_for_node(test))
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-            op = type(test.comparisons[0].operator).__name__
-            negated = _NEGATED.get(op)
-            if negated:
-                left = _one_line(module.code_for_node(test.left))
-                right = _one_line(module.code_for_node(test.comparisons[0].comparator))
-                return text, f"{left} {negated} {right}"
-        return text, f"not ({text})"
+        # written out once per condition, however many paths fork on it
+        return self.node_fact("condition texts", test, lambda node: _test_texts(module, node))
 
 
     def _is_flag(self, name: str, st: State) -> bool:
@@ -308,6 +301,19 @@ _NEGATED = {
     "GreaterThan": "<=", "LessThanEqual": ">", "Is": "is not", "IsNot": "is",
     "In": "not in", "NotIn": "in",
 }
+
+
+def _test_texts(module, test) -> tuple:
+    """A condition's code, and its negation, each on one line."""
+    text = _one_line(module.code_for_node(test))
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        op = type(test.comparisons[0].operator).__name__
+        negated = _NEGATED.get(op)
+        if negated:
+            left = _one_line(module.code_for_node(test.left))
+            right = _one_line(module.code_for_node(test.comparisons[0].comparator))
+            return text, f"{left} {negated} {right}"
+    return text, f"not ({text})"
 
 
 def _one_line(code: str) -> str:
