@@ -9,6 +9,7 @@ Functions the module does call are analysed only inside their callers.
 from __future__ import annotations
 
 import ast
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -86,6 +87,7 @@ class Analysis:
         self.drafts: dict = {}
         self.pending: list = []  # this entry point's drafts whose witness needs a finished build
         self.opaque_reasons: Counter = Counter()
+        self._later: list = []  # words that name a line, each worked out when first read (in_words)
         self.budget_notes: Counter = Counter()
         self.coarser: list = []  # "entry: why" for each entry point analysed again with paths joined
         self.import_notes: set = set()  # budget notes of imported modules a budget cut short
@@ -184,6 +186,26 @@ class Analysis:
         call chain: asked before a witness is searched for, which is costly."""
         kept = self.drafts.get((id(node), code))
         return kept is None or len(chain) < len(kept.chain)
+
+    def later_words(self, compute) -> str:
+        """A stand-in for words that name a line (costly: the positions of a statement's
+        code), worked out by :meth:`in_words` only where they are read."""
+        self._later.append(compute)
+        return f"\0{len(self._later) - 1}\0"
+
+    def in_words(self, text: str) -> str:
+        """``text`` with the words :meth:`later_words` stood in for written out."""
+        if "\0" not in text:
+            return text
+
+        def words(match) -> str:
+            index = int(match.group(1))
+            done = self._later[index]
+            if callable(done):
+                done = self._later[index] = done()
+            return done
+
+        return _LATER.sub(words, text)
 
     # ------------------------------------------------------------- running
     def run(self) -> list[Finding]:
@@ -628,12 +650,12 @@ class Analysis:
         for node, function in merge_sites_with_scope(self.module):
             if node in reached:
                 if reached[node] == "undecided":
-                    out.append((node, "undecided", self.blocked.get(node, "")))
+                    out.append((node, "undecided", self.in_words(self.blocked.get(node, ""))))
             else:
                 out.append((node, "unreached", self._unreached_reason(function)))
         for node, outcome in reached.items():  # operator merges, known only where reached
             if outcome == "undecided" and not any(node is n for n, _, _ in out):
-                out.append((node, "undecided", self.blocked.get(node, "")))
+                out.append((node, "undecided", self.in_words(self.blocked.get(node, ""))))
         return out
 
     def _unreached_reason(self, function) -> str:
@@ -982,6 +1004,7 @@ def _names_a_merge(func) -> bool:
     return len(parts) > 1 and parts[-1] in _MERGE_FUNCTIONS and parts[-2] in ("layers", "KL", "L")
 
 
+_LATER = re.compile("\0([0-9]+)\0")
 MAX_NESTING = 100  # deeper syntax trees are not analysed (KSL901): parsers and walks recurse
 
 

@@ -382,6 +382,22 @@ def blocker(analysis, fail, conditions) -> str:
 
 def describe_merge(analysis, node, module) -> str:
     """``Add() at line 40`` (of another file, when it is); ``shape[3] at line 40`` for an index."""
+    return analysis.later_words(functools.partial(_describe_merge_now, analysis, node, module))
+
+
+def describe_loop(analysis, iterable, module) -> str:
+    """``for ... in enumerate(filters) at line 40``: a loop, by what it iterates over."""
+    return analysis.later_words(functools.partial(_describe_loop_now, analysis, iterable, module))
+
+
+def describe_origin(analysis, origin, what: str = "output") -> str:
+    """``the output of ops.einsum(...) (line 40) is unknown``."""
+    return analysis.later_words(functools.partial(_describe_origin_now, analysis, origin, what))
+
+
+# (a line number costs the positions of a statement's code: worked out only for words that are read)
+def _describe_merge_now(analysis, node, module) -> str:
+    """``Add() at line 40`` (of another file, when it is); ``shape[3] at line 40`` for an index."""
     from .calls import merge_display
 
     try:
@@ -393,7 +409,7 @@ def describe_merge(analysis, node, module) -> str:
     return f"{merge_display((module or analysis.main).tree, node)} at line {line}{where}"
 
 
-def describe_loop(analysis, iterable, module) -> str:
+def _describe_loop_now(analysis, iterable, module) -> str:
     """``for ... in enumerate(filters) at line 40``: a loop, by what it iterates over."""
     module = module or analysis.main
     try:
@@ -406,7 +422,7 @@ def describe_loop(analysis, iterable, module) -> str:
     return f"for ... in {text} at line {line}{where}"
 
 
-def describe_origin(analysis, origin, what: str = "output") -> str:
+def _describe_origin_now(analysis, origin, what: str = "output") -> str:
     """``the output of ops.einsum(...) (line 40) is unknown``."""
     node, module = origin.node, origin.module
     try:
