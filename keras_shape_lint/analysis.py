@@ -29,7 +29,7 @@ from .solver import Solver
 from .state import ModuleInfo, State, _copy_dict
 from .syntax_facts import SyntaxFacts, read_syntax
 from .classes import bind_method, lookup_class_attribute
-from .own_code import defined_nodes, runs_own_code
+from .own_code import defined_nodes, only_constructors, runs_own_code, runs_own_code_when_called
 from .values import ClassValue, DictValue, FunctionValue, ListValue, Tensor, Unknown
 
 
@@ -65,6 +65,7 @@ class Analysis:
         self.tree = tree  # the standard library's syntax tree of the same text, if parsed
         self._facts = facts
         self._own = None
+        self._only_init = None
         self.suppress_checks = 0
         # inside a call() Keras runs only on data (its class declares compute_output_shape()):
         # its merges fail on the first batch, not while the model is built
@@ -302,6 +303,13 @@ class Analysis:
         return self._own
 
     @property
+    def only_constructors(self) -> bool:
+        """Are this file's only functions ``__init__`` methods (own_code.only_constructors)?"""
+        if self._only_init is None:
+            self._only_init = only_constructors(self.module)
+        return self._only_init
+
+    @property
     def merge_nodes(self) -> set:
         """Ids of the merges written in this file (found once)."""
         if self._merge_nodes is None:
@@ -424,7 +432,9 @@ class Analysis:
             if retry:
                 return self._run_entry(interp, entry, module_scope, retry)
             for s, instance in built:
-                if call_args is None:
+                if call_args is None or not self.pending and not runs_own_code_when_called(
+                        instance, self.own_definitions, self.only_constructors):
+                    # (a call that runs none of this file's code can place no finding here)
                     finished.append(s)
                 else:
                     finished.extend(r for r, _ in interp.calls.call_instance(instance, *call_args, s, None))

@@ -5,6 +5,11 @@ on a base from another module inherits every method it runs: constructing and ca
 executes only the other modules' code, whose merges are counted where those modules are
 linted, and no call on the way is written in this file, so no finding could be placed here.
 Such an entry point is not run at all.
+
+Likewise a file whose only functions are constructors (a subclass that passes its own
+configuration to ``super().__init__``, a tokenizer with its vocabulary) runs its own code only
+while the instance is made: once constructed, an instance that holds nothing defined in the
+file runs none of the file's code when called (:func:`runs_own_code_when_called`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,25 @@ def runs_own_code(cls: ClassValue, own: set) -> bool:
         if any(_holds_own(value, own, set()) for value in current.attrs.values()):
             return True
     return False
+
+
+def only_constructors(module: cst.Module) -> bool:
+    """Are the file's only functions ``__init__`` methods (and no lambdas)?"""
+    return all(type(node) is not cst.Lambda and (type(node) is not cst.FunctionDef or node.name.value == "__init__")
+               for node in walk(module))
+
+
+def runs_own_code_when_called(instance: InstanceValue, own: set, only_init: bool) -> bool:
+    """Would calling ``instance``, constructed already, run code written in the file whose
+    definitions are ``own``?  Not when the file's only functions are constructors
+    (``only_init``, :func:`only_constructors`) and neither the instance nor its classes
+    hold anything written there but the classes themselves."""
+    if not only_init:
+        return True
+    seen = {id(current) for current in mro(instance.cls)}  # (their constructors have run)
+    return any(_holds_own(value, own, seen) for value in instance.attrs.values()) or any(
+        _holds_own(value, own, set(seen)) for current in mro(instance.cls) for value in current.attrs.values()
+        if not (isinstance(value, FunctionValue) and value.name == "__init__"))
 
 
 def _inert_body(node) -> bool:

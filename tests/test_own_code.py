@@ -113,3 +113,74 @@ def test_attributes_holding_the_files_functions_count():
     function.node = helper
     assert runs_own_code(ClassValue(cls, "Holder", (), {"step": (1, function)}), own)
     assert not runs_own_code(ClassValue(cls, "Holder", (), {"step": (1, 2)}), own)
+
+
+def _called(monkeypatch) -> list:
+    """The names of the user functions the analysis calls, in order."""
+    from keras_shape_lint.calls import Calls
+
+    names: list = []
+    original = Calls.call_user
+
+    def call_user(self, fn, *rest):
+        names.append(fn.name)
+        return original(self, fn, *rest)
+
+    monkeypatch.setattr(Calls, "call_user", call_user)
+    return names
+
+
+def test_a_class_whose_only_code_is_its_constructor_is_made_but_not_called(tmp_path, monkeypatch):
+    called = _called(monkeypatch)
+    findings, analysis = _project(tmp_path, """
+        import keras
+
+        from base import Block
+
+
+        class Wide(Block):
+            def __init__(self, width=16, **kwargs):
+                super().__init__(**kwargs)
+                self.width = width
+    """)
+    assert findings == []
+    assert "__init__" in called  # its own code runs
+    assert "call" not in called and "combine" not in called, called  # the base's only: never placed here
+
+
+def test_a_constructor_that_keeps_a_function_of_the_file_is_called(tmp_path, monkeypatch):
+    called = _called(monkeypatch)
+    findings, analysis = _project(tmp_path, """
+        from keras import layers
+
+        from base import Block
+
+
+        class Joined(Block):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.combine = lambda a, b: layers.Add()([a, b])
+    """)
+    # the base's call() runs the file's lambda: Add() of widths 8 and 4
+    assert "call" in called
+    assert [(f.code, f.line) for f in findings] == [("KSL101", 10)]
+
+
+def test_a_file_with_a_function_besides_constructors_has_its_classes_called(tmp_path, monkeypatch):
+    called = _called(monkeypatch)
+    _project(tmp_path, """
+        import keras
+
+        from base import Block
+
+
+        def helper():
+            return 1
+
+
+        class Wide(Block):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.width = helper()
+    """)
+    assert "call" in called
