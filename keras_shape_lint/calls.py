@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import libcst as cst
 
-from . import keras_api, layers, ops
+from . import call_memo, keras_api, layers, ops
 from . import symbolic as S
 from .checks import dead_path, describe_origin
 from .classes import (BASE_LAYER, base_declares_output, bind_method, build_base_on_call, catalogue_base,
                       dataclass_fields, inherited_call, init_base, init_dataclass, lookup_class_attribute,
                       rank_build_inputs)
-from .frontend import MUTATING_METHODS, binding_targets, target_names, walk
+from .frontend import binding_targets, target_names, walk
 from .provenance import Origin
 from .state import _same, join_results, own_copy, widen_results
 from .layer_context import LayerContext
@@ -338,7 +338,7 @@ class Calls:
             self.analysis.note_budget("call depth")
             return [(st, opaque("call depth"))]
         active = sum(1 for entry in st.chain if entry[2] is fn.node)
-        if active >= 2 and (active >= MAX_RECURSION or _memo_key(
+        if active >= 2 and (active >= MAX_RECURSION or call_memo.concrete_key(
                 replace(fn, closure=(), bound_self=None), args, kwargs) is None):
             # a recursion on concrete arguments runs a few rounds (a helper halving a size);
             # one on symbolic arguments, or deeper, could go on for any depth: its result is unknown
@@ -356,13 +356,19 @@ class Calls:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
         if fn.module is not None and fn.name in fn.module.generators:
             return [(st, opaque("generator"))]
-        key = _memo_key(fn, args, kwargs)
+        key, names = call_memo.concrete_key(fn, args, kwargs), None
+        if key is None:
+            key, names = call_memo.symbolic_key(fn, args, kwargs, st, self.analysis)
         if key is not None and (self.analysis.globals_rebound
-                                or any(_fingerprint(value) is None for value in fn.defaults.values())
-                                or not self.interp.node_fact("changes only its own", fn.node, _changes_only_its_own)):
+                                or any(call_memo.fingerprint(value) is None for value in fn.defaults.values())
+                                or not self.interp.node_fact("changes only its own", fn.node,
+                                                             call_memo.changes_only_its_own)):
             key = None  # a second call could find what the first one changed
         if key is not None and key in self._memo:
-            return [(st, _fresh(self._memo[key]))]
+            value, assumed = self._memo[key]
+            for term in assumed:  # what the call assumed of its arguments' sizes, assumed again
+                st.add(term)
+            return [(st, call_memo.fresh(value))]
         pc_before, decisions_before, unchecked_before, inputs_before = st.pc, st.decisions, st.unchecked, st.inputs
         saved_chain = st.chain
         self.analysis.entered.add(id(fn.node))
@@ -393,11 +399,20 @@ class Calls:
             # paths that parted on conditions nothing decides go on as one
             out = widen_results(out, Origin(f"the result of {fn.name}() on an undecidable path", node,
                                             caller_module), len(pc_before))
-        if (key is not None and len(out) == 1 and out[0][0] is st and st.pc == pc_before
-                and st.decisions == decisions_before and st.unchecked is unchecked_before
-                and st.inputs is inputs_before and _storable(out[0][1])):
+        if (key is not None and len(out) == 1 and out[0][0] is st and st.decisions == decisions_before
+                and st.unchecked is unchecked_before and st.inputs is inputs_before):
             # (a call that made an Input is run again: the path must learn of the Input it makes)
-            self._memo[key] = _fresh(out[0][1])  # a copy: the caller may yet take views of the value it got
+            assumed = call_memo.assumed(pc_before, st.pc, names)
+            if assumed is not None and call_memo.storable(out[0][1], names, call_memo.lists_within(
+                    [*args, *kwargs.values(), *st.frames[0].values(),
+                     *(fn.module.scope.values() if fn.module is not None and fn.module.scope else ())])):
+                # a copy: the caller may yet take views of the value it got
+                self._memo[key] = (call_memo.fresh(out[0][1]), assumed)
+                if assumed:
+                    # a later call on a path that knows what this one assumed does the same
+                    after, _ = call_memo.symbolic_key(fn, args, kwargs, st, self.analysis)
+                    if after is not None:
+                        self._memo[after] = self._memo[key]
         return out
 
     def instantiate(self, cls: ClassValue, args, kwargs, st, node) -> list:
@@ -756,108 +771,6 @@ def _shadows(inputs):
         return None
     replaced = [t.shadow if isinstance(t, Tensor) and t.shadow is not None else t for t in items]
     return ListValue(replaced) if isinstance(inputs, ListValue) else tuple(replaced)
-
-
-def _fingerprint(value):
-    """A hashable summary of a fully concrete value, or None if it has anything symbolic."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return (type(value).__name__, value)
-    if isinstance(value, tuple):
-        parts = tuple(_fingerprint(v) for v in value)
-        return None if any(p is None for p in parts) else ("tuple",) + parts
-    if isinstance(value, Tensor):
-        if value.free or not value.known or not all(d is None or type(d) is int for d in value.dims):
-            return None
-        shadow = None
-        if value.shadow is not None:
-            # data-time sizes depend only on the data, whatever the path: same terms, same result
-            shadow = tuple(_Term(d) if S.is_sym(d) else d for d in value.shadow.dims or ())
-        return ("tensor", value.dims, value.channels_last, shadow)
-    if isinstance(value, FunctionValue) and not value.closure and value.bound_self is None:
-        return ("function", id(value.node))
-    if isinstance(value, Imported):
-        return ("imported", value.qualname)
-    return None
-
-
-def _changes_only_its_own(node) -> bool:
-    """Does a function's body change nothing but its own names and what they alone hold?  No
-    ``global``/``nonlocal``, no ``del``, no item or attribute assigned, and containers changed
-    in place only through names it binds itself (``outputs = []; outputs.append(y)``), so that
-    a call with the same arguments gives the same result and changes nothing a later call reads."""
-    own = set()
-    for target in binding_targets(node.body):
-        own |= target_names(target) or set()
-    params = node.params
-    parameters = {p.name.value for p in list(params.posonly_params) + list(params.params) + list(params.kwonly_params)}
-    for current in walk(node.body):
-        kind = type(current)
-        if kind in (cst.Global, cst.Nonlocal, cst.Del):
-            return False
-        if kind in (cst.AssignTarget, cst.AugAssign, cst.AnnAssign) and type(current.target) in (cst.Subscript,
-                                                                                                 cst.Attribute):
-            return False
-        if kind is cst.Call and type(current.func) is cst.Attribute and current.func.attr.value in MUTATING_METHODS:
-            receiver = current.func.value
-            if type(receiver) is not cst.Name or receiver.value not in own or receiver.value in parameters:
-                return False
-    return True
-
-
-def _memo_key(fn: FunctionValue, args, kwargs):
-    if fn.closure or fn.bound_self is not None or fn.is_lambda:
-        return None
-    parts = [_fingerprint(a) for a in args]
-    named = sorted((k, _fingerprint(v)) for k, v in kwargs.items())
-    if any(p is None for p in parts) or any(p is None for _, p in named):
-        return None
-    return (id(fn.node), tuple(parts), tuple(named))
-
-
-class _Term:
-    """A z3 term as a dictionary key: z3 shares equal terms, so their ids are equal."""
-
-    __slots__ = ("term",)
-
-    def __init__(self, term):
-        self.term = term
-
-    def __hash__(self):
-        return self.term.get_id()
-
-    def __eq__(self, other):
-        return isinstance(other, _Term) and self.term.eq(other.term)
-
-
-def _storable(value) -> bool:
-    """Can a call's result be handed out again to a later call with the same arguments?  A
-    concrete value, or a value nobody knows of which no symbolic view was taken (a helper that
-    asks which backend runs: each call gives one as opaque as the first's), or a tuple of them."""
-    if isinstance(value, tuple):
-        return all(_storable(v) for v in value)
-    if type(value) is Unknown:
-        return (not value.free and value._tensor is None and value._int is None and value._str is None
-                and value._items is None and value._length is None and value._sequence is None
-                and value._derived is None and value.used_as is None
-                and value._bool in (None, True, False) and value._none in (None, True, False))
-    return _fingerprint(value) is not None
-
-
-def _fresh(value):
-    """A cached result handed out again: tensors and values nobody knows as new objects, like
-    a new call's."""
-    if type(value) is Unknown:
-        fresh = Unknown(value.label, False, value.reason)
-        fresh.origin, fresh._bool, fresh._none = value.origin, value._bool, value._none
-        return fresh
-    if isinstance(value, Tensor):
-        fresh = Tensor(value.dims, channels_last=value.channels_last)
-        fresh.batched, fresh.dtype = value.batched, value.dtype
-        fresh.shadow = value.shadow
-        return fresh
-    if isinstance(value, tuple):
-        return tuple(_fresh(v) for v in value)
-    return value
 
 
 _UNMODELLED: dict = {}  # qualified name -> the model of an unmodelled Keras layer (or initializer ...)

@@ -151,6 +151,11 @@ class Solver:
         conditions = set(conditions)
         return any(fewer <= conditions for fewer in earlier)
 
+    def conditions_on(self, conditions: tuple, terms) -> list | None:
+        """The path ``conditions`` that share a variable with ``terms``, directly or through
+        other conditions: all a path knows of them (None when one of ``conditions`` is False)."""
+        return self._cones.relevant_conditions(conditions, terms)
+
     def check_path(self, conditions, terms, repair: bool = True, limit_ms: int | None = None) -> bool | None:
         """Is ``terms`` satisfiable together with the path ``conditions``?
 

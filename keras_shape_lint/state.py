@@ -202,6 +202,10 @@ class State:
         """Conjoin ``term`` to the path condition (a branch taken, or an assumption)."""
         if term is True:
             return
+        if not branch and not decision and S.is_sym(term):
+            ident = S.term_id(term)
+            if any(S.is_sym(c.term) and c.ident == ident for c in self.pc):
+                return  # assumed already (each Dense of ``2 * c`` units assumes ``2 * c >= 1``)
         self.pc = self.pc + (Condition(term, branch),)
         if decision:
             self.decisions = self.decisions + (decision,)

@@ -354,3 +354,22 @@ def test_what_an_expression_made_before_its_path_split_is_each_paths_own(made):
     findings, analysis = analyse_text(textwrap.dedent(_EXPAND.format(made=made)))
     assert [(f.code, f.line) for f in findings] == [("KSL101", 28)]
     assert "wide=False" in findings[0].message
+
+
+def test_an_assumption_the_path_holds_already_is_not_added_again():
+    # (each Dense of ``2 * c`` units assumes ``2 * c >= 1``: paths that assumed it a different
+    # number of times would otherwise differ in their conditions and never join)
+    import z3
+
+    from keras_shape_lint.state import State
+
+    c = z3.Int("c")
+    st = State({})
+    st.add(c * 2 >= 1)
+    st.add(c * 2 >= 1)
+    assert len(st.pc) == 1
+    st.add(c * 2 >= 1, "c*2 >= 1", branch=True)  # a branch taken is a decision of its own
+    assert len(st.pc) == 2 and st.decisions == ("c*2 >= 1",)
+    st.add(False)
+    st.add(c >= 1)
+    assert [str(condition.term) for condition in st.pc][2:] == ["False", "c >= 1"]
