@@ -356,14 +356,14 @@ class Calls:
             return [(st, opaque(f"call of {fn.name} with unexpected arguments"))]
         if fn.module is not None and fn.name in fn.module.generators:
             return [(st, opaque("generator"))]
-        key, names = call_memo.concrete_key(fn, args, kwargs), None
-        if key is None:
-            key, names = call_memo.symbolic_key(fn, args, kwargs, st, self.analysis)
-        if key is not None and (self.analysis.globals_rebound
-                                or any(call_memo.fingerprint(value) is None for value in fn.defaults.values())
-                                or not self.interp.node_fact("changes only its own", fn.node,
-                                                             call_memo.changes_only_its_own)):
-            key = None  # a second call could find what the first one changed
+        key = names = None
+        # (a second call could find what the first one changed)
+        if (not self.analysis.globals_rebound and not fn.closure and fn.bound_self is None and not fn.is_lambda
+                and all(call_memo.fingerprint(value) is not None for value in fn.defaults.values())
+                and self.interp.node_fact("changes only its own", fn.node, call_memo.changes_only_its_own)):
+            key = call_memo.concrete_key(fn, args, kwargs)
+            if key is None:
+                key, names = call_memo.symbolic_key(fn, args, kwargs, st, self.analysis)
         if key is not None and key in self._memo:
             value, assumed = self._memo[key]
             for term in assumed:  # what the call assumed of its arguments' sizes, assumed again

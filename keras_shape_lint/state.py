@@ -45,6 +45,28 @@ class Condition:
         return any(S.is_opaque_name(n) for n in self.names)
 
 
+# id of a path condition -> (the condition, the ids of its terms), for the latest few: a path adds
+# its assumptions one after another, each time to the condition the last one made
+_HELD: dict = {}
+_HELD_KEPT = 256
+
+
+def _term_ids(pc: tuple) -> frozenset:
+    """z3's ids of the terms of the path condition ``pc``."""
+    found = _HELD.get(id(pc))
+    if found is not None and found[0] is pc:
+        return found[1]
+    ids = frozenset(c.ident for c in pc if S.is_sym(c.term))
+    _remember(pc, ids)
+    return ids
+
+
+def _remember(pc: tuple, ids: frozenset) -> None:
+    if len(_HELD) >= _HELD_KEPT:
+        _HELD.clear()
+    _HELD[id(pc)] = (pc, ids)
+
+
 class ModuleInfo:
     """A module the analysis executes: its tree, file, and global scope.
 
@@ -203,9 +225,13 @@ class State:
         if term is True:
             return
         if not branch and not decision and S.is_sym(term):
+            held = _term_ids(self.pc)
             ident = S.term_id(term)
-            if any(S.is_sym(c.term) and c.ident == ident for c in self.pc):
+            if ident in held:
                 return  # assumed already (each Dense of ``2 * c`` units assumes ``2 * c >= 1``)
+            self.pc = self.pc + (Condition(term, branch),)
+            _remember(self.pc, held | {ident})
+            return
         self.pc = self.pc + (Condition(term, branch),)
         if decision:
             self.decisions = self.decisions + (decision,)
