@@ -94,6 +94,7 @@ class Analysis:
         self.import_notes: set = set()  # budget notes of imported modules a budget cut short
         self.internal_errors: list = []
         self.entry_name: str | None = None
+        self.entry_runs = 0  # entry points run so far, each try and each run with parameters freed
         self.free_params: list[FreeParam] = []
         self.needed_inputs: set = set()  # the entry call()'s inputs Keras asks the shapes of
         self.entry_class: ClassValue | None = None
@@ -402,6 +403,7 @@ class Analysis:
         ``stage_type=None``), the default is one no caller can keep: the entry runs once more
         with those parameters free (``freed``)."""
         interp.steps = 0  # the step budget is per entry point
+        self.entry_runs += 1  # (calls on symbolic sizes are kept for one run: call_memo.py)
         interp.rejected, interp.refused_none, interp.passed_over = set(), set(), []
         interp.subscripted_none = set()
         self.batch_read = False

@@ -11,7 +11,8 @@ says everything the body could read that differs from call to call:
   does the same where the sizes are the same terms and the path knows the same about them, so
   the key holds the terms and the path's conditions that share a variable with them
   (:func:`symbolic_key`), with what else a merge in the body reads of the path (an earlier
-  step left unchecked, whether Keras runs the body only on data).  A value it gives may name
+  step left unchecked, whether Keras runs the body only on data), and only within one run of an
+  entry point (a run notes what its calls read, a batch size or a default that raised).  A value it gives may name
   only the arguments' variables: a size the body made up (a value nobody knows) is each
   call's own, and two calls must not share it.
 """
@@ -97,7 +98,9 @@ def symbolic_key(fn: FunctionValue, args, kwargs, st, analysis):
         return None, None
     names = frozenset().union(*(S.variables(t) for t in terms))
     unchecked = id(st.unchecked[0]) if st.unchecked is not None else None
-    context = (tuple(Term(c.term) for c in chosen), unchecked, analysis.data_only, analysis.suppress_checks)
+    # (what a run of an entry point notes as it goes, a call kept from another run would not)
+    context = (tuple(Term(c.term) for c in chosen), unchecked, analysis.data_only, analysis.suppress_checks,
+               analysis.entry_runs)
     return (id(fn.node), tuple(parts), tuple(named), context), names
 
 

@@ -163,3 +163,18 @@ def test_a_list_the_caller_holds_is_not_handed_out_as_a_copy(monkeypatch):
     """)
     assert len(runs) == 2, runs
     assert findings == [] and analysis.statistics()["proven"] == 1
+
+
+def test_a_call_kept_in_one_entry_point_runs_again_in_the_next(monkeypatch):
+    # the two entry points' sizes are both named c; what a run notes as its calls go (a batch
+    # size read, a default that raised) is its own, so each runs the helper itself
+    runs = _bodies_run(monkeypatch, "mix")
+    _analyse(HEAD + """
+    def first(c):
+        return mix(keras.Input(shape=(None, None, c)))
+
+
+    def second(c):
+        return mix(keras.Input(shape=(None, None, c)))
+    """)
+    assert len(runs) == 2, runs
