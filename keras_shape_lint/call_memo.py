@@ -2,7 +2,9 @@
 the same.
 
 A call is kept when it changes nothing but its own names (:func:`changes_only_its_own`), went
-on as one path that added no condition, and gave a value that can be handed out again.  Its key
+on as one path that took no branch and assumed nothing but of its arguments' sizes
+(:func:`assumed`, assumed again where the call is not run), and gave a value that can be handed
+out again (:func:`storable`).  Its key
 says everything the body could read that differs from call to call:
 
 * arguments that are all concrete: the call does the same on every path and in every entry
@@ -85,9 +87,8 @@ def concrete_key(fn: FunctionValue, args, kwargs):
 
 def symbolic_key(fn: FunctionValue, args, kwargs, st, analysis):
     """``(key, variables)`` of a call of a plain function whose arguments hold symbolic sizes
-    (the names of the variables they hold), or ``(None, None)``."""
-    if fn.closure or fn.bound_self is not None or fn.is_lambda:
-        return None, None
+    (the names of the variables they hold), or ``(None, None)``; ``fn`` is a plain function (no
+    closure, no ``self``, no lambda), as for :func:`concrete_key`."""
     terms: list = []
     parts = [_symbolic_print(a, terms) for a in args]
     named = sorted((k, _symbolic_print(v, terms)) for k, v in kwargs.items())

@@ -380,23 +380,17 @@ def blocker(analysis, fail, conditions) -> str:
     return "it depends on a value the analyser cannot read"
 
 
+def _when_read(describe):
+    """``describe(analysis, ...)`` as a stand-in its words replace only where they are read
+    (Analysis.later_words): a line number costs the positions of a statement's code."""
+    @functools.wraps(describe)
+    def later(analysis, *args):
+        return analysis.later_words(functools.partial(describe, analysis, *args))
+    return later
+
+
+@_when_read
 def describe_merge(analysis, node, module) -> str:
-    """``Add() at line 40`` (of another file, when it is); ``shape[3] at line 40`` for an index."""
-    return analysis.later_words(functools.partial(_describe_merge_now, analysis, node, module))
-
-
-def describe_loop(analysis, iterable, module) -> str:
-    """``for ... in enumerate(filters) at line 40``: a loop, by what it iterates over."""
-    return analysis.later_words(functools.partial(_describe_loop_now, analysis, iterable, module))
-
-
-def describe_origin(analysis, origin, what: str = "output") -> str:
-    """``the output of ops.einsum(...) (line 40) is unknown``."""
-    return analysis.later_words(functools.partial(_describe_origin_now, analysis, origin, what))
-
-
-# (a line number costs the positions of a statement's code: worked out only for words that are read)
-def _describe_merge_now(analysis, node, module) -> str:
     """``Add() at line 40`` (of another file, when it is); ``shape[3] at line 40`` for an index."""
     from .calls import merge_display
 
@@ -409,7 +403,8 @@ def _describe_merge_now(analysis, node, module) -> str:
     return f"{merge_display((module or analysis.main).tree, node)} at line {line}{where}"
 
 
-def _describe_loop_now(analysis, iterable, module) -> str:
+@_when_read
+def describe_loop(analysis, iterable, module) -> str:
     """``for ... in enumerate(filters) at line 40``: a loop, by what it iterates over."""
     module = module or analysis.main
     try:
@@ -422,7 +417,8 @@ def _describe_loop_now(analysis, iterable, module) -> str:
     return f"for ... in {text} at line {line}{where}"
 
 
-def _describe_origin_now(analysis, origin, what: str = "output") -> str:
+@_when_read
+def describe_origin(analysis, origin, what: str = "output") -> str:
     """``the output of ops.einsum(...) (line 40) is unknown``."""
     node, module = origin.node, origin.module
     try:
