@@ -95,6 +95,7 @@ class Analysis:
         self.internal_errors: list = []
         self.entry_name: str | None = None
         self.entry_runs = 0  # entry points run so far, each try and each run with parameters freed
+        self.kept_calls: dict = {}  # key -> what a call did (calls.Calls._memo), in the order kept
         self.free_params: list[FreeParam] = []
         self.needed_inputs: set = set()  # the entry call()'s inputs Keras asks the shapes of
         self.entry_class: ClassValue | None = None

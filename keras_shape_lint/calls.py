@@ -53,9 +53,9 @@ class Calls:
     def __init__(self, interp):
         self.interp = interp
         self.analysis = interp.analysis
-        # results of calls whose arguments are all concrete: such a call does the
-        # same on every path and in every entry point, so it runs once per file
-        self._memo: dict = {}
+        # calls kept for a later call that would do the same (call_memo.py); the analysis
+        # holds them, so that a loop's iteration taken back takes back those it kept
+        self._memo: dict = self.analysis.kept_calls
 
     # ------------------------------------------------------------ dispatch
     def call(self, func, args, kwargs, st, node) -> list:

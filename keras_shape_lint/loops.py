@@ -1093,12 +1093,17 @@ def _findings_withdrawn(analysis, kept) -> None:
 def _speculate(analysis):
     """What an iteration that may be taken back could change in ``analysis``."""
     return (dict(analysis.outcomes), dict(analysis.blocked), dict(analysis.drafts), list(analysis.pending),
-            set(analysis.entered), analysis.opaque_reasons.copy(), analysis.budget_notes.copy())
+            set(analysis.entered), analysis.opaque_reasons.copy(), analysis.budget_notes.copy(),
+            len(analysis.kept_calls))
 
 
 def _restore(analysis, kept) -> None:
     (analysis.outcomes, analysis.blocked, analysis.drafts, analysis.pending, analysis.entered,
-     analysis.opaque_reasons, analysis.budget_notes) = kept
+     analysis.opaque_reasons, analysis.budget_notes, calls) = kept
+    # a call kept while the iteration ran was run for outcomes now taken back: a later call
+    # with its key must run, and record them, again (a dict keeps its keys in the order added)
+    while len(analysis.kept_calls) > calls:
+        analysis.kept_calls.popitem()
 
 
 def _names(target) -> list:

@@ -178,3 +178,28 @@ def test_a_call_kept_in_one_entry_point_runs_again_in_the_next(monkeypatch):
         return mix(keras.Input(shape=(None, None, c)))
     """)
     assert len(runs) == 2, runs
+
+
+def test_a_call_kept_in_an_iteration_taken_back_runs_again():
+    # the loop is first tried as a stack of equal appends, then run iteration by iteration:
+    # what the tried iteration recorded at the merge is taken back, and so must be the call
+    # kept there, or the merge is never recorded again
+    findings, analysis = _analyse("""
+    import keras
+    from keras import layers
+
+
+    def mix(x):
+        return layers.Add()([x, layers.Dense(x.shape[-1])(x)])
+
+
+    def model(c, n):
+        x = keras.Input(shape=(8, c))
+        outs = []
+        for i in range(n):
+            outs.append(mix(x))
+            x = layers.Dense(2 * c)(x)
+        return outs
+    """)
+    stats = analysis.statistics()
+    assert findings == [] and (stats["proven"], stats["unreached"]) == (1, 0), stats
